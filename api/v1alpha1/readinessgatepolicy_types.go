@@ -1,0 +1,219 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+)
+
+// OnDeletePolicy says what happens to the gates of a policy when it is deleted.
+// +kubebuilder:validation:Enum=Release;Retain
+type OnDeletePolicy string
+
+const (
+	// OnDeleteRelease sets the condition True on every pod the policy gated
+	// before the policy goes away, so no pod is left unready forever.
+	OnDeleteRelease OnDeletePolicy = "Release"
+	// OnDeleteRetain leaves every condition as it is.
+	OnDeleteRetain OnDeletePolicy = "Retain"
+)
+
+// Mode says whether a policy writes pod conditions.
+// +kubebuilder:validation:Enum=Enforce;DryRun
+type Mode string
+
+const (
+	// ModeEnforce evaluates and writes the condition on every gated pod.
+	ModeEnforce Mode = "Enforce"
+	// ModeDryRun evaluates and reports in the policy status and events, but never writes a pod.
+	ModeDryRun Mode = "DryRun"
+)
+
+// Variable is a named CEL expression that the policy's expressions can read as
+// `variables.<name>`. It is evaluated lazily, at most once per evaluation.
+type Variable struct {
+	// name is the variable's name; it must be a CEL identifier.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-zA-Z_][a-zA-Z0-9_]*$`
+	Name string `json:"name"`
+
+	// expression is the CEL expression whose result the variable holds.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=5120
+	Expression string `json:"expression"`
+}
+
+// ReadinessGatePolicySpec selects pods and says how to decide their readiness gate.
+// +kubebuilder:validation:XValidation:rule="!has(self.timeout) || duration(self.timeout) >= duration(self.interval)",message="timeout must not be shorter than interval"
+type ReadinessGatePolicySpec struct {
+	// selector picks the pods of the policy's namespace that the policy decides.
+	// An empty selector selects every pod of the namespace.
+	// +required
+	Selector metav1.LabelSelector `json:"selector"`
+
+	// conditionType is the pod condition the policy owns. Pods opt in by listing
+	// it in spec.readinessGates. It must be a qualified name such as
+	// readygate.io/checkout-warm, and must not be a condition the kubelet owns.
+	// +required
+	// +kubebuilder:validation:MaxLength=316
+	// +kubebuilder:validation:Pattern=`^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$`
+	// +kubebuilder:validation:XValidation:rule="self.split('/')[self.split('/').size()-1].size() <= 63",message="the name part of conditionType must be at most 63 characters"
+	// +kubebuilder:validation:XValidation:rule="!(self in ['Ready', 'ContainersReady', 'PodScheduled', 'Initialized', 'PodReadyToStartContainers', 'DisruptionTarget'])",message="conditionType must not be a condition the kubelet or scheduler owns"
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="conditionType is immutable: pods name it in spec.readinessGates"
+	ConditionType string `json:"conditionType"`
+
+	// variables are named CEL expressions, evaluated lazily, that expression and
+	// messageExpression read as `variables.<name>`. A variable may read the
+	// variables listed before it.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=32
+	Variables []Variable `json:"variables,omitempty"`
+
+	// expression is the CEL expression that decides the gate. It must evaluate
+	// to bool. It reads `pod`, `gate`, `now`, `variables` and the enabled sources.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=5120
+	Expression string `json:"expression"`
+
+	// messageExpression is an optional CEL expression that evaluates to the
+	// string written as the condition's message.
+	// +optional
+	// +kubebuilder:validation:MaxLength=5120
+	MessageExpression string `json:"messageExpression,omitempty"`
+
+	// sources enable the data, besides the pod, that the expressions may read.
+	// An expression that reads a source that is not enabled does not compile.
+	// +optional
+	Sources Sources `json:"sources,omitempty"`
+
+	// interval is how often each gated pod is evaluated again when nothing
+	// about it changes (polled sources, thresholds, timeout).
+	// +optional
+	// +kubebuilder:default="10s"
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1s') && duration(self) <= duration('1h')",message="interval must be between 1s and 1h"
+	Interval metav1.Duration `json:"interval,omitempty"`
+
+	// successThreshold is how many consecutive true results set the condition True.
+	// +optional
+	// +kubebuilder:default=1
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=100
+	SuccessThreshold int32 `json:"successThreshold,omitempty"`
+
+	// failureThreshold is how many consecutive false results or errors set a
+	// True condition back to False.
+	// +optional
+	// +kubebuilder:default=3
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=100
+	FailureThreshold int32 `json:"failureThreshold,omitempty"`
+
+	// timeout fails open: a pod whose containers have been ready for this long
+	// while its condition is still not True is set True with reason TimedOut.
+	// Unset means wait forever.
+	// +optional
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1s')",message="timeout must be at least 1s"
+	Timeout *metav1.Duration `json:"timeout,omitempty"`
+
+	// onDelete says what happens to the gated pods when the policy is deleted:
+	// Release sets the condition True on every one of them, Retain leaves them.
+	// +optional
+	// +kubebuilder:default=Release
+	OnDelete OnDeletePolicy `json:"onDelete,omitempty"`
+
+	// mode is Enforce (write pod conditions) or DryRun (evaluate and report only).
+	// +optional
+	// +kubebuilder:default=Enforce
+	Mode Mode `json:"mode,omitempty"`
+
+	// maxUnavailable is the flip budget: at most this many gated pods (or this
+	// percentage of them, rounded up) go from True to False per interval.
+	// Flips beyond the budget wait for the next interval.
+	// +optional
+	// +kubebuilder:default="25%"
+	// +kubebuilder:validation:XIntOrString
+	// +kubebuilder:validation:XValidation:rule="type(self) == int ? self >= 1 : self.matches('^(100|[1-9][0-9]?)%$')",message="maxUnavailable must be a positive count or a percentage from 1% to 100%"
+	MaxUnavailable *intstr.IntOrString `json:"maxUnavailable,omitempty"`
+
+	// suspend stops evaluation and releases every gate (condition True, reason
+	// Suspended): a break-glass switch.
+	// +optional
+	Suspend bool `json:"suspend,omitempty"`
+}
+
+// Sources enable the data an expression reads besides the pod. Each is optional.
+type Sources struct {
+	// endpoints makes `endpoints` available: the EndpointSlice entries that carry the pod.
+	// +optional
+	Endpoints *EndpointsSource `json:"endpoints,omitempty"`
+}
+
+// EndpointsSource enables the `endpoints` variable. It has no settings yet.
+type EndpointsSource struct{}
+
+// ReadinessGatePolicyStatus reports what the policy decided.
+type ReadinessGatePolicyStatus struct {
+	// observedGeneration is the generation the status describes.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// matchedPods counts the selected pods that declare the gate.
+	// +optional
+	MatchedPods int32 `json:"matchedPods"`
+
+	// readyPods counts the matched pods whose condition is True
+	// (in DryRun, would be True).
+	// +optional
+	ReadyPods int32 `json:"readyPods"`
+
+	// missingGatePods counts the selected pods that do not list conditionType
+	// in spec.readinessGates and therefore cannot be gated.
+	// +optional
+	MissingGatePods int32 `json:"missingGatePods"`
+
+	// conditions are Accepted (the expressions compiled and the policy owns its
+	// pods), Progressing (some matched pods are not yet True) and Ready (every
+	// matched pod is True).
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}
+
+// ReadinessGatePolicy decides a pod readiness gate from a CEL expression for
+// every pod it selects in its namespace.
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=rgp,categories=readygate
+// +kubebuilder:printcolumn:name="Condition",type=string,JSONPath=`.spec.conditionType`
+// +kubebuilder:printcolumn:name="Matched",type=integer,JSONPath=`.status.matchedPods`
+// +kubebuilder:printcolumn:name="Ready",type=integer,JSONPath=`.status.readyPods`
+// +kubebuilder:printcolumn:name="Accepted",type=string,JSONPath=`.status.conditions[?(@.type=="Accepted")].status`
+// +kubebuilder:printcolumn:name="Mode",type=string,JSONPath=`.spec.mode`,priority=1
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type ReadinessGatePolicy struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// +required
+	Spec ReadinessGatePolicySpec `json:"spec"`
+	// +optional
+	Status ReadinessGatePolicyStatus `json:"status,omitempty"`
+}
+
+// ReadinessGatePolicyList is a list of ReadinessGatePolicy.
+// +kubebuilder:object:root=true
+type ReadinessGatePolicyList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []ReadinessGatePolicy `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&ReadinessGatePolicy{}, &ReadinessGatePolicyList{})
+}

@@ -1,0 +1,172 @@
+package cel
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/google/cel-go/cel"
+	celcommon "github.com/google/cel-go/common"
+	"k8s.io/apimachinery/pkg/util/version"
+	apiservercel "k8s.io/apiserver/pkg/cel"
+	"k8s.io/apiserver/pkg/cel/environment"
+)
+
+// Variable is a named expression that others read as variables.<name>.
+type Variable struct {
+	Name       string
+	Expression string
+}
+
+// Source declares an optional data source as a variable, e.g. http.
+type Source struct {
+	Name string
+	Type *apiservercel.DeclType
+}
+
+// Policy holds the expressions of one policy and the sources it enables.
+type Policy struct {
+	Variables         []Variable
+	Expression        string
+	MessageExpression string
+	Sources           []Source
+}
+
+// Program is a compiled policy, ready to evaluate many times concurrently.
+type Program struct {
+	expression *compiled
+	message    *compiled
+	variables  []*compiled
+	varType    *apiservercel.DeclType
+}
+
+type compiled struct {
+	name    string // the variable's name; empty for the expressions
+	program cel.Program
+}
+
+// CompileError lists every expression of a policy that failed to compile,
+// each with its field path, position and cause.
+type CompileError struct {
+	Errors []FieldError
+}
+
+// FieldError is one expression's compile error.
+type FieldError struct {
+	Field  string // e.g. spec.variables[1].expression
+	Detail string
+}
+
+func (e *CompileError) Error() string {
+	msgs := make([]string, len(e.Errors))
+	for i, fe := range e.Errors {
+		msgs[i] = fe.Field + ": " + fe.Detail
+	}
+	return strings.Join(msgs, "; ")
+}
+
+// Compile type-checks every expression of a policy and returns a program.
+// On failure the error is a *CompileError.
+func (e *Env) Compile(p Policy) (*Program, error) {
+	// The variables type is built anew per policy: each variable adds its
+	// field once it has compiled, so a variable can read only earlier ones.
+	varType := apiservercel.NewObjectType(variablesTypeName, map[string]*apiservercel.DeclField{})
+	opts := make([]cel.EnvOption, 0, len(p.Sources)+1)
+	decls := []*apiservercel.DeclType{varType}
+	opts = append(opts, cel.Variable(VarVariables, varType.CelType()))
+	for _, s := range p.Sources {
+		opts = append(opts, cel.Variable(s.Name, s.Type.CelType()))
+		decls = append(decls, s.Type)
+	}
+	envSet, err := e.base.Extend(environment.VersionedOptions{
+		IntroducedVersion: version.MajorMinor(1, 0),
+		EnvOptions:        opts,
+		DeclTypes:         decls,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("extending the CEL environment: %w", err)
+	}
+	env, err := envSet.Env(environment.NewExpressions)
+	if err != nil {
+		return nil, fmt.Errorf("loading the CEL environment: %w", err)
+	}
+
+	prog := &Program{varType: varType}
+	var errs []FieldError
+	for i, v := range p.Variables {
+		field := fmt.Sprintf("spec.variables[%d].expression", i)
+		c, ast, ferr := compileOne(env, field, v.Expression, nil)
+		if ferr != nil {
+			errs = append(errs, *ferr)
+			continue
+		}
+		c.name = v.Name
+		prog.variables = append(prog.variables, c)
+		varType.Fields[v.Name] = apiservercel.NewDeclField(v.Name, declTypeOf(ast.OutputType()), true, nil, nil)
+	}
+	if c, _, ferr := compileOne(env, "spec.expression", p.Expression, cel.BoolType); ferr != nil {
+		errs = append(errs, *ferr)
+	} else {
+		prog.expression = c
+	}
+	if p.MessageExpression != "" {
+		if c, _, ferr := compileOne(env, "spec.messageExpression", p.MessageExpression, cel.StringType); ferr != nil {
+			errs = append(errs, *ferr)
+		} else {
+			prog.message = c
+		}
+	}
+	if len(errs) > 0 {
+		return nil, &CompileError{Errors: errs}
+	}
+	return prog, nil
+}
+
+// compileOne parses, type-checks and plans one expression. want, when set, is
+// the type the expression must have.
+func compileOne(env *cel.Env, field, expr string, want *cel.Type) (*compiled, *cel.Ast, *FieldError) {
+	ast, issues := env.CompileSource(celcommon.NewStringSource(expr, field))
+	if issues != nil && issues.Err() != nil {
+		return nil, nil, &FieldError{Field: field, Detail: "compilation failed: " + strings.TrimSpace(issues.String())}
+	}
+	if want != nil && !ast.OutputType().IsExactType(want) && !ast.OutputType().IsExactType(cel.DynType) {
+		return nil, nil, &FieldError{Field: field, Detail: fmt.Sprintf("must evaluate to %s but evaluates to %s", want, ast.OutputType())}
+	}
+	program, err := env.Program(ast, cel.InterruptCheckFrequency(100))
+	if err != nil {
+		return nil, nil, &FieldError{Field: field, Detail: "program instantiation failed: " + err.Error()}
+	}
+	return &compiled{program: program}, ast, nil
+}
+
+// declTypeOf maps a variable's output type to the declared type of its field,
+// so that expressions reading it are type-checked against it.
+func declTypeOf(t *cel.Type) *apiservercel.DeclType {
+	switch {
+	case t.IsExactType(cel.BoolType):
+		return apiservercel.BoolType
+	case t.IsExactType(cel.IntType):
+		return apiservercel.IntType
+	case t.IsExactType(cel.UintType):
+		return apiservercel.UintType
+	case t.IsExactType(cel.DoubleType):
+		return apiservercel.DoubleType
+	case t.IsExactType(cel.StringType):
+		return apiservercel.StringType
+	case t.IsExactType(cel.BytesType):
+		return apiservercel.BytesType
+	case t.IsExactType(cel.DurationType):
+		return apiservercel.DurationType
+	case t.IsExactType(cel.TimestampType):
+		return apiservercel.TimestampType
+	default:
+		return apiservercel.DynType
+	}
+}
+
+// AsCompileError returns the *CompileError in err's chain, if any.
+func AsCompileError(err error) (*CompileError, bool) {
+	var ce *CompileError
+	ok := errors.As(err, &ce)
+	return ce, ok
+}

@@ -1,0 +1,164 @@
+package cel
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/google/cel-go/common/types"
+	"github.com/google/cel-go/common/types/ref"
+	"github.com/google/cel-go/interpreter"
+	corev1 "k8s.io/api/core/v1"
+	celconfig "k8s.io/apiserver/pkg/apis/cel"
+	"k8s.io/apiserver/pkg/cel/common"
+	"k8s.io/apiserver/pkg/cel/lazy"
+)
+
+// Gate is the pod's current condition as the expressions see it.
+type Gate struct {
+	// Status is True, False or Unknown (no condition yet).
+	Status string
+	Reason string
+	// LastTransitionTime is zero when the pod has no condition yet.
+	LastTransitionTime time.Time
+}
+
+// Input is what one evaluation reads.
+type Input struct {
+	Pod  *corev1.Pod
+	Gate Gate
+	Now  time.Time
+	// Sources holds the value of every source the policy enabled, by name.
+	Sources map[string]ref.Val
+}
+
+// Result is the outcome of one evaluation.
+type Result struct {
+	Ready bool
+	// Message is messageExpression's result, empty when the policy has none.
+	Message string
+	// Cost is the runtime cost spent, in Kubernetes CEL cost units.
+	Cost int64
+}
+
+// EvaluationError is a runtime failure: a missing key, a cost overrun, a
+// non-bool dynamic result, a failed source.
+type EvaluationError struct {
+	Field string
+	Err   error
+}
+
+func (e *EvaluationError) Error() string { return e.Field + ": " + e.Err.Error() }
+func (e *EvaluationError) Unwrap() error { return e.Err }
+
+// Budget is the runtime cost an evaluation may spend across all its
+// expressions, the same as a ValidatingAdmissionPolicy's.
+const Budget = celconfig.RuntimeCELCostBudget
+
+// Evaluate runs the policy for one pod.
+func (p *Program) Evaluate(ctx context.Context, in Input) (Result, error) {
+	ev := &evaluation{program: p, input: in, remaining: Budget}
+	ev.variables = ev.lazyVariables(ctx)
+
+	out, err := ev.run(ctx, "spec.expression", p.expression)
+	if err != nil {
+		return Result{Cost: ev.spent()}, err
+	}
+	ready, ok := out.(types.Bool)
+	if !ok {
+		return Result{Cost: ev.spent()}, &EvaluationError{Field: "spec.expression", Err: fmt.Errorf("must evaluate to bool but evaluated to %s", out.Type().TypeName())}
+	}
+	res := Result{Ready: bool(ready)}
+	if p.message != nil {
+		msg, err := ev.run(ctx, "spec.messageExpression", p.message)
+		if err != nil {
+			res.Cost = ev.spent()
+			return res, err
+		}
+		s, ok := msg.(types.String)
+		if !ok {
+			res.Cost = ev.spent()
+			return res, &EvaluationError{Field: "spec.messageExpression", Err: fmt.Errorf("must evaluate to string but evaluated to %s", msg.Type().TypeName())}
+		}
+		res.Message = string(s)
+	}
+	res.Cost = ev.spent()
+	return res, nil
+}
+
+// evaluation is the state of one Evaluate call: its activation, its lazily
+// evaluated variables and what is left of its cost budget.
+type evaluation struct {
+	program   *Program
+	input     Input
+	variables *lazy.MapValue
+	remaining int64
+}
+
+var _ interpreter.Activation = (*evaluation)(nil)
+
+// ResolveName serves the variables without building a map per evaluation.
+func (ev *evaluation) ResolveName(name string) (any, bool) {
+	switch name {
+	case VarPod:
+		return common.SchemalessTypedToVal(ev.input.Pod), true
+	case VarGate:
+		return ev.gate(), true
+	case VarNow:
+		return types.Timestamp{Time: ev.input.Now}, true
+	case VarVariables:
+		return ev.variables, true
+	}
+	v, ok := ev.input.Sources[name]
+	return v, ok
+}
+
+func (ev *evaluation) Parent() interpreter.Activation { return nil }
+
+func (ev *evaluation) gate() ref.Val {
+	g := map[string]any{"status": ev.input.Gate.Status, "reason": ev.input.Gate.Reason}
+	if !ev.input.Gate.LastTransitionTime.IsZero() {
+		g["lastTransitionTime"] = ev.input.Gate.LastTransitionTime
+	}
+	return types.DefaultTypeAdapter.NativeToValue(g)
+}
+
+func (ev *evaluation) lazyVariables(ctx context.Context) *lazy.MapValue {
+	m := lazy.NewMapValue(ev.program.varType)
+	for i, v := range ev.program.variables {
+		field := fmt.Sprintf("spec.variables[%d].expression", i)
+		m.Append(v.name, func(*lazy.MapValue) ref.Val {
+			out, err := ev.run(ctx, field, v)
+			if err != nil {
+				return types.WrapErr(err)
+			}
+			return out
+		})
+	}
+	return m
+}
+
+// run evaluates one compiled expression and charges its cost to the budget.
+func (ev *evaluation) run(ctx context.Context, field string, c *compiled) (ref.Val, error) {
+	if ev.remaining <= 0 {
+		return nil, &EvaluationError{Field: field, Err: fmt.Errorf("the evaluation exceeded its cost budget of %d", Budget)}
+	}
+	out, details, err := c.program.ContextEval(ctx, ev)
+	if details != nil && details.ActualCost() != nil {
+		cost := *details.ActualCost()
+		if cost > math.MaxInt64 {
+			cost = math.MaxInt64
+		}
+		ev.remaining -= int64(cost)
+	}
+	if err != nil {
+		return nil, &EvaluationError{Field: field, Err: err}
+	}
+	if ev.remaining < 0 {
+		return nil, &EvaluationError{Field: field, Err: fmt.Errorf("the evaluation exceeded its cost budget of %d", Budget)}
+	}
+	return out, nil
+}
+
+func (ev *evaluation) spent() int64 { return Budget - ev.remaining }

@@ -1,0 +1,74 @@
+package gate
+
+import (
+	"encoding/json"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+)
+
+// Find returns the pod's condition of the given type, or nil.
+func Find(pod *corev1.Pod, conditionType string) *corev1.PodCondition {
+	for i := range pod.Status.Conditions {
+		if string(pod.Status.Conditions[i].Type) == conditionType {
+			return &pod.Status.Conditions[i]
+		}
+	}
+	return nil
+}
+
+// Changed reports whether writing d would change the pod's condition.
+func Changed(cur *corev1.PodCondition, d Decision) bool {
+	return cur == nil || cur.Status != d.Status || cur.Reason != d.Reason || cur.Message != d.Message
+}
+
+// Flipped reports whether d changes the condition's status.
+func Flipped(cur *corev1.PodCondition, d Decision) bool {
+	return cur != nil && cur.Status != d.Status
+}
+
+// Condition builds the condition to write; lastTransitionTime moves only
+// when the status flips.
+func Condition(conditionType string, cur *corev1.PodCondition, d Decision, now metav1.Time) corev1.PodCondition {
+	c := corev1.PodCondition{
+		Type:               corev1.PodConditionType(conditionType),
+		Status:             d.Status,
+		Reason:             d.Reason,
+		Message:            d.Message,
+		LastTransitionTime: now,
+	}
+	if cur != nil && cur.Status == d.Status {
+		c.LastTransitionTime = cur.LastTransitionTime
+	}
+	return c
+}
+
+// Patch is a strategic merge patch for pods/status that sets one condition.
+// Conditions merge by type, so every other condition is left alone, and the
+// UID makes the write fail on a pod that was replaced under the same name.
+func Patch(uid types.UID, c corev1.PodCondition) ([]byte, error) {
+	return json.Marshal(map[string]any{
+		"metadata": map[string]any{"uid": uid},
+		"status":   map[string]any{"conditions": []corev1.PodCondition{c}},
+	})
+}
+
+// ContainersReadySince is when the pod's containers last turned ready; zero while they are not.
+func ContainersReadySince(pod *corev1.Pod) metav1.Time {
+	c := Find(pod, string(corev1.ContainersReady))
+	if c == nil || c.Status != corev1.ConditionTrue {
+		return metav1.Time{}
+	}
+	return c.LastTransitionTime
+}
+
+// HasGate reports whether the pod lists conditionType in spec.readinessGates.
+func HasGate(pod *corev1.Pod, conditionType string) bool {
+	for _, g := range pod.Spec.ReadinessGates {
+		if string(g.ConditionType) == conditionType {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,160 @@
+// Package gate decides a pod's readiness-gate condition from evaluation
+// results: thresholds, fail-open timeout, and the patch that writes it. It is
+// pure: no client, no clock.
+package gate
+
+import (
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/readygate/readygate/api/v1alpha1"
+)
+
+// ReasonSuccessThresholdNotMet holds a gate False while the expression has
+// been true fewer times in a row than successThreshold.
+const ReasonSuccessThresholdNotMet = "SuccessThresholdNotMet"
+
+// ReasonSuspended releases a gate because its policy is suspended.
+const ReasonSuspended = "Suspended"
+
+// Outcome classifies one evaluation.
+type Outcome int
+
+const (
+	OutcomeTrue Outcome = iota
+	OutcomeFalse
+	// OutcomeError is an expression that failed at run time.
+	OutcomeError
+	// OutcomeSourceUnavailable is a source that could not be fetched.
+	OutcomeSourceUnavailable
+)
+
+// Observation is one evaluation's outcome with its message: the
+// messageExpression's result, or the error.
+type Observation struct {
+	Outcome Outcome
+	Message string
+}
+
+// Counters count consecutive results; they live in memory only, so a restart
+// starts counting afresh from the condition the pod carries.
+type Counters struct {
+	Successes int32
+	Failures  int32
+}
+
+// Thresholds are the policy's knobs for one decision.
+type Thresholds struct {
+	Success int32
+	Failure int32
+	// Timeout is the fail-open delay; zero waits forever.
+	Timeout time.Duration
+}
+
+// Input is everything one decision depends on.
+type Input struct {
+	// Current is the condition the pod carries now; nil before the first decision.
+	Current     *corev1.PodCondition
+	Counters    Counters
+	Observation Observation
+	Thresholds  Thresholds
+	// ContainersReadySince is when ContainersReady last turned True; zero while not ready.
+	ContainersReadySince time.Time
+	Now                  time.Time
+}
+
+// Decision is the condition the pod should carry.
+type Decision struct {
+	Status   corev1.ConditionStatus
+	Reason   string
+	Message  string
+	Counters Counters
+	// TimeoutIn, when positive, is how long until the gate fails open.
+	TimeoutIn time.Duration
+}
+
+// Decide applies the thresholds and the timeout to one observation.
+func Decide(in Input) Decision {
+	c := count(in.Counters, in.Observation.Outcome)
+	cur := in.Current
+	isTrue := cur != nil && cur.Status == corev1.ConditionTrue
+
+	var d Decision
+	switch {
+	case isTrue && cur.Reason == v1alpha1.ReasonTimedOut && in.Observation.Outcome != OutcomeTrue:
+		// A gate that failed open stays open until the expression holds once;
+		// closing it would only reopen it at the next timeout check.
+		d = keep(cur)
+	case isTrue && c.Failures > 0 && c.Failures < in.Thresholds.Failure:
+		// Below failureThreshold a True gate stays as it is: no flip, no write.
+		d = keep(cur)
+	case isTrue && c.Successes > 0:
+		d = Decision{Status: corev1.ConditionTrue, Reason: v1alpha1.ReasonExpressionTrue, Message: messageOr(in.Observation, "the expression is true")}
+	case !isTrue && c.Successes >= in.Thresholds.Success:
+		d = Decision{Status: corev1.ConditionTrue, Reason: v1alpha1.ReasonExpressionTrue, Message: messageOr(in.Observation, "the expression is true")}
+	case !isTrue && c.Successes > 0:
+		d = Decision{Status: corev1.ConditionFalse, Reason: ReasonSuccessThresholdNotMet,
+			Message: fmt.Sprintf("the expression is true %d of %d consecutive times needed", c.Successes, in.Thresholds.Success)}
+	default:
+		d = falseFor(in.Observation)
+	}
+	d.Counters = c
+	if d.Status != corev1.ConditionTrue {
+		applyTimeout(&d, in)
+	}
+	return d
+}
+
+// count updates the consecutive counters with one outcome.
+func count(c Counters, o Outcome) Counters {
+	if o == OutcomeTrue {
+		return Counters{Successes: c.Successes + 1}
+	}
+	return Counters{Failures: c.Failures + 1}
+}
+
+func keep(cur *corev1.PodCondition) Decision {
+	return Decision{Status: cur.Status, Reason: cur.Reason, Message: cur.Message}
+}
+
+func falseFor(o Observation) Decision {
+	switch o.Outcome {
+	case OutcomeError:
+		return Decision{Status: corev1.ConditionFalse, Reason: v1alpha1.ReasonEvaluationError, Message: o.Message}
+	case OutcomeSourceUnavailable:
+		return Decision{Status: corev1.ConditionFalse, Reason: v1alpha1.ReasonSourceUnavailable, Message: o.Message}
+	default:
+		return Decision{Status: corev1.ConditionFalse, Reason: v1alpha1.ReasonExpressionFalse, Message: messageOr(o, "the expression is false")}
+	}
+}
+
+func messageOr(o Observation, fallback string) string {
+	if o.Message != "" {
+		return o.Message
+	}
+	return fallback
+}
+
+// applyTimeout fails a not-True gate open once the containers have been ready
+// for the timeout while the gate was not True. The clock starts at the later
+// of the containers turning ready and the gate turning False, so a gate that
+// fell to False later in the pod's life gets the full timeout again.
+func applyTimeout(d *Decision, in Input) {
+	if in.Thresholds.Timeout <= 0 || in.ContainersReadySince.IsZero() {
+		return
+	}
+	since := in.ContainersReadySince
+	if in.Current != nil && in.Current.Status != corev1.ConditionTrue && in.Current.LastTransitionTime.After(since) {
+		since = in.Current.LastTransitionTime.Time
+	}
+	left := in.Thresholds.Timeout - in.Now.Sub(since)
+	if left > 0 {
+		d.TimeoutIn = left
+		return
+	}
+	d.Status = corev1.ConditionTrue
+	d.Reason = v1alpha1.ReasonTimedOut
+	d.Message = fmt.Sprintf("containers have been ready for %s without the gate turning True; failing open", in.Thresholds.Timeout)
+}

@@ -1,0 +1,159 @@
+package gate
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/readygate/readygate/api/v1alpha1"
+)
+
+var t0 = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+
+func cond(status corev1.ConditionStatus, reason string, since time.Time) *corev1.PodCondition {
+	return &corev1.PodCondition{Type: "readygate.io/x", Status: status, Reason: reason, Message: "m", LastTransitionTime: metav1.NewTime(since)}
+}
+
+func TestDecide(t *testing.T) {
+	th := Thresholds{Success: 2, Failure: 3}
+	withTimeout := Thresholds{Success: 1, Failure: 1, Timeout: time.Minute}
+	cases := []struct {
+		name       string
+		in         Input
+		wantStatus corev1.ConditionStatus
+		wantReason string
+		wantCount  Counters
+		wantTimer  time.Duration
+	}{
+		{"first false result carries the condition at once",
+			Input{Observation: Observation{Outcome: OutcomeFalse}, Thresholds: th},
+			corev1.ConditionFalse, v1alpha1.ReasonExpressionFalse, Counters{Failures: 1}, 0},
+		{"first true result below successThreshold stays False",
+			Input{Observation: Observation{Outcome: OutcomeTrue}, Thresholds: th},
+			corev1.ConditionFalse, ReasonSuccessThresholdNotMet, Counters{Successes: 1}, 0},
+		{"successThreshold reached turns True",
+			Input{Current: cond("False", ReasonSuccessThresholdNotMet, t0), Counters: Counters{Successes: 1}, Observation: Observation{Outcome: OutcomeTrue}, Thresholds: th},
+			corev1.ConditionTrue, v1alpha1.ReasonExpressionTrue, Counters{Successes: 2}, 0},
+		{"a false result resets the success count",
+			Input{Current: cond("False", ReasonSuccessThresholdNotMet, t0), Counters: Counters{Successes: 1}, Observation: Observation{Outcome: OutcomeFalse}, Thresholds: th},
+			corev1.ConditionFalse, v1alpha1.ReasonExpressionFalse, Counters{Failures: 1}, 0},
+		{"True holds below failureThreshold",
+			Input{Current: cond("True", v1alpha1.ReasonExpressionTrue, t0), Counters: Counters{Failures: 1}, Observation: Observation{Outcome: OutcomeFalse}, Thresholds: th},
+			corev1.ConditionTrue, v1alpha1.ReasonExpressionTrue, Counters{Failures: 2}, 0},
+		{"an error never flips True below failureThreshold",
+			Input{Current: cond("True", v1alpha1.ReasonExpressionTrue, t0), Observation: Observation{Outcome: OutcomeError, Message: "boom"}, Thresholds: th},
+			corev1.ConditionTrue, v1alpha1.ReasonExpressionTrue, Counters{Failures: 1}, 0},
+		{"an unavailable source counts toward failureThreshold",
+			Input{Current: cond("True", v1alpha1.ReasonExpressionTrue, t0), Counters: Counters{Failures: 2}, Observation: Observation{Outcome: OutcomeSourceUnavailable, Message: "dial"}, Thresholds: th},
+			corev1.ConditionFalse, v1alpha1.ReasonSourceUnavailable, Counters{Failures: 3}, 0},
+		{"failureThreshold reached turns False",
+			Input{Current: cond("True", v1alpha1.ReasonExpressionTrue, t0), Counters: Counters{Failures: 2}, Observation: Observation{Outcome: OutcomeFalse}, Thresholds: th},
+			corev1.ConditionFalse, v1alpha1.ReasonExpressionFalse, Counters{Failures: 3}, 0},
+		{"an error on a False gate says so",
+			Input{Current: cond("False", v1alpha1.ReasonExpressionFalse, t0), Observation: Observation{Outcome: OutcomeError, Message: "no such key"}, Thresholds: th},
+			corev1.ConditionFalse, v1alpha1.ReasonEvaluationError, Counters{Failures: 1}, 0},
+		{"timeout not yet due reports time left",
+			Input{Observation: Observation{Outcome: OutcomeFalse}, Thresholds: withTimeout, ContainersReadySince: t0, Now: t0.Add(20 * time.Second)},
+			corev1.ConditionFalse, v1alpha1.ReasonExpressionFalse, Counters{Failures: 1}, 40 * time.Second},
+		{"timeout fails open",
+			Input{Observation: Observation{Outcome: OutcomeFalse}, Thresholds: withTimeout, ContainersReadySince: t0, Now: t0.Add(time.Minute)},
+			corev1.ConditionTrue, v1alpha1.ReasonTimedOut, Counters{Failures: 1}, 0},
+		{"timeout waits for ready containers",
+			Input{Observation: Observation{Outcome: OutcomeFalse}, Thresholds: withTimeout, Now: t0.Add(time.Hour)},
+			corev1.ConditionFalse, v1alpha1.ReasonExpressionFalse, Counters{Failures: 1}, 0},
+		{"timeout counts from a later flip to False",
+			Input{Current: cond("False", v1alpha1.ReasonExpressionFalse, t0.Add(time.Hour)), Observation: Observation{Outcome: OutcomeFalse}, Thresholds: withTimeout, ContainersReadySince: t0, Now: t0.Add(time.Hour + 30*time.Second)},
+			corev1.ConditionFalse, v1alpha1.ReasonExpressionFalse, Counters{Failures: 1}, 30 * time.Second},
+		{"a timed-out gate stays open while the expression is false",
+			Input{Current: cond("True", v1alpha1.ReasonTimedOut, t0), Counters: Counters{Failures: 5}, Observation: Observation{Outcome: OutcomeFalse}, Thresholds: withTimeout, Now: t0},
+			corev1.ConditionTrue, v1alpha1.ReasonTimedOut, Counters{Failures: 6}, 0},
+		{"a timed-out gate becomes ExpressionTrue when the expression holds",
+			Input{Current: cond("True", v1alpha1.ReasonTimedOut, t0), Observation: Observation{Outcome: OutcomeTrue}, Thresholds: withTimeout, Now: t0},
+			corev1.ConditionTrue, v1alpha1.ReasonExpressionTrue, Counters{Successes: 1}, 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			d := Decide(tc.in)
+			if d.Status != tc.wantStatus || d.Reason != tc.wantReason || d.Counters != tc.wantCount || d.TimeoutIn != tc.wantTimer {
+				t.Fatalf("got %s/%s counters %+v timer %s; want %s/%s counters %+v timer %s",
+					d.Status, d.Reason, d.Counters, d.TimeoutIn, tc.wantStatus, tc.wantReason, tc.wantCount, tc.wantTimer)
+			}
+			if d.Message == "" {
+				t.Fatal("a decision must carry a message")
+			}
+		})
+	}
+}
+
+func TestConditionKeepsTransitionTimeUnlessFlipped(t *testing.T) {
+	cur := cond("False", v1alpha1.ReasonExpressionFalse, t0)
+	now := metav1.NewTime(t0.Add(time.Minute))
+	same := Condition("readygate.io/x", cur, Decision{Status: "False", Reason: v1alpha1.ReasonEvaluationError, Message: "e"}, now)
+	if !same.LastTransitionTime.Equal(&cur.LastTransitionTime) {
+		t.Fatalf("lastTransitionTime moved without a flip: %v", same.LastTransitionTime)
+	}
+	flipped := Condition("readygate.io/x", cur, Decision{Status: "True", Reason: v1alpha1.ReasonExpressionTrue, Message: "ok"}, now)
+	if !flipped.LastTransitionTime.Equal(&now) {
+		t.Fatalf("lastTransitionTime did not move on a flip: %v", flipped.LastTransitionTime)
+	}
+}
+
+func TestChanged(t *testing.T) {
+	cur := cond("True", v1alpha1.ReasonExpressionTrue, t0)
+	cases := []struct {
+		d    Decision
+		want bool
+	}{
+		{Decision{Status: "True", Reason: v1alpha1.ReasonExpressionTrue, Message: "m"}, false},
+		{Decision{Status: "True", Reason: v1alpha1.ReasonExpressionTrue, Message: "other"}, true},
+		{Decision{Status: "True", Reason: v1alpha1.ReasonTimedOut, Message: "m"}, true},
+		{Decision{Status: "False", Reason: v1alpha1.ReasonExpressionTrue, Message: "m"}, true},
+	}
+	for _, tc := range cases {
+		if got := Changed(cur, tc.d); got != tc.want {
+			t.Errorf("Changed(%+v) = %v, want %v", tc.d, got, tc.want)
+		}
+	}
+	if !Changed(nil, Decision{}) {
+		t.Error("a pod without the condition must be written")
+	}
+}
+
+func TestPatchTouchesOnlyTheOwnedCondition(t *testing.T) {
+	c := Condition("readygate.io/x", nil, Decision{Status: "True", Reason: "R", Message: "M"}, metav1.NewTime(t0))
+	data, err := Patch("uid-1", c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Metadata struct{ UID string } `json:"metadata"`
+		Status   map[string][]map[string]any
+	}
+	if err := json.Unmarshal(data, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Metadata.UID != "uid-1" || len(got.Status) != 1 || len(got.Status["conditions"]) != 1 || got.Status["conditions"][0]["type"] != "readygate.io/x" {
+		t.Fatalf("unexpected patch %s", data)
+	}
+}
+
+func TestFlipBudget(t *testing.T) {
+	var b FlipBudget
+	for i := range 2 {
+		if !b.Take(t0, time.Minute, 2) {
+			t.Fatalf("flip %d refused within the budget", i)
+		}
+	}
+	if b.Take(t0.Add(time.Second), time.Minute, 2) {
+		t.Fatal("a third flip within the interval was allowed")
+	}
+	if got := b.NextWindow(t0.Add(time.Second), time.Minute); got != 59*time.Second {
+		t.Fatalf("NextWindow = %s", got)
+	}
+	if !b.Take(t0.Add(time.Minute), time.Minute, 2) {
+		t.Fatal("the budget did not refill after the interval")
+	}
+}

@@ -1,0 +1,154 @@
+package testenv
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"time"
+
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+)
+
+// K8sVersion is the version of the control-plane binaries the project builds.
+const K8sVersion = "1.37.2"
+
+// Options configure a control plane.
+type Options struct {
+	// CRDDirectoryPaths are installed before Start returns.
+	CRDDirectoryPaths []string
+	// EndpointSliceController also runs kube-controller-manager with the
+	// endpointslice controller, for tests that need real EndpointSlices.
+	EndpointSliceController bool
+	// Output receives the control plane's logs; nil discards them.
+	Output *os.File
+}
+
+// ControlPlane is a running etcd, kube-apiserver and, optionally,
+// kube-controller-manager.
+type ControlPlane struct {
+	Config *rest.Config
+	// KubeconfigPath is an admin kubeconfig for the control plane.
+	KubeconfigPath string
+
+	env     *envtest.Environment
+	dir     string
+	kcm     *exec.Cmd
+	kcmDone chan error
+}
+
+// AssetsDir is where the binaries are: KUBEBUILDER_ASSETS when set, otherwise
+// bin/k8s/<version>-<os>-<arch> of the repository that holds this package.
+func AssetsDir() string {
+	if dir := os.Getenv("KUBEBUILDER_ASSETS"); dir != "" {
+		return dir
+	}
+	_, file, _, _ := runtime.Caller(0)
+	root := filepath.Join(filepath.Dir(file), "..", "..")
+	return filepath.Join(root, "bin", "k8s", fmt.Sprintf("%s-%s-%s", K8sVersion, runtime.GOOS, runtime.GOARCH))
+}
+
+// Start starts the control plane and installs the CRDs.
+func Start(opts Options) (*ControlPlane, error) {
+	assets := AssetsDir()
+	if _, err := os.Stat(filepath.Join(assets, "kube-apiserver")); err != nil {
+		return nil, fmt.Errorf("control-plane binaries not found in %s (run `make controlplane`): %w", assets, err)
+	}
+	env := &envtest.Environment{
+		BinaryAssetsDirectory:    assets,
+		CRDDirectoryPaths:        opts.CRDDirectoryPaths,
+		ErrorIfCRDPathMissing:    len(opts.CRDDirectoryPaths) > 0,
+		AttachControlPlaneOutput: opts.Output != nil,
+		ControlPlaneStartTimeout: 2 * time.Minute,
+	}
+	if opts.Output != nil {
+		env.ControlPlane.APIServer = &envtest.APIServer{Out: opts.Output, Err: opts.Output}
+		env.ControlPlane.Etcd = &envtest.Etcd{Out: opts.Output, Err: opts.Output}
+	}
+	cfg, err := env.Start()
+	if err != nil {
+		return nil, fmt.Errorf("starting kube-apiserver and etcd: %w", err)
+	}
+	cp := &ControlPlane{Config: cfg, env: env}
+	if err := cp.writeKubeconfig(); err != nil {
+		return nil, errors.Join(err, cp.Stop())
+	}
+	if opts.EndpointSliceController {
+		if err := cp.startControllerManager(opts.Output); err != nil {
+			return nil, errors.Join(err, cp.Stop())
+		}
+	}
+	return cp, nil
+}
+
+func (cp *ControlPlane) writeKubeconfig() error {
+	dir, err := os.MkdirTemp("", "readygate-controlplane-")
+	if err != nil {
+		return err
+	}
+	cp.dir = dir
+	user, err := cp.env.ControlPlane.AddUser(envtest.User{Name: "admin", Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		return fmt.Errorf("creating the admin user: %w", err)
+	}
+	kubeconfig, err := user.KubeConfig()
+	if err != nil {
+		return fmt.Errorf("writing the admin kubeconfig: %w", err)
+	}
+	cp.KubeconfigPath = filepath.Join(dir, "kubeconfig")
+	return os.WriteFile(cp.KubeconfigPath, kubeconfig, 0o600)
+}
+
+func (cp *ControlPlane) startControllerManager(out *os.File) error {
+	cmd := exec.Command(filepath.Join(AssetsDir(), "kube-controller-manager"),
+		"--kubeconfig="+cp.KubeconfigPath,
+		"--authentication-kubeconfig="+cp.KubeconfigPath,
+		"--authorization-kubeconfig="+cp.KubeconfigPath,
+		"--controllers=endpointslice-controller",
+		"--leader-elect=false",
+		"--secure-port=0",
+		"--concurrent-service-endpoint-syncs=5",
+		"--endpointslice-updates-batch-period=0s",
+	)
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("starting kube-controller-manager: %w", err)
+	}
+	cp.kcm = cmd
+	cp.kcmDone = make(chan error, 1)
+	go func() { cp.kcmDone <- cmd.Wait() }()
+	// Fail fast on a bad flag rather than let a test wait for slices that never come.
+	select {
+	case err := <-cp.kcmDone:
+		return fmt.Errorf("kube-controller-manager exited at start: %v", err)
+	case <-time.After(500 * time.Millisecond):
+		return nil
+	}
+}
+
+// Stop stops kube-controller-manager first and kube-apiserver and etcd last.
+func (cp *ControlPlane) Stop() error {
+	var errs []error
+	if cp.kcm != nil {
+		_ = cp.kcm.Process.Signal(os.Interrupt)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		select {
+		case <-cp.kcmDone:
+		case <-ctx.Done():
+			_ = cp.kcm.Process.Kill()
+			<-cp.kcmDone
+		}
+		cancel()
+	}
+	if err := cp.env.Stop(); err != nil {
+		errs = append(errs, fmt.Errorf("stopping kube-apiserver and etcd: %w", err))
+	}
+	if cp.dir != "" {
+		errs = append(errs, os.RemoveAll(cp.dir))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,202 @@
+package testenv
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"sync"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+)
+
+// Annotations a test sets on a pod to steer the simulated kubelet.
+const (
+	// AnnotationPodIP chooses the pod's IP, e.g. a data-only 198.51.100.x
+	// address for pods that real EndpointSlices must list.
+	AnnotationPodIP = "sim.readygate.io/pod-ip"
+	// AnnotationContainersReady set to "false" keeps the containers unready.
+	AnnotationContainersReady = "sim.readygate.io/containers-ready"
+)
+
+// Simulator plays the kubelet's part for every pod in the cluster: it gives a
+// pod an IP (127.0.x.y by default), runs it, and keeps its Ready condition
+// computed from its containers and readiness gates.
+type Simulator struct {
+	client client.Client
+
+	mu     sync.Mutex
+	nextIP netip.Addr
+	ips    map[types.UID]string
+}
+
+// NewSimulator returns a simulator that hands out loopback IPs from 127.0.1.1 on.
+func NewSimulator() *Simulator {
+	return &Simulator{nextIP: netip.MustParseAddr("127.0.1.1"), ips: map[types.UID]string{}}
+}
+
+// Run simulates the kubelet until ctx ends.
+func (s *Simulator) Run(ctx context.Context, cfg *rest.Config) error {
+	scheme := runtime.NewScheme()
+	if err := corev1.AddToScheme(scheme); err != nil {
+		return err
+	}
+	cfg = rest.CopyConfig(cfg)
+	cfg.QPS, cfg.Burst = 1000, 2000
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                 scheme,
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+	})
+	if err != nil {
+		return fmt.Errorf("creating the pod simulator: %w", err)
+	}
+	s.client = mgr.GetClient()
+	err = ctrl.NewControllerManagedBy(mgr).
+		Named("kubelet-simulator").
+		For(&corev1.Pod{}).
+		WithOptions(controller.Options{MaxConcurrentReconciles: 8, SkipNameValidation: ptrTo(true)}).
+		Complete(s)
+	if err != nil {
+		return err
+	}
+	return mgr.Start(ctx)
+}
+
+// Reconcile brings one pod's status to what a kubelet would report.
+func (s *Simulator) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	pod := &corev1.Pod{}
+	if err := s.client.Get(ctx, req.NamespacedName, pod); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if pod.DeletionTimestamp != nil {
+		return ctrl.Result{}, nil
+	}
+	patch, changed := s.statusPatch(pod, metav1.Now())
+	if !changed {
+		return ctrl.Result{}, nil
+	}
+	data, err := json.Marshal(patch)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	err = s.client.Status().Patch(ctx, pod, client.RawPatch(types.StrategicMergePatchType, data))
+	return ctrl.Result{}, client.IgnoreNotFound(err)
+}
+
+// statusPatch returns the strategic merge patch that brings the pod's status
+// to what the kubelet would report. It names only the kubelet's own
+// conditions, so conditions that others own are never touched.
+func (s *Simulator) statusPatch(pod *corev1.Pod, now metav1.Time) (map[string]any, bool) {
+	ready := pod.Annotations[AnnotationContainersReady] != "false"
+	ip := s.podIP(pod)
+
+	containersReady := containersReadyCondition(pod, ready)
+	podReady := readyCondition(pod, containersReady)
+	want := []corev1.PodCondition{
+		{Type: corev1.PodScheduled, Status: corev1.ConditionTrue},
+		{Type: corev1.PodInitialized, Status: corev1.ConditionTrue},
+		containersReady,
+		podReady,
+	}
+	var conds []corev1.PodCondition
+	for _, c := range want {
+		cur := findCondition(pod.Status.Conditions, c.Type)
+		if cur != nil && cur.Status == c.Status && cur.Reason == c.Reason && cur.Message == c.Message {
+			continue
+		}
+		c.LastTransitionTime = now
+		if cur != nil && cur.Status == c.Status {
+			c.LastTransitionTime = cur.LastTransitionTime
+		}
+		c.LastProbeTime = metav1.Time{}
+		conds = append(conds, c)
+	}
+	statuses := s.containerStatuses(pod, ready, now)
+	running := pod.Status.Phase == corev1.PodRunning && pod.Status.PodIP == ip
+	if len(conds) == 0 && running && statuses == nil {
+		return nil, false
+	}
+	status := map[string]any{
+		"phase":  corev1.PodRunning,
+		"podIP":  ip,
+		"podIPs": []map[string]string{{"ip": ip}},
+		"hostIP": "127.0.0.1",
+	}
+	if pod.Status.StartTime == nil {
+		status["startTime"] = now
+	}
+	if len(conds) > 0 {
+		status["conditions"] = conds
+	}
+	if statuses != nil {
+		status["containerStatuses"] = statuses
+	}
+	return map[string]any{"status": status}, true
+}
+
+// containerStatuses returns the statuses to write, or nil when they are current.
+func (s *Simulator) containerStatuses(pod *corev1.Pod, ready bool, now metav1.Time) []corev1.ContainerStatus {
+	current := map[string]corev1.ContainerStatus{}
+	for _, cs := range pod.Status.ContainerStatuses {
+		current[cs.Name] = cs
+	}
+	changed := len(current) != len(pod.Spec.Containers)
+	out := make([]corev1.ContainerStatus, 0, len(pod.Spec.Containers))
+	for _, c := range pod.Spec.Containers {
+		cs, ok := current[c.Name]
+		if !ok || cs.State.Running == nil {
+			cs = corev1.ContainerStatus{
+				Name:    c.Name,
+				Image:   c.Image,
+				ImageID: c.Image,
+				State:   corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: now}},
+				Started: ptrTo(true),
+			}
+			changed = true
+		}
+		if cs.Ready != ready {
+			cs.Ready = ready
+			changed = true
+		}
+		out = append(out, cs)
+	}
+	if !changed {
+		return nil
+	}
+	return out
+}
+
+// podIP returns the IP the pod has or gets: the one it already reports, the
+// one a test chose by annotation, or the next free loopback address.
+func (s *Simulator) podIP(pod *corev1.Pod) string {
+	if ip := pod.Annotations[AnnotationPodIP]; ip != "" {
+		return ip
+	}
+	if pod.Status.PodIP != "" {
+		return pod.Status.PodIP
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if ip, ok := s.ips[pod.UID]; ok {
+		return ip
+	}
+	ip := s.nextIP
+	next := ip.Next()
+	if b := next.As4(); b[3] == 255 { // skip x.y.z.255 and x.y.z.0
+		next = next.Next().Next()
+	}
+	s.nextIP = next
+	s.ips[pod.UID] = ip.String()
+	return ip.String()
+}
+
+func ptrTo[T any](v T) *T { return &v }
