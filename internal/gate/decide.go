@@ -43,12 +43,18 @@ type Observation struct {
 type Counters struct {
 	Successes int32
 	Failures  int32
+	// Counted is when the streak last grew. A streak grows at most once per
+	// interval, so the re-evaluations that pod events (including the
+	// operator's own writes) trigger do not satisfy a threshold early.
+	Counted time.Time
 }
 
 // Thresholds are the policy's knobs for one decision.
 type Thresholds struct {
 	Success int32
 	Failure int32
+	// Interval is the policy's evaluation period.
+	Interval time.Duration
 	// Timeout is the fail-open delay; zero waits forever.
 	Timeout time.Duration
 }
@@ -77,7 +83,7 @@ type Decision struct {
 
 // Decide applies the thresholds and the timeout to one observation.
 func Decide(in Input) Decision {
-	c := count(in.Counters, in.Observation.Outcome)
+	c := count(in.Counters, in.Observation.Outcome, in.Now, in.Thresholds.Interval)
 	cur := in.Current
 	isTrue := cur != nil && cur.Status == corev1.ConditionTrue
 
@@ -107,12 +113,25 @@ func Decide(in Input) Decision {
 	return d
 }
 
-// count updates the consecutive counters with one outcome.
-func count(c Counters, o Outcome) Counters {
-	if o == OutcomeTrue {
-		return Counters{Successes: c.Successes + 1}
+// count updates the consecutive counters with one outcome. A changed outcome
+// starts a new streak at once; the same outcome extends the streak only once
+// an interval has passed (less a tenth, for requeue jitter).
+func count(c Counters, o Outcome, now time.Time, interval time.Duration) Counters {
+	success := o == OutcomeTrue
+	sameStreak := (success && c.Successes > 0) || (!success && c.Failures > 0)
+	if sameStreak && now.Sub(c.Counted) < interval-interval/10 {
+		return c
 	}
-	return Counters{Failures: c.Failures + 1}
+	if success {
+		if !sameStreak {
+			return Counters{Successes: 1, Counted: now}
+		}
+		return Counters{Successes: c.Successes + 1, Counted: now}
+	}
+	if !sameStreak {
+		return Counters{Failures: 1, Counted: now}
+	}
+	return Counters{Failures: c.Failures + 1, Counted: now}
 }
 
 func keep(cur *corev1.PodCondition) Decision {

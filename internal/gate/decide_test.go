@@ -77,12 +77,36 @@ func TestDecide(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			d := Decide(tc.in)
-			if d.Status != tc.wantStatus || d.Reason != tc.wantReason || d.Counters != tc.wantCount || d.TimeoutIn != tc.wantTimer {
+			if d.Status != tc.wantStatus || d.Reason != tc.wantReason || d.Counters.Successes != tc.wantCount.Successes || d.Counters.Failures != tc.wantCount.Failures || d.TimeoutIn != tc.wantTimer {
 				t.Fatalf("got %s/%s counters %+v timer %s; want %s/%s counters %+v timer %s",
 					d.Status, d.Reason, d.Counters, d.TimeoutIn, tc.wantStatus, tc.wantReason, tc.wantCount, tc.wantTimer)
 			}
 			if d.Message == "" {
 				t.Fatal("a decision must carry a message")
+			}
+		})
+	}
+}
+
+func TestStreakGrowsOncePerInterval(t *testing.T) {
+	th := Thresholds{Success: 3, Failure: 3, Interval: 10 * time.Second}
+	c := Counters{Successes: 1, Counted: t0}
+	cases := []struct {
+		name    string
+		outcome Outcome
+		at      time.Duration
+		want    Counters
+	}{
+		{"same outcome within the interval", OutcomeTrue, 2 * time.Second, Counters{Successes: 1, Counted: t0}},
+		{"same outcome an interval later", OutcomeTrue, 10 * time.Second, Counters{Successes: 2, Counted: t0.Add(10 * time.Second)}},
+		{"requeue jitter still counts", OutcomeTrue, 9500 * time.Millisecond, Counters{Successes: 2, Counted: t0.Add(9500 * time.Millisecond)}},
+		{"a changed outcome starts a streak at once", OutcomeFalse, time.Second, Counters{Failures: 1, Counted: t0.Add(time.Second)}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			d := Decide(Input{Counters: c, Observation: Observation{Outcome: tc.outcome}, Thresholds: th, Now: t0.Add(tc.at)})
+			if d.Counters != tc.want {
+				t.Fatalf("counters %+v, want %+v", d.Counters, tc.want)
 			}
 		})
 	}

@@ -1,0 +1,199 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/recorder"
+	"sigs.k8s.io/controller-runtime/pkg/source"
+
+	"github.com/readygate/readygate/api/v1alpha1"
+	"github.com/readygate/readygate/internal/gate"
+	"github.com/readygate/readygate/internal/policy"
+)
+
+// Event reasons on policies.
+const (
+	eventInvalid  = "InvalidPolicy"
+	eventReleased = "GatesReleased"
+)
+
+// PolicyReconciler compiles policies, resolves conflicts, releases gates on
+// deletion and keeps each policy's status current.
+type PolicyReconciler struct {
+	client.Client
+	Programs *policy.Programs
+	Tracker  *gate.Tracker
+	Recorder recorder.EventRecorder
+	// DryRunChanged carries the policies whose DryRun results moved.
+	DryRunChanged <-chan event.GenericEvent
+}
+
+// +kubebuilder:rbac:groups=readygate.io,resources=readinessgatepolicies,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=readygate.io,resources=readinessgatepolicies/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=readygate.io,resources=readinessgatepolicies/finalizers,verbs=update
+
+// Reconcile brings one policy's finalizer and status up to date.
+func (r *PolicyReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	p := &v1alpha1.ReadinessGatePolicy{}
+	if err := r.Get(ctx, req.NamespacedName, p); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if p.DeletionTimestamp != nil {
+		return ctrl.Result{}, r.finalize(ctx, p)
+	}
+	if controllerutil.AddFinalizer(p, v1alpha1.Finalizer) {
+		return ctrl.Result{}, r.Update(ctx, p)
+	}
+
+	pods, peers, err := r.namespace(ctx, p.Namespace)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	compileErr := r.validate(p)
+	summary := policy.Summarize(p, pods, peers, r.isReady(p))
+	return ctrl.Result{}, r.writeStatus(ctx, p, compileErr, summary)
+}
+
+// validate returns what makes the policy unusable: a bad selector or
+// expressions that do not compile.
+func (r *PolicyReconciler) validate(p *v1alpha1.ReadinessGatePolicy) error {
+	if _, err := policy.Selector(p); err != nil {
+		return err
+	}
+	_, err := r.Programs.Get(p)
+	return err
+}
+
+func (r *PolicyReconciler) writeStatus(ctx context.Context, p *v1alpha1.ReadinessGatePolicy, compileErr error, s policy.Summary) error {
+	before := p.DeepCopy()
+	p.Status.ObservedGeneration = p.Generation
+	p.Status.MatchedPods, p.Status.ReadyPods, p.Status.MissingGatePods = s.Matched, s.Ready, s.Missing
+	for _, c := range policy.Conditions(p, compileErr, s) {
+		meta.SetStatusCondition(&p.Status.Conditions, c)
+	}
+	if equality.Semantic.DeepEqual(before.Status, p.Status) {
+		return nil
+	}
+	if compileErr != nil && !meta.IsStatusConditionFalse(before.Status.Conditions, v1alpha1.ConditionAccepted) {
+		r.Recorder.Eventf(p, nil, corev1.EventTypeWarning, eventInvalid, "Compile", "%v", compileErr)
+	}
+	return r.Status().Patch(ctx, p, client.MergeFrom(before))
+}
+
+// isReady says whether a gated pod is True: its condition, or in DryRun the
+// condition the policy would have written.
+func (r *PolicyReconciler) isReady(p *v1alpha1.ReadinessGatePolicy) func(*corev1.Pod) bool {
+	if p.Spec.Mode == v1alpha1.ModeDryRun {
+		return func(pod *corev1.Pod) bool {
+			c := r.Tracker.Get(pod, p.UID).DryRun
+			return c != nil && c.Status == corev1.ConditionTrue
+		}
+	}
+	return func(pod *corev1.Pod) bool {
+		c := gate.Find(pod, p.Spec.ConditionType)
+		return c != nil && c.Status == corev1.ConditionTrue
+	}
+}
+
+// finalize releases the policy's gates when onDelete is Release, then lets
+// the policy go.
+func (r *PolicyReconciler) finalize(ctx context.Context, p *v1alpha1.ReadinessGatePolicy) error {
+	if !controllerutil.ContainsFinalizer(p, v1alpha1.Finalizer) {
+		return nil
+	}
+	if p.Spec.OnDelete != v1alpha1.OnDeleteRetain && p.Spec.Mode != v1alpha1.ModeDryRun {
+		if err := r.release(ctx, p); err != nil {
+			return err
+		}
+	}
+	controllerutil.RemoveFinalizer(p, v1alpha1.Finalizer)
+	if err := r.Update(ctx, p); err != nil {
+		return client.IgnoreNotFound(err)
+	}
+	r.Programs.Forget(p.UID)
+	r.Tracker.ForgetPolicy(p.UID)
+	return nil
+}
+
+// release sets the condition True on every pod the policy gates that no
+// other live policy takes over.
+func (r *PolicyReconciler) release(ctx context.Context, p *v1alpha1.ReadinessGatePolicy) error {
+	pods, peers, err := r.namespace(ctx, p.Namespace)
+	if err != nil {
+		return err
+	}
+	now := metav1.Now()
+	var errs []error
+	released := 0
+	for i := range pods {
+		pod := &pods[i]
+		if !policy.Selects(p, pod) || !gate.HasGate(pod, p.Spec.ConditionType) || policy.Owner(peers, pod, p.Spec.ConditionType) != nil {
+			continue
+		}
+		cur := gate.Find(pod, p.Spec.ConditionType)
+		if cur != nil && cur.Status == corev1.ConditionTrue {
+			continue
+		}
+		d := gate.Decision{Status: corev1.ConditionTrue, Reason: v1alpha1.ReasonPolicyDeleted,
+			Message: fmt.Sprintf("policy %s was deleted with onDelete: Release", p.Name)}
+		if err := writeCondition(ctx, r.Client, pod, gate.Condition(p.Spec.ConditionType, cur, d, now)); err != nil {
+			errs = append(errs, fmt.Errorf("releasing pod %s: %w", pod.Name, err))
+			continue
+		}
+		released++
+	}
+	if released > 0 {
+		r.Recorder.Eventf(p, nil, corev1.EventTypeNormal, eventReleased, "Delete", "set %s True on %d pods before deletion", p.Spec.ConditionType, released)
+	}
+	return errors.Join(errs...)
+}
+
+// namespace lists the namespace's pods and policies from the cache.
+func (r *PolicyReconciler) namespace(ctx context.Context, ns string) ([]corev1.Pod, []v1alpha1.ReadinessGatePolicy, error) {
+	pods := &corev1.PodList{}
+	if err := r.List(ctx, pods, client.InNamespace(ns)); err != nil {
+		return nil, nil, err
+	}
+	peers := &v1alpha1.ReadinessGatePolicyList{}
+	if err := r.List(ctx, peers, client.InNamespace(ns)); err != nil {
+		return nil, nil, err
+	}
+	return pods.Items, peers.Items, nil
+}
+
+// SetupWithManager watches policies, the pods of their namespaces (counts
+// and conflicts follow pod changes), and DryRun results.
+func (r *PolicyReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		Named("policy").
+		For(&v1alpha1.ReadinessGatePolicy{}).
+		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(r.policiesOfNamespace)).
+		// A policy's spec change can change which peers conflict with it.
+		Watches(&v1alpha1.ReadinessGatePolicy{}, handler.EnqueueRequestsFromMapFunc(r.policiesOfNamespace)).
+		WatchesRawSource(source.Channel(r.DryRunChanged, &handler.EnqueueRequestForObject{})).
+		Complete(r)
+}
+
+func (r *PolicyReconciler) policiesOfNamespace(ctx context.Context, obj client.Object) []reconcile.Request {
+	peers := &v1alpha1.ReadinessGatePolicyList{}
+	if err := r.List(ctx, peers, client.InNamespace(obj.GetNamespace())); err != nil {
+		return nil
+	}
+	reqs := make([]reconcile.Request, len(peers.Items))
+	for i := range peers.Items {
+		reqs[i] = reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&peers.Items[i])}
+	}
+	return reqs
+}

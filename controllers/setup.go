@@ -1,0 +1,61 @@
+// Package controllers holds readygate's reconcilers: PolicyReconciler
+// (compile, conflicts, finalizer, status) and PodGateReconciler (evaluate and
+// write each pod's condition).
+package controllers
+
+import (
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apiserver/pkg/cel/openapi/resolver"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+
+	"github.com/readygate/readygate/internal/cel"
+	"github.com/readygate/readygate/internal/gate"
+	"github.com/readygate/readygate/internal/policy"
+)
+
+// Options tune the reconcilers.
+type Options struct {
+	// MaxConcurrentReconciles is the number of pods evaluated at once.
+	MaxConcurrentReconciles int
+}
+
+// Setup registers both reconcilers with the manager; they share the
+// compiled programs and the per-pod state.
+func Setup(mgr ctrl.Manager, env *cel.Env, opts Options) error {
+	programs := policy.NewPrograms(env)
+	tracker := gate.NewTracker()
+	dryRun := make(chan event.GenericEvent, 1024)
+	rec := mgr.GetEventRecorder("readygate")
+	if err := (&PolicyReconciler{
+		Client: mgr.GetClient(), Programs: programs, Tracker: tracker, Recorder: rec, DryRunChanged: dryRun,
+	}).SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("setting up the policy controller: %w", err)
+	}
+	if err := (&PodGateReconciler{
+		Client: mgr.GetClient(), Programs: programs, Tracker: tracker, Recorder: rec, DryRunChanged: dryRun,
+		MaxConcurrentReconciles: opts.MaxConcurrentReconciles,
+	}).SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("setting up the pod gate controller: %w", err)
+	}
+	return nil
+}
+
+// NewCELEnv types `pod` from the cluster's own Pod schema, so expressions are
+// checked against the API the cluster serves.
+func NewCELEnv(cfg *rest.Config) (*cel.Env, error) {
+	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	r := &resolver.ClientDiscoveryResolver{Discovery: dc}
+	podSchema, err := r.ResolveSchema(schema.GroupVersionKind{Version: "v1", Kind: "Pod"})
+	if err != nil {
+		return nil, fmt.Errorf("resolving the Pod schema from the cluster: %w", err)
+	}
+	return cel.NewEnv(podSchema)
+}

@@ -1,0 +1,80 @@
+package gate
+
+import (
+	"sync"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+)
+
+// State is what the operator remembers of one pod under one policy between
+// evaluations. It is memory only: after a restart the pod's own condition is
+// the starting point.
+type State struct {
+	Counters Counters
+	// DryRun is the condition a DryRun policy would have written.
+	DryRun *corev1.PodCondition
+	// MissingGateReported is set once the pod got its missing-gate Event.
+	MissingGateReported bool
+}
+
+// Tracker holds State per pod and policy.
+type Tracker struct {
+	mu   sync.Mutex
+	pods map[types.NamespacedName]*podStates
+}
+
+type podStates struct {
+	uid      types.UID
+	policies map[types.UID]State
+}
+
+// NewTracker returns an empty tracker.
+func NewTracker() *Tracker {
+	return &Tracker{pods: map[types.NamespacedName]*podStates{}}
+}
+
+// Get returns the state of the pod under the policy; a pod that was replaced
+// under the same name starts afresh.
+func (t *Tracker) Get(pod *corev1.Pod, policy types.UID) State {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	ps := t.pods[podKey(pod)]
+	if ps == nil || ps.uid != pod.UID {
+		return State{}
+	}
+	return ps.policies[policy]
+}
+
+// Set records the state of the pod under the policy.
+func (t *Tracker) Set(pod *corev1.Pod, policy types.UID, s State) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	key := podKey(pod)
+	ps := t.pods[key]
+	if ps == nil || ps.uid != pod.UID {
+		ps = &podStates{uid: pod.UID, policies: map[types.UID]State{}}
+		t.pods[key] = ps
+	}
+	ps.policies[policy] = s
+}
+
+// ForgetPod drops a deleted pod.
+func (t *Tracker) ForgetPod(key types.NamespacedName) {
+	t.mu.Lock()
+	delete(t.pods, key)
+	t.mu.Unlock()
+}
+
+// ForgetPolicy drops a deleted policy's state from every pod.
+func (t *Tracker) ForgetPolicy(policy types.UID) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, ps := range t.pods {
+		delete(ps.policies, policy)
+	}
+}
+
+func podKey(pod *corev1.Pod) types.NamespacedName {
+	return types.NamespacedName{Namespace: pod.Namespace, Name: pod.Name}
+}
