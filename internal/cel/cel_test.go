@@ -2,6 +2,7 @@ package cel
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -66,7 +67,8 @@ func TestCompileErrors(t *testing.T) {
 			if err == nil {
 				t.Fatalf("compiled, want an error containing %q", tc.want)
 			}
-			if _, ok := AsCompileError(err); !ok {
+			var ce *CompileError
+			if !errors.As(err, &ce) {
 				t.Fatalf("error %T is not a *CompileError: %v", err, err)
 			}
 			rest := err.Error()

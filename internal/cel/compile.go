@@ -1,7 +1,6 @@
 package cel
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 
@@ -162,11 +161,4 @@ func declTypeOf(t *cel.Type) *apiservercel.DeclType {
 	default:
 		return apiservercel.DynType
 	}
-}
-
-// AsCompileError returns the *CompileError in err's chain, if any.
-func AsCompileError(err error) (*CompileError, bool) {
-	var ce *CompileError
-	ok := errors.As(err, &ce)
-	return ce, ok
 }

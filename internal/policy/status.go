@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"errors"
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
@@ -8,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/readygate/readygate/api/v1alpha1"
+	"github.com/readygate/readygate/internal/cel"
 	"github.com/readygate/readygate/internal/gate"
 )
 
@@ -63,7 +65,7 @@ func Conditions(p *v1alpha1.ReadinessGatePolicy, compileErr error, s Summary) []
 		Message: "the expressions compiled and the policy owns its pods", ObservedGeneration: gen}
 	switch {
 	case compileErr != nil:
-		accepted.Status, accepted.Reason, accepted.Message = metav1.ConditionFalse, v1alpha1.ReasonInvalidExpression, compileErr.Error()
+		accepted.Status, accepted.Reason, accepted.Message = metav1.ConditionFalse, invalidReason(compileErr), compileErr.Error()
 	case s.Conflict != nil:
 		accepted.Status, accepted.Reason = metav1.ConditionFalse, v1alpha1.ReasonConflict
 		accepted.Message = fmt.Sprintf("pod %s is also selected by the older policy %s for condition %s; the older policy decides it",
@@ -81,7 +83,7 @@ func Conditions(p *v1alpha1.ReadinessGatePolicy, compileErr error, s Summary) []
 	case p.Spec.Suspend:
 		progressing.Status, progressing.Reason, progressing.Message = metav1.ConditionFalse, v1alpha1.ReasonSuspended, "the policy is suspended: every gate is released True"
 	case compileErr != nil:
-		progressing.Status, progressing.Reason, progressing.Message = metav1.ConditionFalse, v1alpha1.ReasonInvalidExpression, "no pod is evaluated until the expressions compile"
+		progressing.Status, progressing.Reason, progressing.Message = metav1.ConditionFalse, accepted.Reason, "no pod is evaluated until the policy is valid"
 	case notReady > 0:
 		progressing.Status, progressing.Reason = metav1.ConditionTrue, v1alpha1.ReasonPodsNotReady
 		progressing.Message = fmt.Sprintf("%d of %d matched pods are not yet True%s", notReady, s.Matched, missing)
@@ -91,7 +93,7 @@ func Conditions(p *v1alpha1.ReadinessGatePolicy, compileErr error, s Summary) []
 	}
 	switch {
 	case compileErr != nil:
-		ready.Status, ready.Reason, ready.Message = metav1.ConditionFalse, v1alpha1.ReasonInvalidExpression, "the expressions do not compile"
+		ready.Status, ready.Reason, ready.Message = metav1.ConditionFalse, accepted.Reason, "the policy is not valid: see Accepted"
 	case s.Matched == 0:
 		ready.Status, ready.Reason = metav1.ConditionFalse, v1alpha1.ReasonNoPods
 		ready.Message = "no selected pod lists the condition in spec.readinessGates" + missing
@@ -101,4 +103,13 @@ func Conditions(p *v1alpha1.ReadinessGatePolicy, compileErr error, s Summary) []
 		ready.Status, ready.Reason, ready.Message = metav1.ConditionTrue, v1alpha1.ReasonAllPodsReady, progressing.Message
 	}
 	return []metav1.Condition{accepted, progressing, ready}
+}
+
+// invalidReason tells a selector error from an expression error.
+func invalidReason(err error) string {
+	var ce *cel.CompileError
+	if errors.As(err, &ce) {
+		return v1alpha1.ReasonInvalidExpression
+	}
+	return v1alpha1.ReasonInvalidSelector
 }

@@ -1,0 +1,172 @@
+package controllers_test
+
+import (
+	"context"
+	"fmt"
+
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/rand"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/readygate/readygate/api/v1alpha1"
+)
+
+const warmGate = "readygate.io/warm"
+
+// newNamespace creates a namespace of the spec's own.
+func newNamespace(ctx context.Context) string {
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "t-" + rand.String(6)}}
+	Expect(k8s.Create(ctx, ns)).To(Succeed())
+	return ns.Name
+}
+
+type podOpt func(*corev1.Pod)
+
+func withLabels(kv ...string) podOpt {
+	return func(p *corev1.Pod) {
+		for i := 0; i+1 < len(kv); i += 2 {
+			p.Labels[kv[i]] = kv[i+1]
+		}
+	}
+}
+
+func withGates(gates ...string) podOpt {
+	return func(p *corev1.Pod) {
+		for _, g := range gates {
+			p.Spec.ReadinessGates = append(p.Spec.ReadinessGates, corev1.PodReadinessGate{ConditionType: corev1.PodConditionType(g)})
+		}
+	}
+}
+
+func withAnnotation(k, v string) podOpt {
+	return func(p *corev1.Pod) {
+		if p.Annotations == nil {
+			p.Annotations = map[string]string{}
+		}
+		p.Annotations[k] = v
+	}
+}
+
+// createPods creates n pods named prefix-0.. labelled app=web.
+func createPods(ctx context.Context, ns, prefix string, n int, opts ...podOpt) []*corev1.Pod {
+	pods := make([]*corev1.Pod, n)
+	for i := range n {
+		p := &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("%s-%d", prefix, i), Namespace: ns, Labels: map[string]string{"app": "web"}},
+			Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "app:1"}}},
+		}
+		for _, o := range opts {
+			o(p)
+		}
+		Expect(k8s.Create(ctx, p)).To(Succeed())
+		pods[i] = p
+	}
+	return pods
+}
+
+func newPolicy(ns, name, expression string, mutate ...func(*v1alpha1.ReadinessGatePolicy)) *v1alpha1.ReadinessGatePolicy {
+	p := &v1alpha1.ReadinessGatePolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+		Spec: v1alpha1.ReadinessGatePolicySpec{
+			Selector:         metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}},
+			ConditionType:    warmGate,
+			Expression:       expression,
+			Interval:         metav1.Duration{Duration: 1e9},
+			FailureThreshold: 1,
+		},
+	}
+	for _, m := range mutate {
+		m(p)
+	}
+	return p
+}
+
+// gateOf returns a getter of the pod's owned condition, for Eventually.
+func gateOf(ctx context.Context, pod *corev1.Pod) func() *corev1.PodCondition {
+	return conditionOf(ctx, pod, warmGate)
+}
+
+func conditionOf(ctx context.Context, pod *corev1.Pod, t string) func() *corev1.PodCondition {
+	return func() *corev1.PodCondition {
+		got := &corev1.Pod{}
+		if err := k8s.Get(ctx, client.ObjectKeyFromObject(pod), got); err != nil {
+			return nil
+		}
+		for _, c := range got.Status.Conditions {
+			if string(c.Type) == t {
+				return &c
+			}
+		}
+		return nil
+	}
+}
+
+func statusOf(ctx context.Context, pod *corev1.Pod) func() corev1.ConditionStatus {
+	return func() corev1.ConditionStatus {
+		if c := gateOf(ctx, pod)(); c != nil {
+			return c.Status
+		}
+		return ""
+	}
+}
+
+func policyStatus(ctx context.Context, p *v1alpha1.ReadinessGatePolicy) func() v1alpha1.ReadinessGatePolicyStatus {
+	return func() v1alpha1.ReadinessGatePolicyStatus {
+		got := &v1alpha1.ReadinessGatePolicy{}
+		if err := k8s.Get(ctx, client.ObjectKeyFromObject(p), got); err != nil {
+			return v1alpha1.ReadinessGatePolicyStatus{}
+		}
+		return got.Status
+	}
+}
+
+func policyCondition(ctx context.Context, p *v1alpha1.ReadinessGatePolicy, t string) func() *metav1.Condition {
+	return func() *metav1.Condition {
+		return meta.FindStatusCondition(policyStatus(ctx, p)().Conditions, t)
+	}
+}
+
+func setLabel(ctx context.Context, pod *corev1.Pod, key, value string) {
+	Eventually(func() error {
+		got := &corev1.Pod{}
+		if err := k8s.Get(ctx, client.ObjectKeyFromObject(pod), got); err != nil {
+			return err
+		}
+		got.Labels[key] = value
+		return k8s.Update(ctx, got)
+	}).Should(Succeed())
+}
+
+// eventReasons returns the reasons of the events about the named object.
+func eventReasons(ctx context.Context, ns, name string) func() []string {
+	return func() []string {
+		list := &eventsv1.EventList{}
+		if err := k8s.List(ctx, list, client.InNamespace(ns)); err != nil {
+			return nil
+		}
+		var reasons []string
+		for _, e := range list.Items {
+			if e.Regarding.Name == name {
+				reasons = append(reasons, e.Reason)
+			}
+		}
+		return reasons
+	}
+}
+
+func resourceVersions(ctx context.Context, pods []*corev1.Pod) func() []string {
+	return func() []string {
+		rvs := make([]string, len(pods))
+		for i, p := range pods {
+			got := &corev1.Pod{}
+			if err := k8s.Get(ctx, client.ObjectKeyFromObject(p), got); err == nil {
+				rvs[i] = got.ResourceVersion
+			}
+		}
+		return rvs
+	}
+}

@@ -1,0 +1,104 @@
+package controllers_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/readygate/readygate/api/v1alpha1"
+	"github.com/readygate/readygate/controllers"
+	"github.com/readygate/readygate/internal/testenv"
+)
+
+var (
+	cp            *testenv.ControlPlane
+	k8s           client.Client
+	scheme        = runtime.NewScheme()
+	suiteCtx      context.Context
+	stopSuite     context.CancelFunc
+	stopManager   context.CancelFunc
+	managerExited chan struct{}
+)
+
+func TestControllers(t *testing.T) {
+	RegisterFailHandler(Fail)
+	SetDefaultEventuallyTimeout(30 * time.Second)
+	SetDefaultEventuallyPollingInterval(50 * time.Millisecond)
+	RunSpecs(t, "controllers against a real kube-apiserver")
+}
+
+var _ = BeforeSuite(func() {
+	logf.SetLogger(zap.New(zap.WriteTo(GinkgoWriter), zap.UseDevMode(true)))
+	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
+	utilruntime.Must(v1alpha1.AddToScheme(scheme))
+
+	var err error
+	cp, err = testenv.Start(testenv.Options{CRDDirectoryPaths: []string{filepath.Join("..", "config", "crd", "bases")}})
+	Expect(err).NotTo(HaveOccurred())
+	k8s, err = client.New(cp.Config, client.Options{Scheme: scheme})
+	Expect(err).NotTo(HaveOccurred())
+
+	suiteCtx, stopSuite = context.WithCancel(context.Background())
+	go func() {
+		defer GinkgoRecover()
+		Expect(testenv.NewSimulator().Run(suiteCtx, cp.Config)).To(Succeed())
+	}()
+	startManager()
+})
+
+var _ = AfterSuite(func() {
+	if stopManager != nil {
+		stopManager()
+		<-managerExited
+	}
+	if stopSuite != nil {
+		stopSuite()
+	}
+	if cp != nil {
+		Expect(cp.Stop()).To(Succeed())
+	}
+})
+
+// startManager runs the operator as cmd/ wires it, against the test control plane.
+func startManager() {
+	env, err := controllers.NewCELEnv(cp.Config)
+	Expect(err).NotTo(HaveOccurred())
+	mgr, err := ctrl.NewManager(cp.Config, ctrl.Options{
+		Scheme:                 scheme,
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+		Cache:                  controllers.CacheOptions(),
+		Controller:             config.Controller{SkipNameValidation: ptr.To(true)},
+	})
+	Expect(err).NotTo(HaveOccurred())
+	Expect(controllers.Setup(mgr, env, controllers.Options{MaxConcurrentReconciles: 4})).To(Succeed())
+	var ctx context.Context
+	ctx, stopManager = context.WithCancel(suiteCtx)
+	managerExited = make(chan struct{})
+	go func() {
+		defer GinkgoRecover()
+		defer close(managerExited)
+		Expect(mgr.Start(ctx)).To(Succeed())
+	}()
+}
+
+// restartManager stops the operator and starts a fresh one with no memory.
+func restartManager() {
+	stopManager()
+	<-managerExited
+	startManager()
+}
