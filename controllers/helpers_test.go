@@ -80,7 +80,9 @@ func newPolicy(ns, name, expression string, mutate ...func(*v1alpha1.ReadinessGa
 		},
 	}
 	for _, m := range mutate {
-		m(p)
+		if m != nil {
+			m(p)
+		}
 	}
 	return p
 }
@@ -131,12 +133,20 @@ func policyCondition(ctx context.Context, p *v1alpha1.ReadinessGatePolicy, t str
 }
 
 func setLabel(ctx context.Context, pod *corev1.Pod, key, value string) {
+	updatePod(ctx, pod, func(p *corev1.Pod) { p.Labels[key] = value })
+}
+
+func removeLabel(ctx context.Context, pod *corev1.Pod, key string) {
+	updatePod(ctx, pod, func(p *corev1.Pod) { delete(p.Labels, key) })
+}
+
+func updatePod(ctx context.Context, pod *corev1.Pod, mutate func(*corev1.Pod)) {
 	Eventually(func() error {
 		got := &corev1.Pod{}
 		if err := k8s.Get(ctx, client.ObjectKeyFromObject(pod), got); err != nil {
 			return err
 		}
-		got.Labels[key] = value
+		mutate(got)
 		return k8s.Update(ctx, got)
 	}).Should(Succeed())
 }

@@ -1,0 +1,107 @@
+package controllers_test
+
+import (
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"github.com/onsi/gomega/types"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/readygate/readygate/api/v1alpha1"
+)
+
+var _ = Describe("bad input", func() {
+	DescribeTable("expressions that do not compile set Accepted=False with the exact error and touch no pod",
+		func(ctx SpecContext, expression string, mutate func(*v1alpha1.ReadinessGatePolicy), wantReason string, wantMessage ...string) {
+			ns := newNamespace(ctx)
+			pods := createPods(ctx, ns, "web", 2, withGates(warmGate))
+			p := newPolicy(ns, "bad", expression, mutate)
+			Expect(k8s.Create(ctx, p)).To(Succeed())
+			matchers := []types.GomegaMatcher{HaveField("Status", metav1.ConditionFalse), HaveField("Reason", wantReason)}
+			for _, m := range wantMessage {
+				matchers = append(matchers, HaveField("Message", ContainSubstring(m)))
+			}
+			Eventually(policyCondition(ctx, p, v1alpha1.ConditionAccepted)).Should(And(matchers...))
+			Expect(policyCondition(ctx, p, v1alpha1.ConditionReady)()).To(HaveField("Status", metav1.ConditionFalse))
+			Eventually(eventReasons(ctx, ns, p.Name)).Should(ContainElement("InvalidPolicy"))
+			for _, pod := range pods {
+				Consistently(gateOf(ctx, pod), "1s").Should(BeNil())
+			}
+		},
+		Entry("malformed CEL", "pod.metadata.name ==", nil, v1alpha1.ReasonInvalidExpression,
+			"spec.expression: compilation failed", "spec.expression:1:21", "Syntax error"),
+		Entry("a field a Pod does not have", "pod.spec.nosuchfield == 'x'", nil, v1alpha1.ReasonInvalidExpression,
+			"undefined field 'nosuchfield'"),
+		Entry("a non-bool result", "pod.metadata.name", nil, v1alpha1.ReasonInvalidExpression,
+			"spec.expression: must evaluate to bool but evaluates to string"),
+		Entry("a source the policy did not enable", "http.statusCode == 200", nil, v1alpha1.ReasonInvalidExpression,
+			"undeclared reference to 'http'"),
+		Entry("a bad variable", "variables.x", func(p *v1alpha1.ReadinessGatePolicy) {
+			p.Spec.Variables = []v1alpha1.Variable{{Name: "x", Expression: "pod.status.nope"}}
+		}, v1alpha1.ReasonInvalidExpression, "spec.variables[0].expression", "undefined field 'nope'"),
+		Entry("an invalid selector", "true", func(p *v1alpha1.ReadinessGatePolicy) {
+			p.Spec.Selector = metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "app", Operator: "Near", Values: []string{"web"}}}}
+		}, v1alpha1.ReasonInvalidSelector, "spec.selector", "Near"),
+	)
+
+	It("turns a runaway expression into an EvaluationError on the pod", func(ctx SpecContext) {
+		ns := newNamespace(ctx)
+		pods := createPods(ctx, ns, "web", 1, withGates(warmGate))
+		loop := "[1,2,3,4,5,6,7,8,9,10]"
+		expr := loop + ".all(a, " + loop + ".all(b, " + loop + ".all(c, " + loop + ".all(d, " + loop + ".all(e, " + loop + ".all(f, true))))))"
+		Expect(k8s.Create(ctx, newPolicy(ns, "runaway", expr))).To(Succeed())
+		Eventually(gateOf(ctx, pods[0])).Should(And(
+			HaveField("Status", corev1.ConditionFalse),
+			HaveField("Reason", v1alpha1.ReasonEvaluationError),
+			HaveField("Message", ContainSubstring("cost limit exceeded")),
+		))
+	})
+
+	It("reports a missing key as an EvaluationError and never flips a True gate below failureThreshold", func(ctx SpecContext) {
+		ns := newNamespace(ctx)
+		pods := createPods(ctx, ns, "web", 1, withGates(warmGate), withLabels("warm", "true"))
+		p := newPolicy(ns, "missing-key", "pod.metadata.labels['warm'] == 'true'", func(p *v1alpha1.ReadinessGatePolicy) {
+			p.Spec.FailureThreshold = 100
+		})
+		Expect(k8s.Create(ctx, p)).To(Succeed())
+		Eventually(statusOf(ctx, pods[0])).Should(Equal(corev1.ConditionTrue))
+		removeLabel(ctx, pods[0], "warm")
+		// The error is reported as an Event while the gate holds True.
+		Eventually(eventReasons(ctx, ns, pods[0].Name)).Should(ContainElement("EvaluationFailed"))
+		Consistently(statusOf(ctx, pods[0]), "2s").Should(Equal(corev1.ConditionTrue))
+
+		other := createPods(ctx, ns, "fresh", 1, withGates(warmGate), withLabels("other", "1"))
+		Eventually(gateOf(ctx, other[0])).Should(And(
+			HaveField("Status", corev1.ConditionFalse),
+			HaveField("Reason", v1alpha1.ReasonEvaluationError),
+			HaveField("Message", ContainSubstring("no such key: warm")),
+		))
+	})
+
+	DescribeTable("the CRD rejects bad fields at admission",
+		func(ctx SpecContext, mutate func(*v1alpha1.ReadinessGatePolicy), want string) {
+			ns := newNamespace(ctx)
+			err := k8s.Create(ctx, newPolicy(ns, "rejected", "true", mutate))
+			Expect(err).To(MatchError(ContainSubstring(want)))
+		},
+		Entry("conditionType not a qualified name", func(p *v1alpha1.ReadinessGatePolicy) { p.Spec.ConditionType = "not a name!" }, "spec.conditionType"),
+		Entry("a kubelet-owned conditionType", func(p *v1alpha1.ReadinessGatePolicy) { p.Spec.ConditionType = "Ready" }, "must not be a condition the kubelet or scheduler owns"),
+		Entry("an interval below 1s", func(p *v1alpha1.ReadinessGatePolicy) { p.Spec.Interval = metav1.Duration{Duration: 1e8} }, "interval must be between 1s and 1h"),
+		Entry("a zero successThreshold", func(p *v1alpha1.ReadinessGatePolicy) { p.Spec.SuccessThreshold = -1 }, "spec.successThreshold"),
+		Entry("an unknown mode", func(p *v1alpha1.ReadinessGatePolicy) { p.Spec.Mode = "Sometimes" }, "spec.mode"),
+		Entry("an empty expression", func(p *v1alpha1.ReadinessGatePolicy) { p.Spec.Expression = "" }, "spec.expression"),
+		Entry("a bad maxUnavailable", func(p *v1alpha1.ReadinessGatePolicy) {
+			p.Spec.MaxUnavailable = ptrTo(intstr.FromString("150%"))
+		}, "maxUnavailable must be a positive count or a percentage"),
+		Entry("a timeout shorter than the interval", func(p *v1alpha1.ReadinessGatePolicy) {
+			p.Spec.Interval = metav1.Duration{Duration: 1e10}
+			p.Spec.Timeout = &metav1.Duration{Duration: 2e9}
+		}, "timeout must not be shorter than interval"),
+		Entry("a variable name that is not an identifier", func(p *v1alpha1.ReadinessGatePolicy) {
+			p.Spec.Variables = []v1alpha1.Variable{{Name: "a-b", Expression: "true"}}
+		}, "spec.variables[0].name"),
+	)
+})
+
+func ptrTo[T any](v T) *T { return &v }

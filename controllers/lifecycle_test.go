@@ -1,0 +1,168 @@
+package controllers_test
+
+import (
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/readygate/readygate/api/v1alpha1"
+	"github.com/readygate/readygate/internal/testenv"
+)
+
+var _ = Describe("thresholds, timeout and modes", func() {
+	It("waits for successThreshold consecutive results before True and failureThreshold before False", func(ctx SpecContext) {
+		ns := newNamespace(ctx)
+		pods := createPods(ctx, ns, "web", 1, withGates(warmGate), withLabels("warm", "true"))
+		p := newPolicy(ns, "thresholds", "pod.metadata.labels['warm'] == 'true'", func(p *v1alpha1.ReadinessGatePolicy) {
+			p.Spec.SuccessThreshold = 3
+			p.Spec.FailureThreshold = 2
+		})
+		created := time.Now()
+		Expect(k8s.Create(ctx, p)).To(Succeed())
+		Eventually(gateOf(ctx, pods[0])).Should(And(HaveField("Status", corev1.ConditionFalse), HaveField("Reason", "SuccessThresholdNotMet")))
+		Eventually(statusOf(ctx, pods[0])).Should(Equal(corev1.ConditionTrue))
+		// Three results one interval (1s) apart: the first at once, the third about 2s later.
+		Expect(time.Since(created)).To(BeNumerically(">=", 1800*time.Millisecond))
+
+		By("one false result does not flip a True gate")
+		setLabel(ctx, pods[0], "warm", "false")
+		flipStart := time.Now()
+		Consistently(statusOf(ctx, pods[0]), "700ms").Should(Equal(corev1.ConditionTrue))
+		Eventually(statusOf(ctx, pods[0])).Should(Equal(corev1.ConditionFalse))
+		Expect(time.Since(flipStart)).To(BeNumerically(">=", 900*time.Millisecond))
+	})
+
+	It("fails open with TimedOut once containers have been ready for the timeout", func(ctx SpecContext) {
+		ns := newNamespace(ctx)
+		pods := createPods(ctx, ns, "web", 1, withGates(warmGate))
+		p := newPolicy(ns, "timeout", "false", func(p *v1alpha1.ReadinessGatePolicy) {
+			p.Spec.Timeout = &metav1.Duration{Duration: 3 * time.Second}
+		})
+		Expect(k8s.Create(ctx, p)).To(Succeed())
+		Eventually(gateOf(ctx, pods[0])).Should(HaveField("Reason", v1alpha1.ReasonExpressionFalse))
+		Eventually(gateOf(ctx, pods[0])).Should(And(HaveField("Status", corev1.ConditionTrue), HaveField("Reason", v1alpha1.ReasonTimedOut)))
+		Eventually(conditionOf(ctx, pods[0], string(corev1.PodReady))).Should(HaveField("Status", corev1.ConditionTrue))
+		Consistently(gateOf(ctx, pods[0]), "2s").Should(HaveField("Reason", v1alpha1.ReasonTimedOut), "a timed-out gate stays open")
+	})
+
+	It("does not time out while the containers are not ready", func(ctx SpecContext) {
+		ns := newNamespace(ctx)
+		pods := createPods(ctx, ns, "web", 1, withGates(warmGate), withAnnotation(testenv.AnnotationContainersReady, "false"))
+		p := newPolicy(ns, "timeout", "false", func(p *v1alpha1.ReadinessGatePolicy) {
+			p.Spec.Timeout = &metav1.Duration{Duration: time.Second}
+		})
+		Expect(k8s.Create(ctx, p)).To(Succeed())
+		Eventually(gateOf(ctx, pods[0])).Should(HaveField("Reason", v1alpha1.ReasonExpressionFalse))
+		Consistently(statusOf(ctx, pods[0]), "3s").Should(Equal(corev1.ConditionFalse))
+	})
+
+	It("in DryRun reports in status and events but never writes a pod", func(ctx SpecContext) {
+		ns := newNamespace(ctx)
+		pods := createPods(ctx, ns, "web", 3, withGates(warmGate))
+		setLabel(ctx, pods[0], "warm", "true")
+		p := newPolicy(ns, "dry", "'warm' in pod.metadata.labels", func(p *v1alpha1.ReadinessGatePolicy) {
+			p.Spec.Mode = v1alpha1.ModeDryRun
+		})
+		Expect(k8s.Create(ctx, p)).To(Succeed())
+		Eventually(policyStatus(ctx, p)).Should(And(HaveField("MatchedPods", BeEquivalentTo(3)), HaveField("ReadyPods", BeEquivalentTo(1))))
+		Eventually(eventReasons(ctx, ns, pods[0].Name)).Should(ContainElement(v1alpha1.ReasonDryRun))
+
+		setLabel(ctx, pods[1], "warm", "true")
+		Eventually(policyStatus(ctx, p)).Should(HaveField("ReadyPods", BeEquivalentTo(2)))
+		for _, pod := range pods {
+			Expect(gateOf(ctx, pod)()).To(BeNil())
+		}
+	})
+
+	It("releases every gate True when suspended", func(ctx SpecContext) {
+		ns := newNamespace(ctx)
+		pods := createPods(ctx, ns, "web", 3, withGates(warmGate))
+		p := newPolicy(ns, "suspend", "false")
+		Expect(k8s.Create(ctx, p)).To(Succeed())
+		for _, pod := range pods {
+			Eventually(statusOf(ctx, pod)).Should(Equal(corev1.ConditionFalse))
+		}
+		Eventually(func() error {
+			got := &v1alpha1.ReadinessGatePolicy{}
+			if err := k8s.Get(ctx, client.ObjectKeyFromObject(p), got); err != nil {
+				return err
+			}
+			got.Spec.Suspend = true
+			return k8s.Update(ctx, got)
+		}).Should(Succeed())
+		for _, pod := range pods {
+			Eventually(gateOf(ctx, pod)).Should(And(HaveField("Status", corev1.ConditionTrue), HaveField("Reason", "Suspended")))
+		}
+		Eventually(policyCondition(ctx, p, v1alpha1.ConditionProgressing)).Should(HaveField("Reason", v1alpha1.ReasonSuspended))
+	})
+
+	It("sets every gate True on delete with onDelete: Release", func(ctx SpecContext) {
+		ns := newNamespace(ctx)
+		pods := createPods(ctx, ns, "web", 3, withGates(warmGate))
+		p := newPolicy(ns, "release", "false")
+		Expect(k8s.Create(ctx, p)).To(Succeed())
+		for _, pod := range pods {
+			Eventually(statusOf(ctx, pod)).Should(Equal(corev1.ConditionFalse))
+		}
+		Eventually(func() []string {
+			got := &v1alpha1.ReadinessGatePolicy{}
+			_ = k8s.Get(ctx, client.ObjectKeyFromObject(p), got)
+			return got.Finalizers
+		}).Should(ContainElement(v1alpha1.Finalizer))
+		Expect(k8s.Delete(ctx, p)).To(Succeed())
+		for _, pod := range pods {
+			Eventually(gateOf(ctx, pod)).Should(And(HaveField("Status", corev1.ConditionTrue), HaveField("Reason", v1alpha1.ReasonPolicyDeleted)))
+			Eventually(conditionOf(ctx, pod, string(corev1.PodReady))).Should(HaveField("Status", corev1.ConditionTrue))
+		}
+		Eventually(func() error { return k8s.Get(ctx, client.ObjectKeyFromObject(p), &v1alpha1.ReadinessGatePolicy{}) }).Should(MatchError(ContainSubstring("not found")))
+	})
+
+	It("leaves every gate as it is on delete with onDelete: Retain", func(ctx SpecContext) {
+		ns := newNamespace(ctx)
+		pods := createPods(ctx, ns, "web", 2, withGates(warmGate))
+		p := newPolicy(ns, "retain", "false", func(p *v1alpha1.ReadinessGatePolicy) { p.Spec.OnDelete = v1alpha1.OnDeleteRetain })
+		Expect(k8s.Create(ctx, p)).To(Succeed())
+		for _, pod := range pods {
+			Eventually(statusOf(ctx, pod)).Should(Equal(corev1.ConditionFalse))
+		}
+		Expect(k8s.Delete(ctx, p)).To(Succeed())
+		Eventually(func() error { return k8s.Get(ctx, client.ObjectKeyFromObject(p), &v1alpha1.ReadinessGatePolicy{}) }).Should(MatchError(ContainSubstring("not found")))
+		for _, pod := range pods {
+			Consistently(statusOf(ctx, pod), "1s").Should(Equal(corev1.ConditionFalse))
+		}
+	})
+
+	It("lets the oldest of two policies for one condition win and marks the other Conflict", func(ctx SpecContext) {
+		ns := newNamespace(ctx)
+		pods := createPods(ctx, ns, "web", 2, withGates(warmGate))
+		older := newPolicy(ns, "older", "true")
+		Expect(k8s.Create(ctx, older)).To(Succeed())
+		for _, pod := range pods {
+			Eventually(statusOf(ctx, pod)).Should(Equal(corev1.ConditionTrue))
+		}
+		// creationTimestamp has a resolution of one second: make sure the younger policy is younger.
+		Eventually(func() time.Time { return metav1.Now().Rfc3339Copy().Time }).Should(BeTemporally(">", older.CreationTimestamp.Time))
+		younger := newPolicy(ns, "younger", "false")
+		Expect(k8s.Create(ctx, younger)).To(Succeed())
+		Eventually(policyCondition(ctx, younger, v1alpha1.ConditionAccepted)).Should(And(
+			HaveField("Status", metav1.ConditionFalse),
+			HaveField("Reason", v1alpha1.ReasonConflict),
+			HaveField("Message", ContainSubstring("older policy older")),
+		))
+		Expect(policyCondition(ctx, older, v1alpha1.ConditionAccepted)()).To(HaveField("Status", metav1.ConditionTrue))
+		for _, pod := range pods {
+			Consistently(statusOf(ctx, pod), "1500ms").Should(Equal(corev1.ConditionTrue))
+		}
+
+		By("deleting the older policy hands the pods to the younger one")
+		Expect(k8s.Delete(ctx, older)).To(Succeed())
+		for _, pod := range pods {
+			Eventually(statusOf(ctx, pod)).Should(Equal(corev1.ConditionFalse))
+		}
+		Eventually(policyCondition(ctx, younger, v1alpha1.ConditionAccepted)).Should(HaveField("Status", metav1.ConditionTrue))
+	})
+})
