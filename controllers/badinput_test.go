@@ -1,6 +1,8 @@
 package controllers_test
 
 import (
+	"time"
+
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	"github.com/onsi/gomega/types"
@@ -18,7 +20,8 @@ var _ = Describe("bad input", func() {
 			pods := createPods(ctx, ns, "web", 2, withGates(warmGate))
 			p := newPolicy(ns, "bad", expression, mutate)
 			Expect(k8s.Create(ctx, p)).To(Succeed())
-			matchers := []types.GomegaMatcher{HaveField("Status", metav1.ConditionFalse), HaveField("Reason", wantReason)}
+			matchers := make([]types.GomegaMatcher, 0, 2+len(wantMessage))
+			matchers = append(matchers, HaveField("Status", metav1.ConditionFalse), HaveField("Reason", wantReason))
 			for _, m := range wantMessage {
 				matchers = append(matchers, HaveField("Message", ContainSubstring(m)))
 			}
@@ -66,7 +69,7 @@ var _ = Describe("bad input", func() {
 		})
 		Expect(k8s.Create(ctx, p)).To(Succeed())
 		Eventually(statusOf(ctx, pods[0])).Should(Equal(corev1.ConditionTrue))
-		removeLabel(ctx, pods[0], "warm")
+		removeWarm(ctx, pods[0])
 		// The error is reported as an Event while the gate holds True.
 		Eventually(eventReasons(ctx, ns, pods[0].Name)).Should(ContainElement("EvaluationFailed"))
 		Consistently(statusOf(ctx, pods[0]), "2s").Should(Equal(corev1.ConditionTrue))
@@ -87,7 +90,9 @@ var _ = Describe("bad input", func() {
 		},
 		Entry("conditionType not a qualified name", func(p *v1alpha1.ReadinessGatePolicy) { p.Spec.ConditionType = "not a name!" }, "spec.conditionType"),
 		Entry("a kubelet-owned conditionType", func(p *v1alpha1.ReadinessGatePolicy) { p.Spec.ConditionType = "Ready" }, "must not be a condition the kubelet or scheduler owns"),
-		Entry("an interval below 1s", func(p *v1alpha1.ReadinessGatePolicy) { p.Spec.Interval = metav1.Duration{Duration: 1e8} }, "interval must be between 1s and 1h"),
+		Entry("an interval below 1s", func(p *v1alpha1.ReadinessGatePolicy) {
+			p.Spec.Interval = &metav1.Duration{Duration: 100 * time.Millisecond}
+		}, "interval must be between 1s and 1h"),
 		Entry("a zero successThreshold", func(p *v1alpha1.ReadinessGatePolicy) { p.Spec.SuccessThreshold = -1 }, "spec.successThreshold"),
 		Entry("an unknown mode", func(p *v1alpha1.ReadinessGatePolicy) { p.Spec.Mode = "Sometimes" }, "spec.mode"),
 		Entry("an empty expression", func(p *v1alpha1.ReadinessGatePolicy) { p.Spec.Expression = "" }, "spec.expression"),
@@ -95,8 +100,8 @@ var _ = Describe("bad input", func() {
 			p.Spec.MaxUnavailable = ptrTo(intstr.FromString("150%"))
 		}, "maxUnavailable must be a positive count or a percentage"),
 		Entry("a timeout shorter than the interval", func(p *v1alpha1.ReadinessGatePolicy) {
-			p.Spec.Interval = metav1.Duration{Duration: 1e10}
-			p.Spec.Timeout = &metav1.Duration{Duration: 2e9}
+			p.Spec.Interval = &metav1.Duration{Duration: 10 * time.Second}
+			p.Spec.Timeout = &metav1.Duration{Duration: 2 * time.Second}
 		}, "timeout must not be shorter than interval"),
 		Entry("a variable name that is not an identifier", func(p *v1alpha1.ReadinessGatePolicy) {
 			p.Spec.Variables = []v1alpha1.Variable{{Name: "a-b", Expression: "true"}}

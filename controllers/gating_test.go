@@ -18,7 +18,7 @@ var _ = Describe("gating pods on pod data", func() {
 		ns := newNamespace(ctx)
 		pods := createPods(ctx, ns, "web", 20, withGates(warmGate))
 		for _, p := range pods[:10] {
-			setLabel(ctx, p, "warm", "true")
+			setWarm(ctx, p, "true")
 		}
 		p := newPolicy(ns, "warm", "has(pod.metadata.labels.warm) && pod.metadata.labels.warm == 'true'")
 		Expect(k8s.Create(ctx, p)).To(Succeed())
@@ -41,19 +41,19 @@ var _ = Describe("gating pods on pod data", func() {
 		Expect(policyCondition(ctx, p, v1alpha1.ConditionReady)()).To(HaveField("Status", metav1.ConditionFalse))
 
 		By("flipping a pod to True")
-		setLabel(ctx, pods[10], "warm", "true")
+		setWarm(ctx, pods[10], "true")
 		Eventually(statusOf(ctx, pods[10])).Should(Equal(corev1.ConditionTrue))
 		Eventually(eventReasons(ctx, ns, pods[10].Name)).Should(ContainElement("GateFlipped"))
 
 		By("flipping a pod back to False")
 		before := gateOf(ctx, pods[0])()
-		setLabel(ctx, pods[0], "warm", "false")
+		setWarm(ctx, pods[0], "false")
 		Eventually(statusOf(ctx, pods[0])).Should(Equal(corev1.ConditionFalse))
 		Expect(gateOf(ctx, pods[0])().LastTransitionTime.Time).To(BeTemporally(">=", before.LastTransitionTime.Time))
 
 		By("making every pod True")
 		for _, pod := range pods {
-			setLabel(ctx, pod, "warm", "true")
+			setWarm(ctx, pod, "true")
 		}
 		Eventually(policyCondition(ctx, p, v1alpha1.ConditionReady)).Should(HaveField("Status", metav1.ConditionTrue))
 		Expect(policyCondition(ctx, p, v1alpha1.ConditionProgressing)()).To(HaveField("Status", metav1.ConditionFalse))

@@ -3,6 +3,7 @@ package controllers_test
 import (
 	"context"
 	"fmt"
+	"time"
 
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
@@ -75,7 +76,7 @@ func newPolicy(ns, name, expression string, mutate ...func(*v1alpha1.ReadinessGa
 			Selector:         metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}},
 			ConditionType:    warmGate,
 			Expression:       expression,
-			Interval:         metav1.Duration{Duration: 1e9},
+			Interval:         &metav1.Duration{Duration: time.Second},
 			FailureThreshold: 1,
 		},
 	}
@@ -132,12 +133,13 @@ func policyCondition(ctx context.Context, p *v1alpha1.ReadinessGatePolicy, t str
 	}
 }
 
-func setLabel(ctx context.Context, pod *corev1.Pod, key, value string) {
-	updatePod(ctx, pod, func(p *corev1.Pod) { p.Labels[key] = value })
+// setWarm sets the label most specs' expressions read.
+func setWarm(ctx context.Context, pod *corev1.Pod, value string) {
+	updatePod(ctx, pod, func(p *corev1.Pod) { p.Labels["warm"] = value })
 }
 
-func removeLabel(ctx context.Context, pod *corev1.Pod, key string) {
-	updatePod(ctx, pod, func(p *corev1.Pod) { delete(p.Labels, key) })
+func removeWarm(ctx context.Context, pod *corev1.Pod) {
+	updatePod(ctx, pod, func(p *corev1.Pod) { delete(p.Labels, "warm") })
 }
 
 func updatePod(ctx context.Context, pod *corev1.Pod, mutate func(*corev1.Pod)) {

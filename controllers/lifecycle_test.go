@@ -29,7 +29,7 @@ var _ = Describe("thresholds, timeout and modes", func() {
 		Expect(time.Since(created)).To(BeNumerically(">=", 1800*time.Millisecond))
 
 		By("one false result does not flip a True gate")
-		setLabel(ctx, pods[0], "warm", "false")
+		setWarm(ctx, pods[0], "false")
 		flipStart := time.Now()
 		Consistently(statusOf(ctx, pods[0]), "700ms").Should(Equal(corev1.ConditionTrue))
 		Eventually(statusOf(ctx, pods[0])).Should(Equal(corev1.ConditionFalse))
@@ -63,7 +63,7 @@ var _ = Describe("thresholds, timeout and modes", func() {
 	It("in DryRun reports in status and events but never writes a pod", func(ctx SpecContext) {
 		ns := newNamespace(ctx)
 		pods := createPods(ctx, ns, "web", 3, withGates(warmGate))
-		setLabel(ctx, pods[0], "warm", "true")
+		setWarm(ctx, pods[0], "true")
 		p := newPolicy(ns, "dry", "'warm' in pod.metadata.labels", func(p *v1alpha1.ReadinessGatePolicy) {
 			p.Spec.Mode = v1alpha1.ModeDryRun
 		})
@@ -71,7 +71,7 @@ var _ = Describe("thresholds, timeout and modes", func() {
 		Eventually(policyStatus(ctx, p)).Should(And(HaveField("MatchedPods", BeEquivalentTo(3)), HaveField("ReadyPods", BeEquivalentTo(1))))
 		Eventually(eventReasons(ctx, ns, pods[0].Name)).Should(ContainElement(v1alpha1.ReasonDryRun))
 
-		setLabel(ctx, pods[1], "warm", "true")
+		setWarm(ctx, pods[1], "true")
 		Eventually(policyStatus(ctx, p)).Should(HaveField("ReadyPods", BeEquivalentTo(2)))
 		for _, pod := range pods {
 			Expect(gateOf(ctx, pod)()).To(BeNil())

@@ -135,7 +135,7 @@ func (r *PodGateReconciler) reconcileGate(ctx context.Context, pod *corev1.Pod, 
 		heldFlipsTotal.WithLabelValues(p.Namespace, p.Name).Inc()
 		r.Recorder.Eventf(pod, p, corev1.EventTypeWarning, eventFlipDeferred, "Evaluate",
 			"policy %s would set %s to False (%s) but its maxUnavailable budget is spent", p.Name, p.Spec.ConditionType, d.Reason)
-		return r.budget(p).NextWindow(now, p.Spec.Interval.Duration) + time.Millisecond, nil
+		return r.budget(p).NextWindow(now, policy.Interval(p)) + time.Millisecond, nil
 	}
 	if err := writeCondition(ctx, r.Client, pod, cond); err != nil {
 		errorsTotal.WithLabelValues(p.Namespace, p.Name, "write").Inc()
@@ -165,7 +165,7 @@ func (r *PodGateReconciler) decide(ctx context.Context, program *cel.Program, po
 		Thresholds: gate.Thresholds{
 			Success:  p.Spec.SuccessThreshold,
 			Failure:  p.Spec.FailureThreshold,
-			Interval: p.Spec.Interval.Duration,
+			Interval: policy.Interval(p),
 			Timeout:  timeoutOf(p),
 		},
 		ContainersReadySince: gate.ContainersReadySince(pod).Time,
@@ -221,7 +221,7 @@ func (r *PodGateReconciler) takeFlip(p *v1alpha1.ReadinessGatePolicy, now time.T
 			limit = scaled
 		}
 	}
-	return r.budget(p).Take(now, p.Spec.Interval.Duration, max(limit, 1))
+	return r.budget(p).Take(now, policy.Interval(p), max(limit, 1))
 }
 
 // SetupWithManager watches pods, and policies to re-evaluate the pods they select.
@@ -254,7 +254,7 @@ func (r *PodGateReconciler) podsOfPolicy(ctx context.Context, obj client.Object)
 }
 
 func nextEvaluation(p *v1alpha1.ReadinessGatePolicy, d gate.Decision) time.Duration {
-	next := p.Spec.Interval.Duration
+	next := policy.Interval(p)
 	if d.TimeoutIn > 0 && d.TimeoutIn < next {
 		next = d.TimeoutIn
 	}

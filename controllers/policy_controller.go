@@ -77,19 +77,21 @@ func (r *PolicyReconciler) validate(p *v1alpha1.ReadinessGatePolicy) error {
 }
 
 func (r *PolicyReconciler) writeStatus(ctx context.Context, p *v1alpha1.ReadinessGatePolicy, compileErr error, s policy.Summary) error {
-	before := p.DeepCopy()
+	before := p.Status.DeepCopy()
 	p.Status.ObservedGeneration = p.Generation
 	p.Status.MatchedPods, p.Status.ReadyPods, p.Status.MissingGatePods = s.Matched, s.Ready, s.Missing
 	for _, c := range policy.Conditions(p, compileErr, s) {
 		meta.SetStatusCondition(&p.Status.Conditions, c)
 	}
-	if equality.Semantic.DeepEqual(before.Status, p.Status) {
+	if equality.Semantic.DeepEqual(*before, p.Status) {
 		return nil
 	}
-	if compileErr != nil && !meta.IsStatusConditionFalse(before.Status.Conditions, v1alpha1.ConditionAccepted) {
+	if compileErr != nil && !meta.IsStatusConditionFalse(before.Conditions, v1alpha1.ConditionAccepted) {
 		r.Recorder.Eventf(p, nil, corev1.EventTypeWarning, eventInvalid, "Compile", "%v", compileErr)
 	}
-	return r.Status().Patch(ctx, p, client.MergeFrom(before))
+	// An update, not a merge patch: a merge patch would leave out the counts
+	// that are zero, and `kubectl get rgp` would show them blank.
+	return r.Status().Update(ctx, p)
 }
 
 // isReady says whether a gated pod is True: its condition, or in DryRun the

@@ -1,6 +1,9 @@
 package controllers_test
 
 import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"time"
+
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
@@ -16,7 +19,7 @@ var _ = Describe("steady state and restarts", Serial, func() {
 		ns := newNamespace(ctx)
 		pods := createPods(ctx, ns, "web", 6, withGates(warmGate))
 		for _, p := range pods[:3] {
-			setLabel(ctx, p, "warm", "true")
+			setWarm(ctx, p, "true")
 		}
 		p := newPolicy(ns, "steady", "pod.metadata.labels.exists(k, k == 'warm')")
 		Expect(k8s.Create(ctx, p)).To(Succeed())
@@ -43,7 +46,7 @@ var _ = Describe("steady state and restarts", Serial, func() {
 		Expect(policyRV()).To(Equal(before))
 
 		By("and still acts on changes")
-		setLabel(ctx, pods[3], "warm", "true")
+		setWarm(ctx, pods[3], "true")
 		Eventually(statusOf(ctx, pods[3])).Should(Equal(corev1.ConditionTrue))
 		Eventually(policyStatus(ctx, p)).Should(HaveField("ReadyPods", BeEquivalentTo(4)))
 	})
@@ -53,13 +56,13 @@ var _ = Describe("steady state and restarts", Serial, func() {
 		pods := createPods(ctx, ns, "web", 4, withGates(warmGate), withLabels("warm", "true"))
 		p := newPolicy(ns, "budget", "pod.metadata.labels['warm'] == 'true'", func(p *v1alpha1.ReadinessGatePolicy) {
 			p.Spec.MaxUnavailable = ptrTo(intstr.FromInt32(1))
-			p.Spec.Interval.Duration = 3e9
+			p.Spec.Interval = &metav1.Duration{Duration: 3 * time.Second}
 		})
 		Expect(k8s.Create(ctx, p)).To(Succeed())
 		Eventually(policyStatus(ctx, p)).Should(HaveField("ReadyPods", BeEquivalentTo(4)))
 
 		for _, pod := range pods {
-			setLabel(ctx, pod, "warm", "false")
+			setWarm(ctx, pod, "false")
 		}
 		falseCount := func() int {
 			n := 0

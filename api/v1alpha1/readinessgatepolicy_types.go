@@ -86,17 +86,12 @@ type ReadinessGatePolicySpec struct {
 	// +kubebuilder:validation:MaxLength=5120
 	MessageExpression string `json:"messageExpression,omitempty"`
 
-	// sources enable the data, besides the pod, that the expressions may read.
-	// An expression that reads a source that is not enabled does not compile.
-	// +optional
-	Sources Sources `json:"sources,omitempty"`
-
 	// interval is how often each gated pod is evaluated again when nothing
 	// about it changes (polled sources, thresholds, timeout).
 	// +optional
 	// +kubebuilder:default="10s"
 	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1s') && duration(self) <= duration('1h')",message="interval must be between 1s and 1h"
-	Interval metav1.Duration `json:"interval,omitempty"`
+	Interval *metav1.Duration `json:"interval,omitempty"`
 
 	// successThreshold is how many consecutive true results set the condition True.
 	// +optional
@@ -145,16 +140,6 @@ type ReadinessGatePolicySpec struct {
 	// +optional
 	Suspend bool `json:"suspend,omitempty"`
 }
-
-// Sources enable the data an expression reads besides the pod. Each is optional.
-type Sources struct {
-	// endpoints makes `endpoints` available: the EndpointSlice entries that carry the pod.
-	// +optional
-	Endpoints *EndpointsSource `json:"endpoints,omitempty"`
-}
-
-// EndpointsSource enables the `endpoints` variable. It has no settings yet.
-type EndpointsSource struct{}
 
 // ReadinessGatePolicyStatus reports what the policy decided.
 type ReadinessGatePolicyStatus struct {
@@ -212,8 +197,4 @@ type ReadinessGatePolicyList struct {
 	metav1.TypeMeta `json:",inline"`
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []ReadinessGatePolicy `json:"items"`
-}
-
-func init() {
-	SchemeBuilder.Register(&ReadinessGatePolicy{}, &ReadinessGatePolicyList{})
 }

@@ -33,6 +33,7 @@ type Policy struct {
 
 // Program is a compiled policy, ready to evaluate many times concurrently.
 type Program struct {
+	env        *Env
 	expression *compiled
 	message    *compiled
 	variables  []*compiled
@@ -71,7 +72,8 @@ func (e *Env) Compile(p Policy) (*Program, error) {
 	// field once it has compiled, so a variable can read only earlier ones.
 	varType := apiservercel.NewObjectType(variablesTypeName, map[string]*apiservercel.DeclField{})
 	opts := make([]cel.EnvOption, 0, len(p.Sources)+1)
-	decls := []*apiservercel.DeclType{varType}
+	decls := make([]*apiservercel.DeclType, 0, len(p.Sources)+1)
+	decls = append(decls, varType)
 	opts = append(opts, cel.Variable(VarVariables, varType.CelType()))
 	for _, s := range p.Sources {
 		opts = append(opts, cel.Variable(s.Name, s.Type.CelType()))
@@ -90,7 +92,7 @@ func (e *Env) Compile(p Policy) (*Program, error) {
 		return nil, fmt.Errorf("loading the CEL environment: %w", err)
 	}
 
-	prog := &Program{varType: varType}
+	prog := &Program{env: e, varType: varType}
 	var errs []FieldError
 	for i, v := range p.Variables {
 		field := fmt.Sprintf("spec.variables[%d].expression", i)

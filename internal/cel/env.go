@@ -7,6 +7,10 @@ import (
 	"fmt"
 
 	"github.com/google/cel-go/cel"
+	"github.com/google/cel-go/common/types"
+	"github.com/google/cel-go/common/types/ref"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/version"
 	apiservercel "k8s.io/apiserver/pkg/cel"
 	"k8s.io/apiserver/pkg/cel/common"
@@ -33,6 +37,9 @@ const (
 // concurrent use.
 type Env struct {
 	base *environment.EnvSet
+	// podSchema types the pod's runtime value the way podType declares it;
+	// nil when the pod is dynamically typed.
+	podSchema common.Schema
 }
 
 // NewEnv returns the environment that every policy compiles in. podSchema is
@@ -41,8 +48,10 @@ type Env struct {
 // pod is dynamically typed.
 func NewEnv(podSchema *spec.Schema) (*Env, error) {
 	podType := apiservercel.DynType
+	var schema common.Schema
 	if podSchema != nil {
-		podType = common.SchemaDeclType(&openapi.Schema{Schema: podSchema}, true)
+		schema = &openapi.Schema{Schema: quantitiesAsStrings(podSchema)}
+		podType = common.SchemaDeclType(schema, true)
 		if podType == nil {
 			return nil, fmt.Errorf("the Pod schema cannot be used in CEL")
 		}
@@ -72,5 +81,48 @@ func NewEnv(podSchema *spec.Schema) (*Env, error) {
 	if err != nil {
 		return nil, fmt.Errorf("building the CEL environment: %w", err)
 	}
-	return &Env{base: base}, nil
+	return &Env{base: base, podSchema: schema}, nil
+}
+
+// podValue exposes the pod to CEL typed as the environment declares it.
+// With a schema it goes through unstructured data, as CRD validation rules
+// do: common.TypedToVal would be cheaper but fails on maps whose keys are
+// named string types (resources.limits).
+func (e *Env) podValue(pod *corev1.Pod) ref.Val {
+	if e.podSchema == nil {
+		return common.SchemalessTypedToVal(pod)
+	}
+	obj, err := runtime.DefaultUnstructuredConverter.ToUnstructured(pod)
+	if err != nil {
+		return types.NewErr("converting the pod for CEL: %v", err)
+	}
+	return common.UnstructuredToVal(obj, e.podSchema)
+}
+
+// quantitiesAsStrings returns a copy of the schema in which every
+// resource.Quantity (a oneOf of string and number, with no type of its own)
+// is a string. CEL would otherwise hide such fields, e.g. resources.limits,
+// and Kubernetes CEL represents a quantity as a string anyway.
+func quantitiesAsStrings(s *spec.Schema) *spec.Schema {
+	if s == nil {
+		return nil
+	}
+	out := *s
+	if len(out.Type) == 0 && len(out.OneOf) > 0 {
+		out.Type = spec.StringOrArray{"string"}
+		out.OneOf = nil
+	}
+	if len(s.Properties) > 0 {
+		out.Properties = make(map[string]spec.Schema, len(s.Properties))
+		for name, prop := range s.Properties {
+			out.Properties[name] = *quantitiesAsStrings(&prop)
+		}
+	}
+	if s.Items != nil && s.Items.Schema != nil {
+		out.Items = &spec.SchemaOrArray{Schema: quantitiesAsStrings(s.Items.Schema)}
+	}
+	if s.AdditionalProperties != nil && s.AdditionalProperties.Schema != nil {
+		out.AdditionalProperties = &spec.SchemaOrBool{Allows: true, Schema: quantitiesAsStrings(s.AdditionalProperties.Schema)}
+	}
+	return &out
 }

@@ -11,7 +11,6 @@ import (
 	"github.com/google/cel-go/interpreter"
 	corev1 "k8s.io/api/core/v1"
 	celconfig "k8s.io/apiserver/pkg/apis/cel"
-	"k8s.io/apiserver/pkg/cel/common"
 	"k8s.io/apiserver/pkg/cel/lazy"
 )
 
@@ -92,6 +91,7 @@ func (p *Program) Evaluate(ctx context.Context, in Input) (Result, error) {
 type evaluation struct {
 	program   *Program
 	input     Input
+	pod       ref.Val // built on first use
 	variables *lazy.MapValue
 	remaining int64
 }
@@ -102,7 +102,10 @@ var _ interpreter.Activation = (*evaluation)(nil)
 func (ev *evaluation) ResolveName(name string) (any, bool) {
 	switch name {
 	case VarPod:
-		return common.SchemalessTypedToVal(ev.input.Pod), true
+		if ev.pod == nil {
+			ev.pod = ev.program.env.podValue(ev.input.Pod)
+		}
+		return ev.pod, true
 	case VarGate:
 		return ev.gate(), true
 	case VarNow:

@@ -4,6 +4,7 @@ package policy
 
 import (
 	"fmt"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -53,4 +54,16 @@ func Owner(policies []v1alpha1.ReadinessGatePolicy, pod *corev1.Pod, conditionTy
 		}
 	}
 	return owner
+}
+
+// DefaultInterval is the CRD's default interval, for objects that did not
+// come through the API server.
+const DefaultInterval = 10 * time.Second
+
+// Interval is how often the policy re-evaluates each pod.
+func Interval(p *v1alpha1.ReadinessGatePolicy) time.Duration {
+	if p.Spec.Interval == nil {
+		return DefaultInterval
+	}
+	return p.Spec.Interval.Duration
 }

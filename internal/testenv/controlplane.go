@@ -38,7 +38,8 @@ type ControlPlane struct {
 	env     *envtest.Environment
 	dir     string
 	kcm     *exec.Cmd
-	kcmDone chan error
+	kcmDone chan struct{}
+	kcmErr  error
 }
 
 // AssetsDir is where the binaries are: KUBEBUILDER_ASSETS when set, otherwise
@@ -119,12 +120,15 @@ func (cp *ControlPlane) startControllerManager(out *os.File) error {
 		return fmt.Errorf("starting kube-controller-manager: %w", err)
 	}
 	cp.kcm = cmd
-	cp.kcmDone = make(chan error, 1)
-	go func() { cp.kcmDone <- cmd.Wait() }()
+	cp.kcmDone = make(chan struct{})
+	go func() {
+		cp.kcmErr = cmd.Wait()
+		close(cp.kcmDone)
+	}()
 	// Fail fast on a bad flag rather than let a test wait for slices that never come.
 	select {
-	case err := <-cp.kcmDone:
-		return fmt.Errorf("kube-controller-manager exited at start: %v", err)
+	case <-cp.kcmDone:
+		return fmt.Errorf("kube-controller-manager exited at start: %w", cp.kcmErr)
 	case <-time.After(500 * time.Millisecond):
 		return nil
 	}

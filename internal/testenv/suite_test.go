@@ -48,4 +48,3 @@ var _ = AfterSuite(func() {
 		Expect(cp.Stop()).To(Succeed())
 	}
 })
-

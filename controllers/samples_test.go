@@ -1,0 +1,56 @@
+package controllers_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/yaml"
+
+	"github.com/readygate/readygate/api/v1alpha1"
+)
+
+var _ = Describe("pod fields typed from the cluster's schema", func() {
+	It("reads timestamps as timestamps and quantities as strings", func(ctx SpecContext) {
+		ns := newNamespace(ctx)
+		pods := createPods(ctx, ns, "web", 1, withGates(warmGate), func(p *corev1.Pod) {
+			p.Spec.Containers[0].Resources.Limits = corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("512Mi")}
+		})
+		Eventually(conditionOf(ctx, pods[0], string(corev1.ContainersReady))).Should(HaveField("Status", corev1.ConditionTrue))
+		p := newPolicy(ns, "typed", `
+			pod.status.conditions.exists(c, c.type == 'ContainersReady' && now - c.lastTransitionTime >= duration('0s')) &&
+			pod.spec.containers.all(c, quantity(c.resources.limits['memory']).isGreaterThan(quantity('256Mi'))) &&
+			pod.metadata.creationTimestamp < now`)
+		Expect(k8s.Create(ctx, p)).To(Succeed())
+		Eventually(func() string {
+			if c := gateOf(ctx, pods[0])(); c != nil {
+				return fmt.Sprintf("%s %s: %s", c.Status, c.Reason, c.Message)
+			}
+			return ""
+		}).Should(Equal("True ExpressionTrue: the expression is true"))
+	})
+})
+
+var _ = Describe("config/samples", func() {
+	files, err := filepath.Glob(filepath.Join("..", "config", "samples", "readygate_*.yaml"))
+	if err != nil || len(files) == 0 {
+		panic("no sample policies found")
+	}
+	for _, file := range files {
+		It("compiles "+filepath.Base(file), func(ctx SpecContext) {
+			data, err := os.ReadFile(file)
+			Expect(err).NotTo(HaveOccurred())
+			p := &v1alpha1.ReadinessGatePolicy{}
+			Expect(yaml.UnmarshalStrict(data, p)).To(Succeed())
+			p.Namespace = newNamespace(ctx)
+			Expect(k8s.Create(ctx, p)).To(Succeed())
+			Eventually(policyCondition(ctx, p, v1alpha1.ConditionAccepted)).Should(And(
+				HaveField("Status", metav1.ConditionTrue), HaveField("ObservedGeneration", p.Generation)))
+		})
+	}
+})
