@@ -105,11 +105,15 @@ func runManager(ctx context.Context, manager, kubeconfig string, args []string) 
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("starting the manager: %w", err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	done := make(chan struct{})
+	var waitErr error
+	go func() {
+		waitErr = cmd.Wait()
+		close(done)
+	}()
 	select {
-	case err := <-done:
-		return fmt.Errorf("the manager exited: %w", err)
+	case <-done:
+		return fmt.Errorf("the manager exited: %w", waitErr)
 	case <-ctx.Done():
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		select {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,7 +26,7 @@ type Options struct {
 	// endpointslice controller, for tests that need real EndpointSlices.
 	EndpointSliceController bool
 	// Output receives the control plane's logs; nil discards them.
-	Output *os.File
+	Output io.Writer
 }
 
 // ControlPlane is a running etcd, kube-apiserver and, optionally,
@@ -104,7 +105,7 @@ func (cp *ControlPlane) writeKubeconfig() error {
 	return os.WriteFile(cp.KubeconfigPath, kubeconfig, 0o600)
 }
 
-func (cp *ControlPlane) startControllerManager(out *os.File) error {
+func (cp *ControlPlane) startControllerManager(out io.Writer) error {
 	cmd := exec.Command(filepath.Join(AssetsDir(), "kube-controller-manager"),
 		"--kubeconfig="+cp.KubeconfigPath,
 		"--authentication-kubeconfig="+cp.KubeconfigPath,

@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
@@ -25,6 +26,10 @@ const (
 	AnnotationPodIP = "sim.readygate.io/pod-ip"
 	// AnnotationContainersReady set to "false" keeps the containers unready.
 	AnnotationContainersReady = "sim.readygate.io/containers-ready"
+
+	// NodeName is the one node the simulator runs every pod on. The
+	// endpointslice controller lists only pods bound to a node it knows.
+	NodeName = "readygate-sim"
 )
 
 // Simulator plays the kubelet's part for every pod in the cluster: it gives a
@@ -60,6 +65,9 @@ func (s *Simulator) Run(ctx context.Context, cfg *rest.Config) error {
 		return fmt.Errorf("creating the pod simulator: %w", err)
 	}
 	s.client = mgr.GetClient()
+	if err := s.ensureNode(ctx); err != nil {
+		return err
+	}
 	err = ctrl.NewControllerManagedBy(mgr).
 		Named("kubelet-simulator").
 		For(&corev1.Pod{}).
@@ -80,6 +88,14 @@ func (s *Simulator) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resul
 	if pod.DeletionTimestamp != nil {
 		return ctrl.Result{}, nil
 	}
+	if pod.Spec.NodeName == "" {
+		// Play the scheduler too; the binding's update event brings the pod back here.
+		binding := &corev1.Binding{
+			ObjectMeta: metav1.ObjectMeta{Name: pod.Name, Namespace: pod.Namespace},
+			Target:     corev1.ObjectReference{Kind: "Node", Name: NodeName},
+		}
+		return ctrl.Result{}, client.IgnoreNotFound(s.client.SubResource("binding").Create(ctx, pod, binding))
+	}
 	patch, changed := s.statusPatch(pod, metav1.Now())
 	if !changed {
 		return ctrl.Result{}, nil
@@ -90,6 +106,24 @@ func (s *Simulator) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resul
 	}
 	err = s.client.Status().Patch(ctx, pod, client.RawPatch(types.StrategicMergePatchType, data))
 	return ctrl.Result{}, client.IgnoreNotFound(err)
+}
+
+// ensureNode registers the simulated node, Ready, once per control plane.
+// Writes go straight to the API server, so this works before the manager starts.
+func (s *Simulator) ensureNode(ctx context.Context) error {
+	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: NodeName, Labels: map[string]string{corev1.LabelHostname: NodeName}}}
+	if err := s.client.Create(ctx, node); err != nil {
+		if apierrors.IsAlreadyExists(err) {
+			return nil
+		}
+		return fmt.Errorf("registering the simulated node: %w", err)
+	}
+	node.Status = corev1.NodeStatus{
+		Conditions: []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue, Reason: "KubeletReady",
+			LastHeartbeatTime: metav1.Now(), LastTransitionTime: metav1.Now()}},
+		Addresses: []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: "127.0.0.1"}},
+	}
+	return s.client.Status().Update(ctx, node)
 }
 
 // statusPatch returns the strategic merge patch that brings the pod's status

@@ -1,0 +1,110 @@
+package policy
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/readygate/readygate/api/v1alpha1"
+	"github.com/readygate/readygate/internal/cel"
+)
+
+var t0 = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+
+func pol(name string, age time.Duration, ct string, match map[string]string) v1alpha1.ReadinessGatePolicy {
+	return v1alpha1.ReadinessGatePolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "ns", UID: types.UID(name), CreationTimestamp: metav1.NewTime(t0.Add(-age))},
+		Spec:       v1alpha1.ReadinessGatePolicySpec{ConditionType: ct, Selector: metav1.LabelSelector{MatchLabels: match}},
+	}
+}
+
+func pod(name string, lbls map[string]string, gates []string, conds ...corev1.PodCondition) corev1.Pod {
+	p := corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "ns", Labels: lbls}, Status: corev1.PodStatus{Conditions: conds}}
+	for _, g := range gates {
+		p.Spec.ReadinessGates = append(p.Spec.ReadinessGates, corev1.PodReadinessGate{ConditionType: corev1.PodConditionType(g)})
+	}
+	return p
+}
+
+func TestOwner(t *testing.T) {
+	web := map[string]string{"app": "web"}
+	old, young, other := pol("old", time.Hour, "x/a", web), pol("young", time.Minute, "x/a", web), pol("other", 2*time.Hour, "x/b", web)
+	tieA, tieB := pol("a", time.Hour, "x/a", web), pol("b", time.Hour, "x/a", web)
+	deleting := pol("deleting", 3*time.Hour, "x/a", web)
+	deleting.DeletionTimestamp = &metav1.Time{Time: t0}
+	elsewhere := pol("elsewhere", 5*time.Hour, "x/a", web)
+	elsewhere.Namespace = "other"
+	p := pod("p", web, nil)
+	cases := []struct {
+		name     string
+		policies []v1alpha1.ReadinessGatePolicy
+		want     string
+	}{
+		{"the older policy wins", []v1alpha1.ReadinessGatePolicy{young, old, other}, "old"},
+		{"the name breaks a tie", []v1alpha1.ReadinessGatePolicy{tieB, tieA}, "a"},
+		{"a policy being deleted owns nothing", []v1alpha1.ReadinessGatePolicy{deleting, young}, "young"},
+		{"a policy of another namespace owns nothing", []v1alpha1.ReadinessGatePolicy{elsewhere, young}, "young"},
+		{"no policy selects the pod", []v1alpha1.ReadinessGatePolicy{pol("db", time.Hour, "x/a", map[string]string{"app": "db"})}, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got := ""
+			if o := Owner(tc.policies, &p, "x/a"); o != nil {
+				got = o.Name
+			}
+			if got != tc.want {
+				t.Fatalf("owner %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestSummarizeAndConditions(t *testing.T) {
+	web := map[string]string{"app": "web"}
+	p := pol("p", time.Minute, "x/a", web)
+	p.Generation = 4
+	isTrue := corev1.PodCondition{Type: "x/a", Status: corev1.ConditionTrue}
+	pods := []corev1.Pod{
+		pod("ready", web, []string{"x/a"}, isTrue),
+		pod("waiting", web, []string{"x/a"}),
+		pod("ungated", web, nil),
+		pod("unselected", map[string]string{"app": "db"}, []string{"x/a"}, isTrue),
+	}
+	ready := func(pod *corev1.Pod) bool { return len(pod.Status.Conditions) > 0 }
+
+	s := Summarize(&p, pods, []v1alpha1.ReadinessGatePolicy{p}, ready)
+	if s != (Summary{Matched: 2, Ready: 1, Missing: 1}) {
+		t.Fatalf("summary %+v", s)
+	}
+	conds := Conditions(&p, nil, s)
+	want := map[string]string{v1alpha1.ConditionAccepted: "True/Compiled", v1alpha1.ConditionProgressing: "True/PodsNotReady", v1alpha1.ConditionReady: "False/PodsNotReady"}
+	for _, c := range conds {
+		if got := string(c.Status) + "/" + c.Reason; got != want[c.Type] || c.ObservedGeneration != 4 {
+			t.Errorf("%s = %s (generation %d), want %s", c.Type, got, c.ObservedGeneration, want[c.Type])
+		}
+	}
+
+	older := pol("older", time.Hour, "x/a", web)
+	s = Summarize(&p, pods, []v1alpha1.ReadinessGatePolicy{p, older}, ready)
+	if s.Conflict == nil || s.Conflict.Winner != "older" || s.Matched != 0 {
+		t.Fatalf("conflict not found: %+v", s)
+	}
+	if c := Conditions(&p, nil, s)[0]; c.Reason != v1alpha1.ReasonConflict || c.Status != metav1.ConditionFalse {
+		t.Fatalf("accepted %+v", c)
+	}
+
+	compileErr := &cel.CompileError{Errors: []cel.FieldError{{Field: "spec.expression", Detail: "boom"}}}
+	if c := Conditions(&p, compileErr, Summary{})[0]; c.Reason != v1alpha1.ReasonInvalidExpression || c.Message != "spec.expression: boom" {
+		t.Fatalf("accepted %+v", c)
+	}
+	if c := Conditions(&p, errors.New("spec.selector: bad"), Summary{})[0]; c.Reason != v1alpha1.ReasonInvalidSelector {
+		t.Fatalf("accepted %+v", c)
+	}
+	if c := Conditions(&p, nil, Summary{})[2]; c.Reason != v1alpha1.ReasonNoPods {
+		t.Fatalf("ready %+v", c)
+	}
+}

@@ -1,0 +1,93 @@
+// Package e2e runs the built manager binary, as a user would, against a real
+// control plane with kube-controller-manager's endpointslice controller and
+// the kubelet simulator.
+package e2e_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/readygate/readygate/api/v1alpha1"
+	"github.com/readygate/readygate/internal/testenv"
+)
+
+var (
+	cp          *testenv.ControlPlane
+	k8s         client.Client
+	metricsAddr string
+	manager     *exec.Cmd
+	stopSim     context.CancelFunc
+)
+
+func TestE2E(t *testing.T) {
+	RegisterFailHandler(Fail)
+	SetDefaultEventuallyTimeout(60 * time.Second)
+	SetDefaultEventuallyPollingInterval(100 * time.Millisecond)
+	RunSpecs(t, "end to end: the manager binary against a real control plane")
+}
+
+var _ = BeforeSuite(func() {
+	scheme := runtime.NewScheme()
+	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
+	utilruntime.Must(v1alpha1.AddToScheme(scheme))
+
+	bin := filepath.Join(GinkgoT().TempDir(), "manager")
+	build := exec.Command("go", "build", "-o", bin, "../../cmd")
+	build.Stdout, build.Stderr = GinkgoWriter, GinkgoWriter
+	Expect(build.Run()).To(Succeed(), "building the manager")
+
+	var err error
+	cp, err = testenv.Start(testenv.Options{
+		CRDDirectoryPaths:       []string{filepath.Join("..", "..", "config", "crd", "bases")},
+		EndpointSliceController: true,
+	})
+	Expect(err).NotTo(HaveOccurred())
+	k8s, err = client.New(cp.Config, client.Options{Scheme: scheme})
+	Expect(err).NotTo(HaveOccurred())
+
+	var ctx context.Context
+	ctx, stopSim = context.WithCancel(context.Background())
+	go func() {
+		defer GinkgoRecover()
+		Expect(testenv.NewSimulator().Run(ctx, cp.Config)).To(Succeed())
+	}()
+
+	metricsAddr = freeLoopbackAddr()
+	manager = exec.Command(bin, "--kubeconfig="+cp.KubeconfigPath, "--metrics-bind-address="+metricsAddr,
+		"--health-probe-bind-address="+freeLoopbackAddr(), "--leader-elect=false")
+	manager.Stdout, manager.Stderr = GinkgoWriter, GinkgoWriter
+	Expect(manager.Start()).To(Succeed())
+})
+
+var _ = AfterSuite(func() {
+	if manager != nil && manager.Process != nil {
+		_ = manager.Process.Signal(os.Interrupt)
+		_ = manager.Wait()
+	}
+	if stopSim != nil {
+		stopSim()
+	}
+	if cp != nil {
+		Expect(cp.Stop()).To(Succeed())
+	}
+})
+
+func freeLoopbackAddr() string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	Expect(err).NotTo(HaveOccurred())
+	defer func() { _ = l.Close() }()
+	return fmt.Sprintf("127.0.0.1:%d", l.Addr().(*net.TCPAddr).Port)
+}
