@@ -8,7 +8,9 @@ import (
 	"github.com/onsi/gomega/types"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/readygate/readygate/api/v1alpha1"
 )
@@ -107,6 +109,19 @@ var _ = Describe("bad input", func() {
 			p.Spec.Variables = []v1alpha1.Variable{{Name: "a-b", Expression: "true"}}
 		}, "spec.variables[0].name"),
 	)
+})
+
+var _ = It("rejects an unknown field under strict field validation, as kubectl applies it", func(ctx SpecContext) {
+	ns := newNamespace(ctx)
+	obj := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "readygate.io/v1alpha1", "kind": "ReadinessGatePolicy",
+		"metadata": map[string]any{"name": "typo", "namespace": ns},
+		"spec": map[string]any{
+			"selector": map[string]any{}, "conditionType": "readygate.io/x", "expression": "true",
+			"sucessThreshold": 2,
+		},
+	}}
+	Expect(k8s.Create(ctx, obj, client.FieldValidation("Strict"))).To(MatchError(ContainSubstring(`unknown field "spec.sucessThreshold"`)))
 })
 
 func ptrTo[T any](v T) *T { return &v }

@@ -182,3 +182,22 @@ func resourceVersions(ctx context.Context, pods []*corev1.Pod) func() []string {
 		return rvs
 	}
 }
+
+// createAndSettle creates the policy and waits until every pod's gate has the status.
+func createAndSettle(ctx context.Context, p *v1alpha1.ReadinessGatePolicy, pods []*corev1.Pod, status corev1.ConditionStatus) {
+	Expect(k8s.Create(ctx, p)).To(Succeed())
+	for _, pod := range pods {
+		Eventually(statusOf(ctx, pod)).Should(Equal(status))
+	}
+}
+
+func updatePolicy(ctx context.Context, p *v1alpha1.ReadinessGatePolicy, mutate func(*v1alpha1.ReadinessGatePolicy)) {
+	Eventually(func() error {
+		got := &v1alpha1.ReadinessGatePolicy{}
+		if err := k8s.Get(ctx, client.ObjectKeyFromObject(p), got); err != nil {
+			return err
+		}
+		mutate(got)
+		return k8s.Update(ctx, got)
+	}).Should(Succeed())
+}

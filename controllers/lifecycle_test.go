@@ -82,18 +82,8 @@ var _ = Describe("thresholds, timeout and modes", func() {
 		ns := newNamespace(ctx)
 		pods := createPods(ctx, ns, "web", 3, withGates(warmGate))
 		p := newPolicy(ns, "suspend", "false")
-		Expect(k8s.Create(ctx, p)).To(Succeed())
-		for _, pod := range pods {
-			Eventually(statusOf(ctx, pod)).Should(Equal(corev1.ConditionFalse))
-		}
-		Eventually(func() error {
-			got := &v1alpha1.ReadinessGatePolicy{}
-			if err := k8s.Get(ctx, client.ObjectKeyFromObject(p), got); err != nil {
-				return err
-			}
-			got.Spec.Suspend = true
-			return k8s.Update(ctx, got)
-		}).Should(Succeed())
+		createAndSettle(ctx, p, pods, corev1.ConditionFalse)
+		updatePolicy(ctx, p, func(p *v1alpha1.ReadinessGatePolicy) { p.Spec.Suspend = true })
 		for _, pod := range pods {
 			Eventually(gateOf(ctx, pod)).Should(And(HaveField("Status", corev1.ConditionTrue), HaveField("Reason", "Suspended")))
 		}
@@ -104,10 +94,7 @@ var _ = Describe("thresholds, timeout and modes", func() {
 		ns := newNamespace(ctx)
 		pods := createPods(ctx, ns, "web", 3, withGates(warmGate))
 		p := newPolicy(ns, "release", "false")
-		Expect(k8s.Create(ctx, p)).To(Succeed())
-		for _, pod := range pods {
-			Eventually(statusOf(ctx, pod)).Should(Equal(corev1.ConditionFalse))
-		}
+		createAndSettle(ctx, p, pods, corev1.ConditionFalse)
 		Eventually(func() []string {
 			got := &v1alpha1.ReadinessGatePolicy{}
 			_ = k8s.Get(ctx, client.ObjectKeyFromObject(p), got)
@@ -125,10 +112,7 @@ var _ = Describe("thresholds, timeout and modes", func() {
 		ns := newNamespace(ctx)
 		pods := createPods(ctx, ns, "web", 2, withGates(warmGate))
 		p := newPolicy(ns, "retain", "false", func(p *v1alpha1.ReadinessGatePolicy) { p.Spec.OnDelete = v1alpha1.OnDeleteRetain })
-		Expect(k8s.Create(ctx, p)).To(Succeed())
-		for _, pod := range pods {
-			Eventually(statusOf(ctx, pod)).Should(Equal(corev1.ConditionFalse))
-		}
+		createAndSettle(ctx, p, pods, corev1.ConditionFalse)
 		Expect(k8s.Delete(ctx, p)).To(Succeed())
 		Eventually(func() error { return k8s.Get(ctx, client.ObjectKeyFromObject(p), &v1alpha1.ReadinessGatePolicy{}) }).Should(MatchError(ContainSubstring("not found")))
 		for _, pod := range pods {
@@ -140,10 +124,7 @@ var _ = Describe("thresholds, timeout and modes", func() {
 		ns := newNamespace(ctx)
 		pods := createPods(ctx, ns, "web", 2, withGates(warmGate))
 		older := newPolicy(ns, "older", "true")
-		Expect(k8s.Create(ctx, older)).To(Succeed())
-		for _, pod := range pods {
-			Eventually(statusOf(ctx, pod)).Should(Equal(corev1.ConditionTrue))
-		}
+		createAndSettle(ctx, older, pods, corev1.ConditionTrue)
 		// creationTimestamp has a resolution of one second: make sure the younger policy is younger.
 		Eventually(func() time.Time { return metav1.Now().Rfc3339Copy().Time }).Should(BeTemporally(">", older.CreationTimestamp.Time))
 		younger := newPolicy(ns, "younger", "false")

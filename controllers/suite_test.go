@@ -28,8 +28,6 @@ var (
 	cp            *testenv.ControlPlane
 	k8s           client.Client
 	scheme        = runtime.NewScheme()
-	suiteCtx      context.Context
-	stopSuite     context.CancelFunc
 	stopManager   context.CancelFunc
 	managerExited chan struct{}
 )
@@ -47,16 +45,11 @@ var _ = BeforeSuite(func() {
 	utilruntime.Must(v1alpha1.AddToScheme(scheme))
 
 	var err error
-	cp, err = testenv.Start(testenv.Options{CRDDirectoryPaths: []string{filepath.Join("..", "config", "crd", "bases")}})
+	cp, err = testenv.Start(testenv.Options{CRDDirectoryPaths: []string{filepath.Join("..", "config", "crd", "bases")}, Simulator: true})
 	Expect(err).NotTo(HaveOccurred())
 	k8s, err = client.New(cp.Config, client.Options{Scheme: scheme})
 	Expect(err).NotTo(HaveOccurred())
 
-	suiteCtx, stopSuite = context.WithCancel(context.Background())
-	go func() {
-		defer GinkgoRecover()
-		Expect(testenv.NewSimulator().Run(suiteCtx, cp.Config)).To(Succeed())
-	}()
 	startManager()
 })
 
@@ -64,9 +57,6 @@ var _ = AfterSuite(func() {
 	if stopManager != nil {
 		stopManager()
 		<-managerExited
-	}
-	if stopSuite != nil {
-		stopSuite()
 	}
 	if cp != nil {
 		Expect(cp.Stop()).To(Succeed())
@@ -87,7 +77,7 @@ func startManager() {
 	Expect(err).NotTo(HaveOccurred())
 	Expect(controllers.Setup(mgr, env, controllers.Options{MaxConcurrentReconciles: 4})).To(Succeed())
 	var ctx context.Context
-	ctx, stopManager = context.WithCancel(suiteCtx)
+	ctx, stopManager = context.WithCancel(context.Background())
 	managerExited = make(chan struct{})
 	go func() {
 		defer GinkgoRecover()

@@ -47,7 +47,7 @@ func run(ctx context.Context, manager, crds, kubeconfigOut string, managerArgs [
 	}
 
 	fmt.Println("No reachable cluster in your kubeconfig: starting a local control plane (etcd, kube-apiserver) and a pod simulator.")
-	cp, err := testenv.Start(testenv.Options{CRDDirectoryPaths: []string{crds}})
+	cp, err := testenv.Start(testenv.Options{CRDDirectoryPaths: []string{crds}, Simulator: true})
 	if err != nil {
 		return err
 	}
@@ -67,11 +67,7 @@ func run(ctx context.Context, manager, crds, kubeconfigOut string, managerArgs [
 	abs, _ := filepath.Abs(kubeconfigOut)
 	fmt.Printf("\nThe local control plane is up. Point kubectl at it:\n\n  export KUBECONFIG=%s\n  kubectl apply -f config/samples/\n  kubectl get rgp\n\n", abs)
 
-	simErr := make(chan error, 1)
-	go func() { simErr <- testenv.NewSimulator().Run(ctx, cp.Config) }()
-	mgrErr := runManager(ctx, manager, abs, managerArgs)
-	stopErr := <-simErr
-	return errors.Join(mgrErr, stopErr)
+	return runManager(ctx, manager, abs, managerArgs)
 }
 
 // reachableCluster loads the kubeconfig the way kubectl does and asks the

@@ -140,27 +140,29 @@ func compileOne(env *cel.Env, field, expr string, want *cel.Type) (*compiled, *c
 	return &compiled{program: program}, ast, nil
 }
 
+// scalarDeclTypes are the variable result types that keep their type when
+// other expressions read them; anything else is read as dyn.
+var scalarDeclTypes = []struct {
+	cel  *cel.Type
+	decl *apiservercel.DeclType
+}{
+	{cel.BoolType, apiservercel.BoolType},
+	{cel.IntType, apiservercel.IntType},
+	{cel.UintType, apiservercel.UintType},
+	{cel.DoubleType, apiservercel.DoubleType},
+	{cel.StringType, apiservercel.StringType},
+	{cel.BytesType, apiservercel.BytesType},
+	{cel.DurationType, apiservercel.DurationType},
+	{cel.TimestampType, apiservercel.TimestampType},
+}
+
 // declTypeOf maps a variable's output type to the declared type of its field,
 // so that expressions reading it are type-checked against it.
 func declTypeOf(t *cel.Type) *apiservercel.DeclType {
-	switch {
-	case t.IsExactType(cel.BoolType):
-		return apiservercel.BoolType
-	case t.IsExactType(cel.IntType):
-		return apiservercel.IntType
-	case t.IsExactType(cel.UintType):
-		return apiservercel.UintType
-	case t.IsExactType(cel.DoubleType):
-		return apiservercel.DoubleType
-	case t.IsExactType(cel.StringType):
-		return apiservercel.StringType
-	case t.IsExactType(cel.BytesType):
-		return apiservercel.BytesType
-	case t.IsExactType(cel.DurationType):
-		return apiservercel.DurationType
-	case t.IsExactType(cel.TimestampType):
-		return apiservercel.TimestampType
-	default:
-		return apiservercel.DynType
+	for _, s := range scalarDeclTypes {
+		if t.IsExactType(s.cel) {
+			return s.decl
+		}
 	}
+	return apiservercel.DynType
 }

@@ -25,6 +25,8 @@ type Options struct {
 	// EndpointSliceController also runs kube-controller-manager with the
 	// endpointslice controller, for tests that need real EndpointSlices.
 	EndpointSliceController bool
+	// Simulator runs the kubelet simulator for every pod until Stop.
+	Simulator bool
 	// Output receives the control plane's logs; nil discards them.
 	Output io.Writer
 }
@@ -41,6 +43,9 @@ type ControlPlane struct {
 	kcm     *exec.Cmd
 	kcmDone chan struct{}
 	kcmErr  error
+
+	stopSim context.CancelFunc
+	simDone chan error
 }
 
 // AssetsDir is where the binaries are: KUBEBUILDER_ASSETS when set, otherwise
@@ -83,6 +88,12 @@ func Start(opts Options) (*ControlPlane, error) {
 		if err := cp.startControllerManager(opts.Output); err != nil {
 			return nil, errors.Join(err, cp.Stop())
 		}
+	}
+	if opts.Simulator {
+		var ctx context.Context
+		ctx, cp.stopSim = context.WithCancel(context.Background())
+		cp.simDone = make(chan error, 1)
+		go func() { cp.simDone <- NewSimulator().Run(ctx, cfg) }()
 	}
 	return cp, nil
 }
@@ -135,9 +146,16 @@ func (cp *ControlPlane) startControllerManager(out io.Writer) error {
 	}
 }
 
-// Stop stops kube-controller-manager first and kube-apiserver and etcd last.
+// Stop stops the simulator and kube-controller-manager first and
+// kube-apiserver and etcd last.
 func (cp *ControlPlane) Stop() error {
 	var errs []error
+	if cp.stopSim != nil {
+		cp.stopSim()
+		if err := <-cp.simDone; err != nil {
+			errs = append(errs, fmt.Errorf("the pod simulator: %w", err))
+		}
+	}
 	if cp.kcm != nil {
 		_ = cp.kcm.Process.Signal(os.Interrupt)
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -1,7 +1,6 @@
 package testenv_test
 
 import (
-	"context"
 	"testing"
 	"time"
 
@@ -14,9 +13,8 @@ import (
 )
 
 var (
-	cp     *testenv.ControlPlane
-	k8s    client.Client
-	cancel context.CancelFunc
+	cp  *testenv.ControlPlane
+	k8s client.Client
 )
 
 func TestTestenv(t *testing.T) {
@@ -28,22 +26,13 @@ func TestTestenv(t *testing.T) {
 
 var _ = BeforeSuite(func() {
 	var err error
-	cp, err = testenv.Start(testenv.Options{})
+	cp, err = testenv.Start(testenv.Options{Simulator: true})
 	Expect(err).NotTo(HaveOccurred())
 	k8s, err = client.New(cp.Config, client.Options{Scheme: scheme.Scheme})
 	Expect(err).NotTo(HaveOccurred())
-	var ctx context.Context
-	ctx, cancel = context.WithCancel(context.Background())
-	go func() {
-		defer GinkgoRecover()
-		Expect(testenv.NewSimulator().Run(ctx, cp.Config)).To(Succeed())
-	}()
 })
 
 var _ = AfterSuite(func() {
-	if cancel != nil {
-		cancel()
-	}
 	if cp != nil {
 		Expect(cp.Stop()).To(Succeed())
 	}

@@ -4,7 +4,6 @@
 package e2e_test
 
 import (
-	"context"
 	"fmt"
 	"net"
 	"os"
@@ -29,7 +28,6 @@ var (
 	k8s         client.Client
 	metricsAddr string
 	manager     *exec.Cmd
-	stopSim     context.CancelFunc
 )
 
 func TestE2E(t *testing.T) {
@@ -53,17 +51,11 @@ var _ = BeforeSuite(func() {
 	cp, err = testenv.Start(testenv.Options{
 		CRDDirectoryPaths:       []string{filepath.Join("..", "..", "config", "crd", "bases")},
 		EndpointSliceController: true,
+		Simulator:               true,
 	})
 	Expect(err).NotTo(HaveOccurred())
 	k8s, err = client.New(cp.Config, client.Options{Scheme: scheme})
 	Expect(err).NotTo(HaveOccurred())
-
-	var ctx context.Context
-	ctx, stopSim = context.WithCancel(context.Background())
-	go func() {
-		defer GinkgoRecover()
-		Expect(testenv.NewSimulator().Run(ctx, cp.Config)).To(Succeed())
-	}()
 
 	metricsAddr = freeLoopbackAddr()
 	manager = exec.Command(bin, "--kubeconfig="+cp.KubeconfigPath, "--metrics-bind-address="+metricsAddr,
@@ -76,9 +68,6 @@ var _ = AfterSuite(func() {
 	if manager != nil && manager.Process != nil {
 		_ = manager.Process.Signal(os.Interrupt)
 		_ = manager.Wait()
-	}
-	if stopSim != nil {
-		stopSim()
 	}
 	if cp != nil {
 		Expect(cp.Stop()).To(Succeed())
