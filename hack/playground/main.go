@@ -65,7 +65,7 @@ func run(ctx context.Context, manager, crds, kubeconfigOut string, managerArgs [
 		return err
 	}
 	abs, _ := filepath.Abs(kubeconfigOut)
-	fmt.Printf("\nThe local control plane is up. Point kubectl at it:\n\n  export KUBECONFIG=%s\n  kubectl apply -f config/samples/\n  kubectl get rgp\n\n", abs)
+	fmt.Printf("\nThe local control plane is up. Point kubectl at it:\n\n  export KUBECONFIG=%s\n  kubectl apply -f config/samples/pods.yaml -f config/samples/readygate_v1alpha1_label.yaml\n  kubectl get rgp\n\n", abs)
 
 	return runManager(ctx, manager, abs, managerArgs)
 }
