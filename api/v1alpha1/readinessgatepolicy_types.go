@@ -86,6 +86,11 @@ type ReadinessGatePolicySpec struct {
 	// +kubebuilder:validation:MaxLength=5120
 	MessageExpression string `json:"messageExpression,omitempty"`
 
+	// sources enable the data, besides the pod, that the expressions may read.
+	// An expression that reads a source that is not enabled does not compile.
+	// +optional
+	Sources *Sources `json:"sources,omitempty"`
+
 	// interval is how often each gated pod is evaluated again when nothing
 	// about it changes (polled sources, thresholds, timeout).
 	// +optional
@@ -139,6 +144,145 @@ type ReadinessGatePolicySpec struct {
 	// Suspended): a break-glass switch.
 	// +optional
 	Suspend bool `json:"suspend,omitempty"`
+}
+
+// Scheme is the scheme of a request to a pod.
+// +kubebuilder:validation:Enum=HTTP;HTTPS
+type Scheme string
+
+const (
+	SchemeHTTP  Scheme = "HTTP"
+	SchemeHTTPS Scheme = "HTTPS"
+)
+
+// Sources enable the data an expression reads besides the pod. Each is optional.
+type Sources struct {
+	// endpoints makes `endpoints` available: one entry per EndpointSlice
+	// endpoint that targets the pod.
+	// +optional
+	Endpoints *EndpointsSource `json:"endpoints,omitempty"`
+
+	// http makes `http` available: the last response to a GET against the pod's own IP.
+	// +optional
+	HTTP *HTTPSource `json:"http,omitempty"`
+
+	// metrics makes `metrics` available: the samples scraped from the pod's
+	// Prometheus endpoint (text format or OpenMetrics).
+	// +optional
+	Metrics *MetricsSource `json:"metrics,omitempty"`
+
+	// prometheus makes `prometheus` available: named PromQL results for the pod.
+	// +optional
+	Prometheus *PrometheusSource `json:"prometheus,omitempty"`
+}
+
+// EndpointsSource enables the `endpoints` variable. It has no settings.
+type EndpointsSource struct{}
+
+// PodEndpoint says where on the pod's own IP a source is fetched from.
+type PodEndpoint struct {
+	// port is a port number or the name of a container port.
+	// +required
+	// +kubebuilder:validation:XIntOrString
+	// +kubebuilder:validation:XValidation:rule="type(self) == int ? self >= 1 && self <= 65535 : self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$') && self.size() <= 15",message="port must be a number from 1 to 65535 or a container port name"
+	Port intstr.IntOrString `json:"port"`
+
+	// path is the request path; it must start with a slash.
+	// +optional
+	// +kubebuilder:validation:MaxLength=1024
+	// +kubebuilder:validation:Pattern=`^/`
+	Path string `json:"path,omitempty"`
+
+	// scheme is HTTP or HTTPS.
+	// +optional
+	// +kubebuilder:default=HTTP
+	Scheme Scheme `json:"scheme,omitempty"`
+
+	// insecureSkipVerify accepts any certificate the pod serves over HTTPS.
+	// +optional
+	InsecureSkipVerify bool `json:"insecureSkipVerify,omitempty"`
+
+	// timeout bounds one request, from 100ms to 30s.
+	// +optional
+	// +kubebuilder:default="1s"
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('100ms') && duration(self) <= duration('30s')",message="timeout must be between 100ms and 30s"
+	Timeout *metav1.Duration `json:"timeout,omitempty"`
+}
+
+// HTTPHeader is one request header.
+type HTTPHeader struct {
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=256
+	// +kubebuilder:validation:Pattern=`^[-!#$%&'*+.^_|~0-9A-Za-z]+$`
+	Name string `json:"name"`
+	// +required
+	// +kubebuilder:validation:MaxLength=4096
+	Value string `json:"value"`
+}
+
+// HTTPSource is a GET against the pod's own IP; redirects are not followed.
+type HTTPSource struct {
+	PodEndpoint `json:",inline"`
+
+	// headers are sent with every request.
+	// +optional
+	// +kubebuilder:validation:MaxItems=16
+	Headers []HTTPHeader `json:"headers,omitempty"`
+}
+
+// MetricsSource scrapes the pod's Prometheus endpoint. The path defaults to /metrics.
+type MetricsSource struct {
+	PodEndpoint `json:",inline"`
+}
+
+// SecretKeyRef names one key of a Secret in the policy's namespace.
+type SecretKeyRef struct {
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Key string `json:"key"`
+}
+
+// PrometheusSource runs named PromQL queries against a Prometheus server, once
+// per policy and interval for all its pods. Each query's result vector is
+// matched to pods by its `pod` label.
+type PrometheusSource struct {
+	// address is the Prometheus server's base URL.
+	// +required
+	// +kubebuilder:validation:MaxLength=2048
+	// +kubebuilder:validation:XValidation:rule="isURL(self) && url(self).getScheme() in ['http', 'https']",message="address must be an http or https URL"
+	Address string `json:"address"`
+
+	// queries maps a name, read as prometheus.<name>, to a PromQL query. The
+	// query is a Go template: {{ .Namespace }} is the policy's namespace.
+	// +required
+	// +kubebuilder:validation:MinProperties=1
+	// +kubebuilder:validation:MaxProperties=16
+	// +kubebuilder:validation:XValidation:rule="self.all(k, k.matches('^[a-zA-Z_][a-zA-Z0-9_]*$'))",message="query names must be CEL identifiers"
+	Queries map[string]string `json:"queries"`
+
+	// bearerTokenSecretRef names the Secret key holding a bearer token.
+	// +optional
+	BearerTokenSecretRef *SecretKeyRef `json:"bearerTokenSecretRef,omitempty"`
+
+	// caSecretRef names the Secret key holding the PEM CA bundle that signs the server's certificate.
+	// +optional
+	CASecretRef *SecretKeyRef `json:"caSecretRef,omitempty"`
+
+	// insecureSkipVerify accepts any certificate the server presents.
+	// +optional
+	InsecureSkipVerify bool `json:"insecureSkipVerify,omitempty"`
+
+	// timeout bounds one query, from 100ms to 30s.
+	// +optional
+	// +kubebuilder:default="5s"
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('100ms') && duration(self) <= duration('30s')",message="timeout must be between 100ms and 30s"
+	Timeout *metav1.Duration `json:"timeout,omitempty"`
 }
 
 // ReadinessGatePolicyStatus reports what the policy decided.

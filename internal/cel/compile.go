@@ -20,7 +20,14 @@ type Variable struct {
 // Source declares an optional data source as a variable, e.g. http.
 type Source struct {
 	Name string
-	Type *apiservercel.DeclType
+	// Type is the variable's declared type; CelType is used instead for
+	// opaque types that carry functions.
+	Type    *apiservercel.DeclType
+	CelType *cel.Type
+	// DeclTypes are nested object types that Type refers to.
+	DeclTypes []*apiservercel.DeclType
+	// Options add the source's functions.
+	Options []cel.EnvOption
 }
 
 // Policy holds the expressions of one policy and the sources it enables.
@@ -76,8 +83,16 @@ func (e *Env) Compile(p Policy) (*Program, error) {
 	decls = append(decls, varType)
 	opts = append(opts, cel.Variable(VarVariables, varType.CelType()))
 	for _, s := range p.Sources {
+		opts = append(opts, s.Options...)
+		decls = append(decls, s.DeclTypes...)
+		if s.CelType != nil {
+			opts = append(opts, cel.Variable(s.Name, s.CelType))
+			continue
+		}
 		opts = append(opts, cel.Variable(s.Name, s.Type.CelType()))
-		decls = append(decls, s.Type)
+		if s.Type.IsObject() {
+			decls = append(decls, s.Type)
+		}
 	}
 	envSet, err := e.base.Extend(environment.VersionedOptions{
 		IntroducedVersion: version.MajorMinor(1, 0),

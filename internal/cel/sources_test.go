@@ -1,0 +1,91 @@
+package cel
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/cel-go/common/types/ref"
+)
+
+func TestSources(t *testing.T) {
+	env := mustEnv(t)
+	metrics := &Metrics{Origin: "http://127.0.1.1:9090/metrics", Families: map[string][]Sample{
+		"cache_warm_ratio": {{Labels: map[string]string{}, Value: 0.97}},
+		"http_requests_total": {
+			{Labels: map[string]string{"code": "200"}, Value: 90},
+			{Labels: map[string]string{"code": "500"}, Value: 10},
+		},
+	}}
+	all := []Source{EndpointsSource(), HTTPSource(), MetricsSource(), PrometheusSource([]string{"errorRate", "p99"})}
+	values := map[string]ref.Val{
+		VarHTTP: HTTPValue(HTTPResult{StatusCode: 200, Body: `{"ok":true}`, JSON: map[string]any{"ok": true}, LatencyMillis: 3}),
+		VarEndpoints: EndpointsValue([]Endpoint{{ServiceName: "checkout", SliceName: "checkout-abc", Addresses: []string{"198.51.100.1"},
+			Serving: true, Ports: []EndpointPort{{Name: "http", Port: 8080, Protocol: "TCP"}}}}),
+		VarMetrics: metrics,
+		VarPrometheus: PrometheusValue([]string{"errorRate", "p99"}, map[string]float64{"errorRate": 0.01},
+			func(q string) string { return "query " + q + " returned no sample with pod=\"web-0\"" }),
+	}
+	cases := []struct {
+		expr    string
+		want    bool
+		wantErr string
+	}{
+		{expr: `http.statusCode == 200 && http.json.ok && http.latencyMillis < 10 && http.error == ""`, want: true},
+		{expr: `endpoints.exists(e, e.serviceName == "checkout" && e.serving && !e.ready && e.ports[0].port == 8080)`, want: true},
+		{expr: `metrics.value("cache_warm_ratio") >= 0.95`, want: true},
+		{expr: `metrics.value("http_requests_total", {"code": "500"}) / (metrics.value("http_requests_total", {"code": "200"}) + 10.0) == 0.1`, want: true},
+		{expr: `metrics.samples("http_requests_total").map(s, s.value).size() == 2`, want: true},
+		{expr: `metrics.samples("http_requests_total").exists(s, s.labels.code == "500")`, want: true},
+		{expr: `metrics.value("missing") > 0.0`, wantErr: `metric "missing" is not in the scrape of http://127.0.1.1:9090/metrics`},
+		{expr: `metrics.value("http_requests_total") > 0.0`, wantErr: `metric "http_requests_total" has 2 series`},
+		{expr: `metrics.value("http_requests_total", {"code": "404"}) > 0.0`, wantErr: `no series of metric "http_requests_total"`},
+		{expr: `prometheus.errorRate < 0.05`, want: true},
+		{expr: `prometheus.p99 < 0.5`, wantErr: `query p99 returned no sample with pod="web-0"`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.expr, func(t *testing.T) {
+			prog, err := env.Compile(Policy{Expression: tc.expr, Sources: all})
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := prog.Evaluate(context.Background(), Input{Pod: testPod(), Now: time.Now(), Sources: values})
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Ready != tc.want {
+				t.Fatalf("ready = %v", res.Ready)
+			}
+		})
+	}
+}
+
+func TestSourceCompileErrors(t *testing.T) {
+	env := mustEnv(t)
+	cases := []struct {
+		expr    string
+		sources []Source
+		want    string
+	}{
+		{`metrics.value("x") > 0.0`, []Source{HTTPSource()}, "undeclared reference to 'metrics'"},
+		{`prometheus.unknown > 0.0`, []Source{PrometheusSource([]string{"errorRate"})}, "undefined field 'unknown'"},
+		{`http.status == 200`, []Source{HTTPSource()}, "undefined field 'status'"},
+		{`metrics.value(1) > 0.0`, []Source{MetricsSource()}, "found no matching overload for 'value'"},
+		{`endpoints.exists(e, e.nope)`, []Source{EndpointsSource()}, "undefined field 'nope'"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.expr, func(t *testing.T) {
+			_, err := env.Compile(Policy{Expression: tc.expr, Sources: tc.sources})
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
