@@ -1,0 +1,143 @@
+package sources
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/readygate/readygate/internal/cel"
+)
+
+// MaxBodyBytes caps what is read of a response body.
+const MaxBodyBytes = 1 << 20
+
+// Client makes the requests to pods. Redirects are never followed, so a pod
+// cannot send the operator anywhere else.
+type Client struct {
+	plain, insecure *http.Client
+}
+
+// NewClient returns a client whose connection pool suits polling many pods.
+func NewClient() *Client {
+	mk := func(insecure bool) *http.Client {
+		return &http.Client{
+			Transport: &http.Transport{
+				DialContext:         (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+				MaxIdleConns:        4096,
+				MaxIdleConnsPerHost: 4,
+				IdleConnTimeout:     90 * time.Second,
+				TLSClientConfig:     &tls.Config{InsecureSkipVerify: insecure, MinVersion: tls.VersionTLS12}, //nolint:gosec // opt-in per policy
+				DisableCompression:  false,
+			},
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		}
+	}
+	return &Client{plain: mk(false), insecure: mk(true)}
+}
+
+// Request is one GET against a pod.
+type Request struct {
+	URL                string
+	Headers            map[string]string
+	Accept             string
+	Timeout            time.Duration
+	InsecureSkipVerify bool
+}
+
+// get performs the request and reads at most limit bytes of the body.
+func (c *Client) get(ctx context.Context, r Request, limit int64) (*http.Response, []byte, time.Duration, error) {
+	ctx, cancel := context.WithTimeout(ctx, r.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.URL, nil)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	for k, v := range r.Headers {
+		req.Header.Set(k, v)
+	}
+	if r.Accept != "" {
+		req.Header.Set("Accept", r.Accept)
+	}
+	req.Header.Set("User-Agent", "readygate")
+	hc := c.plain
+	if r.InsecureSkipVerify {
+		hc = c.insecure
+	}
+	start := time.Now()
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, nil, time.Since(start), err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	latency := time.Since(start)
+	if err != nil {
+		return resp, nil, latency, fmt.Errorf("reading the body: %w", err)
+	}
+	if int64(len(body)) > limit {
+		return resp, nil, latency, fmt.Errorf("the body is larger than %d bytes", limit)
+	}
+	return resp, body, latency, nil
+}
+
+// FetchHTTP performs the http source's GET. A transport failure, a timeout or
+// an oversized body is an error (the source is unavailable); any response,
+// whatever its status, is a result.
+func (c *Client) FetchHTTP(ctx context.Context, r Request) (cel.HTTPResult, error) {
+	resp, body, latency, err := c.get(ctx, r, MaxBodyBytes)
+	if err != nil {
+		return cel.HTTPResult{}, fmt.Errorf("GET %s: %w", r.URL, unwrapURLError(err))
+	}
+	res := cel.HTTPResult{StatusCode: resp.StatusCode, LatencyMillis: latency.Milliseconds()}
+	var notes []string
+	if utf8.Valid(body) {
+		res.Body = string(body)
+	} else {
+		res.Body = strings.ToValidUTF8(string(body), "\uFFFD")
+		notes = append(notes, "the body is not valid UTF-8")
+	}
+	if looksLikeJSON(resp.Header.Get("Content-Type"), body) {
+		var v any
+		if err := json.Unmarshal(body, &v); err != nil {
+			notes = append(notes, "the body is not valid JSON: "+err.Error())
+		} else {
+			res.JSON = v
+		}
+	}
+	res.Error = strings.Join(notes, "; ")
+	return res, nil
+}
+
+// looksLikeJSON trusts the content type when it names JSON, and otherwise
+// sniffs an object or array.
+func looksLikeJSON(contentType string, body []byte) bool {
+	if mt, _, err := mime.ParseMediaType(contentType); err == nil {
+		if mt == "application/json" || strings.HasSuffix(mt, "+json") {
+			return true
+		}
+	}
+	trimmed := strings.TrimSpace(string(body[:min(len(body), 64)]))
+	return strings.HasPrefix(trimmed, "{") || strings.HasPrefix(trimmed, "[")
+}
+
+// unwrapURLError drops the *url.Error wrapper, whose text repeats the URL.
+func unwrapURLError(err error) error {
+	var ue *url.Error
+	if !errors.As(err, &ue) {
+		return err
+	}
+	if ue.Timeout() {
+		return errors.New("timed out")
+	}
+	return ue.Err
+}

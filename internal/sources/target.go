@@ -1,0 +1,71 @@
+package sources
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/readygate/readygate/api/v1alpha1"
+)
+
+// Defaults of a pod endpoint, as the CRD sets them.
+const (
+	DefaultTimeout     = time.Second
+	DefaultMetricsPath = "/metrics"
+)
+
+// PodURL builds the URL of a pod endpoint on the pod's own IP. The host never
+// comes from the policy, so a policy cannot make the operator call anything
+// but the pods it selects.
+func PodURL(pod *corev1.Pod, ep v1alpha1.PodEndpoint, defaultPath string) (*url.URL, error) {
+	if pod.Status.PodIP == "" {
+		return nil, fmt.Errorf("the pod has no IP yet")
+	}
+	port, err := resolvePort(pod, ep.Port)
+	if err != nil {
+		return nil, err
+	}
+	scheme := "http"
+	if ep.Scheme == v1alpha1.SchemeHTTPS {
+		scheme = "https"
+	}
+	path := ep.Path
+	if path == "" {
+		path = defaultPath
+	}
+	u, err := url.Parse(path)
+	if err != nil {
+		return nil, fmt.Errorf("path %q: %w", path, err)
+	}
+	u.Scheme, u.Host = scheme, net.JoinHostPort(pod.Status.PodIP, strconv.Itoa(int(port)))
+	return u, nil
+}
+
+// resolvePort returns a port number, looking a name up among the pod's container ports.
+func resolvePort(pod *corev1.Pod, port intstr.IntOrString) (int32, error) {
+	if port.Type == intstr.Int {
+		return port.IntVal, nil
+	}
+	for _, c := range pod.Spec.Containers {
+		for _, p := range c.Ports {
+			if p.Name == port.StrVal {
+				return p.ContainerPort, nil
+			}
+		}
+	}
+	return 0, fmt.Errorf("no container of the pod has a port named %q", port.StrVal)
+}
+
+// timeoutOr returns d, or def when d is unset.
+func timeoutOr(d *metav1.Duration, def time.Duration) time.Duration {
+	if d == nil || d.Duration <= 0 {
+		return def
+	}
+	return d.Duration
+}
