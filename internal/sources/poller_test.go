@@ -1,0 +1,90 @@
+package sources
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+func TestPollerFetchesOncePerKeyAndNotifiesChanges(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	p := NewPoller(2)
+	go func() { _ = p.Start(ctx) }()
+
+	var fetches, changes atomic.Int32
+	var fail atomic.Bool
+	target := Target{Key: "pod-a/http", Source: "http", Interval: 50 * time.Millisecond,
+		Fetch: func(context.Context) (any, error) {
+			fetches.Add(1)
+			if fail.Load() {
+				return nil, errors.New("refused")
+			}
+			return "same", nil
+		},
+		OnChange: func() { changes.Add(1) },
+	}
+	// Two policies asking for the same target share one poll.
+	p.Want(target)
+	p.Want(target)
+	if p.Len() != 1 {
+		t.Fatalf("%d targets, want 1", p.Len())
+	}
+	waitFor(t, func() bool { _, ok := p.Want(target); return ok })
+	waitFor(t, func() bool { return fetches.Load() >= 4 })
+	if changes.Load() != 1 {
+		t.Fatalf("%d change notifications for an unchanged result, want 1", changes.Load())
+	}
+	fail.Store(true)
+	waitFor(t, func() bool { r, _ := p.Want(target); return r.Err != nil })
+	waitFor(t, func() bool { return changes.Load() == 2 })
+}
+
+func TestPollerDropsUnwantedTargets(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	p := NewPoller(1)
+	go func() { _ = p.Start(ctx) }()
+	p.Want(Target{Key: "gone", Source: "http", Interval: 20 * time.Millisecond, Fetch: func(context.Context) (any, error) { return 1, nil }})
+	waitFor(t, func() bool { return p.Len() == 0 })
+}
+
+func TestPollerBoundsConcurrency(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	p := NewPoller(3)
+	go func() { _ = p.Start(ctx) }()
+	var running, peak, done atomic.Int32
+	for i := range 20 {
+		p.Want(Target{Key: string(rune('a' + i)), Source: "http", Interval: time.Hour, Fetch: func(context.Context) (any, error) {
+			n := running.Add(1)
+			for {
+				old := peak.Load()
+				if n <= old || peak.CompareAndSwap(old, n) {
+					break
+				}
+			}
+			time.Sleep(5 * time.Millisecond)
+			running.Add(-1)
+			done.Add(1)
+			return nil, nil
+		}})
+	}
+	waitFor(t, func() bool { return done.Load() == 20 })
+	if peak.Load() > 3 {
+		t.Fatalf("%d fetches ran at once, want at most 3", peak.Load())
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 5s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

@@ -1,0 +1,143 @@
+package sources
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net/http"
+	"sort"
+	"text/template"
+	"time"
+
+	"github.com/prometheus/client_golang/api"
+	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
+	"github.com/prometheus/common/model"
+)
+
+// PodLabel is the label that matches a PromQL sample to a pod.
+const PodLabel = "pod"
+
+// PromServer says how to reach a Prometheus server.
+type PromServer struct {
+	Address            string
+	BearerToken        string
+	CAPEM              []byte
+	InsecureSkipVerify bool
+	Timeout            time.Duration
+}
+
+// PromResult is one round of a policy's queries: each query's value by pod.
+type PromResult struct {
+	// Values maps a pod name to its value for each query that has a sample for it.
+	Values map[string]map[string]float64
+	// Queries are the rendered queries, by name, for messages.
+	Queries map[string]string
+}
+
+// Missing explains why a pod has no value for a query.
+func (r *PromResult) Missing(pod, query string) string {
+	return fmt.Sprintf("prometheus query %s (%s) returned no sample with %s=%q", query, r.Queries[query], PodLabel, pod)
+}
+
+// RenderQueries expands each query's template with the policy's namespace.
+func RenderQueries(queries map[string]string, namespace string) (map[string]string, error) {
+	out := make(map[string]string, len(queries))
+	var errs []error
+	for _, name := range sortedKeys(queries) {
+		tmpl, err := template.New(name).Option("missingkey=error").Parse(queries[name])
+		if err != nil {
+			errs = append(errs, fmt.Errorf("spec.sources.prometheus.queries.%s: %w", name, err))
+			continue
+		}
+		var b bytes.Buffer
+		if err := tmpl.Execute(&b, struct{ Namespace string }{namespace}); err != nil {
+			errs = append(errs, fmt.Errorf("spec.sources.prometheus.queries.%s: %w", name, err))
+			continue
+		}
+		out[name] = b.String()
+	}
+	return out, errors.Join(errs...)
+}
+
+// QueryPrometheus runs every query once, for all pods, and matches the
+// samples of each result vector to pods by their pod label.
+func QueryPrometheus(ctx context.Context, s PromServer, queries map[string]string) (*PromResult, error) {
+	transport, err := promTransport(s)
+	if err != nil {
+		return nil, err
+	}
+	// One round per policy and interval: no connection is worth keeping.
+	defer transport.CloseIdleConnections()
+	var rt http.RoundTripper = transport
+	if s.BearerToken != "" {
+		rt = bearer{token: s.BearerToken, next: transport}
+	}
+	c, err := api.NewClient(api.Config{Address: s.Address, RoundTripper: rt})
+	if err != nil {
+		return nil, fmt.Errorf("prometheus address %q: %w", s.Address, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.Timeout)
+	defer cancel()
+	papi := promv1.NewAPI(c)
+	res := &PromResult{Values: map[string]map[string]float64{}, Queries: queries}
+	for _, name := range sortedKeys(queries) {
+		v, _, err := papi.Query(ctx, queries[name], time.Now())
+		if err != nil {
+			return nil, fmt.Errorf("prometheus query %s (%s) at %s: %w", name, queries[name], s.Address, err)
+		}
+		vec, ok := v.(model.Vector)
+		if !ok {
+			return nil, fmt.Errorf("prometheus query %s (%s) returned a %s, want an instant vector", name, queries[name], v.Type())
+		}
+		for _, sample := range vec {
+			pod := string(sample.Metric[PodLabel])
+			if pod == "" {
+				continue
+			}
+			if _, dup := res.Values[pod][name]; dup {
+				return nil, fmt.Errorf("prometheus query %s (%s) returned more than one sample with %s=%q: aggregate by (%s)", name, queries[name], PodLabel, pod, PodLabel)
+			}
+			if res.Values[pod] == nil {
+				res.Values[pod] = map[string]float64{}
+			}
+			res.Values[pod][name] = float64(sample.Value)
+		}
+	}
+	return res, nil
+}
+
+func promTransport(s PromServer) (*http.Transport, error) {
+	tlsCfg := &tls.Config{InsecureSkipVerify: s.InsecureSkipVerify, MinVersion: tls.VersionTLS12} //nolint:gosec // opt-in per policy
+	if len(s.CAPEM) > 0 {
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(s.CAPEM) {
+			return nil, errors.New("spec.sources.prometheus.caSecretRef: no PEM certificate in the secret")
+		}
+		tlsCfg.RootCAs = pool
+	}
+	return &http.Transport{TLSClientConfig: tlsCfg, Proxy: http.ProxyFromEnvironment}, nil
+}
+
+// bearer adds an Authorization header to every request.
+type bearer struct {
+	token string
+	next  http.RoundTripper
+}
+
+func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", "Bearer "+b.token)
+	return b.next.RoundTrip(r)
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
