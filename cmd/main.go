@@ -26,6 +26,7 @@ func main() {
 		secureMetrics          bool
 		qps                    float64
 		burst, concurrency     int
+		sourceWorkers          int
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "Address of the Prometheus metrics endpoint; 0 disables it.")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address of the liveness and readiness probes.")
@@ -34,18 +35,19 @@ func main() {
 	flag.Float64Var(&qps, "kube-api-qps", 500, "Client-side rate limit for API requests, per second.")
 	flag.IntVar(&burst, "kube-api-burst", 1000, "Client-side burst for API requests.")
 	flag.IntVar(&concurrency, "max-concurrent-reconciles", 16, "Pods evaluated at once.")
+	flag.IntVar(&sourceWorkers, "source-workers", 256, "HTTP, metrics and Prometheus fetches at once; 256 polls 2,000 pods/s with endpoints answering within 100ms.")
 	opts := zap.Options{}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
 
-	if err := run(metricsAddr, probeAddr, leaderElect, secureMetrics, float32(qps), burst, concurrency); err != nil {
+	if err := run(metricsAddr, probeAddr, leaderElect, secureMetrics, float32(qps), burst, controllers.Options{MaxConcurrentReconciles: concurrency, SourceWorkers: sourceWorkers}); err != nil {
 		ctrl.Log.Error(err, "manager failed")
 		os.Exit(1)
 	}
 }
 
-func run(metricsAddr, probeAddr string, leaderElect, secureMetrics bool, qps float32, burst, concurrency int) error {
+func run(metricsAddr, probeAddr string, leaderElect, secureMetrics bool, qps float32, burst int, opts controllers.Options) error {
 	scheme := runtime.NewScheme()
 	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
 	utilruntime.Must(v1alpha1.AddToScheme(scheme))
@@ -72,7 +74,8 @@ func run(metricsAddr, probeAddr string, leaderElect, secureMetrics bool, qps flo
 	if err != nil {
 		return fmt.Errorf("creating the manager: %w", err)
 	}
-	if err := controllers.Setup(mgr, env, controllers.Options{MaxConcurrentReconciles: concurrency}); err != nil {
+	ctx := ctrl.SetupSignalHandler()
+	if err := controllers.Setup(ctx, mgr, env, opts); err != nil {
 		return err
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
@@ -82,5 +85,5 @@ func run(metricsAddr, probeAddr string, leaderElect, secureMetrics bool, qps flo
 		return err
 	}
 	ctrl.Log.Info("starting manager")
-	return mgr.Start(ctrl.SetupSignalHandler())
+	return mgr.Start(ctx)
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -19,11 +20,13 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"github.com/readygate/readygate/api/v1alpha1"
 	"github.com/readygate/readygate/internal/cel"
 	"github.com/readygate/readygate/internal/gate"
 	"github.com/readygate/readygate/internal/policy"
+	"github.com/readygate/readygate/internal/sources"
 )
 
 // Event reasons on pods.
@@ -47,12 +50,17 @@ type PodGateReconciler struct {
 	// MaxConcurrentReconciles is the number of pods evaluated at once.
 	MaxConcurrentReconciles int
 
-	budgets sync.Map // policy UID -> *gate.FlipBudget
+	sources *sourceGatherer
+	// podEvents re-evaluates pods whose polled sources changed.
+	podEvents chan event.GenericEvent
+	budgets   sync.Map // policy UID -> *gate.FlipBudget
 }
 
 // +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=pods/status,verbs=patch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups=discovery.k8s.io,resources=endpointslices,verbs=list;watch
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get
 // +kubebuilder:rbac:groups=readygate.io,resources=readinessgatepolicies,verbs=get;list;watch
 
 // Reconcile evaluates the pod under every policy that owns one of its gates.
@@ -176,8 +184,15 @@ func (r *PodGateReconciler) decide(ctx context.Context, program *cel.Program, po
 // observe runs the policy's program and classifies the result.
 func (r *PodGateReconciler) observe(ctx context.Context, program *cel.Program, pod *corev1.Pod, p *v1alpha1.ReadinessGatePolicy,
 	cur *corev1.PodCondition, now time.Time) gate.Observation {
+	vals, unavailable := r.sources.gather(ctx, p, pod)
+	if unavailable != nil {
+		if unavailable.Outcome == gate.OutcomeSourceUnavailable {
+			errorsTotal.WithLabelValues(p.Namespace, p.Name, "source").Inc()
+		}
+		return *unavailable
+	}
 	start := time.Now()
-	res, err := program.Evaluate(ctx, cel.Input{Pod: pod, Gate: gateOf(cur), Now: now})
+	res, err := program.Evaluate(ctx, cel.Input{Pod: pod, Gate: gateOf(cur), Now: now, Sources: vals})
 	evaluationSeconds.WithLabelValues(p.Namespace, p.Name).Observe(time.Since(start).Seconds())
 	switch {
 	case err != nil:
@@ -224,14 +239,45 @@ func (r *PodGateReconciler) takeFlip(p *v1alpha1.ReadinessGatePolicy, now time.T
 	return r.budget(p).Take(now, policy.Interval(p), max(limit, 1))
 }
 
-// SetupWithManager watches pods, and policies to re-evaluate the pods they select.
-func (r *PodGateReconciler) SetupWithManager(mgr ctrl.Manager) error {
+// SetupWithManager watches pods; policies and EndpointSlices, to re-evaluate
+// the pods they name; and the poller's changed results.
+func (r *PodGateReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager, poller *sources.Poller) error {
+	if err := mgr.GetFieldIndexer().IndexField(ctx, &discoveryv1.EndpointSlice{}, indexSlicePods, slicePods); err != nil {
+		return fmt.Errorf("indexing EndpointSlices by pod: %w", err)
+	}
+	r.podEvents = make(chan event.GenericEvent, 4096)
+	r.sources = &sourceGatherer{
+		cache:  mgr.GetClient(),
+		secret: mgr.GetAPIReader(),
+		poller: poller,
+		http:   sources.NewClient(),
+		enqueuePod: func(key client.ObjectKey) {
+			r.podEvents <- event.GenericEvent{Object: &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name}}}
+		},
+		enqueuePolicy: func(p *v1alpha1.ReadinessGatePolicy) {
+			for _, req := range r.podsOfPolicy(ctx, p) {
+				r.podEvents <- event.GenericEvent{Object: &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: req.Namespace, Name: req.Name}}}
+			}
+		},
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("podgate").
 		For(&corev1.Pod{}).
 		Watches(&v1alpha1.ReadinessGatePolicy{}, handler.EnqueueRequestsFromMapFunc(r.podsOfPolicy)).
+		Watches(&discoveryv1.EndpointSlice{}, handler.EnqueueRequestsFromMapFunc(podsOfSlice)).
+		WatchesRawSource(source.Channel(r.podEvents, &handler.EnqueueRequestForObject{})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: r.MaxConcurrentReconciles}).
 		Complete(r)
+}
+
+// podsOfSlice maps an EndpointSlice event to the pods its endpoints name.
+func podsOfSlice(_ context.Context, obj client.Object) []reconcile.Request {
+	names := slicePods(obj)
+	reqs := make([]reconcile.Request, len(names))
+	for i, name := range names {
+		reqs[i] = reconcile.Request{NamespacedName: client.ObjectKey{Namespace: obj.GetNamespace(), Name: name}}
+	}
+	return reqs
 }
 
 // podsOfPolicy maps a policy event to the pods it selects.

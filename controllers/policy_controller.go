@@ -61,19 +61,9 @@ func (r *PolicyReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	compileErr := r.validate(p)
+	compileErr := policy.Validate(p, r.Programs)
 	summary := policy.Summarize(p, pods, peers, r.isReady(p))
 	return ctrl.Result{}, r.writeStatus(ctx, p, compileErr, summary)
-}
-
-// validate returns what makes the policy unusable: a bad selector or
-// expressions that do not compile.
-func (r *PolicyReconciler) validate(p *v1alpha1.ReadinessGatePolicy) error {
-	if _, err := policy.Selector(p); err != nil {
-		return err
-	}
-	_, err := r.Programs.Get(p)
-	return err
 }
 
 func (r *PolicyReconciler) writeStatus(ctx context.Context, p *v1alpha1.ReadinessGatePolicy, compileErr error, s policy.Summary) error {

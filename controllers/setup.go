@@ -4,6 +4,7 @@
 package controllers
 
 import (
+	"context"
 	"fmt"
 
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -16,17 +17,24 @@ import (
 	"github.com/readygate/readygate/internal/cel"
 	"github.com/readygate/readygate/internal/gate"
 	"github.com/readygate/readygate/internal/policy"
+	"github.com/readygate/readygate/internal/sources"
 )
 
 // Options tune the reconcilers.
 type Options struct {
 	// MaxConcurrentReconciles is the number of pods evaluated at once.
 	MaxConcurrentReconciles int
+	// SourceWorkers is the number of http, metrics and prometheus fetches at once.
+	SourceWorkers int
 }
 
 // Setup registers both reconcilers with the manager; they share the
 // compiled programs and the per-pod state.
-func Setup(mgr ctrl.Manager, env *cel.Env, opts Options) error {
+func Setup(ctx context.Context, mgr ctrl.Manager, env *cel.Env, opts Options) error {
+	poller := sources.NewPoller(opts.SourceWorkers)
+	if err := mgr.Add(poller); err != nil {
+		return err
+	}
 	programs := policy.NewPrograms(env)
 	tracker := gate.NewTracker()
 	dryRun := make(chan event.GenericEvent, 1024)
@@ -39,7 +47,7 @@ func Setup(mgr ctrl.Manager, env *cel.Env, opts Options) error {
 	if err := (&PodGateReconciler{
 		Client: mgr.GetClient(), Programs: programs, Tracker: tracker, Recorder: rec, DryRunChanged: dryRun,
 		MaxConcurrentReconciles: opts.MaxConcurrentReconciles,
-	}).SetupWithManager(mgr); err != nil {
+	}).SetupWithManager(ctx, mgr, poller); err != nil {
 		return fmt.Errorf("setting up the pod gate controller: %w", err)
 	}
 	return nil

@@ -75,9 +75,9 @@ func startManager() {
 		Controller:             config.Controller{SkipNameValidation: ptr.To(true)},
 	})
 	Expect(err).NotTo(HaveOccurred())
-	Expect(controllers.Setup(mgr, env, controllers.Options{MaxConcurrentReconciles: 4})).To(Succeed())
 	var ctx context.Context
 	ctx, stopManager = context.WithCancel(context.Background())
+	Expect(controllers.Setup(ctx, mgr, env, controllers.Options{MaxConcurrentReconciles: 4, SourceWorkers: 16})).To(Succeed())
 	managerExited = make(chan struct{})
 	go func() {
 		defer GinkgoRecover()

@@ -15,6 +15,7 @@ const (
 	ReasonCompiled          = "Compiled"
 	ReasonInvalidExpression = "InvalidExpression"
 	ReasonInvalidSelector   = "InvalidSelector"
+	ReasonInvalidSource     = "InvalidSource"
 	ReasonConflict          = "Conflict"
 	ReasonSuspended         = "Suspended"
 	ReasonAllPodsReady      = "AllPodsReady"

@@ -57,7 +57,7 @@ var (
 	metricsType = cel.OpaqueType("readygate.Metrics")
 	// prometheusTypeName names the per-policy prometheus object type at run time.
 	prometheusTypeName = apiservercel.NewObjectType("readygate.Prometheus", nil)
-	sampleType  = cel.MapType(cel.StringType, cel.DynType)
+	sampleType         = cel.MapType(cel.StringType, cel.DynType)
 )
 
 // EndpointsSource declares `endpoints`: a list of the EndpointSlice entries

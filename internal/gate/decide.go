@@ -29,6 +29,8 @@ const (
 	OutcomeError
 	// OutcomeSourceUnavailable is a source that could not be fetched.
 	OutcomeSourceUnavailable
+	// OutcomePending is a source not fetched yet: no result to count.
+	OutcomePending
 )
 
 // Observation is one evaluation's outcome with its message: the
@@ -83,6 +85,9 @@ type Decision struct {
 
 // Decide applies the thresholds and the timeout to one observation.
 func Decide(in Input) Decision {
+	if in.Observation.Outcome == OutcomePending {
+		return pending(in)
+	}
 	c := count(in.Counters, in.Observation.Outcome, in.Now, in.Thresholds.Interval)
 	cur := in.Current
 	isTrue := cur != nil && cur.Status == corev1.ConditionTrue
@@ -107,6 +112,21 @@ func Decide(in Input) Decision {
 		d = falseFor(in.Observation)
 	}
 	d.Counters = c
+	if d.Status != corev1.ConditionTrue {
+		applyTimeout(&d, in)
+	}
+	return d
+}
+
+// pending keeps the gate as it is while a source has no result yet, so a
+// restarted operator flips nothing before its first fetches land; a pod with
+// no condition yet gets one that says what it waits for.
+func pending(in Input) Decision {
+	d := Decision{Status: corev1.ConditionFalse, Reason: v1alpha1.ReasonSourceUnavailable, Message: in.Observation.Message, Counters: in.Counters}
+	if in.Current != nil {
+		d = keep(in.Current)
+		d.Counters = in.Counters
+	}
 	if d.Status != corev1.ConditionTrue {
 		applyTimeout(&d, in)
 	}

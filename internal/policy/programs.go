@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"sort"
 	"sync"
 
 	"k8s.io/apimachinery/pkg/types"
@@ -60,5 +61,33 @@ func Expressions(p *v1alpha1.ReadinessGatePolicy) cel.Policy {
 		Variables:         vars,
 		Expression:        p.Spec.Expression,
 		MessageExpression: p.Spec.MessageExpression,
+		Sources:           sourceDecls(p.Spec.Sources),
 	}
+}
+
+// sourceDecls declares the variables of the sources the policy enables; a
+// source that is not enabled stays undeclared, so reading it does not compile.
+func sourceDecls(s *v1alpha1.Sources) []cel.Source {
+	if s == nil {
+		return nil
+	}
+	var out []cel.Source
+	if s.Endpoints != nil {
+		out = append(out, cel.EndpointsSource())
+	}
+	if s.HTTP != nil {
+		out = append(out, cel.HTTPSource())
+	}
+	if s.Metrics != nil {
+		out = append(out, cel.MetricsSource())
+	}
+	if s.Prometheus != nil {
+		names := make([]string, 0, len(s.Prometheus.Queries))
+		for name := range s.Prometheus.Queries {
+			names = append(names, name)
+		}
+		sort.Strings(names)
+		out = append(out, cel.PrometheusSource(names))
+	}
+	return out
 }

@@ -1,15 +1,14 @@
 package policy
 
 import (
-	"errors"
 	"fmt"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/readygate/readygate/api/v1alpha1"
-	"github.com/readygate/readygate/internal/cel"
 	"github.com/readygate/readygate/internal/gate"
 )
 
@@ -65,11 +64,15 @@ func Conditions(p *v1alpha1.ReadinessGatePolicy, compileErr error, s Summary) []
 		Message: "the expressions compiled and the policy owns its pods", ObservedGeneration: gen}
 	switch {
 	case compileErr != nil:
-		accepted.Status, accepted.Reason, accepted.Message = metav1.ConditionFalse, invalidReason(compileErr), compileErr.Error()
+		accepted.Status, accepted.Reason, accepted.Message = metav1.ConditionFalse, reasonOf(compileErr), compileErr.Error()
 	case s.Conflict != nil:
 		accepted.Status, accepted.Reason = metav1.ConditionFalse, v1alpha1.ReasonConflict
 		accepted.Message = fmt.Sprintf("pod %s is also selected by the older policy %s for condition %s; the older policy decides it",
 			s.Conflict.Pod, s.Conflict.Winner, p.Spec.ConditionType)
+	}
+
+	if w := Warnings(p); accepted.Status == metav1.ConditionTrue && len(w) > 0 {
+		accepted.Message += "; warning: " + strings.Join(w, "; ")
 	}
 
 	progressing := metav1.Condition{Type: v1alpha1.ConditionProgressing, ObservedGeneration: gen}
@@ -103,13 +106,4 @@ func Conditions(p *v1alpha1.ReadinessGatePolicy, compileErr error, s Summary) []
 		ready.Status, ready.Reason, ready.Message = metav1.ConditionTrue, v1alpha1.ReasonAllPodsReady, progressing.Message
 	}
 	return []metav1.Condition{accepted, progressing, ready}
-}
-
-// invalidReason tells a selector error from an expression error.
-func invalidReason(err error) string {
-	var ce *cel.CompileError
-	if errors.As(err, &ce) {
-		return v1alpha1.ReasonInvalidExpression
-	}
-	return v1alpha1.ReasonInvalidSelector
 }

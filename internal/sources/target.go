@@ -69,3 +69,12 @@ func timeoutOr(d *metav1.Duration, def time.Duration) time.Duration {
 	}
 	return d.Duration
 }
+
+// NewRequest builds the request for a pod endpoint.
+func NewRequest(pod *corev1.Pod, ep v1alpha1.PodEndpoint, defaultPath string) (Request, error) {
+	u, err := PodURL(pod, ep, defaultPath)
+	if err != nil {
+		return Request{}, err
+	}
+	return Request{URL: u.String(), Timeout: timeoutOr(ep.Timeout, DefaultTimeout), InsecureSkipVerify: ep.InsecureSkipVerify}, nil
+}

@@ -1,0 +1,219 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/cel-go/common/types/ref"
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/readygate/readygate/api/v1alpha1"
+	"github.com/readygate/readygate/internal/cel"
+	"github.com/readygate/readygate/internal/gate"
+	"github.com/readygate/readygate/internal/policy"
+	"github.com/readygate/readygate/internal/sources"
+)
+
+// indexSlicePods indexes EndpointSlices by the names of the pods they target.
+const indexSlicePods = "readygate.io/target-pods"
+
+// slicePods returns the names of the pods an EndpointSlice's endpoints target.
+func slicePods(obj client.Object) []string {
+	slice := obj.(*discoveryv1.EndpointSlice)
+	var pods []string
+	for _, e := range slice.Endpoints {
+		if e.TargetRef != nil && e.TargetRef.Kind == "Pod" {
+			pods = append(pods, e.TargetRef.Name)
+		}
+	}
+	return pods
+}
+
+// sourceGatherer produces the values of a policy's sources for one pod. The
+// polled sources come from the poller's latest results, so a slow or dead
+// endpoint never holds a reconcile up.
+type sourceGatherer struct {
+	cache  client.Reader // EndpointSlices, from the manager's cache
+	secret client.Reader // Secrets, read from the API only when a query round needs them
+	poller *sources.Poller
+	http   *sources.Client
+	// enqueuePod and enqueuePolicy re-evaluate when a polled result changes.
+	enqueuePod    func(pod client.ObjectKey)
+	enqueuePolicy func(p *v1alpha1.ReadinessGatePolicy)
+}
+
+// gather returns the source values, or the observation to make instead of
+// evaluating: a source that failed (SourceUnavailable) or has no result yet.
+func (g *sourceGatherer) gather(ctx context.Context, p *v1alpha1.ReadinessGatePolicy, pod *corev1.Pod) (map[string]ref.Val, *gate.Observation) {
+	src := p.Spec.Sources
+	if src == nil {
+		return nil, nil
+	}
+	vals := map[string]ref.Val{}
+	var pending []string
+	add := func(name string, v ref.Val, ok bool, err error) *gate.Observation {
+		switch {
+		case err != nil:
+			return &gate.Observation{Outcome: gate.OutcomeSourceUnavailable, Message: fmt.Sprintf("%s: %v", name, err)}
+		case !ok:
+			pending = append(pending, name)
+		default:
+			vals[name] = v
+		}
+		return nil
+	}
+	if src.Endpoints != nil {
+		v, err := g.endpoints(ctx, pod)
+		if obs := add(cel.VarEndpoints, v, true, err); obs != nil {
+			return nil, obs
+		}
+	}
+	if src.HTTP != nil {
+		v, ok, err := g.httpValue(p, pod)
+		if obs := add(cel.VarHTTP, v, ok, err); obs != nil {
+			return nil, obs
+		}
+	}
+	if src.Metrics != nil {
+		v, ok, err := g.metricsValue(p, pod)
+		if obs := add(cel.VarMetrics, v, ok, err); obs != nil {
+			return nil, obs
+		}
+	}
+	if src.Prometheus != nil {
+		v, ok, err := g.prometheusValue(p, pod)
+		if obs := add(cel.VarPrometheus, v, ok, err); obs != nil {
+			return nil, obs
+		}
+	}
+	if len(pending) > 0 {
+		return nil, &gate.Observation{Outcome: gate.OutcomePending, Message: "waiting for the first fetch of " + strings.Join(pending, ", ")}
+	}
+	return vals, nil
+}
+
+func (g *sourceGatherer) endpoints(ctx context.Context, pod *corev1.Pod) (ref.Val, error) {
+	slices := &discoveryv1.EndpointSliceList{}
+	if err := g.cache.List(ctx, slices, client.InNamespace(pod.Namespace), client.MatchingFields{indexSlicePods: pod.Name}); err != nil {
+		return nil, err
+	}
+	return cel.EndpointsValue(sources.EndpointsOf(slices.Items, pod)), nil
+}
+
+// podTarget polls one pod endpoint; the key makes policies that read the same
+// endpoint of the same pod share one fetch.
+func (g *sourceGatherer) podTarget(source string, p *v1alpha1.ReadinessGatePolicy, pod *corev1.Pod, req sources.Request, fetch sources.Fetch) (sources.Result, bool) {
+	key := fmt.Sprintf("%s/%s/%s/%s/%v", source, pod.UID, req.URL, req.Timeout, req.Headers)
+	podKey := client.ObjectKeyFromObject(pod)
+	return g.poller.Want(sources.Target{
+		Key: key, Source: source, Interval: policy.Interval(p), Fetch: fetch,
+		OnChange: func() { g.enqueuePod(podKey) },
+	})
+}
+
+func (g *sourceGatherer) httpValue(p *v1alpha1.ReadinessGatePolicy, pod *corev1.Pod) (ref.Val, bool, error) {
+	spec := p.Spec.Sources.HTTP
+	req, err := sources.NewRequest(pod, spec.PodEndpoint, "/")
+	if err != nil {
+		return nil, false, err
+	}
+	req.Headers = make(map[string]string, len(spec.Headers))
+	for _, h := range spec.Headers {
+		req.Headers[h.Name] = h.Value
+	}
+	res, ok := g.podTarget(cel.VarHTTP, p, pod, req, func(ctx context.Context) (any, error) {
+		r, err := g.http.FetchHTTP(ctx, req)
+		return r, err
+	})
+	if !ok || res.Err != nil {
+		return nil, ok, res.Err
+	}
+	return cel.HTTPValue(res.Value.(cel.HTTPResult)), true, nil
+}
+
+func (g *sourceGatherer) metricsValue(p *v1alpha1.ReadinessGatePolicy, pod *corev1.Pod) (ref.Val, bool, error) {
+	req, err := sources.NewRequest(pod, p.Spec.Sources.Metrics.PodEndpoint, sources.DefaultMetricsPath)
+	if err != nil {
+		return nil, false, err
+	}
+	res, ok := g.podTarget(cel.VarMetrics, p, pod, req, func(ctx context.Context) (any, error) {
+		return g.http.Scrape(ctx, req)
+	})
+	if !ok || res.Err != nil {
+		return nil, ok, res.Err
+	}
+	return res.Value.(*cel.Metrics), true, nil
+}
+
+// prometheusValue polls the policy's queries once per interval for all its
+// pods and picks this pod's samples.
+func (g *sourceGatherer) prometheusValue(p *v1alpha1.ReadinessGatePolicy, pod *corev1.Pod) (ref.Val, bool, error) {
+	spec := p.Spec.Sources.Prometheus
+	queries, err := sources.RenderQueries(spec.Queries, p.Namespace)
+	if err != nil {
+		return nil, false, err
+	}
+	owner := p.DeepCopy()
+	res, ok := g.poller.Want(sources.Target{
+		Key:      fmt.Sprintf("prometheus/%s/%d", p.UID, p.Generation),
+		Source:   cel.VarPrometheus,
+		Interval: policy.Interval(p),
+		Fetch: func(ctx context.Context) (any, error) {
+			server, err := g.promServer(ctx, owner)
+			if err != nil {
+				return nil, err
+			}
+			return sources.QueryPrometheus(ctx, server, queries)
+		},
+		OnChange: func() { g.enqueuePolicy(owner) },
+	})
+	if !ok || res.Err != nil {
+		return nil, ok, res.Err
+	}
+	r := res.Value.(*sources.PromResult)
+	names := make([]string, 0, len(queries))
+	for name := range queries {
+		names = append(names, name)
+	}
+	return cel.PrometheusValue(names, r.Values[pod.Name], func(q string) string { return r.Missing(pod.Name, q) }), true, nil
+}
+
+// promServer reads the policy's Prometheus settings, with the token and CA
+// from Secrets of the policy's namespace.
+func (g *sourceGatherer) promServer(ctx context.Context, p *v1alpha1.ReadinessGatePolicy) (sources.PromServer, error) {
+	spec := p.Spec.Sources.Prometheus
+	s := sources.PromServer{Address: spec.Address, InsecureSkipVerify: spec.InsecureSkipVerify, Timeout: 5 * time.Second}
+	if spec.Timeout != nil {
+		s.Timeout = spec.Timeout.Duration
+	}
+	var err error
+	if spec.BearerTokenSecretRef != nil {
+		var token []byte
+		if token, err = g.secretKey(ctx, p.Namespace, spec.BearerTokenSecretRef, "bearerTokenSecretRef"); err != nil {
+			return s, err
+		}
+		s.BearerToken = strings.TrimSpace(string(token))
+	}
+	if spec.CASecretRef != nil {
+		if s.CAPEM, err = g.secretKey(ctx, p.Namespace, spec.CASecretRef, "caSecretRef"); err != nil {
+			return s, err
+		}
+	}
+	return s, nil
+}
+
+func (g *sourceGatherer) secretKey(ctx context.Context, ns string, ref *v1alpha1.SecretKeyRef, field string) ([]byte, error) {
+	secret := &corev1.Secret{}
+	if err := g.secret.Get(ctx, client.ObjectKey{Namespace: ns, Name: ref.Name}, secret); err != nil {
+		return nil, fmt.Errorf("spec.sources.prometheus.%s: %w", field, err)
+	}
+	v, ok := secret.Data[ref.Key]
+	if !ok {
+		return nil, fmt.Errorf("spec.sources.prometheus.%s: secret %s has no key %q", field, ref.Name, ref.Key)
+	}
+	return v, nil
+}

@@ -1,0 +1,71 @@
+package policy
+
+import (
+	"errors"
+	"regexp"
+
+	"github.com/readygate/readygate/api/v1alpha1"
+	"github.com/readygate/readygate/internal/cel"
+	"github.com/readygate/readygate/internal/sources"
+)
+
+// InvalidError makes a policy unusable; Reason goes on its Accepted condition.
+type InvalidError struct {
+	Reason string
+	Err    error
+}
+
+func (e *InvalidError) Error() string { return e.Err.Error() }
+func (e *InvalidError) Unwrap() error { return e.Err }
+
+// Validate returns what makes the policy unusable: a bad selector, a query
+// template that does not render, or expressions that do not compile.
+func Validate(p *v1alpha1.ReadinessGatePolicy, programs *Programs) error {
+	if _, err := Selector(p); err != nil {
+		return &InvalidError{Reason: v1alpha1.ReasonInvalidSelector, Err: err}
+	}
+	if s := p.Spec.Sources; s != nil && s.Prometheus != nil {
+		if _, err := sources.RenderQueries(s.Prometheus.Queries, p.Namespace); err != nil {
+			return &InvalidError{Reason: v1alpha1.ReasonInvalidSource, Err: err}
+		}
+	}
+	if _, err := programs.Get(p); err != nil {
+		return &InvalidError{Reason: v1alpha1.ReasonInvalidExpression, Err: err}
+	}
+	return nil
+}
+
+// readsEndpointReady finds `.ready` in an expression; with the endpoints
+// source that is almost always an endpoint's ready flag.
+var readsEndpointReady = regexp.MustCompile(`\.ready\b`)
+
+// Warnings are what is legal but likely wrong in the policy.
+func Warnings(p *v1alpha1.ReadinessGatePolicy) []string {
+	if p.Spec.Sources == nil || p.Spec.Sources.Endpoints == nil {
+		return nil
+	}
+	exprs := []string{p.Spec.Expression}
+	for _, v := range p.Spec.Variables {
+		exprs = append(exprs, v.Expression)
+	}
+	for _, e := range exprs {
+		if readsEndpointReady.MatchString(e) {
+			return []string{"the expression reads an endpoint's ready flag, which the endpointslice controller sets only once the pod is Ready, " +
+				"and the pod is not Ready until this gate is True: the gate would wait forever. Read serving instead"}
+		}
+	}
+	return nil
+}
+
+// reasonOf is the Accepted reason for a validation error.
+func reasonOf(err error) string {
+	var ie *InvalidError
+	if errors.As(err, &ie) {
+		return ie.Reason
+	}
+	var ce *cel.CompileError
+	if errors.As(err, &ce) {
+		return v1alpha1.ReasonInvalidExpression
+	}
+	return v1alpha1.ReasonInvalidSelector
+}
