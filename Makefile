@@ -50,13 +50,17 @@ lint: golangci-lint ## Run golangci-lint.
 controlplane: ## Build etcd, kube-apiserver and kube-controller-manager for the tests (cached).
 	K8S_VERSION=$(K8S_VERSION) ./hack/build-controlplane.sh
 
+.PHONY: prometheus
+prometheus: ## Build the Prometheus server the prometheus source's tests run (cached).
+	./hack/build-prometheus.sh
+
 .PHONY: test
-test: manifests generate vet controlplane ## Run the unit and envtest suites against a real control plane.
-	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) go test ./... -count=1 -timeout 30m
+test: manifests generate vet controlplane prometheus ## Run the unit and envtest suites against a real control plane.
+	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) PROMETHEUS_BINARY=$(LOCALBIN)/prometheus go test ./... -count=1 -timeout 30m
 
 .PHONY: e2e
-e2e: controlplane ## Run the end-to-end suite against a real control plane.
-	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) go test ./test/e2e/... -count=1 -v -timeout 30m
+e2e: controlplane prometheus ## Run the end-to-end suite against a real control plane.
+	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) PROMETHEUS_BINARY=$(LOCALBIN)/prometheus go test ./test/e2e/... -count=1 -v -timeout 30m
 
 ##@ Build
 

@@ -206,14 +206,14 @@ func (g *sourceGatherer) promServer(ctx context.Context, p *v1alpha1.ReadinessGa
 	return s, nil
 }
 
-func (g *sourceGatherer) secretKey(ctx context.Context, ns string, ref *v1alpha1.SecretKeyRef, field string) ([]byte, error) {
+func (g *sourceGatherer) secretKey(ctx context.Context, ns string, key *v1alpha1.SecretKeyRef, field string) ([]byte, error) {
 	secret := &corev1.Secret{}
-	if err := g.secret.Get(ctx, client.ObjectKey{Namespace: ns, Name: ref.Name}, secret); err != nil {
+	if err := g.secret.Get(ctx, client.ObjectKey{Namespace: ns, Name: key.Name}, secret); err != nil {
 		return nil, fmt.Errorf("spec.sources.prometheus.%s: %w", field, err)
 	}
-	v, ok := secret.Data[ref.Key]
+	v, ok := secret.Data[key.Key]
 	if !ok {
-		return nil, fmt.Errorf("spec.sources.prometheus.%s: secret %s has no key %q", field, ref.Name, ref.Key)
+		return nil, fmt.Errorf("spec.sources.prometheus.%s: secret %s has no key %q", field, key.Name, key.Key)
 	}
 	return v, nil
 }

@@ -13,7 +13,7 @@ assets=${root}/bin/k8s/${K8S_VERSION}-$(go env GOOS)-$(go env GOARCH)
 build() { # build <binary name> <package>
   local name=$1 pkg=$2
   [ -x "${cache}/${name}" ] && return
-  echo "building ${name} v${K8S_VERSION} (cached in ${cache})" >&2
+  echo "building ${name} for control plane v${K8S_VERSION} (cached in ${cache})" >&2
   local ldflags="-s -w"
   for v in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
     ldflags+=" -X ${v}.gitVersion=v${K8S_VERSION} -X ${v}.gitMajor=${K8S_VERSION%%.*}"

@@ -35,9 +35,9 @@ func Validate(p *v1alpha1.ReadinessGatePolicy, programs *Programs) error {
 	return nil
 }
 
-// readsEndpointReady finds `.ready` in an expression; with the endpoints
-// source that is almost always an endpoint's ready flag.
-var readsEndpointReady = regexp.MustCompile(`\.ready\b`)
+// readsEndpointReady finds `.ready` or `.serving` in an expression; with the
+// endpoints source that is almost always an endpoint's flag.
+var readsEndpointReady = regexp.MustCompile(`\.(ready|serving)\b`)
 
 // Warnings are what is legal but likely wrong in the policy.
 func Warnings(p *v1alpha1.ReadinessGatePolicy) []string {
@@ -50,8 +50,8 @@ func Warnings(p *v1alpha1.ReadinessGatePolicy) []string {
 	}
 	for _, e := range exprs {
 		if readsEndpointReady.MatchString(e) {
-			return []string{"the expression reads an endpoint's ready flag, which the endpointslice controller sets only once the pod is Ready, " +
-				"and the pod is not Ready until this gate is True: the gate would wait forever. Read serving instead"}
+			return []string{"the expression reads an endpoint's ready or serving flag, which the endpointslice controller sets only once the pod is Ready, " +
+				"and the pod is not Ready until this gate is True: the gate would wait forever. Test that the pod is listed (e.g. by serviceName) instead"}
 		}
 	}
 	return nil

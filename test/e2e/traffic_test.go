@@ -77,6 +77,51 @@ var _ = Describe("a Service's endpoints follow the gate", func() {
 		Eventually(endpoints(ctx, ns.Name)).Should(Equal(map[string]bool{"198.51.100.10": true, "198.51.100.11": true, "198.51.100.12": true}))
 	})
 
+	It("gates pods on being listed by their Service's real EndpointSlices", func(ctx SpecContext) {
+		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "listed"}}
+		Expect(k8s.Create(ctx, ns)).To(Succeed())
+		policy := &v1alpha1.ReadinessGatePolicy{
+			ObjectMeta: metav1.ObjectMeta{Name: "listed", Namespace: ns.Name},
+			Spec: v1alpha1.ReadinessGatePolicySpec{
+				Selector:      metav1.LabelSelector{MatchLabels: map[string]string{"app": "api"}},
+				ConditionType: gateType,
+				Expression:    `endpoints.exists(e, e.serviceName == "api" && e.ports.exists(p, p.port == 8080))`,
+				Sources:       &v1alpha1.Sources{Endpoints: &v1alpha1.EndpointsSource{}},
+			},
+		}
+		Expect(k8s.Create(ctx, policy)).To(Succeed())
+		pod := &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: "api-0", Namespace: ns.Name, Labels: map[string]string{"app": "api"},
+				Annotations: map[string]string{testenv.AnnotationPodIP: "198.51.100.30"}},
+			Spec: corev1.PodSpec{
+				ReadinessGates: []corev1.PodReadinessGate{{ConditionType: gateType}},
+				Containers:     []corev1.Container{{Name: "app", Image: "app:1", Ports: []corev1.ContainerPort{{ContainerPort: 8080}}}},
+			},
+		}
+		Expect(k8s.Create(ctx, pod)).To(Succeed())
+		gate := func() string {
+			got := &corev1.Pod{}
+			_ = k8s.Get(ctx, client.ObjectKeyFromObject(pod), got)
+			for _, c := range got.Status.Conditions {
+				if c.Type == gateType {
+					return string(c.Status) + " " + c.Reason
+				}
+			}
+			return ""
+		}
+		Eventually(gate).Should(Equal("False ExpressionFalse"))
+
+		By("a Service lists the pod, the gate opens and the endpoint turns ready")
+		svc := &corev1.Service{
+			ObjectMeta: metav1.ObjectMeta{Name: "api", Namespace: ns.Name},
+			Spec: corev1.ServiceSpec{Selector: map[string]string{"app": "api"},
+				Ports: []corev1.ServicePort{{Port: 80, TargetPort: intstr.FromInt32(8080)}}},
+		}
+		Expect(k8s.Create(ctx, svc)).To(Succeed())
+		Eventually(gate).Should(Equal("True ExpressionTrue"))
+		Eventually(endpoints(ctx, ns.Name)).Should(Equal(map[string]bool{"198.51.100.30": true}))
+	})
+
 	It("exports its Prometheus metrics", func() {
 		Eventually(func() string {
 			resp, err := http.Get("http://" + metricsAddr + "/metrics")

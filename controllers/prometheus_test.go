@@ -1,0 +1,91 @@
+package controllers_test
+
+import (
+	"net/http"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/readygate/readygate/api/v1alpha1"
+	"github.com/readygate/readygate/internal/testenv"
+)
+
+var _ = Describe("the prometheus source, against a real Prometheus", Ordered, func() {
+	var (
+		ns                    string
+		prom                  *testenv.Prometheus
+		warm, cold, unscraped *corev1.Pod
+		warmSrv, coldSrv      *testenv.PodServer
+	)
+
+	BeforeAll(func(ctx SpecContext) {
+		ns = newNamespace(ctx)
+		warm, warmSrv = podWithServer(ctx, ns, "warm")
+		cold, coldSrv = podWithServer(ctx, ns, "cold")
+		unscraped, _ = podWithServer(ctx, ns, "unscraped")
+		warmSrv.Answer(http.StatusOK, "text/plain", "cache_warm_ratio 0.97\n")
+		coldSrv.Answer(http.StatusOK, "text/plain", "cache_warm_ratio 0.5\n")
+		var err error
+		prom, err = testenv.StartPrometheus(ctx, []testenv.ScrapeTarget{
+			{Address: warmSrv.Addr, Labels: map[string]string{"pod": warm.Name, "namespace": ns}},
+			{Address: coldSrv.Addr, Labels: map[string]string{"pod": cold.Name, "namespace": ns}},
+		})
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(prom.Stop)
+	})
+
+	It("gates each pod on its own sample of one query for all pods", func(ctx SpecContext) {
+		p := newPolicy(ns, "promql", `prometheus.warm >= 0.95`, func(p *v1alpha1.ReadinessGatePolicy) {
+			p.Spec.Sources = &v1alpha1.Sources{Prometheus: &v1alpha1.PrometheusSource{
+				Address: prom.URL,
+				Queries: map[string]string{"warm": `max by (pod) (cache_warm_ratio{namespace="{{ .Namespace }}"})`},
+			}}
+		})
+		Expect(k8s.Create(ctx, p)).To(Succeed())
+		Eventually(reasonAndMessage(ctx, warm)).Should(Equal("True ExpressionTrue: the expression is true"))
+		Eventually(reasonAndMessage(ctx, cold)).Should(Equal("False ExpressionFalse: the expression is false"))
+		Eventually(reasonAndMessage(ctx, unscraped)).Should(Equal(
+			`False EvaluationError: spec.expression: prometheus query warm (max by (pod) (cache_warm_ratio{namespace="` + ns +
+				`"})) returned no sample with pod="` + unscraped.Name + `"`))
+
+		By("the pods follow their samples")
+		coldSrv.Answer(http.StatusOK, "text/plain", "cache_warm_ratio 0.99\n")
+		Eventually(statusOf(ctx, cold)).Should(Equal(corev1.ConditionTrue))
+	})
+
+	It("reports a query that does not return a vector", func(ctx SpecContext) {
+		pods := createPods(ctx, ns, "scalar", 1, withGates(warmGate), withLabels("app", "scalar"))
+		p := newPolicy(ns, "scalar", `prometheus.one == 1.0`, func(p *v1alpha1.ReadinessGatePolicy) {
+			p.Spec.Selector.MatchLabels = map[string]string{"app": "scalar"}
+			p.Spec.Sources = &v1alpha1.Sources{Prometheus: &v1alpha1.PrometheusSource{Address: prom.URL, Queries: map[string]string{"one": `scalar(vector(1))`}}}
+		})
+		Expect(k8s.Create(ctx, p)).To(Succeed())
+		Eventually(reasonAndMessage(ctx, pods[0])).Should(Equal(
+			"False SourceUnavailable: prometheus: prometheus query one (scalar(vector(1))) returned a scalar, want an instant vector"))
+	})
+
+	It("rejects a query template that does not render", func(ctx SpecContext) {
+		p := newPolicy(ns, "badtemplate", `prometheus.x > 0.0`, func(p *v1alpha1.ReadinessGatePolicy) {
+			p.Spec.Selector.MatchLabels = map[string]string{"app": "none"}
+			p.Spec.Sources = &v1alpha1.Sources{Prometheus: &v1alpha1.PrometheusSource{Address: prom.URL, Queries: map[string]string{"x": `up{ns="{{ .Nope }}"}`}}}
+		})
+		Expect(k8s.Create(ctx, p)).To(Succeed())
+		Eventually(policyCondition(ctx, p, v1alpha1.ConditionAccepted)).Should(And(
+			HaveField("Reason", v1alpha1.ReasonInvalidSource),
+			HaveField("Message", ContainSubstring("spec.sources.prometheus.queries.x")),
+			HaveField("Message", ContainSubstring("Nope"))))
+	})
+
+	It("makes an unreachable Prometheus SourceUnavailable", func(ctx SpecContext) {
+		pods := createPods(ctx, ns, "down", 1, withGates(warmGate), withLabels("app", "down"))
+		p := newPolicy(ns, "down", `prometheus.x > 0.0`, func(p *v1alpha1.ReadinessGatePolicy) {
+			p.Spec.Selector.MatchLabels = map[string]string{"app": "down"}
+			p.Spec.Sources = &v1alpha1.Sources{Prometheus: &v1alpha1.PrometheusSource{Address: "http://127.0.0.1:1", Queries: map[string]string{"x": `up`}}}
+		})
+		Expect(k8s.Create(ctx, p)).To(Succeed())
+		Eventually(reasonAndMessage(ctx, pods[0])).Should(And(
+			ContainSubstring("False SourceUnavailable: prometheus: prometheus query x (up) at http://127.0.0.1:1"),
+			ContainSubstring("connection refused")))
+	})
+})
