@@ -2,10 +2,14 @@ package controllers_test
 
 import (
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/readygate/readygate/api/v1alpha1"
 	"github.com/readygate/readygate/internal/testenv"
@@ -75,6 +79,37 @@ var _ = Describe("the prometheus source, against a real Prometheus", Ordered, fu
 			HaveField("Reason", v1alpha1.ReasonInvalidSource),
 			HaveField("Message", ContainSubstring("spec.sources.prometheus.queries.x")),
 			HaveField("Message", ContainSubstring("Nope"))))
+	})
+
+	It("authenticates with the bearer token from a Secret of the policy's namespace", func(ctx SpecContext) {
+		// A proxy in front of the real server that lets only the token through.
+		target, err := url.Parse(prom.URL)
+		Expect(err).NotTo(HaveOccurred())
+		proxy := httputil.NewSingleHostReverseProxy(target)
+		guarded := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Header.Get("Authorization") != "Bearer s3cret" {
+				http.Error(w, "unauthorized", http.StatusUnauthorized)
+				return
+			}
+			proxy.ServeHTTP(w, r)
+		}))
+		DeferCleanup(guarded.Close)
+
+		pods := createPods(ctx, ns, "token", 1, withGates(warmGate), withLabels("app", "token"))
+		p := newPolicy(ns, "token", `prometheus.up == 1.0`, func(p *v1alpha1.ReadinessGatePolicy) {
+			p.Spec.Selector.MatchLabels = map[string]string{"app": "token"}
+			p.Spec.Sources = &v1alpha1.Sources{Prometheus: &v1alpha1.PrometheusSource{
+				Address:              guarded.URL,
+				Queries:              map[string]string{"up": `label_replace(vector(1), "pod", "` + pods[0].Name + `", "", "")`},
+				BearerTokenSecretRef: &v1alpha1.SecretKeyRef{Name: "prom-token", Key: "token"},
+			}}
+		})
+		Expect(k8s.Create(ctx, p)).To(Succeed())
+		Eventually(reasonAndMessage(ctx, pods[0])).Should(ContainSubstring(`False SourceUnavailable: prometheus: spec.sources.prometheus.bearerTokenSecretRef: secrets "prom-token" not found`))
+
+		secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "prom-token", Namespace: ns}, Data: map[string][]byte{"token": []byte("s3cret\n")}}
+		Expect(k8s.Create(ctx, secret)).To(Succeed())
+		Eventually(reasonAndMessage(ctx, pods[0])).Should(Equal("True ExpressionTrue: the expression is true"))
 	})
 
 	It("makes an unreachable Prometheus SourceUnavailable", func(ctx SpecContext) {

@@ -189,3 +189,17 @@ func manySeries(n int) string {
 	}
 	return b.String()
 }
+
+func TestFetchHTTPS(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("tls")) }))
+	t.Cleanup(srv.Close)
+	c := NewClient()
+	_, err := c.FetchHTTP(context.Background(), Request{URL: srv.URL, Timeout: 2 * time.Second})
+	if err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Fatalf("an unverifiable certificate was accepted: %v", err)
+	}
+	res, err := c.FetchHTTP(context.Background(), Request{URL: srv.URL, Timeout: 2 * time.Second, InsecureSkipVerify: true})
+	if err != nil || res.Body != "tls" {
+		t.Fatalf("insecureSkipVerify: %v %q", err, res.Body)
+	}
+}
