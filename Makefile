@@ -85,8 +85,8 @@ bundle-validate: ## Validate the OLM bundle.
 	@echo "make bundle-validate: not yet (issue 7)"; exit 1
 
 .PHONY: bench
-bench: ## Run the scale harness and write docs/performance.md.
-	@echo "make bench: not yet (issue 5)"; exit 1
+bench: build controlplane ## Run the scale harness (N=1,000 and 5,000; BENCH_FULL=1 adds 10,000) and write docs/performance.md.
+	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) go run ./test/perf --manager=$(LOCALBIN)/manager --out=docs/performance.md
 
 ##@ Tools
 

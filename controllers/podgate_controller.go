@@ -13,11 +13,13 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 	"sigs.k8s.io/controller-runtime/pkg/source"
@@ -65,8 +67,10 @@ type PodGateReconciler struct {
 
 // Reconcile evaluates the pod under every policy that owns one of its gates.
 func (r *PodGateReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	// The pod and the policies are read straight from the cache, never
+	// modified: copying them would be most of the reconcile's garbage.
 	pod := &corev1.Pod{}
-	if err := r.Get(ctx, req.NamespacedName, pod); err != nil {
+	if err := r.Get(ctx, req.NamespacedName, pod, client.UnsafeDisableDeepCopy); err != nil {
 		r.Tracker.ForgetPod(req.NamespacedName)
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
@@ -74,7 +78,7 @@ func (r *PodGateReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		return ctrl.Result{}, nil
 	}
 	policies := &v1alpha1.ReadinessGatePolicyList{}
-	if err := r.List(ctx, policies, client.InNamespace(pod.Namespace)); err != nil {
+	if err := r.List(ctx, policies, client.InNamespace(pod.Namespace), client.UnsafeDisableDeepCopy); err != nil {
 		return ctrl.Result{}, err
 	}
 	var requeue time.Duration
@@ -119,7 +123,7 @@ func (r *PodGateReconciler) reconcileGate(ctx context.Context, pod *corev1.Pod, 
 	}
 	d := r.decide(ctx, program, pod, p, cur, state.Counters, now)
 	state.Counters = d.Counters
-	next := nextEvaluation(p, d)
+	next := nextEvaluation(p, program, d)
 
 	if !gate.Changed(cur, d) {
 		r.Tracker.Set(pod, p.UID, state)
@@ -150,7 +154,9 @@ func (r *PodGateReconciler) reconcileGate(ctx context.Context, pod *corev1.Pod, 
 		return 0, fmt.Errorf("writing %s on pod %s: %w", p.Spec.ConditionType, pod.Name, err)
 	}
 	r.Tracker.Set(pod, p.UID, state)
-	if cur == nil || gate.Flipped(cur, d) {
+	if gate.Flipped(cur, d) {
+		// Only a status change is an Event: a pod's first condition is news
+		// to no one, and at fleet scale those Events would double the writes.
 		flipsTotal.WithLabelValues(p.Namespace, p.Name, string(d.Status)).Inc()
 		r.Recorder.Eventf(pod, p, eventTypeFor(d), eventGateFlipped, "Evaluate",
 			"%s is %s (%s): %s", p.Spec.ConditionType, d.Status, d.Reason, d.Message)
@@ -213,13 +219,16 @@ func (r *PodGateReconciler) observe(ctx context.Context, program *cel.Program, p
 	}
 }
 
-// writeCondition patches one condition on pods/status; a pod gone meanwhile is no error.
+// writeCondition patches one condition on pods/status; a pod gone meanwhile
+// is no error. The response lands in a scratch object, since pod may be the
+// cache's own.
 func writeCondition(ctx context.Context, c client.StatusClient, pod *corev1.Pod, cond corev1.PodCondition) error {
 	data, err := gate.Patch(pod.UID, cond)
 	if err != nil {
 		return err
 	}
-	return client.IgnoreNotFound(c.Status().Patch(ctx, pod, client.RawPatch(types.StrategicMergePatchType, data)))
+	scratch := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: pod.Namespace, Name: pod.Name}}
+	return client.IgnoreNotFound(c.Status().Patch(ctx, scratch, client.RawPatch(types.StrategicMergePatchType, data)))
 }
 
 func (r *PodGateReconciler) budget(p *v1alpha1.ReadinessGatePolicy) *gate.FlipBudget {
@@ -263,7 +272,10 @@ func (r *PodGateReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manag
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("podgate").
 		For(&corev1.Pod{}).
-		Watches(&v1alpha1.ReadinessGatePolicy{}, handler.EnqueueRequestsFromMapFunc(r.podsOfPolicy)).
+		// Only spec changes (and deletion, which bumps the generation) concern
+		// the pods: status writes would re-evaluate every pod on every flip.
+		Watches(&v1alpha1.ReadinessGatePolicy{}, handler.EnqueueRequestsFromMapFunc(r.podsOfPolicy),
+			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&discoveryv1.EndpointSlice{}, handler.EnqueueRequestsFromMapFunc(podsOfSlice)).
 		WatchesRawSource(source.Channel(r.podEvents, &handler.EnqueueRequestForObject{})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: r.MaxConcurrentReconciles}).
@@ -288,7 +300,7 @@ func (r *PodGateReconciler) podsOfPolicy(ctx context.Context, obj client.Object)
 		return nil
 	}
 	pods := &corev1.PodList{}
-	if err := r.List(ctx, pods, client.InNamespace(p.Namespace), client.MatchingLabelsSelector{Selector: sel}); err != nil {
+	if err := r.List(ctx, pods, client.InNamespace(p.Namespace), client.MatchingLabelsSelector{Selector: sel}, client.UnsafeDisableDeepCopy); err != nil {
 		log.FromContext(ctx).Error(err, "listing the pods of a policy", "policy", p.Name)
 		return nil
 	}
@@ -299,7 +311,13 @@ func (r *PodGateReconciler) podsOfPolicy(ctx context.Context, obj client.Object)
 	return reqs
 }
 
-func nextEvaluation(p *v1alpha1.ReadinessGatePolicy, d gate.Decision) time.Duration {
+// nextEvaluation is when to look at the pod again without an event: never,
+// when the gate is settled and the policy reads nothing but the pod (a pod
+// event will come first); otherwise at the interval, or the timeout if sooner.
+func nextEvaluation(p *v1alpha1.ReadinessGatePolicy, program *cel.Program, d gate.Decision) time.Duration {
+	if d.Settled() && p.Spec.Sources == nil && !program.ReadsClock() {
+		return 0
+	}
 	next := policy.Interval(p)
 	if d.TimeoutIn > 0 && d.TimeoutIn < next {
 		next = d.TimeoutIn

@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -152,14 +154,17 @@ func (r *PolicyReconciler) release(ctx context.Context, p *v1alpha1.ReadinessGat
 	return errors.Join(errs...)
 }
 
-// namespace lists the namespace's pods and policies from the cache.
+// namespace lists the namespace's pods and policies from the cache; the
+// caller must not modify them.
 func (r *PolicyReconciler) namespace(ctx context.Context, ns string) ([]corev1.Pod, []v1alpha1.ReadinessGatePolicy, error) {
+	// Read-only views of the cache: a namespace's pods are too many to copy
+	// on every reconcile.
 	pods := &corev1.PodList{}
-	if err := r.List(ctx, pods, client.InNamespace(ns)); err != nil {
+	if err := r.List(ctx, pods, client.InNamespace(ns), client.UnsafeDisableDeepCopy); err != nil {
 		return nil, nil, err
 	}
 	peers := &v1alpha1.ReadinessGatePolicyList{}
-	if err := r.List(ctx, peers, client.InNamespace(ns)); err != nil {
+	if err := r.List(ctx, peers, client.InNamespace(ns), client.UnsafeDisableDeepCopy); err != nil {
 		return nil, nil, err
 	}
 	return pods.Items, peers.Items, nil
@@ -171,16 +176,42 @@ func (r *PolicyReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("policy").
 		For(&v1alpha1.ReadinessGatePolicy{}).
-		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(r.policiesOfNamespace)).
+		Watches(&corev1.Pod{}, r.coalescedPolicies()).
 		// A policy's spec change can change which peers conflict with it.
 		Watches(&v1alpha1.ReadinessGatePolicy{}, handler.EnqueueRequestsFromMapFunc(r.policiesOfNamespace)).
 		WatchesRawSource(source.Channel(r.DryRunChanged, &handler.EnqueueRequestForObject{})).
 		Complete(r)
 }
 
+// statusCoalescing is how long pod events gather before a policy recounts
+// its pods: a rollout's thousands of pod events cost a few recounts and
+// status writes, and the status still follows within a second.
+const statusCoalescing = 500 * time.Millisecond
+
+// coalescedPolicies enqueues the policies of a pod's namespace after
+// statusCoalescing; the queue keeps one pending entry per policy.
+func (r *PolicyReconciler) coalescedPolicies() handler.EventHandler {
+	enqueue := func(ctx context.Context, obj client.Object, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+		for _, req := range r.policiesOfNamespace(ctx, obj) {
+			q.AddAfter(req, statusCoalescing)
+		}
+	}
+	return handler.Funcs{
+		CreateFunc: func(ctx context.Context, e event.CreateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			enqueue(ctx, e.Object, q)
+		},
+		UpdateFunc: func(ctx context.Context, e event.UpdateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			enqueue(ctx, e.ObjectNew, q)
+		},
+		DeleteFunc: func(ctx context.Context, e event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			enqueue(ctx, e.Object, q)
+		},
+	}
+}
+
 func (r *PolicyReconciler) policiesOfNamespace(ctx context.Context, obj client.Object) []reconcile.Request {
 	peers := &v1alpha1.ReadinessGatePolicyList{}
-	if err := r.List(ctx, peers, client.InNamespace(obj.GetNamespace())); err != nil {
+	if err := r.List(ctx, peers, client.InNamespace(obj.GetNamespace()), client.UnsafeDisableDeepCopy); err != nil {
 		return nil
 	}
 	reqs := make([]reconcile.Request, len(peers.Items))

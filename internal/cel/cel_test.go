@@ -22,7 +22,7 @@ func testPod() *corev1.Pod {
 	}
 }
 
-func mustEnv(t *testing.T) *Env {
+func mustEnv(t testing.TB) *Env {
 	t.Helper()
 	env, err := NewEnv(nil)
 	if err != nil {
@@ -164,5 +164,27 @@ func TestVariablesEvaluateOnce(t *testing.T) {
 	// Reading a variable three times must not cost three evaluations of it.
 	if thrice.Cost >= 2*single.Cost {
 		t.Fatalf("variable evaluated more than once: cost %d for three reads, %d for one", thrice.Cost, single.Cost)
+	}
+}
+
+func TestReadsClock(t *testing.T) {
+	env := mustEnv(t)
+	cases := []struct {
+		policy Policy
+		want   bool
+	}{
+		{Policy{Expression: "pod.metadata.name == 'x'"}, false},
+		{Policy{Expression: "now > timestamp('2020-01-01T00:00:00Z')"}, true},
+		{Policy{Expression: "true", MessageExpression: "string(now)"}, true},
+		{Policy{Variables: []Variable{{Name: "t", Expression: "now"}}, Expression: "true"}, true},
+	}
+	for _, tc := range cases {
+		prog, err := env.Compile(tc.policy)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if prog.ReadsClock() != tc.want {
+			t.Errorf("%+v: ReadsClock() = %v", tc.policy, !tc.want)
+		}
 	}
 }

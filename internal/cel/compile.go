@@ -41,6 +41,7 @@ type Policy struct {
 // Program is a compiled policy, ready to evaluate many times concurrently.
 type Program struct {
 	env        *Env
+	readsClock bool
 	expression *compiled
 	message    *compiled
 	variables  []*compiled
@@ -117,19 +118,22 @@ func (e *Env) Compile(p Policy) (*Program, error) {
 			continue
 		}
 		c.name = v.Name
+		prog.readsClock = prog.readsClock || reads(ast, VarNow)
 		prog.variables = append(prog.variables, c)
 		varType.Fields[v.Name] = apiservercel.NewDeclField(v.Name, declTypeOf(ast.OutputType()), true, nil, nil)
 	}
-	if c, _, ferr := compileOne(env, "spec.expression", p.Expression, cel.BoolType); ferr != nil {
+	if c, ast, ferr := compileOne(env, "spec.expression", p.Expression, cel.BoolType); ferr != nil {
 		errs = append(errs, *ferr)
 	} else {
 		prog.expression = c
+		prog.readsClock = prog.readsClock || reads(ast, VarNow)
 	}
 	if p.MessageExpression != "" {
-		if c, _, ferr := compileOne(env, "spec.messageExpression", p.MessageExpression, cel.StringType); ferr != nil {
+		if c, ast, ferr := compileOne(env, "spec.messageExpression", p.MessageExpression, cel.StringType); ferr != nil {
 			errs = append(errs, *ferr)
 		} else {
 			prog.message = c
+			prog.readsClock = prog.readsClock || reads(ast, VarNow)
 		}
 	}
 	if len(errs) > 0 {
@@ -153,6 +157,20 @@ func compileOne(env *cel.Env, field, expr string, want *cel.Type) (*compiled, *c
 		return nil, nil, &FieldError{Field: field, Detail: "program instantiation failed: " + err.Error()}
 	}
 	return &compiled{program: program}, ast, nil
+}
+
+// ReadsClock reports whether any of the policy's expressions reads `now`: its
+// result can change with no change to the pod.
+func (p *Program) ReadsClock() bool { return p.readsClock }
+
+// reads reports whether a checked expression refers to the variable.
+func reads(ast *cel.Ast, variable string) bool {
+	for _, ref := range ast.NativeRep().ReferenceMap() {
+		if ref.Name == variable {
+			return true
+		}
+	}
+	return false
 }
 
 // scalarDeclTypes are the variable result types that keep their type when

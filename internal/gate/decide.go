@@ -133,6 +133,19 @@ func pending(in Input) Decision {
 	return d
 }
 
+// Settled reports whether the decision can change only through a change to
+// what the expression reads: no streak toward a threshold is under way and no
+// timeout is due. A settled gate over pod data alone needs no periodic look.
+func (d Decision) Settled() bool {
+	if d.TimeoutIn > 0 {
+		return false
+	}
+	if d.Status == corev1.ConditionTrue {
+		return d.Counters.Failures == 0
+	}
+	return d.Counters.Successes == 0
+}
+
 // count updates the consecutive counters with one outcome. A changed outcome
 // starts a new streak at once; the same outcome extends the streak only once
 // an interval has passed (less a tenth, for requeue jitter).

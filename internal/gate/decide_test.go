@@ -187,3 +187,21 @@ func TestFlipBudget(t *testing.T) {
 		t.Fatal("the budget did not refill after the interval")
 	}
 }
+
+func TestSettled(t *testing.T) {
+	cases := []struct {
+		d    Decision
+		want bool
+	}{
+		{Decision{Status: "True", Counters: Counters{Successes: 3}}, true},
+		{Decision{Status: "True", Counters: Counters{Failures: 1}}, false},
+		{Decision{Status: "False", Counters: Counters{Failures: 2}}, true},
+		{Decision{Status: "False", Counters: Counters{Successes: 1}}, false},
+		{Decision{Status: "False", Counters: Counters{Failures: 1}, TimeoutIn: time.Second}, false},
+	}
+	for _, tc := range cases {
+		if got := tc.d.Settled(); got != tc.want {
+			t.Errorf("%+v: Settled() = %v", tc.d, got)
+		}
+	}
+}

@@ -44,11 +44,12 @@ func (c *Programs) Get(p *v1alpha1.ReadinessGatePolicy) (*cel.Program, error) {
 	return e.program, e.err
 }
 
-// Forget drops a deleted policy's program.
+// Forget drops a deleted policy's program and parsed selectors.
 func (c *Programs) Forget(uid types.UID) {
 	c.mu.Lock()
 	delete(c.entries, uid)
 	c.mu.Unlock()
+	ForgetSelectors(uid)
 }
 
 // Expressions returns what of the policy the CEL layer compiles.

@@ -4,23 +4,56 @@ package policy
 
 import (
 	"fmt"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/readygate/readygate/api/v1alpha1"
 )
 
-// Selector returns the policy's label selector, or an error that names the field.
+// Selector returns the policy's label selector, or an error that names the
+// field. Parsed selectors are kept per policy generation: every pod's
+// reconcile asks for the selectors of its namespace's policies.
 func Selector(p *v1alpha1.ReadinessGatePolicy) (labels.Selector, error) {
+	key := selectorKey{p.UID, p.Generation}
+	if s, ok := selectors.Load(key); ok {
+		return s.(parsedSelector).sel, s.(parsedSelector).err
+	}
 	sel, err := metav1.LabelSelectorAsSelector(&p.Spec.Selector)
 	if err != nil {
-		return nil, fmt.Errorf("spec.selector: %w", err)
+		err = fmt.Errorf("spec.selector: %w", err)
 	}
-	return sel, nil
+	if p.UID != "" {
+		selectors.Store(key, parsedSelector{sel, err})
+	}
+	return sel, err
 }
+
+// ForgetSelectors drops a deleted policy's parsed selectors.
+func ForgetSelectors(uid types.UID) {
+	selectors.Range(func(k, _ any) bool {
+		if k.(selectorKey).uid == uid {
+			selectors.Delete(k)
+		}
+		return true
+	})
+}
+
+type selectorKey struct {
+	uid        types.UID
+	generation int64
+}
+
+type parsedSelector struct {
+	sel labels.Selector
+	err error
+}
+
+var selectors sync.Map // selectorKey -> parsedSelector
 
 // Selects reports whether p selects the pod: same namespace and matching labels.
 func Selects(p *v1alpha1.ReadinessGatePolicy, pod *corev1.Pod) bool {

@@ -1,0 +1,44 @@
+package main
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// TestHarnessSmoke runs every scenario at a tiny scale to check that the
+// harness works; the timings are not judged here.
+func TestHarnessSmoke(t *testing.T) {
+	manager := filepath.Join(t.TempDir(), "manager")
+	build := exec.Command("go", "build", "-o", manager, "../../cmd")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := run(context.Background(), filepath.Join("..", ".."), manager, []int{50}, 10, 2*time.Second, 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := rep.Sizes[0]
+	if s.N != 50 || s.Baseline <= 0 || s.Converge <= 0 || s.Flips != 10 || s.FlipP99 < s.FlipP50 || s.RSSBytes <= 0 || s.HeapBytes <= 0 {
+		t.Fatalf("implausible figures: %+v", s)
+	}
+	if rep.Sources.HTTPPerSec <= 0 || rep.Sources.MetricsPerSec <= 0 {
+		t.Fatalf("no source was polled: %+v", rep.Sources)
+	}
+	if rep.CEL.EvalNs <= 0 || rep.CEL.CompileNs <= rep.CEL.EvalNs {
+		t.Fatalf("implausible CEL figures: %+v", rep.CEL)
+	}
+	out := filepath.Join(t.TempDir(), "performance.md")
+	if err := rep.write(out); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{out, filepath.Join(filepath.Dir(out), "performance-convergence.png"), filepath.Join(filepath.Dir(out), "performance-flip-latency.png")} {
+		if st, err := os.Stat(f); err != nil || st.Size() == 0 {
+			t.Fatalf("%s not written: %v", f, err)
+		}
+	}
+}

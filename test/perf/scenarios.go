@@ -1,0 +1,331 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"sort"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/readygate/readygate/api/v1alpha1"
+	"github.com/readygate/readygate/internal/testenv"
+)
+
+const (
+	baselineGate = "bench.readygate.io/baseline"
+	flipGate     = "bench.readygate.io/flip"
+	httpGate     = "bench.readygate.io/http"
+	metricsGate  = "bench.readygate.io/metrics"
+)
+
+// sizeResult holds the figures measured with N gated pods.
+type sizeResult struct {
+	N                  int
+	Baseline, Converge time.Duration
+	FlipP50, FlipP99   time.Duration
+	Flips              int
+	WritesPerPodMinute float64 // by the operator
+	// AllWritesPerPodMinute counts every writer the apiserver saw.
+	AllWritesPerPodMinute float64
+	SteadyWindow          time.Duration
+	RSSBytes, HeapBytes   float64
+}
+
+func (r sizeResult) ratio() float64 { return r.Converge.Seconds() / r.Baseline.Seconds() }
+
+// runSize measures convergence, flip latency, steady-state writes and memory
+// with n gated pods in a fresh cluster.
+func runSize(ctx context.Context, root, manager string, n, flips int, steady time.Duration) (sizeResult, error) {
+	res := sizeResult{N: n}
+	c, err := newCluster(ctx, root)
+	if err != nil {
+		return res, err
+	}
+	defer c.stop()
+	logf("N=%d: creating pods", n)
+	if err := c.createPods(ctx, n, []string{baselineGate, flipGate}, nil); err != nil {
+		return res, err
+	}
+	if err := waitFor("pods running", 10*time.Minute, func() bool { return c.tracker.runningCount() == n }); err != nil {
+		return res, err
+	}
+	if err := c.startOperator(manager); err != nil {
+		return res, err
+	}
+
+	logf("N=%d: baseline", n)
+	if res.Baseline, err = c.baseline(ctx, n); err != nil {
+		return res, err
+	}
+
+	logf("N=%d: converge", n)
+	start := time.Now()
+	if err := c.k8s.Create(ctx, flipPolicy()); err != nil {
+		return res, err
+	}
+	if err := waitFor("every pod to carry the condition", 10*time.Minute, func() bool { return c.tracker.count(flipGate) == n }); err != nil {
+		return res, err
+	}
+	res.Converge = c.tracker.lastSeen(flipGate).Sub(start)
+	// Let the simulator's Ready updates and the policy status settle.
+	if err := waitFor("every pod Ready", 10*time.Minute, func() bool { return c.readyPods(ctx) == n }); err != nil {
+		return res, err
+	}
+
+	logf("N=%d: flip latency", n)
+	lat, err := c.flipLatencies(ctx, min(flips/2, n))
+	if err != nil {
+		return res, err
+	}
+	res.Flips = len(lat)
+	res.FlipP50, res.FlipP99 = percentile(lat, 0.50), percentile(lat, 0.99)
+
+	logf("N=%d: steady state for %s", n, steady)
+	res.SteadyWindow = steady
+	opWrites, apiWrites, err := c.countWrites(ctx, steady)
+	if err != nil {
+		return res, err
+	}
+	res.WritesPerPodMinute = opWrites / float64(n) / steady.Minutes()
+	res.AllWritesPerPodMinute = apiWrites / float64(n) / steady.Minutes()
+
+	if res.RSSBytes, err = c.operatorRSS(); err != nil {
+		return res, err
+	}
+	if hold, err := time.ParseDuration(os.Getenv("BENCH_HOLD")); err == nil {
+		logf("N=%d: holding for %s (profile the operator now)", n, hold)
+		time.Sleep(hold)
+	}
+	res.HeapBytes, err = c.operatorMetric("go_memstats_heap_inuse_bytes")
+	return res, err
+}
+
+// flipPolicy gates every bench pod on a label the flip scenario toggles.
+func flipPolicy() *v1alpha1.ReadinessGatePolicy {
+	all := intstr.FromString("100%")
+	return &v1alpha1.ReadinessGatePolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: "bench", Namespace: benchNamespace},
+		Spec: v1alpha1.ReadinessGatePolicySpec{
+			Selector:         metav1.LabelSelector{MatchLabels: map[string]string{"app": "bench"}},
+			ConditionType:    flipGate,
+			Expression:       "pod.metadata.labels.?flip.orValue('off') != 'on'",
+			FailureThreshold: 1,
+			MaxUnavailable:   &all,
+		},
+	}
+}
+
+// baselineWorkers is enough parallelism for the raw loop to hit the client's
+// rate limit rather than round trips.
+const baselineWorkers = 64
+
+// baseline is the fastest raw loop a client can write: parallel strategic
+// merge patches of one condition on pods/status, with the operator's client
+// rate limits.
+func (c *cluster) baseline(ctx context.Context, n int) (time.Duration, error) {
+	cfg := *c.cfg
+	cfg.QPS, cfg.Burst = clientQPS, clientBurst
+	cs, err := kubernetesFor(&cfg)
+	if err != nil {
+		return 0, err
+	}
+	start := time.Now()
+	err = parallel(n, baselineWorkers, func(i int) error {
+		patch := fmt.Sprintf(`{"status":{"conditions":[{"type":%q,"status":"True","reason":"Baseline","lastTransitionTime":%q}]}}`,
+			baselineGate, time.Now().UTC().Format(time.RFC3339))
+		_, err := cs.CoreV1().Pods(benchNamespace).Patch(ctx, fmt.Sprintf("pod-%05d", i), types.StrategicMergePatchType, []byte(patch), metav1.PatchOptions{}, "status")
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	if err := waitFor("the baseline", 10*time.Minute, func() bool { return c.tracker.count(baselineGate) == n }); err != nil {
+		return 0, err
+	}
+	return c.tracker.lastSeen(baselineGate).Sub(start), nil
+}
+
+// flipLatencies toggles the label on pods one at a time, each off and on
+// again, and times each flip of the condition from the label write to the
+// watch event that shows it.
+func (c *cluster) flipLatencies(ctx context.Context, pods int) ([]time.Duration, error) {
+	var out []time.Duration
+	for i := range pods {
+		name := fmt.Sprintf("pod-%05d", i)
+		for _, step := range []struct {
+			label string
+			want  corev1.ConditionStatus
+		}{{"on", corev1.ConditionFalse}, {"off", corev1.ConditionTrue}} {
+			start := time.Now()
+			patch := fmt.Sprintf(`{"metadata":{"labels":{"flip":%q}}}`, step.label)
+			if _, err := c.cs.CoreV1().Pods(benchNamespace).Patch(ctx, name, types.MergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
+				return nil, err
+			}
+			if err := c.awaitFlip(name, step.want); err != nil {
+				return nil, err
+			}
+			out = append(out, time.Since(start))
+		}
+	}
+	return out, nil
+}
+
+func (c *cluster) awaitFlip(pod string, want corev1.ConditionStatus) error {
+	timeout := time.After(30 * time.Second)
+	for {
+		select {
+		case f := <-c.tracker.flips:
+			if f.pod == pod && f.status == want {
+				return nil
+			}
+		case <-timeout:
+			return fmt.Errorf("pod %s did not flip to %s", pod, want)
+		}
+	}
+}
+
+// countWrites counts, over the window, the writes the operator's client
+// made (its rest_client_requests_total) and all writes to pods, policies and
+// events that the apiserver served (its apiserver_request_total), which
+// include the simulator's and the harness's.
+func (c *cluster) countWrites(ctx context.Context, window time.Duration) (operator, apiserver float64, err error) {
+	count := func() (float64, float64, error) {
+		var op, api float64
+		for _, verb := range []string{"POST", "PUT", "PATCH", "DELETE"} {
+			v, err := c.operatorMetric("rest_client_requests_total", `method="`+verb+`"`)
+			if err != nil {
+				return 0, 0, err
+			}
+			op += v
+			for _, resource := range []string{"pods", "readinessgatepolicies", "events"} {
+				v, err := c.apiserverMetric(ctx, "apiserver_request_total", `verb="`+verb+`"`, `resource="`+resource+`"`)
+				if err != nil {
+					return 0, 0, err
+				}
+				api += v
+			}
+		}
+		return op, api, nil
+	}
+	op0, api0, err := count()
+	if err != nil {
+		return 0, 0, err
+	}
+	time.Sleep(window)
+	op1, api1, err := count()
+	return op1 - op0, api1 - api0, err
+}
+
+func (c *cluster) readyPods(ctx context.Context) int {
+	list, err := c.cs.CoreV1().Pods(benchNamespace).List(ctx, metav1.ListOptions{ResourceVersion: "0"})
+	if err != nil {
+		return -1
+	}
+	n := 0
+	for _, p := range list.Items {
+		for _, cond := range p.Status.Conditions {
+			if cond.Type == corev1.PodReady && cond.Status == corev1.ConditionTrue {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// sourcesResult is the polling throughput of the http and metrics sources.
+type sourcesResult struct {
+	Pods                      int
+	HTTPPerSec, MetricsPerSec float64
+	Window                    time.Duration
+}
+
+// runSources polls n pods with real loopback servers through both sources
+// at a one-second interval and counts the fetches the operator makes.
+func runSources(ctx context.Context, root, manager string, n int, window time.Duration) (sourcesResult, error) {
+	res := sourcesResult{Pods: n, Window: window}
+	c, err := newCluster(ctx, root)
+	if err != nil {
+		return res, err
+	}
+	defer c.stop()
+	logf("sources: %d pods with servers", n)
+	for i := range n {
+		srv, err := testenv.StartPodServer(sourceIP(i), 8080)
+		if err != nil {
+			return res, err
+		}
+		defer func() { _ = srv.Close() }()
+		srv.Answer(http.StatusOK, "text/plain; version=0.0.4", "cache_warm_ratio 1\n")
+	}
+	if err := c.createPods(ctx, n, []string{httpGate, metricsGate}, func(i int, p *corev1.Pod) {
+		p.Annotations = map[string]string{testenv.AnnotationPodIP: sourceIP(i)}
+	}); err != nil {
+		return res, err
+	}
+	if err := waitFor("pods running", 10*time.Minute, func() bool { return c.tracker.runningCount() == n }); err != nil {
+		return res, err
+	}
+	if err := c.startOperator(manager); err != nil {
+		return res, err
+	}
+	second := &metav1.Duration{Duration: time.Second}
+	ep := v1alpha1.PodEndpoint{Port: intstr.FromInt32(8080), Timeout: second}
+	for _, p := range []*v1alpha1.ReadinessGatePolicy{
+		{ObjectMeta: metav1.ObjectMeta{Name: "http", Namespace: benchNamespace}, Spec: v1alpha1.ReadinessGatePolicySpec{
+			Selector: metav1.LabelSelector{MatchLabels: map[string]string{"app": "bench"}}, ConditionType: httpGate,
+			Expression: "http.statusCode == 200", Interval: second, Sources: &v1alpha1.Sources{HTTP: &v1alpha1.HTTPSource{PodEndpoint: ep}}}},
+		{ObjectMeta: metav1.ObjectMeta{Name: "metrics", Namespace: benchNamespace}, Spec: v1alpha1.ReadinessGatePolicySpec{
+			Selector: metav1.LabelSelector{MatchLabels: map[string]string{"app": "bench"}}, ConditionType: metricsGate,
+			Expression: "metrics.value('cache_warm_ratio') >= 0.95", Interval: second, Sources: &v1alpha1.Sources{Metrics: &v1alpha1.MetricsSource{PodEndpoint: ep}}}},
+	} {
+		if err := c.k8s.Create(ctx, p); err != nil {
+			return res, err
+		}
+	}
+	if err := waitFor("every pod gated by both sources", 10*time.Minute, func() bool {
+		return c.tracker.count(httpGate) == n && c.tracker.count(metricsGate) == n
+	}); err != nil {
+		return res, err
+	}
+	fetches := func(source string) (float64, error) {
+		return c.operatorMetric("readygate_source_fetch_duration_seconds_count", `source="`+source+`"`)
+	}
+	h0, err := fetches("http")
+	if err != nil {
+		return res, err
+	}
+	m0, err := fetches("metrics")
+	if err != nil {
+		return res, err
+	}
+	time.Sleep(window)
+	h1, err := fetches("http")
+	if err != nil {
+		return res, err
+	}
+	m1, err := fetches("metrics")
+	if err != nil {
+		return res, err
+	}
+	res.HTTPPerSec, res.MetricsPerSec = (h1-h0)/window.Seconds(), (m1-m0)/window.Seconds()
+	return res, nil
+}
+
+// sourceIP spreads pods over 127.1.0.0/16, all loopback.
+func sourceIP(i int) string { return fmt.Sprintf("127.1.%d.%d", i/250, i%250+1) }
+
+func percentile(d []time.Duration, p float64) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	s := append([]time.Duration(nil), d...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	idx := int(float64(len(s)-1) * p)
+	return s[idx]
+}

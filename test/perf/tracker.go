@@ -1,0 +1,94 @@
+package main
+
+import (
+	"fmt"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+)
+
+// tracker timestamps, from the watch, when pods first carry a condition and
+// when a watched pod's condition flips.
+type tracker struct {
+	mu      sync.Mutex
+	first   map[string]map[string]time.Time // condition type -> pod -> first seen
+	running map[string]bool
+	status  map[string]corev1.ConditionStatus // "pod/type" -> last status
+	flips   chan flip
+}
+
+type flip struct {
+	pod    string
+	status corev1.ConditionStatus
+	at     time.Time
+}
+
+func newTracker() *tracker {
+	return &tracker{first: map[string]map[string]time.Time{}, running: map[string]bool{},
+		status: map[string]corev1.ConditionStatus{}, flips: make(chan flip, 1024)}
+}
+
+func (t *tracker) observe(p *corev1.Pod) {
+	now := time.Now()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, c := range p.Status.Conditions {
+		ct := string(c.Type)
+		if t.first[ct] == nil {
+			t.first[ct] = map[string]time.Time{}
+		}
+		if _, ok := t.first[ct][p.Name]; !ok {
+			t.first[ct][p.Name] = now
+		}
+		key := p.Name + "/" + ct
+		if prev, ok := t.status[key]; ok && prev != c.Status && ct == flipGate {
+			select {
+			case t.flips <- flip{pod: p.Name, status: c.Status, at: now}:
+			default:
+			}
+		}
+		t.status[key] = c.Status
+	}
+	if p.Status.Phase == corev1.PodRunning {
+		t.running[p.Name] = true
+	}
+}
+
+// count is how many pods carry the condition type.
+func (t *tracker) count(ct string) int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.first[ct])
+}
+
+func (t *tracker) runningCount() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.running)
+}
+
+// waitFor polls cond until it holds or the timeout passes.
+func waitFor(what string, timeout time.Duration, cond func() bool) error {
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return nil
+}
+
+// lastSeen is when the last of the pods first carried the condition.
+func (t *tracker) lastSeen(ct string) time.Time {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var last time.Time
+	for _, at := range t.first[ct] {
+		if at.After(last) {
+			last = at
+		}
+	}
+	return last
+}
