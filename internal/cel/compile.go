@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/version"
 	apiservercel "k8s.io/apiserver/pkg/cel"
 	"k8s.io/apiserver/pkg/cel/environment"
+	"k8s.io/apiserver/pkg/cel/lazy"
 )
 
 // Variable is a named expression that others read as variables.<name>.
@@ -46,6 +47,9 @@ type Program struct {
 	message    *compiled
 	variables  []*compiled
 	varType    *apiservercel.DeclType
+	// noVariables is shared by every evaluation of a policy without
+	// variables: with no callbacks it is never written.
+	noVariables *lazy.MapValue
 }
 
 type compiled struct {
@@ -108,7 +112,7 @@ func (e *Env) Compile(p Policy) (*Program, error) {
 		return nil, fmt.Errorf("loading the CEL environment: %w", err)
 	}
 
-	prog := &Program{env: e, varType: varType}
+	prog := &Program{env: e, varType: varType, noVariables: lazy.NewMapValue(varType)}
 	var errs []FieldError
 	for i, v := range p.Variables {
 		field := fmt.Sprintf("spec.variables[%d].expression", i)

@@ -51,7 +51,7 @@ func NewEnv(podSchema *spec.Schema) (*Env, error) {
 	podType := apiservercel.DynType
 	var schema common.Schema
 	if podSchema != nil {
-		schema = &openapi.Schema{Schema: quantitiesAsStrings(podSchema)}
+		schema = memoize(&openapi.Schema{Schema: quantitiesAsStrings(podSchema)})
 		podType = common.SchemaDeclType(schema, true)
 		if podType == nil {
 			return nil, fmt.Errorf("the Pod schema cannot be used in CEL")
@@ -99,7 +99,9 @@ func (e *Env) podValue(pod *corev1.Pod) ref.Val {
 	m := lazy.NewMapValue(podTypeRef)
 	m.Append("apiVersion", func(*lazy.MapValue) ref.Val { return types.String("v1") })
 	m.Append("kind", func(*lazy.MapValue) ref.Val { return types.String("Pod") })
-	m.Append("metadata", func(*lazy.MapValue) ref.Val { return section(&pod.ObjectMeta, props["metadata"]) })
+	// Metadata has no map keyed by a named type, so it is read by reflection
+	// without any conversion: the common labels check stays cheap.
+	m.Append("metadata", func(*lazy.MapValue) ref.Val { return common.TypedToVal(&pod.ObjectMeta, props["metadata"]) })
 	m.Append("spec", func(*lazy.MapValue) ref.Val { return section(&pod.Spec, props["spec"]) })
 	m.Append("status", func(*lazy.MapValue) ref.Val { return section(&pod.Status, props["status"]) })
 	return m

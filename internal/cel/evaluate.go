@@ -128,6 +128,9 @@ func (ev *evaluation) gate() ref.Val {
 }
 
 func (ev *evaluation) lazyVariables(ctx context.Context) *lazy.MapValue {
+	if len(ev.program.variables) == 0 {
+		return ev.program.noVariables
+	}
 	m := lazy.NewMapValue(ev.program.varType)
 	for i, v := range ev.program.variables {
 		field := fmt.Sprintf("spec.variables[%d].expression", i)

@@ -59,6 +59,9 @@ func verdict(ok bool) string {
 
 func (r *report) write(path string) error {
 	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
 	if err := r.plots(dir); err != nil {
 		return err
 	}

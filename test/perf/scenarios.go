@@ -213,7 +213,17 @@ func (c *cluster) countWrites(ctx context.Context, window time.Duration) (operat
 		}
 		return op, api, nil
 	}
+	// Start once the operator's writes have stopped: the last flip's
+	// status write must not count as steady state.
 	op0, api0, err := count()
+	for settle := 0; err == nil && settle < 30; settle++ {
+		time.Sleep(time.Second)
+		var op float64
+		if op, api0, err = count(); op == op0 {
+			break
+		}
+		op0 = op
+	}
 	if err != nil {
 		return 0, 0, err
 	}
