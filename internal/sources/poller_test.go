@@ -32,14 +32,16 @@ func TestPollerFetchesOncePerKeyAndNotifiesChanges(t *testing.T) {
 	if p.Len() != 1 {
 		t.Fatalf("%d targets, want 1", p.Len())
 	}
+	// Every wait keeps wanting the target, as reconciles do; a target no one
+	// wants for three intervals is dropped.
 	waitFor(t, func() bool { _, ok := p.Want(target); return ok })
-	waitFor(t, func() bool { return fetches.Load() >= 4 })
+	waitFor(t, func() bool { p.Want(target); return fetches.Load() >= 4 })
 	if changes.Load() != 1 {
 		t.Fatalf("%d change notifications for an unchanged result, want 1", changes.Load())
 	}
 	fail.Store(true)
 	waitFor(t, func() bool { r, _ := p.Want(target); return r.Err != nil })
-	waitFor(t, func() bool { return changes.Load() == 2 })
+	waitFor(t, func() bool { p.Want(target); return changes.Load() == 2 })
 }
 
 func TestPollerDropsUnwantedTargets(t *testing.T) {

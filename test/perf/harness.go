@@ -156,11 +156,14 @@ func (c *cluster) operatorRSS() (float64, error) {
 
 const benchNamespace = "bench"
 
+// benchLabels select the bench pods.
+var benchLabels = map[string]string{"app": "bench"}
+
 // createPods creates n pods with the given gates, in parallel.
 func (c *cluster) createPods(ctx context.Context, n int, gates []string, mutate func(i int, p *corev1.Pod)) error {
 	return parallel(n, 32, func(i int) error {
 		p := &corev1.Pod{
-			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("pod-%05d", i), Namespace: benchNamespace, Labels: map[string]string{"app": "bench"}},
+			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("pod-%05d", i), Namespace: benchNamespace, Labels: benchLabels},
 			Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "app:1"}}},
 		}
 		for _, g := range gates {

@@ -61,7 +61,7 @@ func run(ctx context.Context, root, manager string, sizes []int, flips int, stea
 	for _, n := range sizes {
 		r, err := runSize(ctx, root, manager, n, flips, steady)
 		if err != nil {
-			return nil, fmt.Errorf("N=%d: %w", n, err)
+			return nil, fmt.Errorf("with %d pods: %w", n, err)
 		}
 		logf("N=%d: baseline %s, operator %s (%.2fx), flip p50 %s p99 %s, %.3f operator writes/pod/min (all writers %.3f), RSS %.1f MiB, heap %.1f MiB",
 			n, r.Baseline, r.Converge, r.ratio(), r.FlipP50, r.FlipP99, r.WritesPerPodMinute, r.AllWritesPerPodMinute, r.RSSBytes/(1<<20), r.HeapBytes/(1<<20))

@@ -52,7 +52,7 @@ func runSize(ctx context.Context, root, manager string, n, flips int, steady tim
 	if err := c.createPods(ctx, n, []string{baselineGate, flipGate}, nil); err != nil {
 		return res, err
 	}
-	if err := waitFor("pods running", 10*time.Minute, func() bool { return c.tracker.runningCount() == n }); err != nil {
+	if err := waitFor("pods running", func() bool { return c.tracker.runningCount() == n }); err != nil {
 		return res, err
 	}
 	if err := c.startOperator(manager); err != nil {
@@ -69,12 +69,12 @@ func runSize(ctx context.Context, root, manager string, n, flips int, steady tim
 	if err := c.k8s.Create(ctx, flipPolicy()); err != nil {
 		return res, err
 	}
-	if err := waitFor("every pod to carry the condition", 10*time.Minute, func() bool { return c.tracker.count(flipGate) == n }); err != nil {
+	if err := waitFor("every pod to carry the condition", func() bool { return c.tracker.count(flipGate) == n }); err != nil {
 		return res, err
 	}
 	res.Converge = c.tracker.lastSeen(flipGate).Sub(start)
 	// Let the simulator's Ready updates and the policy status settle.
-	if err := waitFor("every pod Ready", 10*time.Minute, func() bool { return c.readyPods(ctx) == n }); err != nil {
+	if err := waitFor("every pod Ready", func() bool { return c.readyPods(ctx) == n }); err != nil {
 		return res, err
 	}
 
@@ -110,9 +110,9 @@ func runSize(ctx context.Context, root, manager string, n, flips int, steady tim
 func flipPolicy() *v1alpha1.ReadinessGatePolicy {
 	all := intstr.FromString("100%")
 	return &v1alpha1.ReadinessGatePolicy{
-		ObjectMeta: metav1.ObjectMeta{Name: "bench", Namespace: benchNamespace},
+		ObjectMeta: metav1.ObjectMeta{Name: benchNamespace, Namespace: benchNamespace},
 		Spec: v1alpha1.ReadinessGatePolicySpec{
-			Selector:         metav1.LabelSelector{MatchLabels: map[string]string{"app": "bench"}},
+			Selector:         metav1.LabelSelector{MatchLabels: benchLabels},
 			ConditionType:    flipGate,
 			Expression:       "pod.metadata.labels.?flip.orValue('off') != 'on'",
 			FailureThreshold: 1,
@@ -145,7 +145,7 @@ func (c *cluster) baseline(ctx context.Context, n int) (time.Duration, error) {
 	if err != nil {
 		return 0, err
 	}
-	if err := waitFor("the baseline", 10*time.Minute, func() bool { return c.tracker.count(baselineGate) == n }); err != nil {
+	if err := waitFor("the baseline", func() bool { return c.tracker.count(baselineGate) == n }); err != nil {
 		return 0, err
 	}
 	return c.tracker.lastSeen(baselineGate).Sub(start), nil
@@ -278,7 +278,7 @@ func runSources(ctx context.Context, root, manager string, n int, window time.Du
 	}); err != nil {
 		return res, err
 	}
-	if err := waitFor("pods running", 10*time.Minute, func() bool { return c.tracker.runningCount() == n }); err != nil {
+	if err := waitFor("pods running", func() bool { return c.tracker.runningCount() == n }); err != nil {
 		return res, err
 	}
 	if err := c.startOperator(manager); err != nil {
@@ -288,17 +288,17 @@ func runSources(ctx context.Context, root, manager string, n int, window time.Du
 	ep := v1alpha1.PodEndpoint{Port: intstr.FromInt32(8080), Timeout: second}
 	for _, p := range []*v1alpha1.ReadinessGatePolicy{
 		{ObjectMeta: metav1.ObjectMeta{Name: "http", Namespace: benchNamespace}, Spec: v1alpha1.ReadinessGatePolicySpec{
-			Selector: metav1.LabelSelector{MatchLabels: map[string]string{"app": "bench"}}, ConditionType: httpGate,
+			Selector: metav1.LabelSelector{MatchLabels: benchLabels}, ConditionType: httpGate,
 			Expression: "http.statusCode == 200", Interval: second, Sources: &v1alpha1.Sources{HTTP: &v1alpha1.HTTPSource{PodEndpoint: ep}}}},
 		{ObjectMeta: metav1.ObjectMeta{Name: "metrics", Namespace: benchNamespace}, Spec: v1alpha1.ReadinessGatePolicySpec{
-			Selector: metav1.LabelSelector{MatchLabels: map[string]string{"app": "bench"}}, ConditionType: metricsGate,
+			Selector: metav1.LabelSelector{MatchLabels: benchLabels}, ConditionType: metricsGate,
 			Expression: "metrics.value('cache_warm_ratio') >= 0.95", Interval: second, Sources: &v1alpha1.Sources{Metrics: &v1alpha1.MetricsSource{PodEndpoint: ep}}}},
 	} {
 		if err := c.k8s.Create(ctx, p); err != nil {
 			return res, err
 		}
 	}
-	if err := waitFor("every pod gated by both sources", 10*time.Minute, func() bool {
+	if err := waitFor("every pod gated by both sources", func() bool {
 		return c.tracker.count(httpGate) == n && c.tracker.count(metricsGate) == n
 	}); err != nil {
 		return res, err

@@ -68,12 +68,15 @@ func (t *tracker) runningCount() int {
 	return len(t.running)
 }
 
-// waitFor polls cond until it holds or the timeout passes.
-func waitFor(what string, timeout time.Duration, cond func() bool) error {
-	deadline := time.Now().Add(timeout)
+// waitTimeout bounds every wait of the harness.
+const waitTimeout = 10 * time.Minute
+
+// waitFor polls cond until it holds or waitTimeout passes.
+func waitFor(what string, cond func() bool) error {
+	deadline := time.Now().Add(waitTimeout)
 	for !cond() {
 		if time.Now().After(deadline) {
-			return fmt.Errorf("timed out after %s waiting for %s", timeout, what)
+			return fmt.Errorf("timed out after %s waiting for %s", waitTimeout, what)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
