@@ -55,7 +55,7 @@ func StartPrometheus(ctx context.Context, targets []ScrapeTarget) (*Prometheus, 
 	if err := os.WriteFile(filepath.Join(dir, "prometheus.yml"), []byte(scrapeConfig(targets)), 0o600); err != nil {
 		return nil, err
 	}
-	addr, err := freeLoopbackPort()
+	addr, err := FreeLoopbackAddr()
 	if err != nil {
 		return nil, err
 	}
@@ -126,7 +126,8 @@ func scrapeConfig(targets []ScrapeTarget) string {
 	return b.String()
 }
 
-func freeLoopbackPort() (string, error) {
+// FreeLoopbackAddr returns a 127.0.0.1 address with a port that was free a moment ago.
+func FreeLoopbackAddr() (string, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", err

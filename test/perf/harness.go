@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -84,7 +83,7 @@ func newCluster(ctx context.Context, root string) (*cluster, error) {
 
 // startOperator runs the manager binary against the cluster with its defaults.
 func (c *cluster) startOperator(manager string) error {
-	addr, err := freeAddr()
+	addr, err := testenv.FreeLoopbackAddr()
 	if err != nil {
 		return err
 	}
@@ -202,13 +201,4 @@ func parallel(n, workers int, f func(i int) error) error {
 	close(next)
 	wg.Wait()
 	return first
-}
-
-func freeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer func() { _ = l.Close() }()
-	return l.Addr().String(), nil
 }
