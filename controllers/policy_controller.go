@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -81,9 +83,14 @@ func (r *PolicyReconciler) writeStatus(ctx context.Context, p *v1alpha1.Readines
 	if compileErr != nil && !meta.IsStatusConditionFalse(before.Conditions, v1alpha1.ConditionAccepted) {
 		r.Recorder.Eventf(p, nil, corev1.EventTypeWarning, eventInvalid, "Compile", "%v", compileErr)
 	}
-	// An update, not a merge patch: a merge patch would leave out the counts
-	// that are zero, and `kubectl get rgp` would show them blank.
-	return r.Status().Update(ctx, p)
+	// The whole status as a merge patch: no conflict with a stale cache, and
+	// zero counts are written too (a diff would leave them out and
+	// `kubectl get rgp` would show them blank).
+	data, err := json.Marshal(map[string]any{"status": p.Status})
+	if err != nil {
+		return err
+	}
+	return r.Status().Patch(ctx, p, client.RawPatch(types.MergePatchType, data))
 }
 
 // isReady says whether a gated pod is True: its condition, or in DryRun the

@@ -118,16 +118,21 @@ var _ = Describe("the pod simulator", func() {
 		Expect(condition(ctx, pod, gateType)()).To(HaveField("Reason", "Test"), "the simulator must not touch the gate's condition")
 
 		By("deleting the gate condition")
-		got := &corev1.Pod{}
-		Expect(k8s.Get(ctx, client.ObjectKeyFromObject(pod), got)).To(Succeed())
-		var kept []corev1.PodCondition
-		for _, c := range got.Status.Conditions {
-			if c.Type != gateType {
-				kept = append(kept, c)
+		// An update with the resourceVersion read, retried if the simulator wrote in between.
+		Eventually(func() error {
+			got := &corev1.Pod{}
+			if err := k8s.Get(ctx, client.ObjectKeyFromObject(pod), got); err != nil {
+				return err
 			}
-		}
-		got.Status.Conditions = kept
-		Expect(k8s.Status().Update(ctx, got)).To(Succeed())
+			var kept []corev1.PodCondition
+			for _, c := range got.Status.Conditions {
+				if c.Type != gateType {
+					kept = append(kept, c)
+				}
+			}
+			got.Status.Conditions = kept
+			return k8s.Status().Update(ctx, got)
+		}).Should(Succeed())
 		Eventually(condition(ctx, pod, corev1.PodReady)).Should(And(
 			HaveField("Status", corev1.ConditionFalse),
 			HaveField("Reason", "ReadinessGatesNotReady"),
@@ -145,10 +150,8 @@ var _ = Describe("the pod simulator", func() {
 		Consistently(func() corev1.ConditionStatus { return statusOf(condition(ctx, pod, corev1.PodReady)()) }, "1s").Should(Equal(corev1.ConditionFalse))
 
 		By("making the containers ready")
-		got := &corev1.Pod{}
-		Expect(k8s.Get(ctx, client.ObjectKeyFromObject(pod), got)).To(Succeed())
-		got.Annotations[testenv.AnnotationContainersReady] = "true"
-		Expect(k8s.Update(ctx, got)).To(Succeed())
+		patch := `{"metadata":{"annotations":{"` + testenv.AnnotationContainersReady + `":"true"}}}`
+		Expect(k8s.Patch(ctx, pod, client.RawPatch(types.MergePatchType, []byte(patch)))).To(Succeed())
 		Eventually(func() corev1.ConditionStatus { return statusOf(condition(ctx, pod, corev1.PodReady)()) }).Should(Equal(corev1.ConditionTrue))
 	})
 })

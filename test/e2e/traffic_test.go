@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -66,10 +67,8 @@ var _ = Describe("a Service's endpoints follow the gate", func() {
 		}).Should(BeEquivalentTo(3))
 
 		By("promoting one pod puts exactly it into the Service")
-		pod := &corev1.Pod{}
-		Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns.Name, Name: "checkout-1"}, pod)).To(Succeed())
-		pod.Labels["promoted"] = "yes"
-		Expect(k8s.Update(ctx, pod)).To(Succeed())
+		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns.Name, Name: "checkout-1"}}
+		Expect(k8s.Patch(ctx, pod, client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"labels":{"promoted":"yes"}}}`)))).To(Succeed())
 		Eventually(endpoints(ctx, ns.Name)).Should(Equal(map[string]bool{"198.51.100.10": false, "198.51.100.11": true, "198.51.100.12": false}))
 
 		By("deleting the policy releases the rest")
