@@ -70,7 +70,7 @@ build: manifests generate ## Build the manager binary.
 
 .PHONY: run
 run: manifests generate build controlplane ## Run the manager against the current kubeconfig, or a local control plane when there is none.
-	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) go run ./hack/playground --manager=$(LOCALBIN)/manager --crds=config/crd/bases
+	ENABLE_WEBHOOKS=false KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) go run ./hack/playground --manager=$(LOCALBIN)/manager --crds=config/crd/bases
 
 .PHONY: docker-build
 docker-build: ## Build the manager image (needs a container engine).

@@ -17,6 +17,7 @@ import (
 
 	"github.com/readygate/readygate/api/v1alpha1"
 	"github.com/readygate/readygate/controllers"
+	"github.com/readygate/readygate/internal/webhook"
 )
 
 func main() {
@@ -80,6 +81,12 @@ func run(metricsAddr, probeAddr, pprofAddr string, leaderElect, secureMetrics bo
 	ctx := ctrl.SetupSignalHandler()
 	if err := controllers.Setup(ctx, mgr, env, opts); err != nil {
 		return err
+	}
+	// make run and clusters without cert-manager run without webhooks.
+	if os.Getenv("ENABLE_WEBHOOKS") != "false" {
+		if err := webhook.Setup(mgr, env); err != nil {
+			return fmt.Errorf("setting up the webhooks: %w", err)
+		}
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return err

@@ -13,6 +13,7 @@ import (
 
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
 )
 
 // K8sVersion is the version of the control-plane binaries the project builds.
@@ -27,6 +28,9 @@ type Options struct {
 	EndpointSliceController bool
 	// Simulator runs the kubelet simulator for every pod until Stop.
 	Simulator bool
+	// WebhookManifests are installed, pointed at a local webhook server
+	// (see WebhookServer).
+	WebhookManifests []string
 	// Output receives the control plane's logs; nil discards them.
 	Output io.Writer
 }
@@ -71,6 +75,7 @@ func Start(opts Options) (*ControlPlane, error) {
 		ErrorIfCRDPathMissing:    len(opts.CRDDirectoryPaths) > 0,
 		AttachControlPlaneOutput: opts.Output != nil,
 		ControlPlaneStartTimeout: 2 * time.Minute,
+		WebhookInstallOptions:    envtest.WebhookInstallOptions{Paths: opts.WebhookManifests},
 	}
 	if opts.Output != nil {
 		env.ControlPlane.APIServer = &envtest.APIServer{Out: opts.Output, Err: opts.Output}
@@ -144,6 +149,13 @@ func (cp *ControlPlane) startControllerManager(out io.Writer) error {
 	case <-time.After(500 * time.Millisecond):
 		return nil
 	}
+}
+
+// WebhookServer returns a server at the address, with the certificate, that
+// the installed webhook configurations call.
+func (cp *ControlPlane) WebhookServer() webhook.Server {
+	o := cp.env.WebhookInstallOptions
+	return webhook.NewServer(webhook.Options{Host: o.LocalServingHost, Port: o.LocalServingPort, CertDir: o.LocalServingCertDir})
 }
 
 // Stop stops the simulator and kube-controller-manager first and

@@ -1,0 +1,52 @@
+package webhook
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/readygate/readygate/api/v1alpha1"
+	"github.com/readygate/readygate/internal/policy"
+)
+
+// InjectPath is where the pod injector serves; config/webhook names it.
+const InjectPath = "/mutate-v1-pod"
+
+// PodInjector adds to a new pod the readiness gates of the policies that
+// select it. It reads policies from the manager's cache, never the API.
+type PodInjector struct {
+	Cache   client.Reader
+	Decoder admission.Decoder
+}
+
+// Handle mutates one pod CREATE.
+func (i *PodInjector) Handle(ctx context.Context, req admission.Request) admission.Response {
+	pod := &corev1.Pod{}
+	if err := i.Decoder.Decode(req, pod); err != nil {
+		return admission.Errored(http.StatusBadRequest, err)
+	}
+	if pod.Namespace == "" {
+		pod.Namespace = req.Namespace
+	}
+	policies := &v1alpha1.ReadinessGatePolicyList{}
+	if err := i.Cache.List(ctx, policies, client.InNamespace(pod.Namespace), client.UnsafeDisableDeepCopy); err != nil {
+		return admission.Errored(http.StatusInternalServerError, fmt.Errorf("listing policies: %w", err))
+	}
+	gates := policy.GatesToInject(pod, policies.Items)
+	if len(gates) == 0 {
+		return admission.Allowed("no readiness gate to add")
+	}
+	for _, g := range gates {
+		pod.Spec.ReadinessGates = append(pod.Spec.ReadinessGates, corev1.PodReadinessGate{ConditionType: corev1.PodConditionType(g)})
+	}
+	mutated, err := json.Marshal(pod)
+	if err != nil {
+		return admission.Errored(http.StatusInternalServerError, err)
+	}
+	return admission.PatchResponseFromRaw(req.Object.Raw, mutated)
+}

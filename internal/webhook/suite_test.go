@@ -1,0 +1,122 @@
+package webhook_test
+
+import (
+	"context"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/readygate/readygate/api/v1alpha1"
+	"github.com/readygate/readygate/controllers"
+	"github.com/readygate/readygate/internal/testenv"
+	"github.com/readygate/readygate/internal/webhook"
+)
+
+var (
+	cp          *testenv.ControlPlane
+	k8s         client.Client
+	warnings    = &warningRecorder{}
+	stopManager context.CancelFunc
+	managerDone chan struct{}
+)
+
+func TestWebhooks(t *testing.T) {
+	RegisterFailHandler(Fail)
+	SetDefaultEventuallyTimeout(30 * time.Second)
+	SetDefaultEventuallyPollingInterval(50 * time.Millisecond)
+	RunSpecs(t, "webhooks installed in a real kube-apiserver")
+}
+
+// warningRecorder keeps the admission warnings the apiserver relays.
+type warningRecorder struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (w *warningRecorder) HandleWarningHeader(_ int, _ string, msg string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.msgs = append(w.msgs, msg)
+}
+
+func (w *warningRecorder) take() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := w.msgs
+	w.msgs = nil
+	return out
+}
+
+var _ = BeforeSuite(func() {
+	logf.SetLogger(zap.New(zap.WriteTo(GinkgoWriter)))
+	scheme := runtime.NewScheme()
+	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
+	utilruntime.Must(v1alpha1.AddToScheme(scheme))
+	var err error
+	cp, err = testenv.Start(testenv.Options{
+		CRDDirectoryPaths: []string{filepath.Join("..", "..", "config", "crd", "bases")},
+		WebhookManifests:  []string{filepath.Join("..", "..", "config", "webhook", "manifests.yaml")},
+		Simulator:         true,
+	})
+	Expect(err).NotTo(HaveOccurred())
+	cfg := rest.CopyConfig(cp.Config)
+	cfg.WarningHandler = warnings
+	k8s, err = client.New(cfg, client.Options{Scheme: scheme})
+	Expect(err).NotTo(HaveOccurred())
+
+	startManager()
+})
+
+// startManager runs the operator with its webhooks, as cmd/ wires them, and
+// returns once the webhook server is up.
+func startManager() {
+	env, err := controllers.NewCELEnv(cp.Config)
+	Expect(err).NotTo(HaveOccurred())
+	mgr, err := ctrl.NewManager(cp.Config, ctrl.Options{
+		Scheme:                 k8s.Scheme(),
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+		WebhookServer:          cp.WebhookServer(),
+		Cache:                  controllers.CacheOptions(),
+		Controller:             config.Controller{SkipNameValidation: ptr.To(true)},
+	})
+	Expect(err).NotTo(HaveOccurred())
+	var ctx context.Context
+	ctx, stopManager = context.WithCancel(context.Background())
+	Expect(controllers.Setup(ctx, mgr, env, controllers.Options{MaxConcurrentReconciles: 4, SourceWorkers: 4})).To(Succeed())
+	Expect(webhook.Setup(mgr, env)).To(Succeed())
+	managerDone = make(chan struct{})
+	go func() {
+		defer GinkgoRecover()
+		defer close(managerDone)
+		Expect(mgr.Start(ctx)).To(Succeed())
+	}()
+	Eventually(func() error { return mgr.GetWebhookServer().StartedChecker()(nil) }).Should(Succeed())
+}
+
+func stopTheManager() {
+	stopManager()
+	<-managerDone
+}
+
+var _ = AfterSuite(func() {
+	stopTheManager()
+	if cp != nil {
+		Expect(cp.Stop()).To(Succeed())
+	}
+})

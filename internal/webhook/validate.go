@@ -1,0 +1,146 @@
+package webhook
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/readygate/readygate/api/v1alpha1"
+	"github.com/readygate/readygate/internal/cel"
+	"github.com/readygate/readygate/internal/gate"
+	"github.com/readygate/readygate/internal/policy"
+	"github.com/readygate/readygate/internal/sources"
+)
+
+// PolicyValidator rejects a policy whose selector, query templates or
+// expressions are invalid, with every error and its field, and warns about
+// conflicts and selected pods that lack the gate.
+type PolicyValidator struct {
+	Env   *cel.Env
+	Cache client.Reader
+}
+
+var _ admission.Validator[*v1alpha1.ReadinessGatePolicy] = (*PolicyValidator)(nil)
+
+// ValidateCreate validates a new policy.
+func (v *PolicyValidator) ValidateCreate(ctx context.Context, p *v1alpha1.ReadinessGatePolicy) (admission.Warnings, error) {
+	return v.validate(ctx, p)
+}
+
+// ValidateUpdate validates a changed policy.
+func (v *PolicyValidator) ValidateUpdate(ctx context.Context, _, p *v1alpha1.ReadinessGatePolicy) (admission.Warnings, error) {
+	if p.DeletionTimestamp != nil {
+		return nil, nil // removing the finalizer must always pass
+	}
+	return v.validate(ctx, p)
+}
+
+// ValidateDelete allows every deletion.
+func (v *PolicyValidator) ValidateDelete(context.Context, *v1alpha1.ReadinessGatePolicy) (admission.Warnings, error) {
+	return nil, nil
+}
+
+func (v *PolicyValidator) validate(ctx context.Context, p *v1alpha1.ReadinessGatePolicy) (admission.Warnings, error) {
+	if errs := v.fieldErrors(p); len(errs) > 0 {
+		return nil, apierrors.NewInvalid(v1alpha1.GroupVersion.WithKind("ReadinessGatePolicy").GroupKind(), p.Name, errs)
+	}
+	warnings := admission.Warnings(policy.Warnings(p))
+	more, err := v.podWarnings(ctx, p)
+	return append(warnings, more...), err
+}
+
+func (v *PolicyValidator) fieldErrors(p *v1alpha1.ReadinessGatePolicy) field.ErrorList {
+	var errs field.ErrorList
+	if _, err := policy.Selector(p); err != nil {
+		errs = append(errs, field.Invalid(field.NewPath("spec", "selector"), p.Spec.Selector, err.Error()))
+	}
+	if s := p.Spec.Sources; s != nil && s.Prometheus != nil {
+		if _, err := sources.RenderQueries(s.Prometheus.Queries, p.Namespace); err != nil {
+			errs = append(errs, field.Invalid(field.NewPath("spec", "sources", "prometheus", "queries"), "", err.Error()))
+		}
+	}
+	if _, err := v.Env.Compile(policy.Expressions(p)); err != nil {
+		var ce *cel.CompileError
+		if !errors.As(err, &ce) {
+			return append(errs, field.InternalError(field.NewPath("spec"), err))
+		}
+		for _, fe := range ce.Errors {
+			errs = append(errs, field.Invalid(pathOf(fe.Field), expressionAt(p, fe.Field), fe.Detail))
+		}
+	}
+	return errs
+}
+
+// podWarnings looks at the pods the policy selects: some may already be
+// decided by an older policy for the same condition, and some may lack the
+// gate, which a pod only gets when it is created.
+func (v *PolicyValidator) podWarnings(ctx context.Context, p *v1alpha1.ReadinessGatePolicy) (admission.Warnings, error) {
+	sel, err := policy.Selector(p)
+	if err != nil {
+		return nil, nil
+	}
+	pods := &corev1.PodList{}
+	if err := v.Cache.List(ctx, pods, client.InNamespace(p.Namespace), client.MatchingLabelsSelector{Selector: sel}, client.UnsafeDisableDeepCopy); err != nil {
+		return nil, err
+	}
+	peers := &v1alpha1.ReadinessGatePolicyList{}
+	if err := v.Cache.List(ctx, peers, client.InNamespace(p.Namespace), client.UnsafeDisableDeepCopy); err != nil {
+		return nil, err
+	}
+	var warnings admission.Warnings
+	missing := 0
+	for i := range pods.Items {
+		pod := &pods.Items[i]
+		if !gate.HasGate(pod, p.Spec.ConditionType) {
+			missing++
+		}
+	}
+	for i := range peers.Items {
+		peer := &peers.Items[i]
+		if peer.Name == p.Name || peer.DeletionTimestamp != nil || peer.Spec.ConditionType != p.Spec.ConditionType {
+			continue
+		}
+		for j := range pods.Items {
+			if policy.Selects(peer, &pods.Items[j]) {
+				warnings = append(warnings, fmt.Sprintf("policy %s also decides %s on pod %s: the older of the two policies decides it and the other reports Accepted=False, reason Conflict",
+					peer.Name, p.Spec.ConditionType, pods.Items[j].Name))
+				break
+			}
+		}
+	}
+	if missing > 0 {
+		warnings = append(warnings, fmt.Sprintf("%d selected pods do not list %s in spec.readinessGates and cannot be gated until they are recreated: label the namespace readygate.io/inject=enabled to have new pods get the gate, then restart the workload",
+			missing, p.Spec.ConditionType))
+	}
+	return warnings, nil
+}
+
+// pathOf turns "spec.variables[1].expression" into a field path.
+func pathOf(s string) *field.Path {
+	var idx int
+	var name string
+	if _, err := fmt.Sscanf(s, "spec.variables[%d].%s", &idx, &name); err == nil {
+		return field.NewPath("spec", "variables").Index(idx).Child(name)
+	}
+	return field.NewPath("spec").Child(s[len("spec."):])
+}
+
+func expressionAt(p *v1alpha1.ReadinessGatePolicy, path string) string {
+	switch path {
+	case "spec.expression":
+		return p.Spec.Expression
+	case "spec.messageExpression":
+		return p.Spec.MessageExpression
+	}
+	var idx int
+	if _, err := fmt.Sscanf(path, "spec.variables[%d]", &idx); err == nil && idx < len(p.Spec.Variables) {
+		return p.Spec.Variables[idx].Expression
+	}
+	return ""
+}

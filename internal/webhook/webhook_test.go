@@ -1,0 +1,163 @@
+package webhook_test
+
+import (
+	"context"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/rand"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/readygate/readygate/api/v1alpha1"
+)
+
+const gateType = "readygate.io/warm"
+
+func namespace(ctx context.Context, inject bool) string {
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "w-" + rand.String(6)}}
+	if inject {
+		ns.Labels = map[string]string{"readygate.io/inject": "enabled"}
+	}
+	Expect(k8s.Create(ctx, ns)).To(Succeed())
+	return ns.Name
+}
+
+func newPolicy(ns, name, expression string) *v1alpha1.ReadinessGatePolicy {
+	return &v1alpha1.ReadinessGatePolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+		Spec: v1alpha1.ReadinessGatePolicySpec{
+			Selector:      metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}},
+			ConditionType: gateType,
+			Expression:    expression,
+		},
+	}
+}
+
+// acceptedPolicy creates a policy and waits until the operator accepted it,
+// since only accepted policies inject.
+func acceptedPolicy(ctx context.Context, p *v1alpha1.ReadinessGatePolicy) {
+	Expect(k8s.Create(ctx, p)).To(Succeed())
+	Eventually(func() bool {
+		got := &v1alpha1.ReadinessGatePolicy{}
+		_ = k8s.Get(ctx, client.ObjectKeyFromObject(p), got)
+		return meta.IsStatusConditionTrue(got.Status.Conditions, v1alpha1.ConditionAccepted)
+	}).Should(BeTrue())
+}
+
+func createPod(ctx context.Context, ns, name string, labels, annotations map[string]string, gates ...string) *corev1.Pod {
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: labels, Annotations: annotations},
+		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "app:1"}}},
+	}
+	for _, g := range gates {
+		pod.Spec.ReadinessGates = append(pod.Spec.ReadinessGates, corev1.PodReadinessGate{ConditionType: corev1.PodConditionType(g)})
+	}
+	Expect(k8s.Create(ctx, pod)).To(Succeed())
+	return pod
+}
+
+func gatesOf(pod *corev1.Pod) []string {
+	out := make([]string, 0, len(pod.Spec.ReadinessGates))
+	for _, g := range pod.Spec.ReadinessGates {
+		out = append(out, string(g.ConditionType))
+	}
+	return out
+}
+
+var web = map[string]string{"app": "web"}
+
+var _ = Describe("the pod injector", func() {
+	It("adds the gate of every accepted policy that selects a new pod, and the operator then decides it", func(ctx SpecContext) {
+		ns := namespace(ctx, true)
+		acceptedPolicy(ctx, newPolicy(ns, "warm", "true"))
+		other := newPolicy(ns, "zone", "true")
+		other.Spec.ConditionType = "readygate.io/zone"
+		acceptedPolicy(ctx, other)
+
+		pod := createPod(ctx, ns, "web-0", web, nil)
+		Expect(gatesOf(pod)).To(ConsistOf(gateType, "readygate.io/zone"))
+		Eventually(func() corev1.ConditionStatus {
+			got := &corev1.Pod{}
+			_ = k8s.Get(ctx, client.ObjectKeyFromObject(pod), got)
+			for _, c := range got.Status.Conditions {
+				if c.Type == corev1.PodReady {
+					return c.Status
+				}
+			}
+			return ""
+		}).Should(Equal(corev1.ConditionTrue))
+	})
+
+	It("leaves alone pods no policy selects, and namespaces without the label", func(ctx SpecContext) {
+		ns := namespace(ctx, true)
+		acceptedPolicy(ctx, newPolicy(ns, "warm", "true"))
+		Expect(gatesOf(createPod(ctx, ns, "db-0", map[string]string{"app": "db"}, nil))).To(BeEmpty())
+
+		plain := namespace(ctx, false)
+		acceptedPolicy(ctx, newPolicy(plain, "warm", "true"))
+		Expect(gatesOf(createPod(ctx, plain, "web-0", web, nil))).To(BeEmpty())
+	})
+
+	It("honours the opt-out annotation and is idempotent", func(ctx SpecContext) {
+		ns := namespace(ctx, true)
+		acceptedPolicy(ctx, newPolicy(ns, "warm", "true"))
+		Expect(gatesOf(createPod(ctx, ns, "out", web, map[string]string{"readygate.io/inject": "false"}))).To(BeEmpty())
+		Expect(gatesOf(createPod(ctx, ns, "already", web, nil, gateType))).To(Equal([]string{gateType}))
+	})
+
+	It("does not inject the gate of a suspended policy", func(ctx SpecContext) {
+		ns := namespace(ctx, true)
+		p := newPolicy(ns, "warm", "true")
+		p.Spec.Suspend = true
+		acceptedPolicy(ctx, p)
+		Expect(gatesOf(createPod(ctx, ns, "web-0", web, nil))).To(BeEmpty())
+	})
+})
+
+var _ = Describe("the policy validator", func() {
+	It("rejects expressions that do not compile, with the field, position and cause", func(ctx SpecContext) {
+		ns := namespace(ctx, false)
+		p := newPolicy(ns, "bad", "pod.metadata.name ==")
+		p.Spec.Variables = []v1alpha1.Variable{{Name: "x", Expression: "pod.spec.nosuchfield"}}
+		err := k8s.Create(ctx, p)
+		Expect(err).To(MatchError(And(
+			ContainSubstring("spec.variables[0].expression"),
+			ContainSubstring("undefined field 'nosuchfield'"),
+			ContainSubstring("spec.expression"),
+			ContainSubstring("spec.expression:1:21"),
+			ContainSubstring("Syntax error"),
+		)))
+	})
+
+	It("rejects a bad selector", func(ctx SpecContext) {
+		ns := namespace(ctx, false)
+		p := newPolicy(ns, "badsel", "true")
+		p.Spec.Selector = metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "app", Operator: "Near"}}}
+		Expect(k8s.Create(ctx, p)).To(MatchError(ContainSubstring("spec.selector")))
+	})
+
+	It("warns about a conflicting policy and about selected pods that lack the gate", func(ctx SpecContext) {
+		ns := namespace(ctx, false)
+		createPod(ctx, ns, "gated", web, nil, gateType)
+		createPod(ctx, ns, "ungated", web, nil)
+		warnings.take()
+		acceptedPolicy(ctx, newPolicy(ns, "first", "true"))
+		Expect(warnings.take()).To(ContainElement(ContainSubstring("1 selected pods do not list readygate.io/warm")))
+
+		Expect(k8s.Create(ctx, newPolicy(ns, "second", "true"))).To(Succeed())
+		Expect(warnings.take()).To(ContainElement(ContainSubstring("policy first also decides readygate.io/warm on pod")))
+	})
+})
+
+var _ = Describe("a webhook outage", Serial, func() {
+	It("does not block pod creation (failurePolicy Ignore)", func(ctx SpecContext) {
+		ns := namespace(ctx, true)
+		acceptedPolicy(ctx, newPolicy(ns, "warm", "true"))
+		stopTheManager()
+		DeferCleanup(startManager)
+		Expect(gatesOf(createPod(ctx, ns, "during-outage", web, nil))).To(BeEmpty())
+	})
+})
