@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -33,10 +34,12 @@ func (v *PolicyValidator) ValidateCreate(ctx context.Context, p *v1alpha1.Readin
 	return v.validate(ctx, p)
 }
 
-// ValidateUpdate validates a changed policy.
-func (v *PolicyValidator) ValidateUpdate(ctx context.Context, _, p *v1alpha1.ReadinessGatePolicy) (admission.Warnings, error) {
-	if p.DeletionTimestamp != nil {
-		return nil, nil // removing the finalizer must always pass
+// ValidateUpdate validates a changed policy. A change that leaves the spec
+// alone (the operator's finalizer, labels) always passes, so a policy that
+// slipped in while the webhook was down can still be reported and deleted.
+func (v *PolicyValidator) ValidateUpdate(ctx context.Context, old, p *v1alpha1.ReadinessGatePolicy) (admission.Warnings, error) {
+	if p.DeletionTimestamp != nil || equality.Semantic.DeepEqual(old.Spec, p.Spec) {
+		return nil, nil
 	}
 	return v.validate(ctx, p)
 }

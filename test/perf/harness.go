@@ -45,6 +45,7 @@ type cluster struct {
 	stopInf context.CancelFunc
 
 	manager     *exec.Cmd
+	managerDone chan struct{} // closed when the operator exits
 	metricsAddr string
 }
 
@@ -91,27 +92,38 @@ func (c *cluster) startOperator(manager string) error {
 	args := append([]string{"--kubeconfig=" + c.cp.KubeconfigPath, "--metrics-bind-address=" + addr,
 		"--health-probe-bind-address=0", "--leader-elect=false", "--zap-log-level=error"}, strings.Fields(os.Getenv("BENCH_OPERATOR_ARGS"))...)
 	c.manager = exec.Command(manager, args...)
+	// No cert-manager here: the harness measures the controllers.
+	c.manager.Env = append(os.Environ(), "ENABLE_WEBHOOKS=false")
 	if os.Getenv("BENCH_OPERATOR_LOGS") == "1" {
 		c.manager.Stdout, c.manager.Stderr = os.Stderr, os.Stderr
 	}
 	if err := c.manager.Start(); err != nil {
 		return err
 	}
+	c.managerDone = make(chan struct{})
+	go func() {
+		_ = c.manager.Wait()
+		close(c.managerDone)
+	}()
 	// Ready once it serves metrics.
 	deadline := time.Now().Add(time.Minute)
 	for time.Now().Before(deadline) {
 		if _, err := c.operatorMetric("go_goroutines"); err == nil {
 			return nil
 		}
-		time.Sleep(100 * time.Millisecond)
+		select {
+		case <-c.managerDone:
+			return fmt.Errorf("the operator exited at start (BENCH_OPERATOR_LOGS=1 shows why)")
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
 	return fmt.Errorf("the operator did not come up")
 }
 
 func (c *cluster) stop() {
-	if c.manager != nil && c.manager.Process != nil {
+	if c.managerDone != nil {
 		_ = c.manager.Process.Signal(os.Interrupt)
-		_ = c.manager.Wait()
+		<-c.managerDone
 	}
 	c.stopInf()
 	_ = c.cp.Stop()

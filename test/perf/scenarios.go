@@ -52,7 +52,7 @@ func runSize(ctx context.Context, root, manager string, n, flips int, steady tim
 	if err := c.createPods(ctx, n, []string{baselineGate, flipGate}, nil); err != nil {
 		return res, err
 	}
-	if err := waitFor("pods running", func() bool { return c.tracker.runningCount() == n }); err != nil {
+	if err := c.waitFor("pods running", func() bool { return c.tracker.runningCount() == n }); err != nil {
 		return res, err
 	}
 	if err := c.startOperator(manager); err != nil {
@@ -69,12 +69,12 @@ func runSize(ctx context.Context, root, manager string, n, flips int, steady tim
 	if err := c.k8s.Create(ctx, flipPolicy()); err != nil {
 		return res, err
 	}
-	if err := waitFor("every pod to carry the condition", func() bool { return c.tracker.count(flipGate) == n }); err != nil {
+	if err := c.waitFor("every pod to carry the condition", func() bool { return c.tracker.count(flipGate) == n }); err != nil {
 		return res, err
 	}
 	res.Converge = c.tracker.lastSeen(flipGate).Sub(start)
 	// Let the simulator's Ready updates and the policy status settle.
-	if err := waitFor("every pod Ready", func() bool { return c.readyPods(ctx) == n }); err != nil {
+	if err := c.waitFor("every pod Ready", func() bool { return c.readyPods(ctx) == n }); err != nil {
 		return res, err
 	}
 
@@ -145,7 +145,7 @@ func (c *cluster) baseline(ctx context.Context, n int) (time.Duration, error) {
 	if err != nil {
 		return 0, err
 	}
-	if err := waitFor("the baseline", func() bool { return c.tracker.count(baselineGate) == n }); err != nil {
+	if err := c.waitFor("the baseline", func() bool { return c.tracker.count(baselineGate) == n }); err != nil {
 		return 0, err
 	}
 	return c.tracker.lastSeen(baselineGate).Sub(start), nil
@@ -278,7 +278,7 @@ func runSources(ctx context.Context, root, manager string, n int, window time.Du
 	}); err != nil {
 		return res, err
 	}
-	if err := waitFor("pods running", func() bool { return c.tracker.runningCount() == n }); err != nil {
+	if err := c.waitFor("pods running", func() bool { return c.tracker.runningCount() == n }); err != nil {
 		return res, err
 	}
 	if err := c.startOperator(manager); err != nil {
@@ -298,7 +298,7 @@ func runSources(ctx context.Context, root, manager string, n int, window time.Du
 			return res, err
 		}
 	}
-	if err := waitFor("every pod gated by both sources", func() bool {
+	if err := c.waitFor("every pod gated by both sources", func() bool {
 		return c.tracker.count(httpGate) == n && c.tracker.count(metricsGate) == n
 	}); err != nil {
 		return res, err

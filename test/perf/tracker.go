@@ -71,14 +71,19 @@ func (t *tracker) runningCount() int {
 // waitTimeout bounds every wait of the harness.
 const waitTimeout = 10 * time.Minute
 
-// waitFor polls cond until it holds or waitTimeout passes.
-func waitFor(what string, cond func() bool) error {
+// waitFor polls cond until it holds, waitTimeout passes, or the operator
+// (once started) exits.
+func (c *cluster) waitFor(what string, cond func() bool) error {
 	deadline := time.Now().Add(waitTimeout)
 	for !cond() {
 		if time.Now().After(deadline) {
 			return fmt.Errorf("timed out after %s waiting for %s", waitTimeout, what)
 		}
-		time.Sleep(5 * time.Millisecond)
+		select {
+		case <-c.managerDone: // nil, and so never ready, before the operator starts
+			return fmt.Errorf("the operator exited while waiting for %s", what)
+		case <-time.After(5 * time.Millisecond):
+		}
 	}
 	return nil
 }
