@@ -15,6 +15,6 @@ func Setup(mgr ctrl.Manager, env *cel.Env) error {
 		Cache: mgr.GetClient(), Decoder: admission.NewDecoder(mgr.GetScheme()),
 	}})
 	return ctrl.NewWebhookManagedBy(mgr, &v1alpha1.ReadinessGatePolicy{}).
-		WithValidator(&PolicyValidator{Env: env, Cache: mgr.GetClient()}).
+		WithValidator(&PolicyValidator{Env: env, API: mgr.GetAPIReader()}).
 		Complete()
 }

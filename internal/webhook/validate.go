@@ -23,8 +23,10 @@ import (
 // expressions are invalid, with every error and its field, and warns about
 // conflicts and selected pods that lack the gate.
 type PolicyValidator struct {
-	Env   *cel.Env
-	Cache client.Reader
+	Env *cel.Env
+	// API reads the pods and policies live: policies change rarely, and a
+	// warning must not miss a pod the cache has not seen yet.
+	API client.Reader
 }
 
 var _ admission.Validator[*v1alpha1.ReadinessGatePolicy] = (*PolicyValidator)(nil)
@@ -89,11 +91,11 @@ func (v *PolicyValidator) podWarnings(ctx context.Context, p *v1alpha1.Readiness
 		return nil, nil
 	}
 	pods := &corev1.PodList{}
-	if err := v.Cache.List(ctx, pods, client.InNamespace(p.Namespace), client.MatchingLabelsSelector{Selector: sel}, client.UnsafeDisableDeepCopy); err != nil {
+	if err := v.API.List(ctx, pods, client.InNamespace(p.Namespace), client.MatchingLabelsSelector{Selector: sel}); err != nil {
 		return nil, err
 	}
 	peers := &v1alpha1.ReadinessGatePolicyList{}
-	if err := v.Cache.List(ctx, peers, client.InNamespace(p.Namespace), client.UnsafeDisableDeepCopy); err != nil {
+	if err := v.API.List(ctx, peers, client.InNamespace(p.Namespace)); err != nil {
 		return nil, err
 	}
 	var warnings admission.Warnings

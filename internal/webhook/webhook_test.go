@@ -47,6 +47,21 @@ func acceptedPolicy(ctx context.Context, p *v1alpha1.ReadinessGatePolicy) {
 	}).Should(BeTrue())
 }
 
+// waitUntilInjecting waits until the injector's cache has the namespace's
+// policies: a dry-run pod then comes back with the gates.
+func waitUntilInjecting(ctx context.Context, ns string, gates ...string) {
+	Eventually(func() []string {
+		probe := &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: "probe", Namespace: ns, Labels: web},
+			Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "app:1"}}},
+		}
+		if err := k8s.Create(ctx, probe, client.DryRunAll); err != nil {
+			return nil
+		}
+		return gatesOf(probe)
+	}).Should(ConsistOf(gates))
+}
+
 func createPod(ctx context.Context, ns, name string, labels, annotations map[string]string, gates ...string) *corev1.Pod {
 	pod := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: labels, Annotations: annotations},
@@ -76,6 +91,7 @@ var _ = Describe("the pod injector", func() {
 		other := newPolicy(ns, "zone", "true")
 		other.Spec.ConditionType = "readygate.io/zone"
 		acceptedPolicy(ctx, other)
+		waitUntilInjecting(ctx, ns, gateType, "readygate.io/zone")
 
 		pod := createPod(ctx, ns, "web-0", web, nil)
 		Expect(gatesOf(pod)).To(ConsistOf(gateType, "readygate.io/zone"))
@@ -94,6 +110,7 @@ var _ = Describe("the pod injector", func() {
 	It("leaves alone pods no policy selects, and namespaces without the label", func(ctx SpecContext) {
 		ns := namespace(ctx, true)
 		acceptedPolicy(ctx, newPolicy(ns, "warm", "true"))
+		waitUntilInjecting(ctx, ns, gateType)
 		Expect(gatesOf(createPod(ctx, ns, "db-0", map[string]string{"app": "db"}, nil))).To(BeEmpty())
 
 		plain := namespace(ctx, false)
@@ -104,6 +121,7 @@ var _ = Describe("the pod injector", func() {
 	It("honours the opt-out annotation and is idempotent", func(ctx SpecContext) {
 		ns := namespace(ctx, true)
 		acceptedPolicy(ctx, newPolicy(ns, "warm", "true"))
+		waitUntilInjecting(ctx, ns, gateType)
 		Expect(gatesOf(createPod(ctx, ns, "out", web, map[string]string{"readygate.io/inject": "false"}))).To(BeEmpty())
 		Expect(gatesOf(createPod(ctx, ns, "already", web, nil, gateType))).To(Equal([]string{gateType}))
 	})
@@ -156,6 +174,7 @@ var _ = Describe("a webhook outage", Serial, func() {
 	It("does not block pod creation (failurePolicy Ignore)", func(ctx SpecContext) {
 		ns := namespace(ctx, true)
 		acceptedPolicy(ctx, newPolicy(ns, "warm", "true"))
+		waitUntilInjecting(ctx, ns, gateType)
 		stopTheManager()
 		DeferCleanup(startManager)
 		Expect(gatesOf(createPod(ctx, ns, "during-outage", web, nil))).To(BeEmpty())
