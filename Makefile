@@ -55,8 +55,8 @@ prometheus: ## Build the Prometheus server the prometheus source's tests run (ca
 	./hack/build-prometheus.sh
 
 .PHONY: test
-test: manifests generate vet controlplane prometheus ## Run the unit and envtest suites against a real control plane.
-	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) PROMETHEUS_BINARY=$(LOCALBIN)/prometheus go test ./... -count=1 -timeout 30m
+test: manifests generate vet controlplane prometheus kustomize ## Run the unit and envtest suites against a real control plane.
+	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) PROMETHEUS_BINARY=$(LOCALBIN)/prometheus KUSTOMIZE=$(KUSTOMIZE) go test ./... -count=1 -timeout 30m
 
 .PHONY: e2e
 e2e: controlplane prometheus ## Run the end-to-end suite against a real control plane.

@@ -1,0 +1,123 @@
+// Package manifests checks that every kustomize overlay of config/ builds,
+// and that what it builds keeps the promises of the install docs.
+package manifests
+
+import (
+	"bytes"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"sigs.k8s.io/yaml"
+)
+
+func kustomize(t *testing.T) string {
+	t.Helper()
+	bin := os.Getenv("KUSTOMIZE")
+	if bin == "" {
+		t.Fatal("KUSTOMIZE is not set: run the tests through `make test`, which builds kustomize")
+	}
+	return bin
+}
+
+// build runs kustomize build on a directory and returns its objects.
+func build(t *testing.T, dir string) []map[string]any {
+	t.Helper()
+	out, err := exec.Command(kustomize(t), "build", dir).CombinedOutput()
+	if err != nil {
+		t.Fatalf("kustomize build %s: %v\n%s", dir, err, out)
+	}
+	var objs []map[string]any
+	for _, doc := range bytes.Split(out, []byte("\n---\n")) {
+		var obj map[string]any
+		if err := yaml.Unmarshal(doc, &obj); err != nil {
+			t.Fatalf("%s: %v", dir, err)
+		}
+		if obj != nil {
+			objs = append(objs, obj)
+		}
+	}
+	return objs
+}
+
+func TestEveryOverlayBuilds(t *testing.T) {
+	var dirs []string
+	err := filepath.WalkDir(filepath.Join("..", "..", "config"), func(path string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && d.Name() == "kustomization.yaml" {
+			dirs = append(dirs, filepath.Dir(path))
+		}
+		return err
+	})
+	if err != nil || len(dirs) < 8 {
+		t.Fatalf("found %d overlays (%v): %v", len(dirs), dirs, err)
+	}
+	for _, dir := range dirs {
+		t.Run(strings.TrimPrefix(dir, filepath.Join("..", "..")+string(filepath.Separator)), func(t *testing.T) {
+			if objs := build(t, dir); len(objs) == 0 {
+				t.Fatal("builds nothing")
+			}
+		})
+	}
+}
+
+func TestDefaultOverlay(t *testing.T) {
+	objs := build(t, filepath.Join("..", "..", "config", "default"))
+	kinds := map[string]map[string]any{}
+	for _, o := range objs {
+		kinds[o["kind"].(string)] = o
+		if ns, _ := o["metadata"].(map[string]any)["namespace"].(string); ns != "" && ns != "readygate-system" {
+			t.Errorf("%s in namespace %q", o["kind"], ns)
+		}
+	}
+	for _, k := range []string{"CustomResourceDefinition", "Deployment", "ClusterRole", "ServiceAccount", "Service",
+		"MutatingWebhookConfiguration", "ValidatingWebhookConfiguration", "Certificate", "Issuer"} {
+		if kinds[k] == nil {
+			t.Errorf("config/default builds no %s", k)
+		}
+	}
+	dep := kinds["Deployment"]
+	pod := dig(dep, "spec", "template", "spec").(map[string]any)
+	if dig(pod, "securityContext", "runAsNonRoot") != true || dig(pod, "securityContext", "seccompProfile", "type") != "RuntimeDefault" {
+		t.Errorf("the pod is not hardened: %v", pod["securityContext"])
+	}
+	c := pod["containers"].([]any)[0].(map[string]any)
+	sc := c["securityContext"].(map[string]any)
+	if sc["readOnlyRootFilesystem"] != true || sc["allowPrivilegeEscalation"] != false || dig(sc, "capabilities", "drop").([]any)[0] != "ALL" {
+		t.Errorf("the container is not hardened: %v", sc)
+	}
+	for _, probe := range []string{"livenessProbe", "readinessProbe", "resources"} {
+		if c[probe] == nil {
+			t.Errorf("the manager has no %s", probe)
+		}
+	}
+	if !strings.Contains(strings.Join(toStrings(c["args"]), " "), "--leader-elect") {
+		t.Errorf("leader election is off: %v", c["args"])
+	}
+	for _, k := range []string{"MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"} {
+		if dig(kinds[k], "metadata", "annotations", "cert-manager.io/inject-ca-from") != "readygate-system/readygate-serving-cert" {
+			t.Errorf("%s gets no CA from cert-manager", k)
+		}
+	}
+}
+
+func dig(v any, path ...string) any {
+	for _, p := range path {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = m[p]
+	}
+	return v
+}
+
+func toStrings(v any) []string {
+	var out []string
+	for _, s := range v.([]any) {
+		out = append(out, s.(string))
+	}
+	return out
+}
