@@ -115,8 +115,9 @@ func dig(v any, path ...string) any {
 }
 
 func toStrings(v any) []string {
-	var out []string
-	for _, s := range v.([]any) {
+	items := v.([]any)
+	out := make([]string, 0, len(items))
+	for _, s := range items {
 		out = append(out, s.(string))
 	}
 	return out
