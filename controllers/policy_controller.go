@@ -57,8 +57,11 @@ func (r *PolicyReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 	if p.DeletionTimestamp != nil {
 		return ctrl.Result{}, r.finalize(ctx, p)
 	}
+	// Finalizer changes are merge patches: an update would conflict with the
+	// status writes that follow a create, and only be retried.
+	before := p.DeepCopy()
 	if controllerutil.AddFinalizer(p, v1alpha1.Finalizer) {
-		return ctrl.Result{}, r.Update(ctx, p)
+		return ctrl.Result{}, r.Patch(ctx, p, client.MergeFrom(before))
 	}
 
 	pods, peers, err := r.namespace(ctx, p.Namespace)
@@ -119,8 +122,9 @@ func (r *PolicyReconciler) finalize(ctx context.Context, p *v1alpha1.ReadinessGa
 			return err
 		}
 	}
+	before := p.DeepCopy()
 	controllerutil.RemoveFinalizer(p, v1alpha1.Finalizer)
-	if err := r.Update(ctx, p); err != nil {
+	if err := r.Patch(ctx, p, client.MergeFrom(before)); err != nil {
 		return client.IgnoreNotFound(err)
 	}
 	r.Programs.Forget(p.UID)
