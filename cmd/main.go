@@ -7,15 +7,11 @@ import (
 	"fmt"
 	"os"
 
-	"k8s.io/apimachinery/pkg/runtime"
-	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
-	"github.com/readygate/readygate/api/v1alpha1"
 	"github.com/readygate/readygate/controllers"
 	"github.com/readygate/readygate/internal/webhook"
 )
@@ -51,9 +47,7 @@ func main() {
 }
 
 func run(metricsAddr, probeAddr, pprofAddr string, leaderElect, secureMetrics bool, qps float32, burst int, opts controllers.Options) error {
-	scheme := runtime.NewScheme()
-	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
-	utilruntime.Must(v1alpha1.AddToScheme(scheme))
+	scheme := controllers.NewScheme()
 
 	cfg := ctrl.GetConfigOrDie()
 	cfg.QPS, cfg.Burst = qps, burst

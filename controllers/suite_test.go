@@ -8,9 +8,6 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	"k8s.io/apimachinery/pkg/runtime"
-	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -19,7 +16,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
-	"github.com/readygate/readygate/api/v1alpha1"
 	"github.com/readygate/readygate/controllers"
 	"github.com/readygate/readygate/internal/testenv"
 )
@@ -27,7 +23,7 @@ import (
 var (
 	cp            *testenv.ControlPlane
 	k8s           client.Client
-	scheme        = runtime.NewScheme()
+	scheme        = controllers.NewScheme()
 	stopManager   context.CancelFunc
 	managerExited chan struct{}
 )
@@ -41,8 +37,6 @@ func TestControllers(t *testing.T) {
 
 var _ = BeforeSuite(func() {
 	logf.SetLogger(zap.New(zap.WriteTo(GinkgoWriter), zap.UseDevMode(true)))
-	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
-	utilruntime.Must(v1alpha1.AddToScheme(scheme))
 
 	var err error
 	cp, err = testenv.Start(testenv.Options{CRDDirectoryPaths: []string{filepath.Join("..", "config", "crd", "bases")}, Simulator: true})

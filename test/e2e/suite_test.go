@@ -12,14 +12,11 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	"k8s.io/apimachinery/pkg/runtime"
-	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
-	"github.com/readygate/readygate/api/v1alpha1"
+	"github.com/readygate/readygate/controllers"
 	"github.com/readygate/readygate/internal/testenv"
 )
 
@@ -39,9 +36,7 @@ func TestE2E(t *testing.T) {
 
 var _ = BeforeSuite(func() {
 	logf.SetLogger(zap.New(zap.WriteTo(GinkgoWriter)))
-	scheme := runtime.NewScheme()
-	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
-	utilruntime.Must(v1alpha1.AddToScheme(scheme))
+	scheme := controllers.NewScheme()
 
 	bin := filepath.Join(GinkgoT().TempDir(), "manager")
 	build := exec.Command("go", "build", "-o", bin, "../../cmd")

@@ -14,16 +14,13 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/readygate/readygate/api/v1alpha1"
+	"github.com/readygate/readygate/controllers"
 	"github.com/readygate/readygate/internal/testenv"
 )
 
@@ -56,9 +53,7 @@ func newCluster(ctx context.Context, root string) (*cluster, error) {
 	}
 	c := &cluster{cp: cp, cfg: rest.CopyConfig(cp.Config)}
 	c.cfg.QPS, c.cfg.Burst = 5000, 10000 // the harness itself must not be the bottleneck
-	scheme := runtime.NewScheme()
-	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
-	utilruntime.Must(v1alpha1.AddToScheme(scheme))
+	scheme := controllers.NewScheme()
 	if c.cs, err = kubernetes.NewForConfig(c.cfg); err != nil {
 		return nil, err
 	}
