@@ -4,7 +4,10 @@ K8S_VERSION ?= 1.37.2
 CONTROLLER_TOOLS_VERSION ?= v0.23.0
 KUSTOMIZE_VERSION ?= v5.8.2
 GOLANGCI_LINT_VERSION ?= v2.15.0
-IMG ?= ghcr.io/readygate/readygate:latest
+VERSION ?= 0.1.0
+IMG ?= ghcr.io/readygate/readygate:v$(VERSION)
+CHANNELS ?= candidate-v0
+DEFAULT_CHANNEL ?= candidate-v0
 
 LOCALBIN ?= $(shell pwd)/bin
 CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
@@ -28,7 +31,7 @@ help: ## Show this help.
 
 .PHONY: manifests
 manifests: controller-gen ## Generate the CRD and RBAC manifests from the markers.
-	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="./api/...;./controllers/..." output:crd:artifacts:config=config/crd/bases
+	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="./api/...;./controllers/...;./internal/webhook/..." output:crd:artifacts:config=config/crd/bases
 
 .PHONY: generate
 generate: controller-gen ## Generate the DeepCopy methods.
@@ -55,7 +58,7 @@ prometheus: ## Build the Prometheus server the prometheus source's tests run (ca
 	./hack/build-prometheus.sh
 
 .PHONY: test
-test: manifests generate vet controlplane prometheus kustomize ## Run the unit and envtest suites against a real control plane.
+test: manifests generate vet controlplane prometheus kustomize bundle-validate ## Run the unit and envtest suites against a real control plane.
 	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) PROMETHEUS_BINARY=$(LOCALBIN)/prometheus KUSTOMIZE=$(KUSTOMIZE) go test ./... -count=1 -timeout 30m
 
 .PHONY: e2e
@@ -77,12 +80,13 @@ docker-build: ## Build the manager image (needs a container engine).
 	docker build -t $(IMG) .
 
 .PHONY: bundle
-bundle: ## Generate the OLM bundle.
-	@echo "make bundle: not yet (issue 7)"; exit 1
+bundle: manifests kustomize ## Generate the OLM bundle (bundle/, bundle.Dockerfile) from config/manifests.
+	$(KUSTOMIZE) build config/manifests | go run ./hack/bundle generate --version=$(VERSION) --image=$(IMG) \
+		--channels=$(CHANNELS) --default-channel=$(DEFAULT_CHANNEL) --icon=config/manifests/icon.svg
 
 .PHONY: bundle-validate
-bundle-validate: ## Validate the OLM bundle.
-	@echo "make bundle-validate: not yet (issue 7)"; exit 1
+bundle-validate: ## Validate bundle/ with operator-framework/api: default, OperatorHub v2, good-practices and deprecated-API validators.
+	go run ./hack/bundle validate --dir=bundle --k8s-version=$(K8S_VERSION)
 
 .PHONY: bench
 bench: build controlplane ## Run the scale harness (N=1,000 and 5,000; BENCH_FULL=1 adds 10,000) and write docs/performance.md.

@@ -49,9 +49,13 @@ func main() {
 func run(metricsAddr, probeAddr, pprofAddr string, leaderElect, secureMetrics bool, qps float32, burst int, opts controllers.Options) error {
 	scheme := controllers.NewScheme()
 
+	// The operator's namespace, from the downward API: leader election runs
+	// there and the injector leaves it alone.
+	namespace := os.Getenv("POD_NAMESPACE")
 	cfg := ctrl.GetConfigOrDie()
 	cfg.QPS, cfg.Burst = qps, burst
 
+	ctx := ctrl.SetupSignalHandler()
 	env, err := controllers.NewCELEnv(cfg)
 	if err != nil {
 		return err
@@ -63,22 +67,22 @@ func run(metricsAddr, probeAddr, pprofAddr string, leaderElect, secureMetrics bo
 			SecureServing: secureMetrics,
 			TLSOpts:       []func(*tls.Config){func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} }},
 		},
-		HealthProbeBindAddress: probeAddr,
-		PprofBindAddress:       pprofAddr,
-		LeaderElection:         leaderElect,
-		LeaderElectionID:       "readygate.readygate.io",
-		Cache:                  controllers.CacheOptions(),
+		HealthProbeBindAddress:  probeAddr,
+		PprofBindAddress:        pprofAddr,
+		LeaderElection:          leaderElect,
+		LeaderElectionID:        "readygate.readygate.io",
+		LeaderElectionNamespace: namespace,
+		Cache:                   controllers.CacheOptions(),
 	})
 	if err != nil {
 		return fmt.Errorf("creating the manager: %w", err)
 	}
-	ctx := ctrl.SetupSignalHandler()
 	if err := controllers.Setup(ctx, mgr, env, opts); err != nil {
 		return err
 	}
 	// make run and clusters without cert-manager run without webhooks.
 	if os.Getenv("ENABLE_WEBHOOKS") != "false" {
-		if err := webhook.Setup(mgr, env); err != nil {
+		if err := webhook.Setup(ctx, mgr, env, namespace); err != nil {
 			return fmt.Errorf("setting up the webhooks: %w", err)
 		}
 	}

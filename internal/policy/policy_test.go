@@ -108,3 +108,25 @@ func TestSummarizeAndConditions(t *testing.T) {
 		t.Fatalf("ready %+v", c)
 	}
 }
+
+func TestNamespaceInjects(t *testing.T) {
+	enabled := map[string]string{InjectKey: InjectEnabled}
+	cases := []struct {
+		name, namespace string
+		labels          map[string]string
+		want            bool
+	}{
+		{"a labelled namespace", "shop", enabled, true},
+		{"an unlabelled namespace", "shop", nil, false},
+		{"another label value", "shop", map[string]string{InjectKey: "true"}, false},
+		{"kube-system whatever its labels", "kube-system", enabled, false},
+		{"the operator's namespace whatever its labels", "readygate-system", enabled, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := NamespaceInjects(tc.namespace, tc.labels, "readygate-system"); got != tc.want {
+				t.Fatalf("NamespaceInjects(%q, %v) = %v, want %v", tc.namespace, tc.labels, got, tc.want)
+			}
+		})
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
@@ -18,11 +19,24 @@ import (
 const InjectPath = "/mutate-v1-pod"
 
 // PodInjector adds to a new pod the readiness gates of the policies that
-// select it. It reads policies from the manager's cache, never the API.
+// select it. It reads namespaces and policies from the manager's cache, never
+// the API.
 type PodInjector struct {
 	Cache   client.Reader
 	Decoder admission.Decoder
+	// OperatorNamespace is never injected into, whatever its labels.
+	OperatorNamespace string
 }
+
+// namespaceMeta is how the injector reads namespaces: their labels are all it
+// needs, so the cache keeps only metadata.
+func namespaceMeta() *metav1.PartialObjectMetadata {
+	ns := &metav1.PartialObjectMetadata{}
+	ns.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Namespace"))
+	return ns
+}
+
+// +kubebuilder:rbac:groups="",resources=namespaces,verbs=list;watch
 
 // Handle mutates one pod CREATE.
 func (i *PodInjector) Handle(ctx context.Context, req admission.Request) admission.Response {
@@ -32,6 +46,13 @@ func (i *PodInjector) Handle(ctx context.Context, req admission.Request) admissi
 	}
 	if pod.Namespace == "" {
 		pod.Namespace = req.Namespace
+	}
+	ns := namespaceMeta()
+	if err := i.Cache.Get(ctx, client.ObjectKey{Name: pod.Namespace}, ns); err != nil {
+		return admission.Errored(http.StatusInternalServerError, fmt.Errorf("reading namespace %s: %w", pod.Namespace, err))
+	}
+	if !policy.NamespaceInjects(ns.Name, ns.Labels, i.OperatorNamespace) {
+		return admission.Allowed("namespace does not ask for readiness-gate injection")
 	}
 	policies := &v1alpha1.ReadinessGatePolicyList{}
 	if err := i.Cache.List(ctx, policies, client.InNamespace(pod.Namespace), client.UnsafeDisableDeepCopy); err != nil {

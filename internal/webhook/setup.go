@@ -1,7 +1,10 @@
 package webhook
 
 import (
+	"context"
+
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
@@ -9,10 +12,16 @@ import (
 	"github.com/readygate/readygate/internal/cel"
 )
 
-// Setup registers both webhooks with the manager's webhook server.
-func Setup(mgr ctrl.Manager, env *cel.Env) error {
+// Setup registers both webhooks with the manager's webhook server. The
+// injector never injects into operatorNamespace.
+func Setup(ctx context.Context, mgr ctrl.Manager, env *cel.Env, operatorNamespace string) error {
+	// Started with the manager rather than on the first admission, which
+	// would otherwise wait for a full namespace list within its timeout.
+	if _, err := mgr.GetCache().GetInformer(ctx, namespaceMeta(), cache.BlockUntilSynced(false)); err != nil {
+		return err
+	}
 	mgr.GetWebhookServer().Register(InjectPath, &webhook.Admission{Handler: &PodInjector{
-		Cache: mgr.GetClient(), Decoder: admission.NewDecoder(mgr.GetScheme()),
+		Cache: mgr.GetClient(), Decoder: admission.NewDecoder(mgr.GetScheme()), OperatorNamespace: operatorNamespace,
 	}})
 	return ctrl.NewWebhookManagedBy(mgr, &v1alpha1.ReadinessGatePolicy{}).
 		WithValidator(&PolicyValidator{Env: env, API: mgr.GetAPIReader()}).

@@ -93,7 +93,7 @@ func startManager() {
 	var ctx context.Context
 	ctx, stopManager = context.WithCancel(context.Background())
 	Expect(controllers.Setup(ctx, mgr, env, controllers.Options{MaxConcurrentReconciles: 4, SourceWorkers: 4})).To(Succeed())
-	Expect(webhook.Setup(mgr, env)).To(Succeed())
+	Expect(webhook.Setup(ctx, mgr, env, "")).To(Succeed())
 	managerDone = make(chan struct{})
 	go func() {
 		defer GinkgoRecover()
