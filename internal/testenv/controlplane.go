@@ -151,11 +151,16 @@ func (cp *ControlPlane) startControllerManager(out io.Writer) error {
 	}
 }
 
-// WebhookServer returns a server at the address, with the certificate, that
-// the installed webhook configurations call.
-func (cp *ControlPlane) WebhookServer() webhook.Server {
+// WebhookOptions are the address and certificate that the installed webhook
+// configurations call.
+func (cp *ControlPlane) WebhookOptions() webhook.Options {
 	o := cp.env.WebhookInstallOptions
-	return webhook.NewServer(webhook.Options{Host: o.LocalServingHost, Port: o.LocalServingPort, CertDir: o.LocalServingCertDir})
+	return webhook.Options{Host: o.LocalServingHost, Port: o.LocalServingPort, CertDir: o.LocalServingCertDir}
+}
+
+// WebhookServer returns a server with the WebhookOptions.
+func (cp *ControlPlane) WebhookServer() webhook.Server {
+	return webhook.NewServer(cp.WebhookOptions())
 }
 
 // Stop stops the simulator and kube-controller-manager first and

@@ -66,6 +66,9 @@ func (s *Simulator) Run(ctx context.Context, cfg *rest.Config) error {
 	}
 	s.client = mgr.GetClient()
 	if err := s.ensureNode(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped before it got going: nothing to report
+		}
 		return err
 	}
 	err = ctrl.NewControllerManagedBy(mgr).

@@ -62,10 +62,7 @@ var _ = BeforeSuite(func() {
 })
 
 var _ = AfterSuite(func() {
-	if manager != nil && manager.Process != nil {
-		_ = manager.Process.Signal(os.Interrupt)
-		_ = manager.Wait()
-	}
+	testenv.StopProcess(manager, 10*time.Second)
 	if cp != nil {
 		Expect(cp.Stop()).To(Succeed())
 	}

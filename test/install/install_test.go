@@ -1,0 +1,232 @@
+package install_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/readygate/readygate/api/v1alpha1"
+)
+
+const gate = "readygate.io/warm"
+
+var web = map[string]string{"app": "web"}
+
+var _ = Describe("readygate installed from the OLM bundle", Ordered, func() {
+	var shop, plain string
+
+	BeforeAll(func(ctx SpecContext) {
+		shop, plain = "shop", "plain"
+		Expect(k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: shop, Labels: map[string]string{"readygate.io/inject": "enabled"}}})).To(Succeed())
+		Expect(k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: plain}})).To(Succeed())
+	})
+
+	It("takes the leader lease in its own namespace", func(ctx SpecContext) {
+		Eventually(func() error {
+			return k8s.Get(ctx, client.ObjectKey{Namespace: operatorNamespace, Name: "readygate.readygate.io"}, &coordinationv1.Lease{})
+		}).Should(Succeed(), "the manager never led: its log (above) names what it was denied")
+	})
+
+	It("rejects an invalid policy through the validating webhook", func(ctx SpecContext) {
+		Eventually(func() string {
+			err := k8s.Create(ctx, policy(shop, "bad", "pod.metadata.nosuchfield == 'x'"))
+			if err == nil {
+				return "created"
+			}
+			return err.Error()
+		}).Should(And(ContainSubstring("spec.expression"), ContainSubstring("nosuchfield")))
+	})
+
+	It("accepts valid policies and adds its finalizer", func(ctx SpecContext) {
+		for _, ns := range []string{shop, plain} {
+			p := policy(ns, "warm", "has(pod.metadata.labels.warm) && pod.metadata.labels.warm == 'true'")
+			Expect(k8s.Create(ctx, p)).To(Succeed())
+			Eventually(func(g Gomega) {
+				got := &v1alpha1.ReadinessGatePolicy{}
+				g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(p), got)).To(Succeed())
+				g.Expect(meta.IsStatusConditionTrue(got.Status.Conditions, v1alpha1.ConditionAccepted)).To(BeTrue())
+				g.Expect(got.Finalizers).To(ContainElement(v1alpha1.Finalizer))
+			}).Should(Succeed())
+		}
+	})
+
+	It("injects the gate only into namespaces that ask for it, with no namespaceSelector from OLM", func(ctx SpecContext) {
+		Eventually(func() []string { return gatesOf(dryRunPod(ctx, shop)) }).Should(Equal([]string{gate}))
+		// The plain namespace's policy is accepted and in the cache as surely
+		// as the shop one: only the namespace's label keeps the gate out.
+		Consistently(func() []string { return gatesOf(dryRunPod(ctx, plain)) }, "2s").Should(BeEmpty())
+	})
+
+	It("gates a pod on its expression and reports it in the policy's status", func(ctx SpecContext) {
+		pod := createPod(ctx, shop, "web-0")
+		Expect(gatesOf(pod)).To(Equal([]string{gate}))
+		Eventually(conditionOf(ctx, pod)).Should(HaveField("Reason", v1alpha1.ReasonExpressionFalse))
+		Expect(podReady(ctx, pod)).To(BeFalse())
+
+		setLabel(ctx, pod, "warm", "true")
+		Eventually(conditionOf(ctx, pod)).Should(HaveField("Status", corev1.ConditionTrue))
+		Eventually(func() bool { return podReady(ctx, pod) }).Should(BeTrue())
+		Eventually(func(g Gomega) {
+			p := &v1alpha1.ReadinessGatePolicy{}
+			g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: shop, Name: "warm"}, p)).To(Succeed())
+			g.Expect(p.Status.MatchedPods).To(BeEquivalentTo(1))
+			g.Expect(p.Status.ReadyPods).To(BeEquivalentTo(1))
+		}).Should(Succeed())
+		Eventually(func() []string { return eventReasons(ctx, shop, pod.Name) }).Should(ContainElement("GateFlipped"))
+	})
+
+	It("releases its gates and its finalizer when the policy is deleted", func(ctx SpecContext) {
+		pod := createPod(ctx, shop, "web-1")
+		Eventually(conditionOf(ctx, pod)).Should(HaveField("Status", corev1.ConditionFalse))
+		Expect(k8s.Delete(ctx, &v1alpha1.ReadinessGatePolicy{ObjectMeta: metav1.ObjectMeta{Namespace: shop, Name: "warm"}})).To(Succeed())
+		Eventually(conditionOf(ctx, pod)).Should(HaveField("Reason", v1alpha1.ReasonPolicyDeleted))
+		Eventually(func() bool {
+			return errors.IsNotFound(k8s.Get(ctx, client.ObjectKey{Namespace: shop, Name: "warm"}, &v1alpha1.ReadinessGatePolicy{}))
+		}).Should(BeTrue())
+	})
+
+	It("was never denied anything it asked the API for", func() {
+		Expect(logs.String()).NotTo(ContainSubstring("forbidden"))
+	})
+
+	// The test above can only pass with exactly the CSV's permissions if a
+	// missing one shows: take one away and the manager reports it.
+	It("reports a missing permission", func(ctx SpecContext) {
+		role := clusterRoleGranting("pods/status")
+		granted := role.Rules
+		role.Rules = nil
+		for _, r := range granted {
+			if !slices.Contains(r.Resources, "pods/status") {
+				role.Rules = append(role.Rules, r)
+			}
+		}
+		Expect(k8s.Update(ctx, role)).To(Succeed())
+		DeferCleanup(func(ctx SpecContext) {
+			restored := &rbacv1.ClusterRole{}
+			Expect(k8s.Get(ctx, client.ObjectKeyFromObject(role), restored)).To(Succeed())
+			restored.Rules = granted
+			Expect(k8s.Update(ctx, restored)).To(Succeed())
+		})
+
+		// The plain namespace's policy selects it and has a condition to write.
+		pod := createPodWithGate(ctx, plain, "web-2", gate)
+		Eventually(logs.String).Should(MatchRegexp(`%s.{0,4} is forbidden: .*cannot patch resource .{0,4}pods/status`, pod.Name))
+		Consistently(conditionOf(ctx, pod), "1s").Should(BeZero(), "the condition was written without the permission")
+	})
+})
+
+func policy(ns, name, expression string) *v1alpha1.ReadinessGatePolicy {
+	return &v1alpha1.ReadinessGatePolicy{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		Spec: v1alpha1.ReadinessGatePolicySpec{
+			Selector:      metav1.LabelSelector{MatchLabels: web},
+			ConditionType: gate,
+			Expression:    expression,
+		},
+	}
+}
+
+func newPod(ns, name string) *corev1.Pod {
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: web},
+		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "app:1"}}},
+	}
+}
+
+func dryRunPod(ctx context.Context, ns string) *corev1.Pod {
+	pod := newPod(ns, "probe")
+	Expect(k8s.Create(ctx, pod, client.DryRunAll)).To(Succeed())
+	return pod
+}
+
+func createPod(ctx context.Context, ns, name string) *corev1.Pod {
+	pod := newPod(ns, name)
+	Expect(k8s.Create(ctx, pod)).To(Succeed())
+	return pod
+}
+
+func createPodWithGate(ctx context.Context, ns, name, conditionType string) *corev1.Pod {
+	pod := newPod(ns, name)
+	pod.Spec.ReadinessGates = []corev1.PodReadinessGate{{ConditionType: corev1.PodConditionType(conditionType)}}
+	Expect(k8s.Create(ctx, pod)).To(Succeed())
+	return pod
+}
+
+func gatesOf(pod *corev1.Pod) []string {
+	out := make([]string, 0, len(pod.Spec.ReadinessGates))
+	for _, g := range pod.Spec.ReadinessGates {
+		out = append(out, string(g.ConditionType))
+	}
+	return out
+}
+
+func conditionOf(ctx context.Context, pod *corev1.Pod) func() corev1.PodCondition {
+	return func() corev1.PodCondition {
+		got := &corev1.Pod{}
+		Expect(k8s.Get(ctx, client.ObjectKeyFromObject(pod), got)).To(Succeed())
+		for _, c := range got.Status.Conditions {
+			if c.Type == gate {
+				return c
+			}
+		}
+		return corev1.PodCondition{}
+	}
+}
+
+func podReady(ctx context.Context, pod *corev1.Pod) bool {
+	got := &corev1.Pod{}
+	Expect(k8s.Get(ctx, client.ObjectKeyFromObject(pod), got)).To(Succeed())
+	for _, c := range got.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+func setLabel(ctx context.Context, pod *corev1.Pod, key, value string) {
+	patch := client.MergeFrom(pod.DeepCopy())
+	pod.Labels[key] = value
+	Expect(k8s.Patch(ctx, pod, patch)).To(Succeed())
+}
+
+func eventReasons(ctx context.Context, ns, podName string) []string {
+	events := &eventsv1.EventList{}
+	Expect(k8s.List(ctx, events, client.InNamespace(ns))).To(Succeed())
+	out := make([]string, 0, len(pod.Spec.ReadinessGates))
+	for _, e := range events.Items {
+		if e.Regarding.Name == podName {
+			out = append(out, e.Reason)
+		}
+	}
+	return out
+}
+
+// clusterRoleGranting returns the ClusterRole installed from the CSV's
+// clusterPermissions that grants resource.
+func clusterRoleGranting(resource string) *rbacv1.ClusterRole {
+	for i := range bundle.CSV.Spec.InstallStrategy.StrategySpec.ClusterPermissions {
+		role := &rbacv1.ClusterRole{}
+		Expect(k8s.Get(context.Background(), client.ObjectKey{Name: fmt.Sprintf("%s-%d", bundle.CSV.Name, i)}, role)).To(Succeed())
+		for _, r := range role.Rules {
+			for _, res := range r.Resources {
+				if res == resource {
+					return role
+				}
+			}
+		}
+	}
+	Fail("no ClusterRole from the CSV grants " + resource)
+	return nil
+}

@@ -1,0 +1,100 @@
+// Package install installs the OLM bundle the way OLM would — its CRD, and
+// the service account, roles and bindings exactly as the CSV lists them —
+// into a real control plane, runs the manager binary as the CSV's deployment
+// runs it, authenticated with a token of that service account, and runs the
+// core gating scenario through the webhooks the CSV describes.
+package install_test
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"github.com/operator-framework/api/pkg/manifests"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	"k8s.io/client-go/kubernetes"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/readygate/readygate/controllers"
+	"github.com/readygate/readygate/internal/testenv"
+)
+
+// operatorNamespace is where OLM would install the operator for an
+// AllNamespaces OperatorGroup.
+const operatorNamespace = "operators"
+
+var (
+	cp        *testenv.ControlPlane
+	k8s       client.Client
+	clientset *kubernetes.Clientset
+	bundle    *manifests.Bundle
+	manager   *exec.Cmd
+	logs      = &syncBuffer{}
+)
+
+func TestInstall(t *testing.T) {
+	RegisterFailHandler(Fail)
+	SetDefaultEventuallyTimeout(60 * time.Second)
+	SetDefaultEventuallyPollingInterval(100 * time.Millisecond)
+	RunSpecs(t, "the OLM bundle installs with exactly the CSV's permissions")
+}
+
+// syncBuffer keeps the manager's log for assertions.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+var _ = BeforeSuite(func(ctx SpecContext) {
+	logf.SetLogger(zap.New(zap.WriteTo(GinkgoWriter)))
+	var err error
+	bundle, err = manifests.GetBundleFromDir(filepath.Join("..", "..", "bundle"))
+	Expect(err).NotTo(HaveOccurred(), "loading bundle/ (run make bundle)")
+
+	bin := filepath.Join(GinkgoT().TempDir(), "manager")
+	build := exec.Command("go", "build", "-o", bin, "../../cmd")
+	build.Stdout, build.Stderr = GinkgoWriter, GinkgoWriter
+	Expect(build.Run()).To(Succeed(), "building the manager")
+
+	webhooks := filepath.Join(GinkgoT().TempDir(), "webhooks.yaml")
+	Expect(os.WriteFile(webhooks, webhookConfigurations(bundle.CSV), 0o600)).To(Succeed())
+	cp, err = testenv.Start(testenv.Options{Simulator: true, WebhookManifests: []string{webhooks}})
+	Expect(err).NotTo(HaveOccurred())
+	scheme := controllers.NewScheme()
+	Expect(apiextensionsv1.AddToScheme(scheme)).To(Succeed())
+	k8s, err = client.New(cp.Config, client.Options{Scheme: scheme})
+	Expect(err).NotTo(HaveOccurred())
+	clientset, err = kubernetes.NewForConfig(cp.Config)
+	Expect(err).NotTo(HaveOccurred())
+
+	installCRDs(ctx, bundle)
+	kubeconfig := installServiceAccount(ctx, bundle.CSV)
+	manager = startManager(bin, kubeconfig, bundle.CSV)
+}, NodeTimeout(5*time.Minute))
+
+var _ = AfterSuite(func() {
+	testenv.StopProcess(manager, 10*time.Second)
+	if cp != nil {
+		Expect(cp.Stop()).To(Succeed())
+	}
+})
