@@ -204,7 +204,7 @@ func setLabel(ctx context.Context, pod *corev1.Pod, key, value string) {
 func eventReasons(ctx context.Context, ns, podName string) []string {
 	events := &eventsv1.EventList{}
 	Expect(k8s.List(ctx, events, client.InNamespace(ns))).To(Succeed())
-	out := make([]string, 0, len(pod.Spec.ReadinessGates))
+	var out []string
 	for _, e := range events.Items {
 		if e.Regarding.Name == podName {
 			out = append(out, e.Reason)
