@@ -53,13 +53,18 @@ lint: golangci-lint ## Run golangci-lint.
 controlplane: ## Build etcd, kube-apiserver and kube-controller-manager for the tests (cached).
 	K8S_VERSION=$(K8S_VERSION) ./hack/build-controlplane.sh
 
+.PHONY: olm
+olm: ## Build the OLM operator the install test runs to take the bundle's CSV to Succeeded (cached).
+	./hack/build-olm.sh
+
 .PHONY: prometheus
 prometheus: ## Build the Prometheus server the prometheus source's tests run (cached).
 	./hack/build-prometheus.sh
 
 .PHONY: test
-test: manifests generate vet controlplane prometheus kustomize bundle-validate ## Run the unit and envtest suites against a real control plane.
-	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) PROMETHEUS_BINARY=$(LOCALBIN)/prometheus KUSTOMIZE=$(KUSTOMIZE) go test ./... -count=1 -timeout 30m
+test: manifests generate vet controlplane prometheus olm kustomize bundle-validate ## Run the unit and envtest suites against a real control plane.
+	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) PROMETHEUS_BINARY=$(LOCALBIN)/prometheus OLM_BINARY=$(LOCALBIN)/olm KUSTOMIZE=$(KUSTOMIZE) \
+		go test ./... -count=1 -timeout 30m
 
 .PHONY: e2e
 e2e: controlplane prometheus ## Run the end-to-end suite against a real control plane.

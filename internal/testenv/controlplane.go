@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"time"
 
 	"k8s.io/client-go/rest"
@@ -23,9 +24,9 @@ const K8sVersion = "1.37.2"
 type Options struct {
 	// CRDDirectoryPaths are installed before Start returns.
 	CRDDirectoryPaths []string
-	// EndpointSliceController also runs kube-controller-manager with the
-	// endpointslice controller, for tests that need real EndpointSlices.
-	EndpointSliceController bool
+	// Controllers also runs kube-controller-manager with these controllers,
+	// e.g. "endpointslice-controller" for tests that need real EndpointSlices.
+	Controllers []string
 	// Simulator runs the kubelet simulator for every pod until Stop.
 	Simulator bool
 	// WebhookManifests are installed, pointed at a local webhook server
@@ -89,8 +90,8 @@ func Start(opts Options) (*ControlPlane, error) {
 	if err := cp.writeKubeconfig(); err != nil {
 		return nil, errors.Join(err, cp.Stop())
 	}
-	if opts.EndpointSliceController {
-		if err := cp.startControllerManager(opts.Output); err != nil {
+	if len(opts.Controllers) > 0 {
+		if err := cp.startControllerManager(opts.Controllers, opts.Output); err != nil {
 			return nil, errors.Join(err, cp.Stop())
 		}
 	}
@@ -121,12 +122,12 @@ func (cp *ControlPlane) writeKubeconfig() error {
 	return os.WriteFile(cp.KubeconfigPath, kubeconfig, 0o600)
 }
 
-func (cp *ControlPlane) startControllerManager(out io.Writer) error {
+func (cp *ControlPlane) startControllerManager(controllers []string, out io.Writer) error {
 	cmd := exec.Command(filepath.Join(AssetsDir(), "kube-controller-manager"),
 		"--kubeconfig="+cp.KubeconfigPath,
 		"--authentication-kubeconfig="+cp.KubeconfigPath,
 		"--authorization-kubeconfig="+cp.KubeconfigPath,
-		"--controllers=endpointslice-controller",
+		"--controllers="+strings.Join(controllers, ","),
 		"--leader-elect=false",
 		"--secure-port=0",
 		"--concurrent-service-endpoint-syncs=5",

@@ -45,9 +45,9 @@ var _ = BeforeSuite(func() {
 
 	var err error
 	cp, err = testenv.Start(testenv.Options{
-		CRDDirectoryPaths:       []string{filepath.Join("..", "..", "config", "crd", "bases")},
-		EndpointSliceController: true,
-		Simulator:               true,
+		CRDDirectoryPaths: []string{filepath.Join("..", "..", "config", "crd", "bases")},
+		Controllers:       []string{"endpointslice-controller"},
+		Simulator:         true,
 	})
 	Expect(err).NotTo(HaveOccurred())
 	k8s, err = client.New(cp.Config, client.Options{Scheme: scheme})

@@ -17,6 +17,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	"github.com/operator-framework/api/pkg/manifests"
+	operatorsv1 "github.com/operator-framework/api/pkg/operators/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -32,13 +33,41 @@ import (
 const operatorNamespace = "operators"
 
 var (
-	cp        *testenv.ControlPlane
+	// installed is the control plane the manager runs against as the CSV's
+	// service account; k8s is its admin client.
+	installed *cluster
 	k8s       client.Client
-	clientset *kubernetes.Clientset
 	bundle    *manifests.Bundle
 	manager   *exec.Cmd
 	logs      = &syncBuffer{}
 )
+
+// cluster is a control plane with admin clients.
+type cluster struct {
+	cp        *testenv.ControlPlane
+	k8s       client.Client
+	clientset *kubernetes.Clientset
+}
+
+func startCluster(opts testenv.Options) *cluster {
+	cp, err := testenv.Start(opts)
+	Expect(err).NotTo(HaveOccurred())
+	scheme := controllers.NewScheme()
+	Expect(apiextensionsv1.AddToScheme(scheme)).To(Succeed())
+	Expect(operatorsv1.AddToScheme(scheme)).To(Succeed())
+	c := &cluster{cp: cp}
+	c.k8s, err = client.New(cp.Config, client.Options{Scheme: scheme})
+	Expect(err).NotTo(HaveOccurred())
+	c.clientset, err = kubernetes.NewForConfig(cp.Config)
+	Expect(err).NotTo(HaveOccurred())
+	return c
+}
+
+func (c *cluster) stop() {
+	if c != nil {
+		Expect(c.cp.Stop()).To(Succeed())
+	}
+}
 
 func TestInstall(t *testing.T) {
 	RegisterFailHandler(Fail)
@@ -78,23 +107,14 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 
 	webhooks := filepath.Join(GinkgoT().TempDir(), "webhooks.yaml")
 	Expect(os.WriteFile(webhooks, webhookConfigurations(bundle.CSV), 0o600)).To(Succeed())
-	cp, err = testenv.Start(testenv.Options{Simulator: true, WebhookManifests: []string{webhooks}})
-	Expect(err).NotTo(HaveOccurred())
-	scheme := controllers.NewScheme()
-	Expect(apiextensionsv1.AddToScheme(scheme)).To(Succeed())
-	k8s, err = client.New(cp.Config, client.Options{Scheme: scheme})
-	Expect(err).NotTo(HaveOccurred())
-	clientset, err = kubernetes.NewForConfig(cp.Config)
-	Expect(err).NotTo(HaveOccurred())
-
-	installCRDs(ctx, bundle)
-	kubeconfig := installServiceAccount(ctx, bundle.CSV)
+	installed = startCluster(testenv.Options{Simulator: true, WebhookManifests: []string{webhooks}})
+	k8s = installed.k8s
+	installCRDs(ctx, installed, bundle)
+	kubeconfig := installServiceAccount(ctx, installed, bundle.CSV)
 	manager = startManager(bin, kubeconfig, bundle.CSV)
 }, NodeTimeout(5*time.Minute))
 
 var _ = AfterSuite(func() {
 	testenv.StopProcess(manager, 10*time.Second)
-	if cp != nil {
-		Expect(cp.Stop()).To(Succeed())
-	}
+	installed.stop()
 })

@@ -28,8 +28,8 @@ import (
 	"github.com/readygate/readygate/internal/testenv"
 )
 
-// What OLM does with a bundle, done by hand: OLM itself cannot be built from
-// the module proxy (see docs/install.md).
+// What OLM's catalog operator and OLM do with a bundle, done by hand, so
+// that the manager can run as the CSV's service account outside a pod.
 
 // webhookConfigurations are the configurations OLM creates from the CSV's
 // webhookdefinitions for an AllNamespaces OperatorGroup: one per
@@ -64,14 +64,18 @@ func webhookConfigurations(csv *operatorsv1alpha1.ClusterServiceVersion) []byte 
 	return bytes.Join(docs, []byte("---\n"))
 }
 
-func installCRDs(ctx context.Context, b *manifests.Bundle) {
+func installCRDs(ctx context.Context, c *cluster, b *manifests.Bundle) {
 	Expect(b.V1CRDs).NotTo(BeEmpty())
-	for _, crd := range b.V1CRDs {
+	createCRDs(ctx, c, b.V1CRDs...)
+}
+
+func createCRDs(ctx context.Context, c *cluster, crds ...*apiextensionsv1.CustomResourceDefinition) {
+	for _, crd := range crds {
 		crd = crd.DeepCopy()
-		Expect(k8s.Create(ctx, crd)).To(Succeed())
+		Expect(c.k8s.Create(ctx, crd)).To(Succeed())
 		Eventually(func(g Gomega) {
 			got := &apiextensionsv1.CustomResourceDefinition{}
-			g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(crd), got)).To(Succeed())
+			g.Expect(c.k8s.Get(ctx, client.ObjectKeyFromObject(crd), got)).To(Succeed())
 			established := false
 			for _, c := range got.Status.Conditions {
 				established = established || (c.Type == apiextensionsv1.Established && c.Status == apiextensionsv1.ConditionTrue)
@@ -84,20 +88,20 @@ func installCRDs(ctx context.Context, b *manifests.Bundle) {
 // installServiceAccount creates the operator's namespace and service account
 // and grants it exactly the CSV's permissions, the way OLM names them, and
 // returns a kubeconfig with a token of that service account.
-func installServiceAccount(ctx context.Context, csv *operatorsv1alpha1.ClusterServiceVersion) string {
+func installServiceAccount(ctx context.Context, c *cluster, csv *operatorsv1alpha1.ClusterServiceVersion) string {
 	strategy := csv.Spec.InstallStrategy.StrategySpec
 	Expect(strategy.DeploymentSpecs).To(HaveLen(1))
 	account := strategy.DeploymentSpecs[0].Spec.Template.Spec.ServiceAccountName
-	Expect(k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: operatorNamespace}})).To(Succeed())
-	Expect(k8s.Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: account, Namespace: operatorNamespace}})).To(Succeed())
+	Expect(c.k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: operatorNamespace}})).To(Succeed())
+	Expect(c.k8s.Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: account, Namespace: operatorNamespace}})).To(Succeed())
 
 	subjectsOf := func(sa string) []rbacv1.Subject {
 		return []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: sa, Namespace: operatorNamespace}}
 	}
 	for i, p := range strategy.Permissions {
 		name := fmt.Sprintf("%s-%d", csv.Name, i)
-		Expect(k8s.Create(ctx, &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: operatorNamespace}, Rules: p.Rules})).To(Succeed())
-		Expect(k8s.Create(ctx, &rbacv1.RoleBinding{
+		Expect(c.k8s.Create(ctx, &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: operatorNamespace}, Rules: p.Rules})).To(Succeed())
+		Expect(c.k8s.Create(ctx, &rbacv1.RoleBinding{
 			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: operatorNamespace},
 			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: name},
 			Subjects:   subjectsOf(p.ServiceAccountName),
@@ -105,19 +109,19 @@ func installServiceAccount(ctx context.Context, csv *operatorsv1alpha1.ClusterSe
 	}
 	for i, p := range strategy.ClusterPermissions {
 		name := fmt.Sprintf("%s-%d", csv.Name, i)
-		Expect(k8s.Create(ctx, &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: name}, Rules: p.Rules})).To(Succeed())
-		Expect(k8s.Create(ctx, &rbacv1.ClusterRoleBinding{
+		Expect(c.k8s.Create(ctx, &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: name}, Rules: p.Rules})).To(Succeed())
+		Expect(c.k8s.Create(ctx, &rbacv1.ClusterRoleBinding{
 			ObjectMeta: metav1.ObjectMeta{Name: name},
 			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: name},
 			Subjects:   subjectsOf(p.ServiceAccountName),
 		})).To(Succeed())
 	}
 
-	token, err := clientset.CoreV1().ServiceAccounts(operatorNamespace).CreateToken(ctx, account,
+	token, err := c.clientset.CoreV1().ServiceAccounts(operatorNamespace).CreateToken(ctx, account,
 		&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To[int64](3600)}}, metav1.CreateOptions{})
 	Expect(err).NotTo(HaveOccurred(), "requesting a token for the service account")
 	kubeconfig := clientcmdapi.NewConfig()
-	kubeconfig.Clusters["test"] = &clientcmdapi.Cluster{Server: cp.Config.Host, CertificateAuthorityData: cp.Config.CAData}
+	kubeconfig.Clusters["test"] = &clientcmdapi.Cluster{Server: c.cp.Config.Host, CertificateAuthorityData: c.cp.Config.CAData}
 	kubeconfig.AuthInfos[account] = &clientcmdapi.AuthInfo{Token: token.Status.Token}
 	kubeconfig.Contexts["test"] = &clientcmdapi.Context{Cluster: "test", AuthInfo: account}
 	kubeconfig.CurrentContext = "test"
@@ -137,7 +141,7 @@ func startManager(bin, kubeconfig string, csv *operatorsv1alpha1.ClusterServiceV
 		}
 	}
 	Expect(container).NotTo(BeNil(), "the CSV's deployment has no manager container")
-	webhook := cp.WebhookOptions()
+	webhook := installed.cp.WebhookOptions()
 	args := append(append([]string{}, container.Args...),
 		"--kubeconfig="+kubeconfig,
 		"--metrics-bind-address="+freeLoopbackAddr(),

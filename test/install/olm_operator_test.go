@@ -1,0 +1,112 @@
+package install_test
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	olmcrds "github.com/operator-framework/api/crds"
+	operatorsv1 "github.com/operator-framework/api/pkg/operators/v1"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
+
+	"github.com/readygate/readygate/internal/testenv"
+)
+
+// The OLM operator itself, built from the module proxy (hack/build-olm.sh),
+// installs the bundle's CSV into a control plane of its own. The catalog
+// operator's part (the CRD, the service account and its RBAC from an
+// InstallPlan) is done by hand as above; the kubelet simulator runs the
+// deployment's pod, so it becomes available without an image.
+var _ = Describe("the OLM operator", Ordered, func() {
+	var olm *cluster
+
+	BeforeAll(func(ctx SpecContext) {
+		binary := os.Getenv("OLM_BINARY")
+		Expect(binary).NotTo(BeEmpty(), "OLM_BINARY is not set: run the tests through `make test`, which builds OLM")
+		olm = startCluster(testenv.Options{Simulator: true, Controllers: []string{"deployment-controller", "replicaset-controller"}})
+		DeferCleanup(olm.stop)
+
+		createCRDs(ctx, olm, olmcrds.ClusterServiceVersion(), olmcrds.OperatorGroup(), olmcrds.OperatorCondition(), olmcrds.OLMConfig(),
+			olmcrds.Subscription(), olmcrds.InstallPlan(), olmcrds.CatalogSource(), olmcrds.Operator())
+		installCRDs(ctx, olm, bundle)
+		installServiceAccount(ctx, olm, bundle.CSV)
+		Expect(olm.k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "olm"}})).To(Succeed())
+		// An OperatorGroup without a selector or target namespaces: AllNamespaces.
+		Expect(olm.k8s.Create(ctx, &operatorsv1.OperatorGroup{ObjectMeta: metav1.ObjectMeta{Name: "global-operators", Namespace: operatorNamespace}})).To(Succeed())
+
+		cmd := exec.Command(binary, "--namespace=olm", "--writeStatusName=", "--writePackageServerStatusName=")
+		cmd.Env = append(os.Environ(), "KUBECONFIG="+olm.cp.KubeconfigPath)
+		cmd.Stdout, cmd.Stderr = GinkgoWriter, GinkgoWriter
+		Expect(cmd.Start()).To(Succeed())
+		DeferCleanup(testenv.StopProcess, cmd, 10*time.Second)
+	}, NodeTimeout(3*time.Minute))
+
+	It("takes the bundle's CSV to Succeeded", func(ctx SpecContext) {
+		csv := bundleCSV()
+		Expect(olm.k8s.Create(ctx, csv)).To(Succeed())
+		Eventually(func(g Gomega) {
+			g.Expect(olm.k8s.Get(ctx, client.ObjectKeyFromObject(csv), csv)).To(Succeed())
+			phase, _, _ := unstructured.NestedString(csv.Object, "status", "phase")
+			reason, _, _ := unstructured.NestedString(csv.Object, "status", "reason")
+			message, _, _ := unstructured.NestedString(csv.Object, "status", "message")
+			g.Expect(phase).To(Equal("Succeeded"), "reason %s: %s", reason, message)
+		}).WithTimeout(3 * time.Minute).Should(Succeed())
+	}, SpecTimeout(4*time.Minute))
+
+	It("runs the CSV's deployment as its service account, with the webhooks' certificate mounted", func(ctx SpecContext) {
+		deployment := &appsv1.Deployment{}
+		name := bundle.CSV.Spec.InstallStrategy.StrategySpec.DeploymentSpecs[0].Name
+		Expect(olm.k8s.Get(ctx, client.ObjectKey{Namespace: operatorNamespace, Name: name}, deployment)).To(Succeed())
+		Expect(deployment.Spec.Template.Spec.ServiceAccountName).To(Equal(bundle.CSV.Spec.InstallStrategy.StrategySpec.DeploymentSpecs[0].Spec.Template.Spec.ServiceAccountName))
+		var mounts []string
+		for _, c := range deployment.Spec.Template.Spec.Containers {
+			for _, m := range c.VolumeMounts {
+				mounts = append(mounts, m.MountPath)
+			}
+		}
+		Expect(mounts).To(ContainElement("/tmp/k8s-webhook-server/serving-certs"), "the manager reads its webhook certificate from there")
+	})
+
+	It("registers the webhooks the CSV describes", func(ctx SpecContext) {
+		mutating := &unstructured.UnstructuredList{}
+		mutating.SetAPIVersion("admissionregistration.k8s.io/v1")
+		mutating.SetKind("MutatingWebhookConfigurationList")
+		validating := mutating.DeepCopy()
+		validating.SetKind("ValidatingWebhookConfigurationList")
+		Expect(olm.k8s.List(ctx, mutating)).To(Succeed())
+		Expect(olm.k8s.List(ctx, validating)).To(Succeed())
+		var names []string
+		for _, list := range []*unstructured.UnstructuredList{mutating, validating} {
+			for _, cfg := range list.Items {
+				webhooks, _, _ := unstructured.NestedSlice(cfg.Object, "webhooks")
+				for _, w := range webhooks {
+					names = append(names, w.(map[string]any)["name"].(string))
+				}
+			}
+		}
+		want := make([]string, 0, len(bundle.CSV.Spec.WebhookDefinitions))
+		for _, def := range bundle.CSV.Spec.WebhookDefinitions {
+			want = append(want, def.GenerateName)
+		}
+		Expect(names).To(ConsistOf(want))
+	})
+})
+
+// bundleCSV is the CSV exactly as the bundle's file has it, in the namespace
+// a Subscription would install it to.
+func bundleCSV() *unstructured.Unstructured {
+	raw, err := os.ReadFile(filepath.Join("..", "..", "bundle", "manifests", "readygate.clusterserviceversion.yaml"))
+	Expect(err).NotTo(HaveOccurred())
+	csv := &unstructured.Unstructured{}
+	Expect(yaml.Unmarshal(raw, &csv.Object)).To(Succeed())
+	csv.SetNamespace(operatorNamespace)
+	return csv
+}
