@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/readygate/readygate/api/v1alpha1"
+	"github.com/readygate/readygate/internal/testenv"
 )
 
 const gateType = "readygate.io/warm"
@@ -58,7 +59,7 @@ func waitUntilInjecting(ctx context.Context, ns string, gates ...string) {
 		if err := k8s.Create(ctx, probe, client.DryRunAll); err != nil {
 			return nil
 		}
-		return gatesOf(probe)
+		return testenv.ReadinessGates(probe)
 	}).Should(ConsistOf(gates))
 }
 
@@ -74,14 +75,6 @@ func createPod(ctx context.Context, ns, name string, labels, annotations map[str
 	return pod
 }
 
-func gatesOf(pod *corev1.Pod) []string {
-	out := make([]string, 0, len(pod.Spec.ReadinessGates))
-	for _, g := range pod.Spec.ReadinessGates {
-		out = append(out, string(g.ConditionType))
-	}
-	return out
-}
-
 var web = map[string]string{"app": "web"}
 
 var _ = Describe("the pod injector", func() {
@@ -94,7 +87,7 @@ var _ = Describe("the pod injector", func() {
 		waitUntilInjecting(ctx, ns, gateType, "readygate.io/zone")
 
 		pod := createPod(ctx, ns, "web-0", web, nil)
-		Expect(gatesOf(pod)).To(ConsistOf(gateType, "readygate.io/zone"))
+		Expect(testenv.ReadinessGates(pod)).To(ConsistOf(gateType, "readygate.io/zone"))
 		Eventually(func() corev1.ConditionStatus {
 			got := &corev1.Pod{}
 			_ = k8s.Get(ctx, client.ObjectKeyFromObject(pod), got)
@@ -111,19 +104,19 @@ var _ = Describe("the pod injector", func() {
 		ns := namespace(ctx, true)
 		acceptedPolicy(ctx, newPolicy(ns, "warm", "true"))
 		waitUntilInjecting(ctx, ns, gateType)
-		Expect(gatesOf(createPod(ctx, ns, "db-0", map[string]string{"app": "db"}, nil))).To(BeEmpty())
+		Expect(testenv.ReadinessGates(createPod(ctx, ns, "db-0", map[string]string{"app": "db"}, nil))).To(BeEmpty())
 
 		plain := namespace(ctx, false)
 		acceptedPolicy(ctx, newPolicy(plain, "warm", "true"))
-		Expect(gatesOf(createPod(ctx, plain, "web-0", web, nil))).To(BeEmpty())
+		Expect(testenv.ReadinessGates(createPod(ctx, plain, "web-0", web, nil))).To(BeEmpty())
 	})
 
 	It("honours the opt-out annotation and is idempotent", func(ctx SpecContext) {
 		ns := namespace(ctx, true)
 		acceptedPolicy(ctx, newPolicy(ns, "warm", "true"))
 		waitUntilInjecting(ctx, ns, gateType)
-		Expect(gatesOf(createPod(ctx, ns, "out", web, map[string]string{"readygate.io/inject": "false"}))).To(BeEmpty())
-		Expect(gatesOf(createPod(ctx, ns, "already", web, nil, gateType))).To(Equal([]string{gateType}))
+		Expect(testenv.ReadinessGates(createPod(ctx, ns, "out", web, map[string]string{"readygate.io/inject": "false"}))).To(BeEmpty())
+		Expect(testenv.ReadinessGates(createPod(ctx, ns, "already", web, nil, gateType))).To(Equal([]string{gateType}))
 	})
 
 	It("does not inject the gate of a suspended policy", func(ctx SpecContext) {
@@ -131,7 +124,7 @@ var _ = Describe("the pod injector", func() {
 		p := newPolicy(ns, "warm", "true")
 		p.Spec.Suspend = true
 		acceptedPolicy(ctx, p)
-		Expect(gatesOf(createPod(ctx, ns, "web-0", web, nil))).To(BeEmpty())
+		Expect(testenv.ReadinessGates(createPod(ctx, ns, "web-0", web, nil))).To(BeEmpty())
 	})
 })
 
@@ -177,6 +170,6 @@ var _ = Describe("a webhook outage", Serial, func() {
 		waitUntilInjecting(ctx, ns, gateType)
 		stopTheManager()
 		DeferCleanup(startManager)
-		Expect(gatesOf(createPod(ctx, ns, "during-outage", web, nil))).To(BeEmpty())
+		Expect(testenv.ReadinessGates(createPod(ctx, ns, "during-outage", web, nil))).To(BeEmpty())
 	})
 })

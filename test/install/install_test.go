@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/readygate/readygate/api/v1alpha1"
+	"github.com/readygate/readygate/internal/testenv"
 )
 
 const gate = "readygate.io/warm"
@@ -62,15 +63,15 @@ var _ = Describe("readygate installed from the OLM bundle", Ordered, func() {
 	})
 
 	It("injects the gate only into namespaces that ask for it, with no namespaceSelector from OLM", func(ctx SpecContext) {
-		Eventually(func() []string { return gatesOf(dryRunPod(ctx, shop)) }).Should(Equal([]string{gate}))
+		Eventually(func() []string { return testenv.ReadinessGates(dryRunPod(ctx, shop)) }).Should(Equal([]string{gate}))
 		// The plain namespace's policy is accepted and in the cache as surely
 		// as the shop one: only the namespace's label keeps the gate out.
-		Consistently(func() []string { return gatesOf(dryRunPod(ctx, plain)) }, "2s").Should(BeEmpty())
+		Consistently(func() []string { return testenv.ReadinessGates(dryRunPod(ctx, plain)) }, "2s").Should(BeEmpty())
 	})
 
 	It("gates a pod on its expression and reports it in the policy's status", func(ctx SpecContext) {
 		pod := createPod(ctx, shop, "web-0")
-		Expect(gatesOf(pod)).To(Equal([]string{gate}))
+		Expect(testenv.ReadinessGates(pod)).To(Equal([]string{gate}))
 		Eventually(conditionOf(ctx, pod)).Should(HaveField("Reason", v1alpha1.ReasonExpressionFalse))
 		Expect(podReady(ctx, pod)).To(BeFalse())
 
@@ -161,14 +162,6 @@ func createPodWithGate(ctx context.Context, ns, name, conditionType string) *cor
 	pod.Spec.ReadinessGates = []corev1.PodReadinessGate{{ConditionType: corev1.PodConditionType(conditionType)}}
 	Expect(k8s.Create(ctx, pod)).To(Succeed())
 	return pod
-}
-
-func gatesOf(pod *corev1.Pod) []string {
-	out := make([]string, 0, len(pod.Spec.ReadinessGates))
-	for _, g := range pod.Spec.ReadinessGates {
-		out = append(out, string(g.ConditionType))
-	}
-	return out
 }
 
 func conditionOf(ctx context.Context, pod *corev1.Pod) func() corev1.PodCondition {
