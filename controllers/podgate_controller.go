@@ -63,7 +63,6 @@ type PodGateReconciler struct {
 // +kubebuilder:rbac:groups="",resources=pods/status,verbs=patch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups=discovery.k8s.io,resources=endpointslices,verbs=list;watch
-// +kubebuilder:rbac:groups="",resources=secrets,verbs=get
 // +kubebuilder:rbac:groups=readygate.io,resources=readinessgatepolicies,verbs=get;list;watch
 
 // Reconcile evaluates the pod under every policy that owns one of its gates.

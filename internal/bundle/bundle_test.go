@@ -45,6 +45,21 @@ func TestCommittedBundleIsGeneratedFromConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	generated := map[string]bool{}
+	for _, f := range files {
+		generated[f.Path] = true
+	}
+	for _, dir := range []string{"bundle/manifests", "bundle/metadata"} {
+		entries, err := os.ReadDir(filepath.Join(root, dir))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range entries {
+			if !generated[dir+"/"+e.Name()] {
+				t.Errorf("%s/%s is not generated from config/ any more: run make bundle", dir, e.Name())
+			}
+		}
+	}
 	for _, f := range files {
 		committed, err := os.ReadFile(filepath.Join(root, f.Path))
 		if err != nil {

@@ -6,6 +6,7 @@ package bundle
 import (
 	"fmt"
 	"path"
+	"strings"
 
 	"github.com/blang/semver/v4"
 	operatorsv1alpha1 "github.com/operator-framework/api/pkg/operators/v1alpha1"
@@ -57,6 +58,16 @@ func Generate(manifests []byte, opts Options) ([]File, error) {
 			return nil, err
 		}
 		files = append(files, File{path.Join("bundle", "manifests", crd.Spec.Group+"_"+crd.Spec.Names.Plural+".yaml"), crdYAML})
+	}
+	for _, role := range objs.unboundRoles() {
+		role = role.DeepCopy()
+		role.SetNamespace("") // OLM creates a Role in the operator's namespace
+		roleYAML, err := manifestYAML(role.Object)
+		if err != nil {
+			return nil, err
+		}
+		name := fmt.Sprintf("%s_rbac.authorization.k8s.io_v1_%s.yaml", role.GetName(), strings.ToLower(role.GetKind()))
+		files = append(files, File{path.Join("bundle", "manifests", name), roleYAML})
 	}
 	annotations := bundleAnnotations(opts)
 	files = append(files,

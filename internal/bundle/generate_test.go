@@ -54,6 +54,10 @@ kind: ClusterRoleBinding
 metadata: {name: op}
 roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: op}
 subjects: [{kind: ServiceAccount, name: op, namespace: x}]`
+	unboundRole = `apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: reader}
+rules: [{apiGroups: [""], resources: [secrets], verbs: [get]}]`
 	example = `apiVersion: example.io/v1
 kind: Widget
 metadata: {name: small, namespace: x}
@@ -65,7 +69,7 @@ func docs(d ...string) []byte { return []byte(strings.Join(d, "\n---\n")) }
 var opts = Options{Version: "1.2.3", Image: "example.io/op:v1.2.3", Icon: []byte("<svg/>"), Package: "x", Channels: []string{"stable"}, DefaultChannel: "stable"}
 
 func TestGenerate(t *testing.T) {
-	files, err := Generate(docs(csvBase, crd, serviceAccount, clusterRole, clusterRoleBinding, deployment, example), opts)
+	files, err := Generate(docs(csvBase, crd, serviceAccount, clusterRole, clusterRoleBinding, unboundRole, deployment, example), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,12 +90,18 @@ func TestGenerate(t *testing.T) {
 	if strings.Contains(csv, `"namespace"`) || strings.Contains(csv, "creationTimestamp") || strings.Contains(csv, "status:") {
 		t.Errorf("the CSV carries an example's namespace, a null timestamp or a status:\n%s", csv)
 	}
+	if strings.Contains(csv, "secrets") {
+		t.Errorf("the CSV grants the unbound role's rules:\n%s", csv)
+	}
+	if reader := paths["bundle/manifests/reader_rbac.authorization.k8s.io_v1_clusterrole.yaml"]; !strings.Contains(reader, "secrets") {
+		t.Errorf("the unbound ClusterRole is not a bundle manifest of its own: %q", reader)
+	}
 	for _, p := range []string{"bundle/manifests/example.io_widgets.yaml", "bundle/metadata/annotations.yaml", "bundle.Dockerfile"} {
 		if paths[p] == "" {
 			t.Errorf("no %s among %v", p, files)
 		}
 	}
-	again, err := Generate(docs(csvBase, crd, serviceAccount, clusterRole, clusterRoleBinding, deployment, example), opts)
+	again, err := Generate(docs(csvBase, crd, serviceAccount, clusterRole, clusterRoleBinding, unboundRole, deployment, example), opts)
 	if err != nil {
 		t.Fatal(err)
 	}

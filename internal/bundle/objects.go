@@ -23,6 +23,7 @@ type objects struct {
 	crds                []*apiextensionsv1.CustomResourceDefinition
 	deployments         []*appsv1.Deployment
 	roles               map[string][]rbacv1.PolicyRule // by "Kind/name"
+	roleObjects         []*unstructured.Unstructured   // in manifest order
 	bindings            []binding
 	mutating            []admissionregistrationv1.MutatingWebhook
 	validating          []admissionregistrationv1.ValidatingWebhook
@@ -129,6 +130,7 @@ func (o *objects) add(m manifest, owned, webhookServices map[string]bool) error 
 			return err
 		}
 		o.roles[kind+"/"+r.Name] = r.Rules
+		o.roleObjects = append(o.roleObjects, m.Unstructured)
 	case kind == "RoleBinding" || kind == "ClusterRoleBinding":
 		b := &rbacv1.ClusterRoleBinding{}
 		if err := yaml.Unmarshal(m.doc, b); err != nil {
@@ -160,4 +162,20 @@ func (o *objects) add(m manifest, owned, webhookServices map[string]bool) error 
 		return errors.New("has no place in an OLM bundle: remove it from config/manifests or teach internal/bundle what to do with it")
 	}
 	return nil
+}
+
+// unboundRoles are the roles no binding grants to the operator: OLM creates
+// them as they are, for an administrator to bind (the Secret reader).
+func (o *objects) unboundRoles() []*unstructured.Unstructured {
+	bound := map[string]bool{}
+	for _, b := range o.bindings {
+		bound[b.roleRef.Kind+"/"+b.roleRef.Name] = true
+	}
+	var out []*unstructured.Unstructured
+	for _, r := range o.roleObjects {
+		if !bound[r.GetKind()+"/"+r.GetName()] {
+			out = append(out, r)
+		}
+	}
+	return out
 }

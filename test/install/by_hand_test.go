@@ -64,9 +64,22 @@ func webhookConfigurations(csv *operatorsv1alpha1.ClusterServiceVersion) []byte 
 	return bytes.Join(docs, []byte("---\n"))
 }
 
-func installCRDs(ctx context.Context, c *cluster, b *manifests.Bundle) {
+// installBundleObjects creates the bundle's CRDs and its other manifests
+// (the Secret reader ClusterRole) as OLM would.
+func installBundleObjects(ctx context.Context, c *cluster, b *manifests.Bundle) {
 	Expect(b.V1CRDs).NotTo(BeEmpty())
 	createCRDs(ctx, c, b.V1CRDs...)
+	for _, obj := range b.Objects {
+		switch obj.GetKind() {
+		case "ClusterServiceVersion", "CustomResourceDefinition":
+		default:
+			obj = obj.DeepCopy()
+			if obj.GetKind() != "ClusterRole" {
+				obj.SetNamespace(operatorNamespace)
+			}
+			Expect(c.k8s.Create(ctx, obj)).To(Succeed())
+		}
+	}
 }
 
 func createCRDs(ctx context.Context, c *cluster, crds ...*apiextensionsv1.CustomResourceDefinition) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -99,6 +100,44 @@ var _ = Describe("readygate installed from the OLM bundle", Ordered, func() {
 
 	It("was never denied anything it asked the API for", func() {
 		Expect(logs.String()).NotTo(ContainSubstring("forbidden"))
+	})
+
+	It("reads a Prometheus token only where the Secret reader role is bound", func(ctx SpecContext) {
+		Expect(k8s.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: shop, Name: "prometheus-token"},
+			StringData: map[string]string{"token": "t0ken"}})).To(Succeed())
+		p := policy(shop, "errors", "prometheus.errorRate < 0.01")
+		p.Spec.Selector.MatchLabels = map[string]string{"app": "api"}
+		p.Spec.ConditionType = "readygate.io/errors"
+		p.Spec.Interval = &metav1.Duration{Duration: time.Second}
+		p.Spec.Sources = &v1alpha1.Sources{Prometheus: &v1alpha1.PrometheusSource{
+			Address:              "http://" + freeLoopbackAddr(), // nothing listens: the query itself fails
+			Queries:              map[string]string{"errorRate": `sum by (pod) (rate(http_errors_total[1m]))`},
+			BearerTokenSecretRef: &v1alpha1.SecretKeyRef{Name: "prometheus-token", Key: "token"},
+		}}
+		Expect(k8s.Create(ctx, p)).To(Succeed())
+		pod := newPod(shop, "api-0")
+		pod.Labels = map[string]string{"app": "api"}
+		pod.Spec.ReadinessGates = []corev1.PodReadinessGate{{ConditionType: "readygate.io/errors"}}
+		Expect(k8s.Create(ctx, pod)).To(Succeed())
+		message := func() string {
+			got := &corev1.Pod{}
+			Expect(k8s.Get(ctx, client.ObjectKeyFromObject(pod), got)).To(Succeed())
+			for _, c := range got.Status.Conditions {
+				if c.Type == "readygate.io/errors" {
+					return c.Message
+				}
+			}
+			return ""
+		}
+		Eventually(message).Should(ContainSubstring("bind the ClusterRole readygate-secret-reader to its service account there"))
+
+		account := bundle.CSV.Spec.InstallStrategy.StrategySpec.DeploymentSpecs[0].Spec.Template.Spec.ServiceAccountName
+		Expect(k8s.Create(ctx, &rbacv1.RoleBinding{
+			ObjectMeta: metav1.ObjectMeta{Namespace: shop, Name: "readygate-secret-reader"},
+			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "readygate-secret-reader"},
+			Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: account, Namespace: operatorNamespace}},
+		})).To(Succeed())
+		Eventually(message).Should(And(Not(BeEmpty()), Not(ContainSubstring("Secrets"))), "the token is read once the role is bound")
 	})
 
 	// The test above can only pass with exactly the CSV's permissions if a

@@ -36,7 +36,7 @@ var _ = Describe("the OLM operator", Ordered, func() {
 
 		createCRDs(ctx, olm, olmcrds.ClusterServiceVersion(), olmcrds.OperatorGroup(), olmcrds.OperatorCondition(), olmcrds.OLMConfig(),
 			olmcrds.Subscription(), olmcrds.InstallPlan(), olmcrds.CatalogSource(), olmcrds.Operator())
-		installCRDs(ctx, olm, bundle)
+		installBundleObjects(ctx, olm, bundle)
 		installServiceAccount(ctx, olm, bundle.CSV)
 		Expect(olm.k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "olm"}})).To(Succeed())
 		// An OperatorGroup without a selector or target namespaces: AllNamespaces.

@@ -109,7 +109,7 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	Expect(os.WriteFile(webhooks, webhookConfigurations(bundle.CSV), 0o600)).To(Succeed())
 	installed = startCluster(testenv.Options{Simulator: true, WebhookManifests: []string{webhooks}})
 	k8s = installed.k8s
-	installCRDs(ctx, installed, bundle)
+	installBundleObjects(ctx, installed, bundle)
 	kubeconfig := installServiceAccount(ctx, installed, bundle.CSV)
 	manager = startManager(bin, kubeconfig, bundle.CSV)
 }, NodeTimeout(5*time.Minute))
