@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -56,7 +55,6 @@ type PodGateReconciler struct {
 	sources *sourceGatherer
 	// podEvents re-evaluates pods whose polled sources changed.
 	podEvents chan event.GenericEvent
-	budgets   sync.Map // policy UID -> *gate.FlipBudget
 }
 
 // +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch
@@ -129,6 +127,7 @@ func (r *PodGateReconciler) reconcileGate(ctx context.Context, pod *corev1.Pod, 
 	next := nextEvaluation(p, program, d)
 
 	if !gate.Changed(cur, d) {
+		state.FlipHeld = false
 		r.Tracker.Set(pod, p.UID, state)
 		return next, nil
 	}
@@ -146,12 +145,16 @@ func (r *PodGateReconciler) reconcileGate(ctx context.Context, pod *corev1.Pod, 
 	if cur != nil && cur.Status == corev1.ConditionTrue && d.Status != corev1.ConditionTrue && !r.takeFlip(p, now) {
 		// Hold the pod True; the counters keep the streak, so the flip is
 		// retried when the budget refills.
-		r.Tracker.Set(pod, p.UID, state)
 		heldFlipsTotal.WithLabelValues(p.Namespace, p.Name).Inc()
-		r.Recorder.Eventf(pod, p, corev1.EventTypeWarning, eventFlipDeferred, "Evaluate",
-			"policy %s would set %s to False (%s) but its maxUnavailable budget is spent", p.Name, p.Spec.ConditionType, d.Reason)
-		return r.budget(p).NextWindow(now, policy.Interval(p)) + time.Millisecond, nil
+		if !state.FlipHeld {
+			r.Recorder.Eventf(pod, p, corev1.EventTypeWarning, eventFlipDeferred, "Evaluate",
+				"policy %s would set %s to False (%s) but its maxUnavailable budget is spent", p.Name, p.Spec.ConditionType, d.Reason)
+		}
+		state.FlipHeld = true
+		r.Tracker.Set(pod, p.UID, state)
+		return r.Tracker.Budget(p.UID).NextWindow(now, policy.Interval(p)) + time.Millisecond, nil
 	}
+	state.FlipHeld = false
 	if err := writeCondition(ctx, r.Client, pod, cond); err != nil {
 		errorsTotal.WithLabelValues(p.Namespace, p.Name, "write").Inc()
 		return 0, fmt.Errorf("writing %s on pod %s: %w", p.Spec.ConditionType, pod.Name, err)
@@ -234,11 +237,6 @@ func writeCondition(ctx context.Context, c client.StatusClient, pod *corev1.Pod,
 	return client.IgnoreNotFound(c.Status().Patch(ctx, scratch, client.RawPatch(types.StrategicMergePatchType, data)))
 }
 
-func (r *PodGateReconciler) budget(p *v1alpha1.ReadinessGatePolicy) *gate.FlipBudget {
-	b, _ := r.budgets.LoadOrStore(p.UID, &gate.FlipBudget{})
-	return b.(*gate.FlipBudget)
-}
-
 // takeFlip spends one True-to-False flip of the policy's maxUnavailable budget.
 func (r *PodGateReconciler) takeFlip(p *v1alpha1.ReadinessGatePolicy, now time.Time) bool {
 	limit := int(p.Status.MatchedPods)
@@ -248,7 +246,7 @@ func (r *PodGateReconciler) takeFlip(p *v1alpha1.ReadinessGatePolicy, now time.T
 			limit = scaled
 		}
 	}
-	return r.budget(p).Take(now, policy.Interval(p), max(limit, 1))
+	return r.Tracker.Budget(p.UID).Take(now, policy.Interval(p), max(limit, 1))
 }
 
 // SetupWithManager watches pods; policies and EndpointSlices, to re-evaluate

@@ -16,12 +16,16 @@ type State struct {
 	DryRun *corev1.PodCondition
 	// MissingGateReported is set once the pod got its missing-gate Event.
 	MissingGateReported bool
+	// FlipHeld is set while the flip budget holds the pod True, so that the
+	// hold is one Event, not one per evaluation.
+	FlipHeld bool
 }
 
-// Tracker holds State per pod and policy.
+// Tracker holds State per pod and policy, and each policy's flip budget.
 type Tracker struct {
-	mu   sync.Mutex
-	pods map[types.NamespacedName]*podStates
+	mu      sync.Mutex
+	pods    map[types.NamespacedName]*podStates
+	budgets map[types.UID]*FlipBudget
 }
 
 type podStates struct {
@@ -31,7 +35,7 @@ type podStates struct {
 
 // NewTracker returns an empty tracker.
 func NewTracker() *Tracker {
-	return &Tracker{pods: map[types.NamespacedName]*podStates{}}
+	return &Tracker{pods: map[types.NamespacedName]*podStates{}, budgets: map[types.UID]*FlipBudget{}}
 }
 
 // Get returns the state of the pod under the policy; a pod that was replaced
@@ -66,13 +70,26 @@ func (t *Tracker) ForgetPod(key types.NamespacedName) {
 	t.mu.Unlock()
 }
 
-// ForgetPolicy drops a deleted policy's state from every pod.
+// Budget returns the policy's flip budget.
+func (t *Tracker) Budget(policy types.UID) *FlipBudget {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	b := t.budgets[policy]
+	if b == nil {
+		b = &FlipBudget{}
+		t.budgets[policy] = b
+	}
+	return b
+}
+
+// ForgetPolicy drops a deleted policy's state from every pod, and its budget.
 func (t *Tracker) ForgetPolicy(policy types.UID) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for _, ps := range t.pods {
 		delete(ps.policies, policy)
 	}
+	delete(t.budgets, policy)
 }
 
 func podKey(pod *corev1.Pod) types.NamespacedName {
