@@ -7,15 +7,12 @@ import (
 	"fmt"
 
 	"github.com/google/cel-go/cel"
-	"github.com/google/cel-go/common/types"
 	"github.com/google/cel-go/common/types/ref"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/version"
 	apiservercel "k8s.io/apiserver/pkg/cel"
 	"k8s.io/apiserver/pkg/cel/common"
 	"k8s.io/apiserver/pkg/cel/environment"
-	"k8s.io/apiserver/pkg/cel/lazy"
 	"k8s.io/apiserver/pkg/cel/openapi"
 	"k8s.io/kube-openapi/pkg/validation/spec"
 )
@@ -86,36 +83,11 @@ func NewEnv(podSchema *spec.Schema) (*Env, error) {
 }
 
 // podValue exposes the pod to CEL typed as the environment declares it.
-// With a schema, each top-level section goes through unstructured data, as
-// CRD validation rules do, and only when the expression first reads it: a
-// labels check converts the metadata alone. (common.TypedToVal would skip
-// the conversion but fails on maps keyed by named string types, such as
-// resources.limits.)
 func (e *Env) podValue(pod *corev1.Pod) ref.Val {
 	if e.podSchema == nil {
 		return common.SchemalessTypedToVal(pod)
 	}
-	props := e.podSchema.Properties()
-	m := lazy.NewMapValue(podTypeRef)
-	m.Append("apiVersion", func(*lazy.MapValue) ref.Val { return types.String("v1") })
-	m.Append("kind", func(*lazy.MapValue) ref.Val { return types.String("Pod") })
-	// Metadata has no map keyed by a named type, so it is read by reflection
-	// without any conversion: the common labels check stays cheap.
-	m.Append("metadata", func(*lazy.MapValue) ref.Val { return common.TypedToVal(&pod.ObjectMeta, props["metadata"]) })
-	m.Append("spec", func(*lazy.MapValue) ref.Val { return section(&pod.Spec, props["spec"]) })
-	m.Append("status", func(*lazy.MapValue) ref.Val { return section(&pod.Status, props["status"]) })
-	return m
-}
-
-// podTypeRef names the pod's object type at run time.
-var podTypeRef = apiservercel.NewObjectType(podTypeName, nil)
-
-func section(obj any, schema common.Schema) ref.Val {
-	u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
-	if err != nil {
-		return types.NewErr("converting the pod for CEL: %v", err)
-	}
-	return common.UnstructuredToVal(u, schema)
+	return &podObject{pod: pod, schema: e.podSchema}
 }
 
 // quantitiesAsStrings returns a copy of the schema in which every
