@@ -64,6 +64,13 @@ func runSize(ctx context.Context, root, manager string, n, flips int, steady tim
 		return res, err
 	}
 
+	// The simulator updates every pod's Ready message after the baseline's
+	// write; the operator's run starts once that is over, as the baseline
+	// started on a quiet cluster.
+	if err := c.waitFor("the cluster to settle after the baseline", func() bool { return c.tracker.quietFor(time.Second) }); err != nil {
+		return res, err
+	}
+
 	logf("N=%d: converge", n)
 	start := time.Now()
 	if err := c.k8s.Create(ctx, flipPolicy()); err != nil {

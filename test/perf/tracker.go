@@ -16,6 +16,7 @@ type tracker struct {
 	running map[string]bool
 	status  map[string]corev1.ConditionStatus // "pod/type" -> last status
 	flips   chan flip
+	last    time.Time // the latest pod event
 }
 
 type flip struct {
@@ -33,6 +34,7 @@ func (t *tracker) observe(p *corev1.Pod) {
 	now := time.Now()
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	t.last = now
 	for _, c := range p.Status.Conditions {
 		ct := string(c.Type)
 		if t.first[ct] == nil {
@@ -60,6 +62,13 @@ func (t *tracker) count(ct string) int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return len(t.first[ct])
+}
+
+// quietFor reports whether no pod changed for d.
+func (t *tracker) quietFor(d time.Duration) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return time.Since(t.last) >= d
 }
 
 func (t *tracker) runningCount() int {
