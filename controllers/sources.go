@@ -183,11 +183,6 @@ func (g *sourceGatherer) prometheusValue(p *v1alpha1.ReadinessGatePolicy, pod *c
 	return cel.PrometheusValue(names, r.Values[pod.Name], func(q string) string { return r.Missing(pod.Name, q) }), true, nil
 }
 
-// SecretReaderClusterRole is the ClusterRole (config/rbac) that lets the
-// operator read Secrets in a namespace where it is bound. It is bound nowhere
-// by default: a cluster-wide grant would let the operator read every Secret.
-const SecretReaderClusterRole = "readygate-secret-reader"
-
 // promServer reads the policy's Prometheus settings, with the token and CA
 // from Secrets of the policy's namespace.
 func (g *sourceGatherer) promServer(ctx context.Context, p *v1alpha1.ReadinessGatePolicy) (sources.PromServer, error) {
@@ -217,7 +212,7 @@ func (g *sourceGatherer) secretKey(ctx context.Context, ns string, key *v1alpha1
 	if err := g.secret.Get(ctx, client.ObjectKey{Namespace: ns, Name: key.Name}, secret); err != nil {
 		if apierrors.IsForbidden(err) {
 			return nil, fmt.Errorf("spec.sources.prometheus.%s: readygate may not read Secrets in namespace %s: bind the ClusterRole %s to its service account there (docs/install.md#permissions): %w",
-				field, ns, SecretReaderClusterRole, err)
+				field, ns, sources.SecretReaderClusterRole, err)
 		}
 		return nil, fmt.Errorf("spec.sources.prometheus.%s: %w", field, err)
 	}

@@ -17,6 +17,12 @@ import (
 	"github.com/prometheus/common/model"
 )
 
+// SecretReaderClusterRole is the ClusterRole (config/rbac) that lets the
+// operator read the token and CA Secrets of a namespace where it is bound to
+// its service account. It is bound nowhere by default: a cluster-wide grant
+// would let the operator read every Secret.
+const SecretReaderClusterRole = "readygate-secret-reader"
+
 // PodLabel is the label that matches a PromQL sample to a pod.
 const PodLabel = "pod"
 

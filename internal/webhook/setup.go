@@ -24,6 +24,6 @@ func Setup(ctx context.Context, mgr ctrl.Manager, env *cel.Env, operatorNamespac
 		Cache: mgr.GetClient(), Decoder: admission.NewDecoder(mgr.GetScheme()), OperatorNamespace: operatorNamespace,
 	}})
 	return ctrl.NewWebhookManagedBy(mgr, &v1alpha1.ReadinessGatePolicy{}).
-		WithValidator(&PolicyValidator{Env: env, API: mgr.GetAPIReader()}).
+		WithValidator(&PolicyValidator{Env: env, API: mgr.GetAPIReader(), Access: mgr.GetClient()}).
 		Complete()
 }

@@ -3,7 +3,6 @@ package webhook_test
 import (
 	"context"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -26,7 +25,7 @@ import (
 var (
 	cp          *testenv.ControlPlane
 	k8s         client.Client
-	warnings    = &warningRecorder{}
+	warnings    = &testenv.WarningRecorder{}
 	stopManager context.CancelFunc
 	managerDone chan struct{}
 )
@@ -36,26 +35,6 @@ func TestWebhooks(t *testing.T) {
 	SetDefaultEventuallyTimeout(30 * time.Second)
 	SetDefaultEventuallyPollingInterval(50 * time.Millisecond)
 	RunSpecs(t, "webhooks installed in a real kube-apiserver")
-}
-
-// warningRecorder keeps the admission warnings the apiserver relays.
-type warningRecorder struct {
-	mu   sync.Mutex
-	msgs []string
-}
-
-func (w *warningRecorder) HandleWarningHeader(_ int, _ string, msg string) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.msgs = append(w.msgs, msg)
-}
-
-func (w *warningRecorder) take() []string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	out := w.msgs
-	w.msgs = nil
-	return out
 }
 
 var _ = BeforeSuite(func() {

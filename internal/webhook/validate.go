@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -21,12 +22,15 @@ import (
 
 // PolicyValidator rejects a policy whose selector, query templates or
 // expressions are invalid, with every error and its field, and warns about
-// conflicts and selected pods that lack the gate.
+// conflicts, selected pods that lack the gate, and Secrets the operator may
+// not read.
 type PolicyValidator struct {
 	Env *cel.Env
 	// API reads the pods and policies live: policies change rarely, and a
 	// warning must not miss a pod the cache has not seen yet.
 	API client.Reader
+	// Access asks the API server what the operator itself may do.
+	Access client.Client
 }
 
 var _ admission.Validator[*v1alpha1.ReadinessGatePolicy] = (*PolicyValidator)(nil)
@@ -56,8 +60,40 @@ func (v *PolicyValidator) validate(ctx context.Context, p *v1alpha1.ReadinessGat
 		return nil, apierrors.NewInvalid(v1alpha1.GroupVersion.WithKind("ReadinessGatePolicy").GroupKind(), p.Name, errs)
 	}
 	warnings := admission.Warnings(policy.Warnings(p))
+	warnings = append(warnings, v.secretWarnings(ctx, p)...)
 	more, err := v.podWarnings(ctx, p)
 	return append(warnings, more...), err
+}
+
+// +kubebuilder:rbac:groups=authorization.k8s.io,resources=selfsubjectaccessreviews,verbs=create
+
+// secretWarnings warns when the prometheus source names a Secret that the
+// operator may not read: it reads Secrets only in namespaces where the
+// Secret reader ClusterRole is bound, and the source would stay unavailable.
+// A review that fails only costs the warning.
+func (v *PolicyValidator) secretWarnings(ctx context.Context, p *v1alpha1.ReadinessGatePolicy) admission.Warnings {
+	s := p.Spec.Sources
+	if s == nil || s.Prometheus == nil {
+		return nil
+	}
+	var warnings admission.Warnings
+	for _, ref := range []struct {
+		field string
+		key   *v1alpha1.SecretKeyRef
+	}{{"bearerTokenSecretRef", s.Prometheus.BearerTokenSecretRef}, {"caSecretRef", s.Prometheus.CASecretRef}} {
+		if ref.key == nil {
+			continue
+		}
+		review := &authorizationv1.SelfSubjectAccessReview{Spec: authorizationv1.SelfSubjectAccessReviewSpec{
+			ResourceAttributes: &authorizationv1.ResourceAttributes{Namespace: p.Namespace, Verb: "get", Resource: "secrets", Name: ref.key.Name},
+		}}
+		if err := v.Access.Create(ctx, review); err != nil || review.Status.Allowed {
+			continue
+		}
+		warnings = append(warnings, fmt.Sprintf("spec.sources.prometheus.%s: readygate may not read Secret %s in namespace %s, so the prometheus source stays unavailable: bind the ClusterRole %s to its service account in this namespace",
+			ref.field, ref.key.Name, p.Namespace, sources.SecretReaderClusterRole))
+	}
+	return warnings
 }
 
 func (v *PolicyValidator) fieldErrors(p *v1alpha1.ReadinessGatePolicy) field.ErrorList {

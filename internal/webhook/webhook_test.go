@@ -154,12 +154,12 @@ var _ = Describe("the policy validator", func() {
 		ns := namespace(ctx, false)
 		createPod(ctx, ns, "gated", web, nil, gateType)
 		createPod(ctx, ns, "ungated", web, nil)
-		warnings.take()
+		warnings.Take()
 		acceptedPolicy(ctx, newPolicy(ns, "first", "true"))
-		Expect(warnings.take()).To(ContainElement(ContainSubstring("1 selected pods do not list readygate.io/warm")))
+		Expect(warnings.Take()).To(ContainElement(ContainSubstring("1 selected pods do not list readygate.io/warm")))
 
 		Expect(k8s.Create(ctx, newPolicy(ns, "second", "true"))).To(Succeed())
-		Expect(warnings.take()).To(ContainElement(ContainSubstring("policy first also decides readygate.io/warm on pod")))
+		Expect(warnings.Take()).To(ContainElement(ContainSubstring("policy first also decides readygate.io/warm on pod")))
 	})
 })
 

@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/readygate/readygate/api/v1alpha1"
@@ -114,7 +115,10 @@ var _ = Describe("readygate installed from the OLM bundle", Ordered, func() {
 			Queries:              map[string]string{"errorRate": `sum by (pod) (rate(http_errors_total[1m]))`},
 			BearerTokenSecretRef: &v1alpha1.SecretKeyRef{Name: "prometheus-token", Key: "token"},
 		}}
+		warnings.Take()
 		Expect(k8s.Create(ctx, p)).To(Succeed())
+		Expect(warnings.Take()).To(ContainElement(ContainSubstring(
+			"spec.sources.prometheus.bearerTokenSecretRef: readygate may not read Secret prometheus-token in namespace shop")))
 		pod := newPod(shop, "api-0")
 		pod.Labels = map[string]string{"app": "api"}
 		pod.Spec.ReadinessGates = []corev1.PodReadinessGate{{ConditionType: "readygate.io/errors"}}
@@ -138,6 +142,8 @@ var _ = Describe("readygate installed from the OLM bundle", Ordered, func() {
 			Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: account, Namespace: operatorNamespace}},
 		})).To(Succeed())
 		Eventually(message).Should(And(Not(BeEmpty()), Not(ContainSubstring("Secrets"))), "the token is read once the role is bound")
+		Expect(k8s.Patch(ctx, p, client.RawPatch(types.MergePatchType, []byte(`{"spec":{"interval":"2s"}}`)))).To(Succeed())
+		Expect(warnings.Take()).NotTo(ContainElement(ContainSubstring("may not read Secret")))
 	})
 
 	// The test above can only pass with exactly the CSV's permissions if a

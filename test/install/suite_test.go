@@ -20,6 +20,7 @@ import (
 	operatorsv1 "github.com/operator-framework/api/pkg/operators/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -40,6 +41,8 @@ var (
 	bundle    *manifests.Bundle
 	manager   *exec.Cmd
 	logs      = &syncBuffer{}
+	// warnings are the admission warnings of the installed cluster's client.
+	warnings = &testenv.WarningRecorder{}
 )
 
 // cluster is a control plane with admin clients.
@@ -52,11 +55,13 @@ type cluster struct {
 func startCluster(opts testenv.Options) *cluster {
 	cp, err := testenv.Start(opts)
 	Expect(err).NotTo(HaveOccurred())
+	cfg := rest.CopyConfig(cp.Config)
+	cfg.WarningHandler = warnings
 	scheme := controllers.NewScheme()
 	Expect(apiextensionsv1.AddToScheme(scheme)).To(Succeed())
 	Expect(operatorsv1.AddToScheme(scheme)).To(Succeed())
 	c := &cluster{cp: cp}
-	c.k8s, err = client.New(cp.Config, client.Options{Scheme: scheme})
+	c.k8s, err = client.New(cfg, client.Options{Scheme: scheme})
 	Expect(err).NotTo(HaveOccurred())
 	c.clientset, err = kubernetes.NewForConfig(cp.Config)
 	Expect(err).NotTo(HaveOccurred())
