@@ -6,6 +6,8 @@ KUSTOMIZE_VERSION ?= v5.8.2
 GOLANGCI_LINT_VERSION ?= v2.15.0
 VERSION ?= 0.1.0
 IMG ?= ghcr.io/readygate/readygate:v$(VERSION)
+# The CSV the bundle upgrades; empty for the first release.
+REPLACES ?=
 CHANNELS ?= candidate-v0
 DEFAULT_CHANNEL ?= candidate-v0
 
@@ -86,7 +88,7 @@ docker-build: ## Build the manager image (needs a container engine).
 
 .PHONY: bundle
 bundle: manifests kustomize ## Generate the OLM bundle (bundle/, bundle.Dockerfile) from config/manifests.
-	$(KUSTOMIZE) build config/manifests | go run ./hack/bundle generate --version=$(VERSION) --image=$(IMG) \
+	$(KUSTOMIZE) build config/manifests | go run ./hack/bundle generate --version=$(VERSION) --replaces=$(REPLACES) --image=$(IMG) \
 		--channels=$(CHANNELS) --default-channel=$(DEFAULT_CHANNEL) --icon=config/manifests/icon.svg
 
 .PHONY: bundle-validate

@@ -39,6 +39,7 @@ func generate(args []string) error {
 	opts := bundle.Options{}
 	var icon, channels, root string
 	fs.StringVar(&opts.Version, "version", "", "The operator's semantic version, e.g. 0.1.0.")
+	fs.StringVar(&opts.Replaces, "replaces", "", "The CSV this version upgrades, e.g. readygate.v0.1.0.")
 	fs.StringVar(&opts.Image, "image", "", "The manager image.")
 	fs.StringVar(&opts.Package, "package", "readygate", "The OLM package.")
 	fs.StringVar(&channels, "channels", "", "Comma-separated channels of this bundle.")

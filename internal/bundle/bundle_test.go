@@ -27,7 +27,7 @@ func releaseOptions(t *testing.T) Options {
 		t.Fatal(err)
 	}
 	return Options{
-		Version: b.CSV.Spec.Version.String(), Image: b.CSV.Annotations["containerImage"], Icon: icon,
+		Version: b.CSV.Spec.Version.String(), Replaces: b.CSV.Spec.Replaces, Image: b.CSV.Annotations["containerImage"], Icon: icon,
 		Package: b.Package, Channels: b.Channels, DefaultChannel: b.DefaultChannel,
 	}
 }

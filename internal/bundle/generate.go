@@ -15,6 +15,7 @@ import (
 // Options are what the manifests do not say about a release.
 type Options struct {
 	Version        string // the operator's semantic version, without a leading v
+	Replaces       string // the CSV this one upgrades, if any
 	Image          string // the manager image the deployment runs
 	Icon           []byte // an SVG
 	Package        string
@@ -85,6 +86,7 @@ func buildCSV(objs *objects, opts Options, version semver.Version) (*operatorsv1
 	csv.Name = opts.Package + ".v" + version.String()
 	csv.Namespace = ""
 	csv.Spec.Version.Version = version
+	csv.Spec.Replaces = opts.Replaces
 	csv.Spec.Icon = []operatorsv1alpha1.Icon{{Data: encodeIcon(opts.Icon), MediaType: "image/svg+xml"}}
 	if csv.Annotations == nil {
 		csv.Annotations = map[string]string{}

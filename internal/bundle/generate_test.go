@@ -66,7 +66,7 @@ spec: {size: 1}`
 
 func docs(d ...string) []byte { return []byte(strings.Join(d, "\n---\n")) }
 
-var opts = Options{Version: "1.2.3", Image: "example.io/op:v1.2.3", Icon: []byte("<svg/>"), Package: "x", Channels: []string{"stable"}, DefaultChannel: "stable"}
+var opts = Options{Version: "1.2.3", Replaces: "x.v1.2.2", Image: "example.io/op:v1.2.3", Icon: []byte("<svg/>"), Package: "x", Channels: []string{"stable"}, DefaultChannel: "stable"}
 
 func TestGenerate(t *testing.T) {
 	files, err := Generate(docs(csvBase, crd, serviceAccount, clusterRole, clusterRoleBinding, unboundRole, deployment, example), opts)
@@ -79,7 +79,7 @@ func TestGenerate(t *testing.T) {
 	}
 	csv := paths["bundle/manifests/x.clusterserviceversion.yaml"]
 	for _, want := range []string{
-		"name: x.v1.2.3", "version: 1.2.3", "image: example.io/op:v1.2.3", "containerImage: example.io/op:v1.2.3",
+		"name: x.v1.2.3", "version: 1.2.3", "replaces: x.v1.2.2", "image: example.io/op:v1.2.3", "containerImage: example.io/op:v1.2.3",
 		"serviceAccountName: op", "path: size", "urn:alm:descriptor:com.tectonic.ui:number", "description: Widget is a test kind.\n",
 		`"name": "small"`, "mediatype: image/svg+xml",
 	} {
