@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
@@ -22,7 +23,10 @@ const InjectPath = "/mutate-v1-pod"
 // select it. It reads namespaces and policies from the manager's cache, never
 // the API.
 type PodInjector struct {
-	Cache   client.Reader
+	Cache client.Reader
+	// API reads a namespace the cache has not seen yet, as the API server
+	// does when it matches a webhook's namespaceSelector.
+	API     client.Reader
 	Decoder admission.Decoder
 	// OperatorNamespace is never injected into, whatever its labels.
 	OperatorNamespace string
@@ -36,7 +40,7 @@ func namespaceMeta() *metav1.PartialObjectMetadata {
 	return ns
 }
 
-// +kubebuilder:rbac:groups="",resources=namespaces,verbs=list;watch
+// +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
 
 // Handle mutates one pod CREATE.
 func (i *PodInjector) Handle(ctx context.Context, req admission.Request) admission.Response {
@@ -48,7 +52,11 @@ func (i *PodInjector) Handle(ctx context.Context, req admission.Request) admissi
 		pod.Namespace = req.Namespace
 	}
 	ns := namespaceMeta()
-	if err := i.Cache.Get(ctx, client.ObjectKey{Name: pod.Namespace}, ns); err != nil {
+	err := i.Cache.Get(ctx, client.ObjectKey{Name: pod.Namespace}, ns)
+	if apierrors.IsNotFound(err) {
+		err = i.API.Get(ctx, client.ObjectKey{Name: pod.Namespace}, ns)
+	}
+	if err != nil {
 		return admission.Errored(http.StatusInternalServerError, fmt.Errorf("reading namespace %s: %w", pod.Namespace, err))
 	}
 	if !policy.NamespaceInjects(ns.Name, ns.Labels, i.OperatorNamespace) {

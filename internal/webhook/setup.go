@@ -21,7 +21,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, env *cel.Env, operatorNamespac
 		return err
 	}
 	mgr.GetWebhookServer().Register(InjectPath, &webhook.Admission{Handler: &PodInjector{
-		Cache: mgr.GetClient(), Decoder: admission.NewDecoder(mgr.GetScheme()), OperatorNamespace: operatorNamespace,
+		Cache: mgr.GetClient(), API: mgr.GetAPIReader(), Decoder: admission.NewDecoder(mgr.GetScheme()), OperatorNamespace: operatorNamespace,
 	}})
 	return ctrl.NewWebhookManagedBy(mgr, &v1alpha1.ReadinessGatePolicy{}).
 		WithValidator(&PolicyValidator{Env: env, API: mgr.GetAPIReader(), Access: mgr.GetClient()}).
