@@ -64,7 +64,7 @@ func (r *PolicyReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 		return ctrl.Result{}, r.Patch(ctx, p, client.MergeFrom(before))
 	}
 
-	pods, peers, err := r.namespace(ctx, p.Namespace)
+	pods, peers, err := r.selected(ctx, p)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
@@ -135,7 +135,7 @@ func (r *PolicyReconciler) finalize(ctx context.Context, p *v1alpha1.ReadinessGa
 // release sets the condition True on every pod the policy gates that no
 // other live policy takes over.
 func (r *PolicyReconciler) release(ctx context.Context, p *v1alpha1.ReadinessGatePolicy) error {
-	pods, peers, err := r.namespace(ctx, p.Namespace)
+	pods, peers, err := r.selected(ctx, p)
 	if err != nil {
 		return err
 	}
@@ -165,17 +165,21 @@ func (r *PolicyReconciler) release(ctx context.Context, p *v1alpha1.ReadinessGat
 	return errors.Join(errs...)
 }
 
-// namespace lists the namespace's pods and policies from the cache; the
-// caller must not modify them.
-func (r *PolicyReconciler) namespace(ctx context.Context, ns string) ([]corev1.Pod, []v1alpha1.ReadinessGatePolicy, error) {
-	// Read-only views of the cache: a namespace's pods are too many to copy
-	// on every reconcile.
-	pods := &corev1.PodList{}
-	if err := r.List(ctx, pods, client.InNamespace(ns), client.UnsafeDisableDeepCopy); err != nil {
+// selected lists the pods the policy selects and the policies of its
+// namespace from the cache; the caller must not modify them.
+func (r *PolicyReconciler) selected(ctx context.Context, p *v1alpha1.ReadinessGatePolicy) ([]corev1.Pod, []v1alpha1.ReadinessGatePolicy, error) {
+	peers := &v1alpha1.ReadinessGatePolicyList{}
+	if err := r.List(ctx, peers, client.InNamespace(p.Namespace), client.UnsafeDisableDeepCopy); err != nil {
 		return nil, nil, err
 	}
-	peers := &v1alpha1.ReadinessGatePolicyList{}
-	if err := r.List(ctx, peers, client.InNamespace(ns), client.UnsafeDisableDeepCopy); err != nil {
+	sel, err := policy.Selector(p)
+	if err != nil {
+		return nil, peers.Items, nil // Accepted=False says why; the policy selects nothing
+	}
+	// Read-only views of the cache, and only the selected pods: a
+	// namespace's pods are too many to copy on every recount.
+	pods := &corev1.PodList{}
+	if err := r.List(ctx, pods, client.InNamespace(p.Namespace), client.MatchingLabelsSelector{Selector: sel}, client.UnsafeDisableDeepCopy); err != nil {
 		return nil, nil, err
 	}
 	return pods.Items, peers.Items, nil
