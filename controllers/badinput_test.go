@@ -103,7 +103,7 @@ var _ = Describe("bad input", func() {
 		}, "maxUnavailable must be a positive count or a percentage"),
 		Entry("a timeout shorter than the interval", func(p *v1alpha1.ReadinessGatePolicy) {
 			p.Spec.Interval = &metav1.Duration{Duration: 10 * time.Second}
-			p.Spec.Timeout = &metav1.Duration{Duration: 2 * time.Second}
+			p.Spec.FailOpenAfter = &metav1.Duration{Duration: 2 * time.Second}
 		}, "timeout must not be shorter than interval"),
 		Entry("a variable name that is not an identifier", func(p *v1alpha1.ReadinessGatePolicy) {
 			p.Spec.Variables = []v1alpha1.Variable{{Name: "a-b", Expression: "true"}}

@@ -40,7 +40,7 @@ var _ = Describe("thresholds, timeout and modes", func() {
 		ns := newNamespace(ctx)
 		pods := createPods(ctx, ns, "web", 1, withGates(warmGate))
 		p := newPolicy(ns, "timeout", "false", func(p *v1alpha1.ReadinessGatePolicy) {
-			p.Spec.Timeout = &metav1.Duration{Duration: 3 * time.Second}
+			p.Spec.FailOpenAfter = &metav1.Duration{Duration: 3 * time.Second}
 		})
 		Expect(k8s.Create(ctx, p)).To(Succeed())
 		Eventually(gateOf(ctx, pods[0])).Should(HaveField("Reason", v1alpha1.ReasonExpressionFalse))
@@ -53,7 +53,7 @@ var _ = Describe("thresholds, timeout and modes", func() {
 		ns := newNamespace(ctx)
 		pods := createPods(ctx, ns, "web", 1, withGates(warmGate), withAnnotation(testenv.AnnotationContainersReady, "false"))
 		p := newPolicy(ns, "timeout", "false", func(p *v1alpha1.ReadinessGatePolicy) {
-			p.Spec.Timeout = &metav1.Duration{Duration: time.Second}
+			p.Spec.FailOpenAfter = &metav1.Duration{Duration: time.Second}
 		})
 		Expect(k8s.Create(ctx, p)).To(Succeed())
 		Eventually(gateOf(ctx, pods[0])).Should(HaveField("Reason", v1alpha1.ReasonExpressionFalse))

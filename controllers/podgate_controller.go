@@ -327,10 +327,10 @@ func nextEvaluation(p *v1alpha1.ReadinessGatePolicy, program *cel.Program, d gat
 }
 
 func timeoutOf(p *v1alpha1.ReadinessGatePolicy) time.Duration {
-	if p.Spec.Timeout == nil {
+	if p.Spec.FailOpenAfter == nil {
 		return 0
 	}
-	return p.Spec.Timeout.Duration
+	return p.Spec.FailOpenAfter.Duration
 }
 
 func gateOf(cur *corev1.PodCondition) cel.Gate {

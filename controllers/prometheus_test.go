@@ -43,7 +43,7 @@ var _ = Describe("the prometheus source, against a real Prometheus", Ordered, fu
 		p := newPolicy(ns, "promql", `prometheus.warm >= 0.95`, func(p *v1alpha1.ReadinessGatePolicy) {
 			p.Spec.Sources = &v1alpha1.Sources{Prometheus: &v1alpha1.PrometheusSource{
 				Address: prom.URL,
-				Queries: map[string]string{"warm": `max by (pod) (cache_warm_ratio{namespace="{{ .Namespace }}"})`},
+				Queries: []v1alpha1.PrometheusQuery{{Name: "warm", Query: `max by (pod) (cache_warm_ratio{namespace="{{ .Namespace }}"})`}},
 			}}
 		})
 		Expect(k8s.Create(ctx, p)).To(Succeed())
@@ -62,7 +62,7 @@ var _ = Describe("the prometheus source, against a real Prometheus", Ordered, fu
 		pods := createPods(ctx, ns, "scalar", 1, withGates(warmGate), withLabels("app", "scalar"))
 		p := newPolicy(ns, "scalar", `prometheus.one == 1.0`, func(p *v1alpha1.ReadinessGatePolicy) {
 			p.Spec.Selector.MatchLabels = map[string]string{"app": "scalar"}
-			p.Spec.Sources = &v1alpha1.Sources{Prometheus: &v1alpha1.PrometheusSource{Address: prom.URL, Queries: map[string]string{"one": `scalar(vector(1))`}}}
+			p.Spec.Sources = &v1alpha1.Sources{Prometheus: &v1alpha1.PrometheusSource{Address: prom.URL, Queries: []v1alpha1.PrometheusQuery{{Name: "one", Query: `scalar(vector(1))`}}}}
 		})
 		Expect(k8s.Create(ctx, p)).To(Succeed())
 		Eventually(reasonAndMessage(ctx, pods[0])).Should(Equal(
@@ -72,7 +72,7 @@ var _ = Describe("the prometheus source, against a real Prometheus", Ordered, fu
 	It("rejects a query template that does not render", func(ctx SpecContext) {
 		p := newPolicy(ns, "badtemplate", `prometheus.x > 0.0`, func(p *v1alpha1.ReadinessGatePolicy) {
 			p.Spec.Selector.MatchLabels = map[string]string{"app": "none"}
-			p.Spec.Sources = &v1alpha1.Sources{Prometheus: &v1alpha1.PrometheusSource{Address: prom.URL, Queries: map[string]string{"x": `up{ns="{{ .Nope }}"}`}}}
+			p.Spec.Sources = &v1alpha1.Sources{Prometheus: &v1alpha1.PrometheusSource{Address: prom.URL, Queries: []v1alpha1.PrometheusQuery{{Name: "x", Query: `up{ns="{{ .Nope }}"}`}}}}
 		})
 		Expect(k8s.Create(ctx, p)).To(Succeed())
 		Eventually(policyCondition(ctx, p, v1alpha1.ConditionAccepted)).Should(And(
@@ -100,7 +100,7 @@ var _ = Describe("the prometheus source, against a real Prometheus", Ordered, fu
 			p.Spec.Selector.MatchLabels = map[string]string{"app": "token"}
 			p.Spec.Sources = &v1alpha1.Sources{Prometheus: &v1alpha1.PrometheusSource{
 				Address:              guarded.URL,
-				Queries:              map[string]string{"up": `label_replace(vector(1), "pod", "` + pods[0].Name + `", "", "")`},
+				Queries:              []v1alpha1.PrometheusQuery{{Name: "up", Query: `label_replace(vector(1), "pod", "` + pods[0].Name + `", "", "")`}},
 				BearerTokenSecretRef: &v1alpha1.SecretKeyRef{Name: "prom-token", Key: "token"},
 			}}
 		})
@@ -116,7 +116,7 @@ var _ = Describe("the prometheus source, against a real Prometheus", Ordered, fu
 		pods := createPods(ctx, ns, "down", 1, withGates(warmGate), withLabels("app", "down"))
 		p := newPolicy(ns, "down", `prometheus.x > 0.0`, func(p *v1alpha1.ReadinessGatePolicy) {
 			p.Spec.Selector.MatchLabels = map[string]string{"app": "down"}
-			p.Spec.Sources = &v1alpha1.Sources{Prometheus: &v1alpha1.PrometheusSource{Address: "http://127.0.0.1:1", Queries: map[string]string{"x": `up`}}}
+			p.Spec.Sources = &v1alpha1.Sources{Prometheus: &v1alpha1.PrometheusSource{Address: "http://127.0.0.1:1", Queries: []v1alpha1.PrometheusQuery{{Name: "x", Query: `up`}}}}
 		})
 		Expect(k8s.Create(ctx, p)).To(Succeed())
 		Eventually(reasonAndMessage(ctx, pods[0])).Should(And(

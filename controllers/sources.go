@@ -38,8 +38,9 @@ func slicePods(obj client.Object) []string {
 // polled sources come from the poller's latest results, so a slow or dead
 // endpoint never holds a reconcile up.
 type sourceGatherer struct {
-	cache  client.Reader // EndpointSlices, from the manager's cache
-	secret client.Reader // Secrets, read from the API only when a query round needs them
+	cache   client.Reader // EndpointSlices, from the manager's cache
+	secret  client.Reader // Secrets, read from the API only when a query round needs them
+	secrets lastGood
 	poller *sources.Poller
 	http   *sources.Client
 	// enqueuePod and enqueuePolicy re-evaluate when a polled result changes.
@@ -59,7 +60,7 @@ func (g *sourceGatherer) gather(ctx context.Context, p *v1alpha1.ReadinessGatePo
 	add := func(name string, v ref.Val, ok bool, err error) *gate.Observation {
 		switch {
 		case err != nil:
-			return &gate.Observation{Outcome: gate.OutcomeSourceUnavailable, Message: fmt.Sprintf("%s: %v", name, err)}
+			return &gate.Observation{Outcome: failureOutcome(name), Message: fmt.Sprintf("%s: %v", name, err)}
 		case !ok:
 			pending = append(pending, name)
 		default:
@@ -95,6 +96,16 @@ func (g *sourceGatherer) gather(ctx context.Context, p *v1alpha1.ReadinessGatePo
 		return nil, &gate.Observation{Outcome: gate.OutcomePending, Message: "waiting for the first fetch of " + strings.Join(pending, ", ")}
 	}
 	return vals, nil
+}
+
+// failureOutcome classifies a source's failure: the pod's own endpoints not
+// answering is a verdict about the pod, as a failing readiness probe is;
+// anything else (the API server, Prometheus, a Secret) says nothing about it.
+func failureOutcome(source string) gate.Outcome {
+	if source == cel.VarHTTP || source == cel.VarMetrics {
+		return gate.OutcomeUnreachable
+	}
+	return gate.OutcomeSourceUnavailable
 }
 
 func (g *sourceGatherer) endpoints(ctx context.Context, pod *corev1.Pod) (ref.Val, error) {
@@ -176,9 +187,9 @@ func (g *sourceGatherer) prometheusValue(p *v1alpha1.ReadinessGatePolicy, pod *c
 		return nil, ok, res.Err
 	}
 	r := res.Value.(*sources.PromResult)
-	names := make([]string, 0, len(queries))
-	for name := range queries {
-		names = append(names, name)
+	names := make([]string, len(spec.Queries))
+	for i, q := range spec.Queries {
+		names[i] = q.Name
 	}
 	return cel.PrometheusValue(names, r.Values[pod.Name], func(q string) string { return r.Missing(pod.Name, q) }), true, nil
 }
@@ -209,7 +220,15 @@ func (g *sourceGatherer) promServer(ctx context.Context, p *v1alpha1.ReadinessGa
 
 func (g *sourceGatherer) secretKey(ctx context.Context, ns string, key *v1alpha1.SecretKeyRef, field string) ([]byte, error) {
 	secret := &corev1.Secret{}
+	ref := secretRef{namespace: ns, name: key.Name, key: key.Key}
 	if err := g.secret.Get(ctx, client.ObjectKey{Namespace: ns, Name: key.Name}, secret); err != nil {
+		// An API server blip must not become an outage: a Secret that was
+		// read before keeps its last value until the API says it is gone
+		// or forbidden.
+		if v, ok := g.secrets.get(ref); ok && !apierrors.IsNotFound(err) && !apierrors.IsForbidden(err) {
+			return v, nil
+		}
+		g.secrets.forget(ref)
 		if apierrors.IsForbidden(err) {
 			return nil, fmt.Errorf("spec.sources.prometheus.%s: readygate may not read Secrets in namespace %s: bind the ClusterRole %s to its service account there (docs/install.md#permissions): %w",
 				field, ns, sources.SecretReaderClusterRole, err)
@@ -218,7 +237,9 @@ func (g *sourceGatherer) secretKey(ctx context.Context, ns string, key *v1alpha1
 	}
 	v, ok := secret.Data[key.Key]
 	if !ok {
+		g.secrets.forget(ref)
 		return nil, fmt.Errorf("spec.sources.prometheus.%s: secret %s has no key %q", field, key.Name, key.Key)
 	}
+	g.secrets.set(ref, v)
 	return v, nil
 }

@@ -8,6 +8,12 @@ const (
 	ConditionProgressing = "Progressing"
 	// ConditionReady is True when every matched pod is True.
 	ConditionReady = "Ready"
+	// ConditionReconciling is kstatus's: True while some matched pods have
+	// not been evaluated under the policy's current generation.
+	ConditionReconciling = "Reconciling"
+	// ConditionStalled is kstatus's: True while the policy cannot work as
+	// written (it does not compile, a source is not allowed, a conflict).
+	ConditionStalled = "Stalled"
 )
 
 // Reasons on the policy's conditions.
@@ -21,6 +27,9 @@ const (
 	ReasonAllPodsReady      = "AllPodsReady"
 	ReasonPodsNotReady      = "PodsNotReady"
 	ReasonNoPods            = "NoMatchingPods"
+	ReasonEvaluatingPods    = "EvaluatingPods"
+	ReasonAllPodsEvaluated  = "AllPodsEvaluated"
+	ReasonWorking           = "Working"
 )
 
 // Reasons on the pod condition a policy owns.
@@ -32,6 +41,12 @@ const (
 	ReasonTimedOut          = "TimedOut"
 	ReasonPolicyDeleted     = "PolicyDeleted"
 	ReasonDryRun            = "DryRun"
+	// ReasonNotSelected releases a gate the operator wrote on a pod that no
+	// policy gates any more (relabelled pod, edited selector).
+	ReasonNotSelected = "NotSelected"
+	// ReasonFlipDeferred is the Event of a True-to-False flip that
+	// maxUnavailable holds back.
+	ReasonFlipDeferred = "FlipDeferred"
 )
 
 // Finalizer keeps a policy with onDelete: Release until its gates are released.

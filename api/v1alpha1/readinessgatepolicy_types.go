@@ -24,8 +24,23 @@ type Mode string
 const (
 	// ModeEnforce evaluates and writes the condition on every gated pod.
 	ModeEnforce Mode = "Enforce"
-	// ModeDryRun evaluates and reports in the policy status and events, but never writes a pod.
+	// ModeDryRun evaluates and reports, and never blocks traffic: no gate is
+	// injected, and a pod that declares the gate gets it True with reason
+	// DryRun and the would-be verdict in the message.
 	ModeDryRun Mode = "DryRun"
+)
+
+// OnErrorPolicy says what an error that says nothing about the pod does to its gate.
+// +kubebuilder:validation:Enum=Hold;Fail
+type OnErrorPolicy string
+
+const (
+	// OnErrorHold keeps the gate at its last status while evaluation, or a
+	// source that is not the pod itself (Prometheus, a Secret, the API
+	// server), fails: a monitoring outage never takes pods out of traffic.
+	OnErrorHold OnErrorPolicy = "Hold"
+	// OnErrorFail counts such errors as false results toward failureThreshold.
+	OnErrorFail OnErrorPolicy = "Fail"
 )
 
 // Variable is a named CEL expression that the policy's expressions can read as
@@ -46,7 +61,7 @@ type Variable struct {
 }
 
 // ReadinessGatePolicySpec selects pods and says how to decide their readiness gate.
-// +kubebuilder:validation:XValidation:rule="!has(self.timeout) || duration(self.timeout) >= duration(self.interval)",message="timeout must not be shorter than interval"
+// +kubebuilder:validation:XValidation:rule="!has(self.failOpenAfter) || duration(self.failOpenAfter) >= duration(self.interval)",message="failOpenAfter must not be shorter than interval"
 type ReadinessGatePolicySpec struct {
 	// selector picks the pods of the policy's namespace that the policy decides.
 	// An empty selector selects every pod of the namespace.
@@ -54,13 +69,15 @@ type ReadinessGatePolicySpec struct {
 	Selector metav1.LabelSelector `json:"selector"`
 
 	// conditionType is the pod condition the policy owns. Pods opt in by listing
-	// it in spec.readinessGates. It must be a qualified name such as
-	// readygate.io/checkout-warm, and must not be a condition the kubelet owns.
+	// it in spec.readinessGates. It must be domain-prefixed, such as
+	// readygate.io/checkout-warm: every condition type Kubernetes owns
+	// (Ready, ContainersReady, PodResizePending, ...) is unprefixed, and the
+	// kubernetes.io and k8s.io domains are reserved.
 	// +required
 	// +kubebuilder:validation:MaxLength=316
-	// +kubebuilder:validation:Pattern=`^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$`
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*/[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$')",message="conditionType must be domain-prefixed, like readygate.io/checkout-warm: Kubernetes owns the unprefixed pod condition types"
 	// +kubebuilder:validation:XValidation:rule="self.split('/')[self.split('/').size()-1].size() <= 63",message="the name part of conditionType must be at most 63 characters"
-	// +kubebuilder:validation:XValidation:rule="!(self in ['Ready', 'ContainersReady', 'PodScheduled', 'Initialized', 'PodReadyToStartContainers', 'DisruptionTarget'])",message="conditionType must not be a condition the kubelet or scheduler owns"
+	// +kubebuilder:validation:XValidation:rule="!self.split('/')[0].matches('(^|[.])(kubernetes|k8s)[.]io$')",message="conditionType must not use the kubernetes.io or k8s.io domains: Kubernetes owns them"
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="conditionType is immutable: pods name it in spec.readinessGates"
 	ConditionType string `json:"conditionType"`
 
@@ -105,20 +122,31 @@ type ReadinessGatePolicySpec struct {
 	// +kubebuilder:validation:Maximum=100
 	SuccessThreshold int32 `json:"successThreshold,omitempty"`
 
-	// failureThreshold is how many consecutive false results or errors set a
-	// True condition back to False.
+	// failureThreshold is how many consecutive false results set a True
+	// condition back to False (errors count only with onError: Fail).
 	// +optional
 	// +kubebuilder:default=3
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=100
 	FailureThreshold int32 `json:"failureThreshold,omitempty"`
 
-	// timeout fails open: a pod whose containers have been ready for this long
-	// while its condition is still not True is set True with reason TimedOut.
-	// Unset means wait forever.
+	// failOpenAfter fails open: a pod whose containers have been ready for
+	// this long while its condition is still not True is set True with reason
+	// TimedOut. Unset means wait forever. It needs a running operator: while
+	// the operator is down nothing fails open.
 	// +optional
-	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1s')",message="timeout must be at least 1s"
-	Timeout *metav1.Duration `json:"timeout,omitempty"`
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1s')",message="failOpenAfter must be at least 1s"
+	FailOpenAfter *metav1.Duration `json:"failOpenAfter,omitempty"`
+
+	// onError says what an error that says nothing about the pod does:
+	// a failed evaluation, or a failure of Prometheus, a Secret read or the
+	// API server. Hold (the default) keeps the gate at its last status and
+	// never counts toward failureThreshold; Fail counts it as a false result.
+	// The pod's own http and metrics endpoints not answering is always a
+	// false result, as a failing readiness probe is.
+	// +optional
+	// +kubebuilder:default=Hold
+	OnError OnErrorPolicy `json:"onError,omitempty"`
 
 	// onDelete says what happens to the gated pods when the policy is deleted:
 	// Release sets the condition True on every one of them, Retain leaves them.
@@ -126,18 +154,22 @@ type ReadinessGatePolicySpec struct {
 	// +kubebuilder:default=Release
 	OnDelete OnDeletePolicy `json:"onDelete,omitempty"`
 
-	// mode is Enforce (write pod conditions) or DryRun (evaluate and report only).
+	// mode is Enforce (decide the gate) or DryRun (evaluate and report; the
+	// gate is set True with the would-be verdict in its message and never
+	// blocks traffic).
 	// +optional
 	// +kubebuilder:default=Enforce
 	Mode Mode `json:"mode,omitempty"`
 
-	// maxUnavailable is the flip budget: at most this many gated pods (or this
-	// percentage of them, rounded up) go from True to False per interval.
-	// Flips beyond the budget wait for the next interval.
+	// maxUnavailable caps how many matched pods have the gate not True at
+	// once, as a PodDisruptionBudget does: a True-to-False flip happens only
+	// if it keeps the count within the cap; the other pods stay True, counted
+	// in status.heldPods. A count, or a percentage of matchedPods rounded up;
+	// 0 never takes a True gate False.
 	// +optional
 	// +kubebuilder:default="25%"
 	// +kubebuilder:validation:XIntOrString
-	// +kubebuilder:validation:XValidation:rule="type(self) == int ? self >= 1 : self.matches('^(100|[1-9][0-9]?)%$')",message="maxUnavailable must be a positive count or a percentage from 1% to 100%"
+	// +kubebuilder:validation:XValidation:rule="type(self) == int ? self >= 0 : self.matches('^(100|[1-9]?[0-9])%$')",message="maxUnavailable must be a count of at least 0 or a percentage from 0% to 100%"
 	MaxUnavailable *intstr.IntOrString `json:"maxUnavailable,omitempty"`
 
 	// suspend stops evaluation and releases every gate (condition True, reason
@@ -258,13 +290,14 @@ type PrometheusSource struct {
 	// +kubebuilder:validation:XValidation:rule="isURL(self) && url(self).getScheme() in ['http', 'https']",message="address must be an http or https URL"
 	Address string `json:"address"`
 
-	// queries maps a name, read as prometheus.<name>, to a PromQL query. The
-	// query is a Go template: {{ .Namespace }} is the policy's namespace.
+	// queries are the named PromQL queries; each result is read as
+	// prometheus.<name>.
 	// +required
-	// +kubebuilder:validation:MinProperties=1
-	// +kubebuilder:validation:MaxProperties=16
-	// +kubebuilder:validation:XValidation:rule="self.all(k, k.matches('^[a-zA-Z_][a-zA-Z0-9_]*$'))",message="query names must be CEL identifiers"
-	Queries map[string]string `json:"queries"`
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=16
+	Queries []PrometheusQuery `json:"queries"`
 
 	// bearerTokenSecretRef names the Secret key holding a bearer token.
 	// +optional
@@ -283,6 +316,25 @@ type PrometheusSource struct {
 	// +kubebuilder:default="5s"
 	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('100ms') && duration(self) <= duration('30s')",message="timeout must be between 100ms and 30s"
 	Timeout *metav1.Duration `json:"timeout,omitempty"`
+}
+
+// PrometheusQuery is one named PromQL query.
+type PrometheusQuery struct {
+	// name is read in expressions as prometheus.<name>; it must be a CEL identifier.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-zA-Z_][a-zA-Z0-9_]*$`
+	Name string `json:"name"`
+
+	// query is the PromQL query, run once per interval for all the policy's
+	// pods; its result vector is matched to pods by the `pod` label.
+	// {{ .Namespace }} is replaced by the policy's namespace; no other
+	// template syntax is allowed.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=4096
+	Query string `json:"query"`
 }
 
 // ReadinessGatePolicyStatus reports what the policy decided.
@@ -305,9 +357,21 @@ type ReadinessGatePolicyStatus struct {
 	// +optional
 	MissingGatePods int32 `json:"missingGatePods"`
 
+	// heldPods counts the matched pods kept True although the expression
+	// says False, because taking them False would exceed maxUnavailable.
+	// +optional
+	HeldPods int32 `json:"heldPods"`
+
+	// staleDataPods counts the matched pods kept True on their last good
+	// result because evaluation, or a source that is not the pod itself,
+	// fails (onError: Hold).
+	// +optional
+	StaleDataPods int32 `json:"staleDataPods"`
+
 	// conditions are Accepted (the expressions compiled and the policy owns its
-	// pods), Progressing (some matched pods are not yet True) and Ready (every
-	// matched pod is True).
+	// pods), Progressing (some matched pods are not yet True), Ready (every
+	// matched pod is True), and kstatus's Reconciling (some matched pods are
+	// not evaluated yet) and Stalled (the policy cannot work as written).
 	// +optional
 	// +listType=map
 	// +listMapKey=type
@@ -324,6 +388,8 @@ type ReadinessGatePolicyStatus struct {
 // +kubebuilder:printcolumn:name="Ready",type=integer,JSONPath=`.status.readyPods`
 // +kubebuilder:printcolumn:name="Accepted",type=string,JSONPath=`.status.conditions[?(@.type=="Accepted")].status`
 // +kubebuilder:printcolumn:name="Mode",type=string,JSONPath=`.spec.mode`,priority=1
+// +kubebuilder:printcolumn:name="Held",type=integer,JSONPath=`.status.heldPods`,priority=1
+// +kubebuilder:printcolumn:name="Stale",type=integer,JSONPath=`.status.staleDataPods`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type ReadinessGatePolicy struct {
 	metav1.TypeMeta   `json:",inline"`

@@ -27,8 +27,12 @@ const (
 	OutcomeFalse
 	// OutcomeError is an expression that failed at run time.
 	OutcomeError
-	// OutcomeSourceUnavailable is a source that could not be fetched.
+	// OutcomeSourceUnavailable is a source that is not the pod itself
+	// (Prometheus, a Secret, the API server) failing: no verdict on the pod.
 	OutcomeSourceUnavailable
+	// OutcomeUnreachable is the pod's own http or metrics endpoint not
+	// answering: a false result, as a failing readiness probe is.
+	OutcomeUnreachable
 	// OutcomePending is a source not fetched yet: no result to count.
 	OutcomePending
 )

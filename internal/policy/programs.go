@@ -1,7 +1,6 @@
 package policy
 
 import (
-	"sort"
 	"sync"
 
 	"k8s.io/apimachinery/pkg/types"
@@ -83,11 +82,10 @@ func sourceDecls(s *v1alpha1.Sources) []cel.Source {
 		out = append(out, cel.MetricsSource())
 	}
 	if s.Prometheus != nil {
-		names := make([]string, 0, len(s.Prometheus.Queries))
-		for name := range s.Prometheus.Queries {
-			names = append(names, name)
+		names := make([]string, len(s.Prometheus.Queries))
+		for i, q := range s.Prometheus.Queries {
+			names[i] = q.Name
 		}
-		sort.Strings(names)
 		out = append(out, cel.PrometheusSource(names))
 	}
 	return out

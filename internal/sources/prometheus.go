@@ -1,20 +1,22 @@
 package sources
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/http"
+	"regexp"
 	"sort"
-	"text/template"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/api"
 	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/common/model"
+
+	"github.com/readygate/readygate/api/v1alpha1"
 )
 
 // SecretReaderClusterRole is the ClusterRole (config/rbac) that lets the
@@ -48,24 +50,35 @@ func (r *PromResult) Missing(pod, query string) string {
 	return fmt.Sprintf("prometheus query %s (%s) returned no sample with %s=%q", query, r.Queries[query], PodLabel, pod)
 }
 
-// RenderQueries expands each query's template with the policy's namespace.
-func RenderQueries(queries map[string]string, namespace string) (map[string]string, error) {
+// namespacePlaceholder matches the one substitution a query may use,
+// {{ .Namespace }} with any spacing; any other "{{" is an error. A plain
+// substitution, not a template engine: a tenant's query cannot loop,
+// allocate or read anything but the policy's namespace.
+var namespacePlaceholder = regexp.MustCompile(`\{\{\s*\.Namespace\s*\}\}`)
+
+// RenderQueries replaces {{ .Namespace }} in each query with the policy's
+// namespace and returns the queries by name.
+func RenderQueries(queries []v1alpha1.PrometheusQuery, namespace string) (map[string]string, error) {
 	out := make(map[string]string, len(queries))
 	var errs []error
-	for _, name := range sortedKeys(queries) {
-		tmpl, err := template.New(name).Option("missingkey=error").Parse(queries[name])
-		if err != nil {
-			errs = append(errs, fmt.Errorf("spec.sources.prometheus.queries.%s: %w", name, err))
+	for i, q := range queries {
+		rendered := namespacePlaceholder.ReplaceAllLiteralString(q.Query, namespace)
+		if at := strings.Index(rendered, "{{"); at >= 0 {
+			errs = append(errs, fmt.Errorf("spec.sources.prometheus.queries[%d].query: %q at byte %d: only {{ .Namespace }} may be substituted, no other template syntax",
+				i, excerpt(rendered[at:], 24), at))
 			continue
 		}
-		var b bytes.Buffer
-		if err := tmpl.Execute(&b, struct{ Namespace string }{namespace}); err != nil {
-			errs = append(errs, fmt.Errorf("spec.sources.prometheus.queries.%s: %w", name, err))
-			continue
-		}
-		out[name] = b.String()
+		out[q.Name] = rendered
 	}
 	return out, errors.Join(errs...)
+}
+
+// excerpt cuts s to at most n bytes, for error messages.
+func excerpt(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
 }
 
 // QueryPrometheus runs every query once, for all pods, and matches the
