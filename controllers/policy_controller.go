@@ -10,7 +10,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -20,7 +19,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
-	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"github.com/readygate/readygate/api/v1alpha1"
 	"github.com/readygate/readygate/internal/gate"
@@ -29,19 +27,21 @@ import (
 
 // Event reasons on policies.
 const (
-	eventInvalid  = "InvalidPolicy"
-	eventReleased = "GatesReleased"
+	eventInvalid      = "InvalidPolicy"
+	eventReleased     = "GatesReleased"
+	eventStaleData    = "GatesHeldOnStaleData"
+	eventStaleCleared = "StaleDataCleared"
 )
 
 // PolicyReconciler compiles policies, resolves conflicts, releases gates on
 // deletion and keeps each policy's status current.
 type PolicyReconciler struct {
 	client.Client
-	Programs *policy.Programs
+	Policies *policy.Cache
 	Tracker  *gate.Tracker
 	Recorder recorder.EventRecorder
-	// DryRunChanged carries the policies whose DryRun results moved.
-	DryRunChanged <-chan event.GenericEvent
+	// Forget drops what the pod reconciler keeps of a deleted policy.
+	Forget func(types.UID)
 }
 
 // +kubebuilder:rbac:groups=readygate.io,resources=readinessgatepolicies,verbs=get;list;watch;update;patch
@@ -64,19 +64,32 @@ func (r *PolicyReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 		return ctrl.Result{}, r.Patch(ctx, p, client.MergeFrom(before))
 	}
 
-	pods, peers, err := r.selected(ctx, p)
+	c := r.Policies.Get(p)
+	pods, peers, err := r.selected(ctx, c)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	compileErr := policy.Validate(p, r.Programs)
-	summary := policy.Summarize(p, pods, peers, r.isReady(p))
-	return ctrl.Result{}, r.writeStatus(ctx, p, compileErr, summary)
+	summary := policy.Summarize(c, pods, peers, r.Policies.Selects, func(pod *corev1.Pod) gate.State { return r.Tracker.Get(pod, p.UID) })
+	recordPodCounts(p, summary)
+	// Held and stale pods are not written to the pods: the status follows
+	// them at the interval, as they are evaluated again.
+	return ctrl.Result{RequeueAfter: recountAfter(c, summary)}, r.writeStatus(ctx, p, c.Err, summary)
+}
+
+// recountAfter is when to recount without a pod event: held and stale pods
+// change in memory only.
+func recountAfter(c *policy.Compiled, s policy.Summary) time.Duration {
+	if s.Held > 0 || s.Stale > 0 {
+		return c.Settings.Interval
+	}
+	return 0
 }
 
 func (r *PolicyReconciler) writeStatus(ctx context.Context, p *v1alpha1.ReadinessGatePolicy, compileErr error, s policy.Summary) error {
 	before := p.Status.DeepCopy()
 	p.Status.ObservedGeneration = p.Generation
 	p.Status.MatchedPods, p.Status.ReadyPods, p.Status.MissingGatePods = s.Matched, s.Ready, s.Missing
+	p.Status.HeldPods, p.Status.StaleDataPods = s.Held, s.Stale
 	for _, c := range policy.Conditions(p, compileErr, s) {
 		meta.SetStatusCondition(&p.Status.Conditions, c)
 	}
@@ -84,7 +97,15 @@ func (r *PolicyReconciler) writeStatus(ctx context.Context, p *v1alpha1.Readines
 		return nil
 	}
 	if compileErr != nil && !meta.IsStatusConditionFalse(before.Conditions, v1alpha1.ConditionAccepted) {
-		r.Recorder.Eventf(p, nil, corev1.EventTypeWarning, eventInvalid, "Compile", "%v", compileErr)
+		r.Recorder.Eventf(p, nil, corev1.EventTypeWarning, eventInvalid, "Compile", "%s", gate.Cut(compileErr.Error()))
+	}
+	// One Event per episode of stale data, not one per pod per interval.
+	switch {
+	case before.StaleDataPods == 0 && s.Stale > 0:
+		r.Recorder.Eventf(p, nil, corev1.EventTypeWarning, eventStaleData, "Evaluate",
+			"%s", gate.Cut(fmt.Sprintf("%d pods keep their gate on the last good result because evaluation or a source fails (onError: Hold); %s", s.Stale, s.StaleExample)))
+	case before.StaleDataPods > 0 && s.Stale == 0:
+		r.Recorder.Eventf(p, nil, corev1.EventTypeNormal, eventStaleCleared, "Evaluate", "every pod is evaluated on fresh data again")
 	}
 	// The whole status as a merge patch: no conflict with a stale cache, and
 	// zero counts are written too (a diff would leave them out and
@@ -96,29 +117,15 @@ func (r *PolicyReconciler) writeStatus(ctx context.Context, p *v1alpha1.Readines
 	return r.Status().Patch(ctx, p, client.RawPatch(types.MergePatchType, data))
 }
 
-// isReady says whether a gated pod is True: its condition, or in DryRun the
-// condition the policy would have written.
-func (r *PolicyReconciler) isReady(p *v1alpha1.ReadinessGatePolicy) func(*corev1.Pod) bool {
-	if p.Spec.Mode == v1alpha1.ModeDryRun {
-		return func(pod *corev1.Pod) bool {
-			c := r.Tracker.Get(pod, p.UID).DryRun
-			return c != nil && c.Status == corev1.ConditionTrue
-		}
-	}
-	return func(pod *corev1.Pod) bool {
-		c := gate.Find(pod, p.Spec.ConditionType)
-		return c != nil && c.Status == corev1.ConditionTrue
-	}
-}
-
 // finalize releases the policy's gates when onDelete is Release, then lets
 // the policy go.
 func (r *PolicyReconciler) finalize(ctx context.Context, p *v1alpha1.ReadinessGatePolicy) error {
 	if !controllerutil.ContainsFinalizer(p, v1alpha1.Finalizer) {
 		return nil
 	}
-	if p.Spec.OnDelete != v1alpha1.OnDeleteRetain && p.Spec.Mode != v1alpha1.ModeDryRun {
-		if err := r.release(ctx, p); err != nil {
+	c := r.Policies.Get(p)
+	if c.Release && !c.Settings.DryRun {
+		if err := r.release(ctx, p, c); err != nil {
 			return err
 		}
 	}
@@ -127,66 +134,65 @@ func (r *PolicyReconciler) finalize(ctx context.Context, p *v1alpha1.ReadinessGa
 	if err := r.Patch(ctx, p, client.MergeFrom(before)); err != nil {
 		return client.IgnoreNotFound(err)
 	}
-	r.Programs.Forget(p.UID)
+	r.Policies.Forget(p.UID)
 	r.Tracker.ForgetPolicy(p.UID)
+	r.Forget(p.UID)
+	forgetPolicyMetrics(p)
 	return nil
 }
 
 // release sets the condition True on every pod the policy gates that no
-// other live policy takes over.
-func (r *PolicyReconciler) release(ctx context.Context, p *v1alpha1.ReadinessGatePolicy) error {
-	pods, peers, err := r.selected(ctx, p)
+// other live policy takes over. A DryRun gate is True already.
+func (r *PolicyReconciler) release(ctx context.Context, p *v1alpha1.ReadinessGatePolicy, c *policy.Compiled) error {
+	pods, peers, err := r.selected(ctx, c)
 	if err != nil {
 		return err
 	}
-	now := metav1.Now()
 	var errs []error
 	released := 0
 	for i := range pods {
 		pod := &pods[i]
-		if !policy.Selects(p, pod) || !gate.HasGate(pod, p.Spec.ConditionType) || policy.Owner(peers, pod, p.Spec.ConditionType) != nil {
+		if !gate.HasGate(pod, c.ConditionType) || policy.Owner(peers, pod, c.ConditionType, r.Policies.Selects) != nil {
 			continue
 		}
-		cur := gate.Find(pod, p.Spec.ConditionType)
-		if cur != nil && cur.Status == corev1.ConditionTrue {
+		plan := gate.PlanPod(gate.PodInput{Settings: c.Settings, Release: v1alpha1.ReasonPolicyDeleted,
+			Current: gate.Find(pod, c.ConditionType), Now: time.Now()})
+		if plan.Write == nil {
 			continue
 		}
-		d := gate.Decision{Status: corev1.ConditionTrue, Reason: v1alpha1.ReasonPolicyDeleted,
-			Message: fmt.Sprintf("policy %s was deleted with onDelete: Release", p.Name)}
-		if err := writeCondition(ctx, r.Client, pod, gate.Condition(p.Spec.ConditionType, cur, d, now)); err != nil {
+		if err := writeCondition(ctx, r.Client, pod, *plan.Write); err != nil {
 			errs = append(errs, fmt.Errorf("releasing pod %s: %w", pod.Name, err))
 			continue
 		}
 		released++
 	}
 	if released > 0 {
-		r.Recorder.Eventf(p, nil, corev1.EventTypeNormal, eventReleased, "Delete", "set %s True on %d pods before deletion", p.Spec.ConditionType, released)
+		r.Recorder.Eventf(p, nil, corev1.EventTypeNormal, eventReleased, "Delete", "set %s True on %d pods before deletion", c.ConditionType, released)
 	}
 	return errors.Join(errs...)
 }
 
 // selected lists the pods the policy selects and the policies of its
 // namespace from the cache; the caller must not modify them.
-func (r *PolicyReconciler) selected(ctx context.Context, p *v1alpha1.ReadinessGatePolicy) ([]corev1.Pod, []v1alpha1.ReadinessGatePolicy, error) {
+func (r *PolicyReconciler) selected(ctx context.Context, c *policy.Compiled) ([]corev1.Pod, []v1alpha1.ReadinessGatePolicy, error) {
 	peers := &v1alpha1.ReadinessGatePolicyList{}
-	if err := r.List(ctx, peers, client.InNamespace(p.Namespace), client.UnsafeDisableDeepCopy); err != nil {
+	if err := r.List(ctx, peers, client.InNamespace(c.Namespace), client.UnsafeDisableDeepCopy); err != nil {
 		return nil, nil, err
 	}
-	sel, err := policy.Selector(p)
-	if err != nil {
+	if c.Selector == nil {
 		return nil, peers.Items, nil // Accepted=False says why; the policy selects nothing
 	}
 	// Read-only views of the cache, and only the selected pods: a
 	// namespace's pods are too many to copy on every recount.
 	pods := &corev1.PodList{}
-	if err := r.List(ctx, pods, client.InNamespace(p.Namespace), client.MatchingLabelsSelector{Selector: sel}, client.UnsafeDisableDeepCopy); err != nil {
+	if err := r.List(ctx, pods, client.InNamespace(c.Namespace), client.MatchingLabelsSelector{Selector: c.Selector}, client.UnsafeDisableDeepCopy); err != nil {
 		return nil, nil, err
 	}
 	return pods.Items, peers.Items, nil
 }
 
-// SetupWithManager watches policies, the pods of their namespaces (counts
-// and conflicts follow pod changes), and DryRun results.
+// SetupWithManager watches policies and the pods of their namespaces
+// (counts and conflicts follow pod changes).
 func (r *PolicyReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("policy").
@@ -194,7 +200,6 @@ func (r *PolicyReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&corev1.Pod{}, r.coalescedPolicies()).
 		// A policy's spec change can change which peers conflict with it.
 		Watches(&v1alpha1.ReadinessGatePolicy{}, handler.EnqueueRequestsFromMapFunc(r.policiesOfNamespace)).
-		WatchesRawSource(source.Channel(r.DryRunChanged, &handler.EnqueueRequestForObject{})).
 		Complete(r)
 }
 

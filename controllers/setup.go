@@ -15,7 +15,6 @@ import (
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/event"
 
 	"github.com/readygate/readygate/api/v1alpha1"
 	"github.com/readygate/readygate/internal/cel"
@@ -39,20 +38,20 @@ func Setup(ctx context.Context, mgr ctrl.Manager, env *cel.Env, opts Options) er
 	if err := mgr.Add(poller); err != nil {
 		return err
 	}
-	programs := policy.NewPrograms(env)
+	policies := policy.NewCache(env)
 	tracker := gate.NewTracker()
-	dryRun := make(chan event.GenericEvent, 1024)
 	rec := mgr.GetEventRecorder("readygate")
+	pods := &PodGateReconciler{
+		Client: mgr.GetClient(), Policies: policies, Tracker: tracker, Recorder: rec,
+		MaxConcurrentReconciles: opts.MaxConcurrentReconciles,
+	}
+	if err := pods.SetupWithManager(ctx, mgr, poller); err != nil {
+		return fmt.Errorf("setting up the pod gate controller: %w", err)
+	}
 	if err := (&PolicyReconciler{
-		Client: mgr.GetClient(), Programs: programs, Tracker: tracker, Recorder: rec, DryRunChanged: dryRun,
+		Client: mgr.GetClient(), Policies: policies, Tracker: tracker, Recorder: rec, Forget: pods.cap.forgetPolicy,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the policy controller: %w", err)
-	}
-	if err := (&PodGateReconciler{
-		Client: mgr.GetClient(), Programs: programs, Tracker: tracker, Recorder: rec, DryRunChanged: dryRun,
-		MaxConcurrentReconciles: opts.MaxConcurrentReconciles,
-	}).SetupWithManager(ctx, mgr, poller); err != nil {
-		return fmt.Errorf("setting up the pod gate controller: %w", err)
 	}
 	return nil
 }

@@ -41,17 +41,17 @@ type sourceGatherer struct {
 	cache   client.Reader // EndpointSlices, from the manager's cache
 	secret  client.Reader // Secrets, read from the API only when a query round needs them
 	secrets lastGood
-	poller *sources.Poller
-	http   *sources.Client
+	poller  *sources.Poller
+	http    *sources.Client
 	// enqueuePod and enqueuePolicy re-evaluate when a polled result changes.
 	enqueuePod    func(pod client.ObjectKey)
-	enqueuePolicy func(p *v1alpha1.ReadinessGatePolicy)
+	enqueuePolicy func(c *policy.Compiled)
 }
 
 // gather returns the source values, or the observation to make instead of
 // evaluating: a source that failed (SourceUnavailable) or has no result yet.
-func (g *sourceGatherer) gather(ctx context.Context, p *v1alpha1.ReadinessGatePolicy, pod *corev1.Pod) (map[string]ref.Val, *gate.Observation) {
-	src := p.Spec.Sources
+func (g *sourceGatherer) gather(ctx context.Context, c *policy.Compiled, pod *corev1.Pod) (map[string]ref.Val, *gate.Observation) {
+	src := c.Sources
 	if src == nil {
 		return nil, nil
 	}
@@ -75,19 +75,19 @@ func (g *sourceGatherer) gather(ctx context.Context, p *v1alpha1.ReadinessGatePo
 		}
 	}
 	if src.HTTP != nil {
-		v, ok, err := g.httpValue(p, pod)
+		v, ok, err := g.httpValue(c, pod)
 		if obs := add(cel.VarHTTP, v, ok, err); obs != nil {
 			return nil, obs
 		}
 	}
 	if src.Metrics != nil {
-		v, ok, err := g.metricsValue(p, pod)
+		v, ok, err := g.metricsValue(c, pod)
 		if obs := add(cel.VarMetrics, v, ok, err); obs != nil {
 			return nil, obs
 		}
 	}
 	if src.Prometheus != nil {
-		v, ok, err := g.prometheusValue(p, pod)
+		v, ok, err := g.prometheusValue(c, pod)
 		if obs := add(cel.VarPrometheus, v, ok, err); obs != nil {
 			return nil, obs
 		}
@@ -118,17 +118,17 @@ func (g *sourceGatherer) endpoints(ctx context.Context, pod *corev1.Pod) (ref.Va
 
 // podTarget polls one pod endpoint; the key makes policies that read the same
 // endpoint of the same pod share one fetch.
-func (g *sourceGatherer) podTarget(source string, p *v1alpha1.ReadinessGatePolicy, pod *corev1.Pod, req sources.Request, fetch sources.Fetch) (sources.Result, bool) {
+func (g *sourceGatherer) podTarget(source string, c *policy.Compiled, pod *corev1.Pod, req sources.Request, fetch sources.Fetch) (sources.Result, bool) {
 	key := fmt.Sprintf("%s/%s/%s/%s/%v", source, pod.UID, req.URL, req.Timeout, req.Headers)
 	podKey := client.ObjectKeyFromObject(pod)
 	return g.poller.Want(sources.Target{
-		Key: key, Source: source, Interval: policy.Interval(p), Fetch: fetch,
+		Key: key, Source: source, Interval: c.Settings.Interval, Fetch: fetch,
 		OnChange: func() { g.enqueuePod(podKey) },
 	})
 }
 
-func (g *sourceGatherer) httpValue(p *v1alpha1.ReadinessGatePolicy, pod *corev1.Pod) (ref.Val, bool, error) {
-	spec := p.Spec.Sources.HTTP
+func (g *sourceGatherer) httpValue(c *policy.Compiled, pod *corev1.Pod) (ref.Val, bool, error) {
+	spec := c.Sources.HTTP
 	req, err := sources.NewRequest(pod, spec.PodEndpoint, "/")
 	if err != nil {
 		return nil, false, err
@@ -137,7 +137,7 @@ func (g *sourceGatherer) httpValue(p *v1alpha1.ReadinessGatePolicy, pod *corev1.
 	for _, h := range spec.Headers {
 		req.Headers[h.Name] = h.Value
 	}
-	res, ok := g.podTarget(cel.VarHTTP, p, pod, req, func(ctx context.Context) (any, error) {
+	res, ok := g.podTarget(cel.VarHTTP, c, pod, req, func(ctx context.Context) (any, error) {
 		r, err := g.http.FetchHTTP(ctx, req)
 		return r, err
 	})
@@ -147,12 +147,12 @@ func (g *sourceGatherer) httpValue(p *v1alpha1.ReadinessGatePolicy, pod *corev1.
 	return cel.HTTPValue(res.Value.(cel.HTTPResult)), true, nil
 }
 
-func (g *sourceGatherer) metricsValue(p *v1alpha1.ReadinessGatePolicy, pod *corev1.Pod) (ref.Val, bool, error) {
-	req, err := sources.NewRequest(pod, p.Spec.Sources.Metrics.PodEndpoint, sources.DefaultMetricsPath)
+func (g *sourceGatherer) metricsValue(c *policy.Compiled, pod *corev1.Pod) (ref.Val, bool, error) {
+	req, err := sources.NewRequest(pod, c.Sources.Metrics.PodEndpoint, sources.DefaultMetricsPath)
 	if err != nil {
 		return nil, false, err
 	}
-	res, ok := g.podTarget(cel.VarMetrics, p, pod, req, func(ctx context.Context) (any, error) {
+	res, ok := g.podTarget(cel.VarMetrics, c, pod, req, func(ctx context.Context) (any, error) {
 		return g.http.Scrape(ctx, req)
 	})
 	if !ok || res.Err != nil {
@@ -163,25 +163,24 @@ func (g *sourceGatherer) metricsValue(p *v1alpha1.ReadinessGatePolicy, pod *core
 
 // prometheusValue polls the policy's queries once per interval for all its
 // pods and picks this pod's samples.
-func (g *sourceGatherer) prometheusValue(p *v1alpha1.ReadinessGatePolicy, pod *corev1.Pod) (ref.Val, bool, error) {
-	spec := p.Spec.Sources.Prometheus
-	queries, err := sources.RenderQueries(spec.Queries, p.Namespace)
+func (g *sourceGatherer) prometheusValue(c *policy.Compiled, pod *corev1.Pod) (ref.Val, bool, error) {
+	spec := c.Sources.Prometheus
+	queries, err := sources.RenderQueries(spec.Queries, c.Namespace)
 	if err != nil {
 		return nil, false, err
 	}
-	owner := p.DeepCopy()
 	res, ok := g.poller.Want(sources.Target{
-		Key:      fmt.Sprintf("prometheus/%s/%d", p.UID, p.Generation),
+		Key:      fmt.Sprintf("prometheus/%s/%d", c.UID, c.Generation),
 		Source:   cel.VarPrometheus,
-		Interval: policy.Interval(p),
+		Interval: c.Settings.Interval,
 		Fetch: func(ctx context.Context) (any, error) {
-			server, err := g.promServer(ctx, owner)
+			server, err := g.promServer(ctx, c.Namespace, spec)
 			if err != nil {
 				return nil, err
 			}
 			return sources.QueryPrometheus(ctx, server, queries)
 		},
-		OnChange: func() { g.enqueuePolicy(owner) },
+		OnChange: func() { g.enqueuePolicy(c) },
 	})
 	if !ok || res.Err != nil {
 		return nil, ok, res.Err
@@ -196,8 +195,7 @@ func (g *sourceGatherer) prometheusValue(p *v1alpha1.ReadinessGatePolicy, pod *c
 
 // promServer reads the policy's Prometheus settings, with the token and CA
 // from Secrets of the policy's namespace.
-func (g *sourceGatherer) promServer(ctx context.Context, p *v1alpha1.ReadinessGatePolicy) (sources.PromServer, error) {
-	spec := p.Spec.Sources.Prometheus
+func (g *sourceGatherer) promServer(ctx context.Context, namespace string, spec *v1alpha1.PrometheusSource) (sources.PromServer, error) {
 	s := sources.PromServer{Address: spec.Address, InsecureSkipVerify: spec.InsecureSkipVerify, Timeout: 5 * time.Second}
 	if spec.Timeout != nil {
 		s.Timeout = spec.Timeout.Duration
@@ -205,13 +203,13 @@ func (g *sourceGatherer) promServer(ctx context.Context, p *v1alpha1.ReadinessGa
 	var err error
 	if spec.BearerTokenSecretRef != nil {
 		var token []byte
-		if token, err = g.secretKey(ctx, p.Namespace, spec.BearerTokenSecretRef, "bearerTokenSecretRef"); err != nil {
+		if token, err = g.secretKey(ctx, namespace, spec.BearerTokenSecretRef, "bearerTokenSecretRef"); err != nil {
 			return s, err
 		}
 		s.BearerToken = strings.TrimSpace(string(token))
 	}
 	if spec.CASecretRef != nil {
-		if s.CAPEM, err = g.secretKey(ctx, p.Namespace, spec.CASecretRef, "caSecretRef"); err != nil {
+		if s.CAPEM, err = g.secretKey(ctx, namespace, spec.CASecretRef, "caSecretRef"); err != nil {
 			return s, err
 		}
 	}

@@ -13,7 +13,7 @@ func BenchmarkCompile(b *testing.B) {
 	env := mustEnv(b)
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := env.Compile(Policy{Expression: typicalExpression}); err != nil {
+		if _, err := env.Compile(Policy{Expression: typicalExpression}, false); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -21,7 +21,7 @@ func BenchmarkCompile(b *testing.B) {
 
 func BenchmarkEvaluate(b *testing.B) {
 	env := mustEnv(b)
-	prog, err := env.Compile(Policy{Expression: typicalExpression})
+	prog, err := env.Compile(Policy{Expression: typicalExpression}, false)
 	if err != nil {
 		b.Fatal(err)
 	}

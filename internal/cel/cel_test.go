@@ -63,7 +63,7 @@ func TestCompileErrors(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := env.Compile(tc.policy)
+			_, err := env.Compile(tc.policy, false)
 			if err == nil {
 				t.Fatalf("compiled, want an error containing %q", tc.want)
 			}
@@ -118,7 +118,7 @@ func TestEvaluate(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			prog, err := env.Compile(tc.policy)
+			prog, err := env.Compile(tc.policy, false)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -147,14 +147,14 @@ func TestVariablesEvaluateOnce(t *testing.T) {
 	prog, err := env.Compile(Policy{
 		Variables:  []Variable{{Name: "big", Expression: "[1,2,3].map(x, x * 2).size() == 3"}},
 		Expression: "variables.big && variables.big && variables.big",
-	})
+	}, false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	once, err := env.Compile(Policy{
 		Variables:  []Variable{{Name: "big", Expression: "[1,2,3].map(x, x * 2).size() == 3"}},
 		Expression: "variables.big",
-	})
+	}, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,7 +179,7 @@ func TestReadsClock(t *testing.T) {
 		{Policy{Variables: []Variable{{Name: "t", Expression: "now"}}, Expression: "true"}, true},
 	}
 	for _, tc := range cases {
-		prog, err := env.Compile(tc.policy)
+		prog, err := env.Compile(tc.policy, false)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -78,8 +78,12 @@ func (e *CompileError) Error() string {
 }
 
 // Compile type-checks every expression of a policy and returns a program.
-// On failure the error is a *CompileError.
-func (e *Env) Compile(p Policy) (*Program, error) {
+// On failure the error is a *CompileError. stored compiles a policy the API
+// server already holds with the environment of stored expressions, which
+// keeps every library of past versions; new or changed expressions get the
+// environment of new expressions, as ValidatingAdmissionPolicy does, so an
+// operator upgrade or downgrade never breaks an accepted policy.
+func (e *Env) Compile(p Policy, stored bool) (*Program, error) {
 	// The variables type is built anew per policy: each variable adds its
 	// field once it has compiled, so a variable can read only earlier ones.
 	varType := apiservercel.NewObjectType(variablesTypeName, map[string]*apiservercel.DeclField{})
@@ -107,7 +111,11 @@ func (e *Env) Compile(p Policy) (*Program, error) {
 	if err != nil {
 		return nil, fmt.Errorf("extending the CEL environment: %w", err)
 	}
-	env, err := envSet.Env(environment.NewExpressions)
+	envType := environment.NewExpressions
+	if stored {
+		envType = environment.StoredExpressions
+	}
+	env, err := envSet.Env(envType)
 	if err != nil {
 		return nil, fmt.Errorf("loading the CEL environment: %w", err)
 	}

@@ -46,7 +46,7 @@ func TestSources(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.expr, func(t *testing.T) {
-			prog, err := env.Compile(Policy{Expression: tc.expr, Sources: all})
+			prog, err := env.Compile(Policy{Expression: tc.expr, Sources: all}, false)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -82,7 +82,7 @@ func TestSourceCompileErrors(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.expr, func(t *testing.T) {
-			_, err := env.Compile(Policy{Expression: tc.expr, Sources: tc.sources})
+			_, err := env.Compile(Policy{Expression: tc.expr, Sources: tc.sources}, false)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("err = %v, want %q", err, tc.want)
 			}

@@ -63,7 +63,7 @@ func TestTypedPod(t *testing.T) {
 		{"has(pod.spec.nodeName) && pod.spec.nodeName == 'node-1'", "true", "false"},
 	}
 	for _, tc := range cases {
-		prog, err := env.Compile(cel.Policy{Expression: tc.expr})
+		prog, err := env.Compile(cel.Policy{Expression: tc.expr}, false)
 		if err != nil {
 			t.Errorf("%s: %v", tc.expr, err)
 			continue

@@ -6,6 +6,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/readygate/readygate/api/v1alpha1"
 )
 
 // Find returns the pod's condition of the given type, or nil.
@@ -20,7 +22,7 @@ func Find(pod *corev1.Pod, conditionType string) *corev1.PodCondition {
 
 // Changed reports whether writing d would change the pod's condition.
 func Changed(cur *corev1.PodCondition, d Decision) bool {
-	return cur == nil || cur.Status != d.Status || cur.Reason != d.Reason || cur.Message != d.Message
+	return cur == nil || cur.Status != d.Status || cur.Reason != d.Reason || cur.Message != Cut(d.Message)
 }
 
 // Flipped reports whether d changes the condition's status.
@@ -35,7 +37,7 @@ func Condition(conditionType string, cur *corev1.PodCondition, d Decision, now m
 		Type:               corev1.PodConditionType(conditionType),
 		Status:             d.Status,
 		Reason:             d.Reason,
-		Message:            d.Message,
+		Message:            Cut(d.Message),
 		LastTransitionTime: now,
 	}
 	if cur != nil && cur.Status == d.Status {
@@ -71,4 +73,16 @@ func HasGate(pod *corev1.Pod, conditionType string) bool {
 		}
 	}
 	return false
+}
+
+// writtenReasons are the reasons of the not-True conditions the operator writes.
+var writtenReasons = map[string]bool{
+	v1alpha1.ReasonExpressionFalse: true, v1alpha1.ReasonEvaluationError: true,
+	v1alpha1.ReasonSourceUnavailable: true, ReasonSuccessThresholdNotMet: true,
+}
+
+// WrittenByOperator reports whether a not-True condition is one the operator
+// wrote, so that releasing it cannot overrule another writer of that type.
+func WrittenByOperator(c *corev1.PodCondition) bool {
+	return writtenReasons[c.Reason]
 }

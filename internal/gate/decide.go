@@ -61,8 +61,11 @@ type Thresholds struct {
 	Failure int32
 	// Interval is the policy's evaluation period.
 	Interval time.Duration
-	// Timeout is the fail-open delay; zero waits forever.
-	Timeout time.Duration
+	// FailOpenAfter is the fail-open delay; zero waits forever.
+	FailOpenAfter time.Duration
+	// OnErrorFail counts errors that say nothing about the pod as false
+	// results; otherwise (onError: Hold) they hold the gate where it is.
+	OnErrorFail bool
 }
 
 // Input is everything one decision depends on.
@@ -85,6 +88,9 @@ type Decision struct {
 	Counters Counters
 	// TimeoutIn, when positive, is how long until the gate fails open.
 	TimeoutIn time.Duration
+	// Stale is set when a True gate is held on its last good result because
+	// of an error that says nothing about the pod (onError: Hold).
+	Stale bool
 }
 
 // Decide applies the thresholds and the timeout to one observation.
@@ -92,9 +98,12 @@ func Decide(in Input) Decision {
 	if in.Observation.Outcome == OutcomePending {
 		return pending(in)
 	}
-	c := count(in.Counters, in.Observation.Outcome, in.Now, in.Thresholds.Interval)
 	cur := in.Current
 	isTrue := cur != nil && cur.Status == corev1.ConditionTrue
+	if in.Observation.isError() && !in.Thresholds.OnErrorFail {
+		return hold(in, isTrue)
+	}
+	c := count(in.Counters, in.Observation.Outcome, in.Now, in.Thresholds.Interval)
 
 	var d Decision
 	switch {
@@ -122,6 +131,26 @@ func Decide(in Input) Decision {
 	return d
 }
 
+// isError reports an outcome that says nothing about the pod.
+func (o Observation) isError() bool {
+	return o.Outcome == OutcomeError || o.Outcome == OutcomeSourceUnavailable
+}
+
+// hold is onError: Hold. Errors are not verdicts: a True gate keeps its
+// status (and its streak), counted as stale; a gate that is not yet True
+// stays False with the error's reason, and failOpenAfter still applies.
+func hold(in Input, isTrue bool) Decision {
+	if isTrue {
+		d := keep(in.Current)
+		d.Counters, d.Stale = in.Counters, true
+		return d
+	}
+	d := falseFor(in.Observation)
+	d.Counters = in.Counters
+	applyTimeout(&d, in)
+	return d
+}
+
 // pending keeps the gate as it is while a source has no result yet, so a
 // restarted operator flips nothing before its first fetches land; a pod with
 // no condition yet gets one that says what it waits for.
@@ -141,7 +170,7 @@ func pending(in Input) Decision {
 // what the expression reads: no streak toward a threshold is under way and no
 // timeout is due. A settled gate over pod data alone needs no periodic look.
 func (d Decision) Settled() bool {
-	if d.TimeoutIn > 0 {
+	if d.TimeoutIn > 0 || d.Stale {
 		return false
 	}
 	if d.Status == corev1.ConditionTrue {
@@ -179,7 +208,7 @@ func falseFor(o Observation) Decision {
 	switch o.Outcome {
 	case OutcomeError:
 		return Decision{Status: corev1.ConditionFalse, Reason: v1alpha1.ReasonEvaluationError, Message: o.Message}
-	case OutcomeSourceUnavailable:
+	case OutcomeSourceUnavailable, OutcomeUnreachable:
 		return Decision{Status: corev1.ConditionFalse, Reason: v1alpha1.ReasonSourceUnavailable, Message: o.Message}
 	default:
 		return Decision{Status: corev1.ConditionFalse, Reason: v1alpha1.ReasonExpressionFalse, Message: messageOr(o, "the expression is false")}
@@ -198,19 +227,19 @@ func messageOr(o Observation, fallback string) string {
 // of the containers turning ready and the gate turning False, so a gate that
 // fell to False later in the pod's life gets the full timeout again.
 func applyTimeout(d *Decision, in Input) {
-	if in.Thresholds.Timeout <= 0 || in.ContainersReadySince.IsZero() {
+	if in.Thresholds.FailOpenAfter <= 0 || in.ContainersReadySince.IsZero() {
 		return
 	}
 	since := in.ContainersReadySince
 	if in.Current != nil && in.Current.Status != corev1.ConditionTrue && in.Current.LastTransitionTime.After(since) {
 		since = in.Current.LastTransitionTime.Time
 	}
-	left := in.Thresholds.Timeout - in.Now.Sub(since)
+	left := in.Thresholds.FailOpenAfter - in.Now.Sub(since)
 	if left > 0 {
 		d.TimeoutIn = left
 		return
 	}
 	d.Status = corev1.ConditionTrue
 	d.Reason = v1alpha1.ReasonTimedOut
-	d.Message = fmt.Sprintf("containers have been ready for %s without the gate turning True; failing open", in.Thresholds.Timeout)
+	d.Message = fmt.Sprintf("containers have been ready for %s (failOpenAfter) without the gate turning True; failing open", in.Thresholds.FailOpenAfter)
 }

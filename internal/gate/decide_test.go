@@ -19,7 +19,8 @@ func cond(status corev1.ConditionStatus, reason string, since time.Time) *corev1
 
 func TestDecide(t *testing.T) {
 	th := Thresholds{Success: 2, Failure: 3}
-	withTimeout := Thresholds{Success: 1, Failure: 1, Timeout: time.Minute}
+	withTimeout := Thresholds{Success: 1, Failure: 1, FailOpenAfter: time.Minute}
+	failOnError := Thresholds{Success: 2, Failure: 3, OnErrorFail: true}
 	cases := []struct {
 		name       string
 		in         Input
@@ -43,18 +44,27 @@ func TestDecide(t *testing.T) {
 		{"True holds below failureThreshold",
 			Input{Current: cond("True", v1alpha1.ReasonExpressionTrue, t0), Counters: Counters{Failures: 1}, Observation: Observation{Outcome: OutcomeFalse}, Thresholds: th},
 			corev1.ConditionTrue, v1alpha1.ReasonExpressionTrue, Counters{Failures: 2}, 0},
-		{"an error never flips True below failureThreshold",
-			Input{Current: cond("True", v1alpha1.ReasonExpressionTrue, t0), Observation: Observation{Outcome: OutcomeError, Message: "boom"}, Thresholds: th},
-			corev1.ConditionTrue, v1alpha1.ReasonExpressionTrue, Counters{Failures: 1}, 0},
-		{"an unavailable source counts toward failureThreshold",
+		{"onError Hold: an error holds a True gate and counts nothing",
+			Input{Current: cond("True", v1alpha1.ReasonExpressionTrue, t0), Counters: Counters{Failures: 2}, Observation: Observation{Outcome: OutcomeError, Message: "boom"}, Thresholds: th},
+			corev1.ConditionTrue, v1alpha1.ReasonExpressionTrue, Counters{Failures: 2}, 0},
+		{"onError Hold: Prometheus down holds a True gate",
 			Input{Current: cond("True", v1alpha1.ReasonExpressionTrue, t0), Counters: Counters{Failures: 2}, Observation: Observation{Outcome: OutcomeSourceUnavailable, Message: "dial"}, Thresholds: th},
+			corev1.ConditionTrue, v1alpha1.ReasonExpressionTrue, Counters{Failures: 2}, 0},
+		{"onError Fail: an unavailable source counts toward failureThreshold",
+			Input{Current: cond("True", v1alpha1.ReasonExpressionTrue, t0), Counters: Counters{Failures: 2}, Observation: Observation{Outcome: OutcomeSourceUnavailable, Message: "dial"}, Thresholds: failOnError},
+			corev1.ConditionFalse, v1alpha1.ReasonSourceUnavailable, Counters{Failures: 3}, 0},
+		{"the pod's own endpoint not answering counts toward failureThreshold whatever onError",
+			Input{Current: cond("True", v1alpha1.ReasonExpressionTrue, t0), Counters: Counters{Failures: 2}, Observation: Observation{Outcome: OutcomeUnreachable, Message: "refused"}, Thresholds: th},
 			corev1.ConditionFalse, v1alpha1.ReasonSourceUnavailable, Counters{Failures: 3}, 0},
 		{"failureThreshold reached turns False",
 			Input{Current: cond("True", v1alpha1.ReasonExpressionTrue, t0), Counters: Counters{Failures: 2}, Observation: Observation{Outcome: OutcomeFalse}, Thresholds: th},
 			corev1.ConditionFalse, v1alpha1.ReasonExpressionFalse, Counters{Failures: 3}, 0},
 		{"an error on a False gate says so",
 			Input{Current: cond("False", v1alpha1.ReasonExpressionFalse, t0), Observation: Observation{Outcome: OutcomeError, Message: "no such key"}, Thresholds: th},
-			corev1.ConditionFalse, v1alpha1.ReasonEvaluationError, Counters{Failures: 1}, 0},
+			corev1.ConditionFalse, v1alpha1.ReasonEvaluationError, Counters{}, 0},
+		{"an error still lets a not-True gate fail open",
+			Input{Observation: Observation{Outcome: OutcomeError, Message: "no such key"}, Thresholds: withTimeout, ContainersReadySince: t0, Now: t0.Add(time.Minute)},
+			corev1.ConditionTrue, v1alpha1.ReasonTimedOut, Counters{}, 0},
 		{"timeout not yet due reports time left",
 			Input{Observation: Observation{Outcome: OutcomeFalse}, Thresholds: withTimeout, ContainersReadySince: t0, Now: t0.Add(20 * time.Second)},
 			corev1.ConditionFalse, v1alpha1.ReasonExpressionFalse, Counters{Failures: 1}, 40 * time.Second},
@@ -170,24 +180,6 @@ func TestPatchTouchesOnlyTheOwnedCondition(t *testing.T) {
 	}
 }
 
-func TestFlipBudget(t *testing.T) {
-	var b FlipBudget
-	for i := range 2 {
-		if !b.Take(t0, time.Minute, 2) {
-			t.Fatalf("flip %d refused within the budget", i)
-		}
-	}
-	if b.Take(t0.Add(time.Second), time.Minute, 2) {
-		t.Fatal("a third flip within the interval was allowed")
-	}
-	if got := b.NextWindow(t0.Add(time.Second), time.Minute); got != 59*time.Second {
-		t.Fatalf("NextWindow = %s", got)
-	}
-	if !b.Take(t0.Add(time.Minute), time.Minute, 2) {
-		t.Fatal("the budget did not refill after the interval")
-	}
-}
-
 func TestSettled(t *testing.T) {
 	cases := []struct {
 		d    Decision
@@ -198,6 +190,7 @@ func TestSettled(t *testing.T) {
 		{Decision{Status: "False", Counters: Counters{Failures: 2}}, true},
 		{Decision{Status: "False", Counters: Counters{Successes: 1}}, false},
 		{Decision{Status: "False", Counters: Counters{Failures: 1}, TimeoutIn: time.Second}, false},
+		{Decision{Status: "True", Stale: true}, false},
 	}
 	for _, tc := range cases {
 		if got := tc.d.Settled(); got != tc.want {

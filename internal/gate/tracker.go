@@ -12,20 +12,21 @@ import (
 // the starting point.
 type State struct {
 	Counters Counters
-	// DryRun is the condition a DryRun policy would have written.
-	DryRun *corev1.PodCondition
 	// MissingGateReported is set once the pod got its missing-gate Event.
 	MissingGateReported bool
 	// FlipHeld is set while the flip budget holds the pod True, so that the
 	// hold is one Event, not one per evaluation.
 	FlipHeld bool
+	// Stale is set while a True gate is held on its last good result
+	// (onError: Hold); StaleMessage is the error that holds it.
+	Stale        bool
+	StaleMessage string
 }
 
-// Tracker holds State per pod and policy, and each policy's flip budget.
+// Tracker holds State per pod and policy.
 type Tracker struct {
-	mu      sync.Mutex
-	pods    map[types.NamespacedName]*podStates
-	budgets map[types.UID]*FlipBudget
+	mu   sync.Mutex
+	pods map[types.NamespacedName]*podStates
 }
 
 type podStates struct {
@@ -35,7 +36,7 @@ type podStates struct {
 
 // NewTracker returns an empty tracker.
 func NewTracker() *Tracker {
-	return &Tracker{pods: map[types.NamespacedName]*podStates{}, budgets: map[types.UID]*FlipBudget{}}
+	return &Tracker{pods: map[types.NamespacedName]*podStates{}}
 }
 
 // Get returns the state of the pod under the policy; a pod that was replaced
@@ -70,26 +71,13 @@ func (t *Tracker) ForgetPod(key types.NamespacedName) {
 	t.mu.Unlock()
 }
 
-// Budget returns the policy's flip budget.
-func (t *Tracker) Budget(policy types.UID) *FlipBudget {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	b := t.budgets[policy]
-	if b == nil {
-		b = &FlipBudget{}
-		t.budgets[policy] = b
-	}
-	return b
-}
-
-// ForgetPolicy drops a deleted policy's state from every pod, and its budget.
+// ForgetPolicy drops a deleted policy's state from every pod.
 func (t *Tracker) ForgetPolicy(policy types.UID) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for _, ps := range t.pods {
 		delete(ps.policies, policy)
 	}
-	delete(t.budgets, policy)
 }
 
 func podKey(pod *corev1.Pod) types.NamespacedName {

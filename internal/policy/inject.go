@@ -25,8 +25,9 @@ func NamespaceInjects(name string, labels map[string]string, operatorNamespace s
 }
 
 // GatesToInject returns the condition types to add to a new pod's
-// spec.readinessGates: one per accepted, non-suspended live policy of its
-// namespace that selects it, skipping gates the pod already lists.
+// spec.readinessGates: one per accepted, non-suspended, enforcing live policy
+// of its namespace that selects it, skipping gates the pod already lists. A
+// DryRun policy gets no gate: it must never block traffic.
 func GatesToInject(pod *corev1.Pod, policies []v1alpha1.ReadinessGatePolicy) []string {
 	if pod.Annotations[InjectKey] == "false" {
 		return nil
@@ -38,7 +39,7 @@ func GatesToInject(pod *corev1.Pod, policies []v1alpha1.ReadinessGatePolicy) []s
 	}
 	for i := range policies {
 		p := &policies[i]
-		if p.DeletionTimestamp != nil || p.Spec.Suspend || seen[p.Spec.ConditionType] ||
+		if p.DeletionTimestamp != nil || p.Spec.Suspend || p.Spec.Mode == v1alpha1.ModeDryRun || seen[p.Spec.ConditionType] ||
 			!meta.IsStatusConditionTrue(p.Status.Conditions, v1alpha1.ConditionAccepted) || !Selects(p, pod) {
 			continue
 		}

@@ -7,10 +7,12 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/readygate/readygate/api/v1alpha1"
 	"github.com/readygate/readygate/internal/cel"
+	"github.com/readygate/readygate/internal/gate"
 )
 
 var t0 = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
@@ -53,7 +55,7 @@ func TestOwner(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			got := ""
-			if o := Owner(tc.policies, &p, "x/a"); o != nil {
+			if o := Owner(tc.policies, &p, "x/a", Selects); o != nil {
 				got = o.Name
 			}
 			if got != tc.want {
@@ -74,14 +76,15 @@ func TestSummarizeAndConditions(t *testing.T) {
 		pod("ungated", web, nil),
 		pod("unselected", map[string]string{"app": "db"}, []string{"x/a"}, isTrue),
 	}
-	ready := func(pod *corev1.Pod) bool { return len(pod.Status.Conditions) > 0 }
-
-	s := Summarize(&p, pods, []v1alpha1.ReadinessGatePolicy{p}, ready)
-	if s != (Summary{Matched: 2, Ready: 1, Missing: 1}) {
+	c := &Compiled{Name: p.Name, Namespace: p.Namespace, UID: p.UID, ConditionType: "x/a", Selector: labels.SelectorFromSet(web)}
+	held := func(pod *corev1.Pod) gate.State { return gate.State{FlipHeld: pod.Name == "ready"} }
+	s := Summarize(c, pods, []v1alpha1.ReadinessGatePolicy{p}, Selects, held)
+	if s != (Summary{Matched: 2, Ready: 1, Missing: 1, Held: 1, Unevaluated: 1}) {
 		t.Fatalf("summary %+v", s)
 	}
 	conds := Conditions(&p, nil, s)
-	want := map[string]string{v1alpha1.ConditionAccepted: "True/Compiled", v1alpha1.ConditionProgressing: "True/PodsNotReady", v1alpha1.ConditionReady: "False/PodsNotReady"}
+	want := map[string]string{v1alpha1.ConditionAccepted: "True/Compiled", v1alpha1.ConditionProgressing: "True/PodsNotReady", v1alpha1.ConditionReady: "False/PodsNotReady",
+		v1alpha1.ConditionReconciling: "True/EvaluatingPods", v1alpha1.ConditionStalled: "False/Working"}
 	for _, c := range conds {
 		if got := string(c.Status) + "/" + c.Reason; got != want[c.Type] || c.ObservedGeneration != 4 {
 			t.Errorf("%s = %s (generation %d), want %s", c.Type, got, c.ObservedGeneration, want[c.Type])
@@ -89,12 +92,13 @@ func TestSummarizeAndConditions(t *testing.T) {
 	}
 
 	older := pol("older", time.Hour, "x/a", web)
-	s = Summarize(&p, pods, []v1alpha1.ReadinessGatePolicy{p, older}, ready)
+	s = Summarize(c, pods, []v1alpha1.ReadinessGatePolicy{p, older}, Selects, held)
 	if s.Conflict == nil || s.Conflict.Winner != "older" || s.Matched != 0 {
 		t.Fatalf("conflict not found: %+v", s)
 	}
-	if c := Conditions(&p, nil, s)[0]; c.Reason != v1alpha1.ReasonConflict || c.Status != metav1.ConditionFalse {
-		t.Fatalf("accepted %+v", c)
+	if conds := Conditions(&p, nil, s); conds[0].Reason != v1alpha1.ReasonConflict || conds[0].Status != metav1.ConditionFalse ||
+		conds[4].Status != metav1.ConditionTrue || conds[4].Reason != v1alpha1.ReasonConflict {
+		t.Fatalf("accepted %+v, stalled %+v", conds[0], conds[4])
 	}
 
 	compileErr := &cel.CompileError{Errors: []cel.FieldError{{Field: "spec.expression", Detail: "boom"}}}

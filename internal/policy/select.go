@@ -1,67 +1,32 @@
 // Package policy holds the per-policy decisions that need no client: which
-// pods a policy selects and owns, its compiled program, and its status.
+// pods a policy selects and owns, its compiled form, and its status.
 package policy
 
 import (
-	"fmt"
-	"sync"
-	"time"
-
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/readygate/readygate/api/v1alpha1"
 )
 
-// Selector returns the policy's label selector, or an error that names the
-// field. Parsed selectors are kept per policy generation: every pod's
-// reconcile asks for the selectors of its namespace's policies.
-func Selector(p *v1alpha1.ReadinessGatePolicy) (labels.Selector, error) {
-	key := selectorKey{p.UID, p.Generation}
-	if s, ok := selectors.Load(key); ok {
-		return s.(parsedSelector).sel, s.(parsedSelector).err
-	}
-	sel, err := metav1.LabelSelectorAsSelector(&p.Spec.Selector)
-	if err != nil {
-		err = fmt.Errorf("spec.selector: %w", err)
-	}
-	if p.UID != "" {
-		selectors.Store(key, parsedSelector{sel, err})
-	}
-	return sel, err
-}
+// SelectsFunc reports whether a policy selects a pod.
+type SelectsFunc func(p *v1alpha1.ReadinessGatePolicy, pod *corev1.Pod) bool
 
-// ForgetSelectors drops a deleted policy's parsed selectors.
-func ForgetSelectors(uid types.UID) {
-	selectors.Range(func(k, _ any) bool {
-		if k.(selectorKey).uid == uid {
-			selectors.Delete(k)
-		}
-		return true
-	})
-}
-
-type selectorKey struct {
-	uid        types.UID
-	generation int64
-}
-
-type parsedSelector struct {
-	sel labels.Selector
-	err error
-}
-
-var selectors sync.Map // selectorKey -> parsedSelector
-
-// Selects reports whether p selects the pod: same namespace and matching labels.
+// Selects reports whether p selects the pod: same namespace and matching
+// labels. It parses the selector on every call; the reconcilers use
+// Cache.Selects, which parses once per generation.
 func Selects(p *v1alpha1.ReadinessGatePolicy, pod *corev1.Pod) bool {
 	if p.Namespace != pod.Namespace {
 		return false
 	}
-	sel, err := Selector(p)
+	sel, err := metav1.LabelSelectorAsSelector(&p.Spec.Selector)
 	return err == nil && sel.Matches(labels.Set(pod.Labels))
+}
+
+// Selects reports whether p, compiled, selects the pod.
+func (c *Cache) Selects(p *v1alpha1.ReadinessGatePolicy, pod *corev1.Pod) bool {
+	return c.Get(p).Selects(pod.Namespace, pod.Labels)
 }
 
 // Older reports whether a wins over b for a condition type both claim: the
@@ -75,11 +40,11 @@ func Older(a, b *v1alpha1.ReadinessGatePolicy) bool {
 
 // Owner returns, among the live policies, the one that decides conditionType
 // on the pod: the oldest that selects it. Policies being deleted own nothing.
-func Owner(policies []v1alpha1.ReadinessGatePolicy, pod *corev1.Pod, conditionType string) *v1alpha1.ReadinessGatePolicy {
+func Owner(policies []v1alpha1.ReadinessGatePolicy, pod *corev1.Pod, conditionType string, selects SelectsFunc) *v1alpha1.ReadinessGatePolicy {
 	var owner *v1alpha1.ReadinessGatePolicy
 	for i := range policies {
 		p := &policies[i]
-		if p.DeletionTimestamp != nil || p.Spec.ConditionType != conditionType || !Selects(p, pod) {
+		if p.DeletionTimestamp != nil || p.Spec.ConditionType != conditionType || !selects(p, pod) {
 			continue
 		}
 		if owner == nil || Older(p, owner) {
@@ -89,14 +54,13 @@ func Owner(policies []v1alpha1.ReadinessGatePolicy, pod *corev1.Pod, conditionTy
 	return owner
 }
 
-// DefaultInterval is the CRD's default interval, for objects that did not
-// come through the API server.
-const DefaultInterval = 10 * time.Second
-
-// Interval is how often the policy re-evaluates each pod.
-func Interval(p *v1alpha1.ReadinessGatePolicy) time.Duration {
-	if p.Spec.Interval == nil {
-		return DefaultInterval
+// Declared reports whether a live policy of the list owns conditionType for
+// some pods, selecting this pod or not.
+func Declared(policies []v1alpha1.ReadinessGatePolicy, conditionType string) bool {
+	for i := range policies {
+		if policies[i].DeletionTimestamp == nil && policies[i].Spec.ConditionType == conditionType {
+			return true
+		}
 	}
-	return p.Spec.Interval.Duration
+	return false
 }

@@ -6,7 +6,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/readygate/readygate/api/v1alpha1"
 	"github.com/readygate/readygate/internal/gate"
@@ -15,6 +14,12 @@ import (
 // Summary is what a policy's status reports about its pods.
 type Summary struct {
 	Matched, Ready, Missing int32
+	// Held counts pods kept True by maxUnavailable; Stale, pods kept True on
+	// their last good result (onError: Hold); Unevaluated, matched pods
+	// that carry no condition yet.
+	Held, Stale, Unevaluated int32
+	// StaleExample is one stale pod's error, for the policy's Event.
+	StaleExample string
 	// Conflict names a pod the policy selects that an older policy owns.
 	Conflict *Conflict
 }
@@ -24,33 +29,50 @@ type Conflict struct {
 	Pod, Winner string
 }
 
-// Summarize counts the policy's pods. pods are the namespace's pods, peers
-// the namespace's policies, and ready says whether a gated pod is (or, in
-// DryRun, would be) True.
-func Summarize(p *v1alpha1.ReadinessGatePolicy, pods []corev1.Pod, peers []v1alpha1.ReadinessGatePolicy, ready func(*corev1.Pod) bool) Summary {
+// Summarize counts the policy's pods. pods are the pods it selects, peers
+// the namespace's policies, and stateOf what the operator remembers of a
+// pod under the policy (held and stale pods are not written to the pod).
+func Summarize(c *Compiled, pods []corev1.Pod, peers []v1alpha1.ReadinessGatePolicy, selects SelectsFunc, stateOf func(*corev1.Pod) gate.State) Summary {
 	var s Summary
-	sel, err := Selector(p)
-	if err != nil {
+	if c.Err != nil {
 		return s
 	}
 	for i := range pods {
 		pod := &pods[i]
-		if pod.Namespace != p.Namespace || !sel.Matches(labels.Set(pod.Labels)) || pod.DeletionTimestamp != nil {
+		if !c.Selects(pod.Namespace, pod.Labels) || pod.DeletionTimestamp != nil {
 			continue
 		}
-		if owner := Owner(peers, pod, p.Spec.ConditionType); owner != nil && owner.UID != p.UID {
+		if owner := Owner(peers, pod, c.ConditionType, selects); owner != nil && owner.UID != c.UID {
 			if s.Conflict == nil {
 				s.Conflict = &Conflict{Pod: pod.Name, Winner: owner.Name}
 			}
 			continue
 		}
-		if !gate.HasGate(pod, p.Spec.ConditionType) {
+		if !gate.HasGate(pod, c.ConditionType) {
 			s.Missing++
 			continue
 		}
 		s.Matched++
-		if ready(pod) {
+		cond := gate.Find(pod, c.ConditionType)
+		if cond == nil {
+			s.Unevaluated++
+			continue
+		}
+		if c.Settings.DryRun {
+			cond = gate.VerdictOf(cond)
+		}
+		if cond != nil && cond.Status == corev1.ConditionTrue {
 			s.Ready++
+		}
+		st := stateOf(pod)
+		if st.FlipHeld {
+			s.Held++
+		}
+		if st.Stale {
+			s.Stale++
+			if s.StaleExample == "" {
+				s.StaleExample = fmt.Sprintf("pod %s: %s", pod.Name, st.StaleMessage)
+			}
 		}
 	}
 	return s
@@ -78,9 +100,9 @@ func Conditions(p *v1alpha1.ReadinessGatePolicy, compileErr error, s Summary) []
 	progressing := metav1.Condition{Type: v1alpha1.ConditionProgressing, ObservedGeneration: gen}
 	ready := metav1.Condition{Type: v1alpha1.ConditionReady, ObservedGeneration: gen}
 	notReady := s.Matched - s.Ready
-	missing := ""
+	missing := heldNote(s)
 	if s.Missing > 0 {
-		missing = fmt.Sprintf("; %d selected pods do not list %s in spec.readinessGates and cannot be gated: add the gate to their template (or enable injection on the namespace) and restart them", s.Missing, p.Spec.ConditionType)
+		missing += fmt.Sprintf("; %d selected pods do not list %s in spec.readinessGates and cannot be gated: add the gate to their template (or enable injection on the namespace) and restart them", s.Missing, p.Spec.ConditionType)
 	}
 	switch {
 	case p.Spec.Suspend:
@@ -105,5 +127,41 @@ func Conditions(p *v1alpha1.ReadinessGatePolicy, compileErr error, s Summary) []
 	default:
 		ready.Status, ready.Reason, ready.Message = metav1.ConditionTrue, v1alpha1.ReasonAllPodsReady, progressing.Message
 	}
-	return []metav1.Condition{accepted, progressing, ready}
+	return []metav1.Condition{accepted, progressing, ready, reconciling(gen, compileErr, s), stalled(accepted)}
+}
+
+// reconciling is kstatus's Reconciling: True while matched pods wait for
+// their first evaluation under the policy.
+func reconciling(gen int64, compileErr error, s Summary) metav1.Condition {
+	c := metav1.Condition{Type: v1alpha1.ConditionReconciling, Status: metav1.ConditionFalse, Reason: v1alpha1.ReasonAllPodsEvaluated,
+		Message: "every matched pod carries the condition", ObservedGeneration: gen}
+	if compileErr == nil && s.Unevaluated > 0 {
+		c.Status, c.Reason = metav1.ConditionTrue, v1alpha1.ReasonEvaluatingPods
+		c.Message = fmt.Sprintf("%d of %d matched pods are not evaluated yet", s.Unevaluated, s.Matched)
+	}
+	return c
+}
+
+// stalled is kstatus's Stalled: True, with Accepted's reason and message,
+// while the policy cannot work as written. Pods that are not ready do not
+// stall a policy: they are its work, not its failure.
+func stalled(accepted metav1.Condition) metav1.Condition {
+	c := metav1.Condition{Type: v1alpha1.ConditionStalled, Status: metav1.ConditionFalse, Reason: v1alpha1.ReasonWorking,
+		Message: "the policy is accepted and working", ObservedGeneration: accepted.ObservedGeneration}
+	if accepted.Status == metav1.ConditionFalse {
+		c.Status, c.Reason, c.Message = metav1.ConditionTrue, accepted.Reason, accepted.Message
+	}
+	return c
+}
+
+// heldNote tells of the pods whose gate stays True against or without a verdict.
+func heldNote(s Summary) string {
+	note := ""
+	if s.Held > 0 {
+		note += fmt.Sprintf("; %d pods stay True although the expression is false, because maxUnavailable has no room", s.Held)
+	}
+	if s.Stale > 0 {
+		note += fmt.Sprintf("; %d pods stay True on their last good result because evaluation or a source fails (onError: Hold)", s.Stale)
+	}
+	return note
 }

@@ -18,19 +18,13 @@ type InvalidError struct {
 func (e *InvalidError) Error() string { return e.Err.Error() }
 func (e *InvalidError) Unwrap() error { return e.Err }
 
-// Validate returns what makes the policy unusable: a bad selector, a query
-// template that does not render, or expressions that do not compile.
-func Validate(p *v1alpha1.ReadinessGatePolicy, programs *Programs) error {
-	if _, err := Selector(p); err != nil {
-		return &InvalidError{Reason: v1alpha1.ReasonInvalidSelector, Err: err}
-	}
+// validateSources returns what makes the policy's sources unusable: a query
+// that does not render.
+func validateSources(p *v1alpha1.ReadinessGatePolicy) error {
 	if s := p.Spec.Sources; s != nil && s.Prometheus != nil {
 		if _, err := sources.RenderQueries(s.Prometheus.Queries, p.Namespace); err != nil {
 			return &InvalidError{Reason: v1alpha1.ReasonInvalidSource, Err: err}
 		}
-	}
-	if _, err := programs.Get(p); err != nil {
-		return &InvalidError{Reason: v1alpha1.ReasonInvalidExpression, Err: err}
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
@@ -37,7 +38,7 @@ var _ admission.Validator[*v1alpha1.ReadinessGatePolicy] = (*PolicyValidator)(ni
 
 // ValidateCreate validates a new policy.
 func (v *PolicyValidator) ValidateCreate(ctx context.Context, p *v1alpha1.ReadinessGatePolicy) (admission.Warnings, error) {
-	return v.validate(ctx, p)
+	return v.validate(ctx, p, false)
 }
 
 // ValidateUpdate validates a changed policy. A change that leaves the spec
@@ -47,7 +48,15 @@ func (v *PolicyValidator) ValidateUpdate(ctx context.Context, old, p *v1alpha1.R
 	if p.DeletionTimestamp != nil || equality.Semantic.DeepEqual(old.Spec, p.Spec) {
 		return nil, nil
 	}
-	return v.validate(ctx, p)
+	return v.validate(ctx, p, sameExpressions(old, p))
+}
+
+// sameExpressions reports whether an update leaves the expressions as stored:
+// they compile as stored expressions then, as ValidatingAdmissionPolicy does,
+// so a policy that an older operator accepted stays updatable.
+func sameExpressions(old, p *v1alpha1.ReadinessGatePolicy) bool {
+	return old.Spec.Expression == p.Spec.Expression && old.Spec.MessageExpression == p.Spec.MessageExpression &&
+		equality.Semantic.DeepEqual(old.Spec.Variables, p.Spec.Variables)
 }
 
 // ValidateDelete allows every deletion.
@@ -55,8 +64,8 @@ func (v *PolicyValidator) ValidateDelete(context.Context, *v1alpha1.ReadinessGat
 	return nil, nil
 }
 
-func (v *PolicyValidator) validate(ctx context.Context, p *v1alpha1.ReadinessGatePolicy) (admission.Warnings, error) {
-	if errs := v.fieldErrors(p); len(errs) > 0 {
+func (v *PolicyValidator) validate(ctx context.Context, p *v1alpha1.ReadinessGatePolicy, stored bool) (admission.Warnings, error) {
+	if errs := fieldErrors(policy.Compile(v.Env, p, stored), p); len(errs) > 0 {
 		return nil, apierrors.NewInvalid(v1alpha1.GroupVersion.WithKind("ReadinessGatePolicy").GroupKind(), p.Name, errs)
 	}
 	warnings := admission.Warnings(policy.Warnings(p))
@@ -96,33 +105,34 @@ func (v *PolicyValidator) secretWarnings(ctx context.Context, p *v1alpha1.Readin
 	return warnings
 }
 
-func (v *PolicyValidator) fieldErrors(p *v1alpha1.ReadinessGatePolicy) field.ErrorList {
-	var errs field.ErrorList
-	if _, err := policy.Selector(p); err != nil {
-		errs = append(errs, field.Invalid(field.NewPath("spec", "selector"), p.Spec.Selector, err.Error()))
+// fieldErrors turns what makes the compiled policy unusable into field errors.
+func fieldErrors(c *policy.Compiled, p *v1alpha1.ReadinessGatePolicy) field.ErrorList {
+	var invalid *policy.InvalidError
+	if c.Err == nil || !errors.As(c.Err, &invalid) {
+		return nil
 	}
-	if s := p.Spec.Sources; s != nil && s.Prometheus != nil {
-		if _, err := sources.RenderQueries(s.Prometheus.Queries, p.Namespace); err != nil {
-			errs = append(errs, field.Invalid(field.NewPath("spec", "sources", "prometheus", "queries"), "", err.Error()))
-		}
-	}
-	if _, err := v.Env.Compile(policy.Expressions(p)); err != nil {
-		var ce *cel.CompileError
-		if !errors.As(err, &ce) {
-			return append(errs, field.InternalError(field.NewPath("spec"), err))
-		}
+	var ce *cel.CompileError
+	switch {
+	case errors.As(invalid.Err, &ce):
+		errs := make(field.ErrorList, 0, len(ce.Errors))
 		for _, fe := range ce.Errors {
 			errs = append(errs, field.Invalid(pathOf(fe.Field), expressionAt(p, fe.Field), fe.Detail))
 		}
+		return errs
+	case invalid.Reason == v1alpha1.ReasonInvalidSelector:
+		return field.ErrorList{field.Invalid(field.NewPath("spec", "selector"), p.Spec.Selector, invalid.Err.Error())}
+	case invalid.Reason == v1alpha1.ReasonInvalidSource:
+		return field.ErrorList{field.Invalid(field.NewPath("spec", "sources", "prometheus", "queries"), "", invalid.Err.Error())}
+	default:
+		return field.ErrorList{field.Invalid(field.NewPath("spec"), "", invalid.Err.Error())}
 	}
-	return errs
 }
 
 // podWarnings looks at the pods the policy selects: some may already be
 // decided by an older policy for the same condition, and some may lack the
 // gate, which a pod only gets when it is created.
 func (v *PolicyValidator) podWarnings(ctx context.Context, p *v1alpha1.ReadinessGatePolicy) (admission.Warnings, error) {
-	sel, err := policy.Selector(p)
+	sel, err := metav1.LabelSelectorAsSelector(&p.Spec.Selector)
 	if err != nil {
 		return nil, nil
 	}

@@ -41,12 +41,12 @@ func runCEL(_ context.Context, root string) (celResult, error) {
 	compile := testing.Benchmark(func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			if _, err := env.Compile(policy); err != nil {
+			if _, err := env.Compile(policy, false); err != nil {
 				b.Fatal(err)
 			}
 		}
 	})
-	prog, err := env.Compile(policy)
+	prog, err := env.Compile(policy, false)
 	if err != nil {
 		return res, err
 	}

@@ -1,55 +1,9 @@
 package policy
 
 import (
-	"sync"
-
-	"k8s.io/apimachinery/pkg/types"
-
 	"github.com/readygate/readygate/api/v1alpha1"
 	"github.com/readygate/readygate/internal/cel"
 )
-
-// Programs caches each policy's compiled program per generation, so a
-// policy compiles once however many pods it gates.
-type Programs struct {
-	env *cel.Env
-
-	mu      sync.Mutex
-	entries map[types.UID]*programEntry
-}
-
-type programEntry struct {
-	once       sync.Once
-	generation int64
-	program    *cel.Program
-	err        error
-}
-
-// NewPrograms returns a cache that compiles in env.
-func NewPrograms(env *cel.Env) *Programs {
-	return &Programs{env: env, entries: map[types.UID]*programEntry{}}
-}
-
-// Get returns the policy's program, compiling it when its generation is new.
-func (c *Programs) Get(p *v1alpha1.ReadinessGatePolicy) (*cel.Program, error) {
-	c.mu.Lock()
-	e, ok := c.entries[p.UID]
-	if !ok || e.generation != p.Generation {
-		e = &programEntry{generation: p.Generation}
-		c.entries[p.UID] = e
-	}
-	c.mu.Unlock()
-	e.once.Do(func() { e.program, e.err = c.env.Compile(Expressions(p)) })
-	return e.program, e.err
-}
-
-// Forget drops a deleted policy's program and parsed selectors.
-func (c *Programs) Forget(uid types.UID) {
-	c.mu.Lock()
-	delete(c.entries, uid)
-	c.mu.Unlock()
-	ForgetSelectors(uid)
-}
 
 // Expressions returns what of the policy the CEL layer compiles.
 func Expressions(p *v1alpha1.ReadinessGatePolicy) cel.Policy {

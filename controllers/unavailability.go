@@ -1,0 +1,129 @@
+package controllers
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	"github.com/readygate/readygate/internal/gate"
+	"github.com/readygate/readygate/internal/policy"
+)
+
+// indexUnreadyGates indexes pods by the readiness gates they declare whose
+// condition is written and not True.
+const indexUnreadyGates = "readygate.io/unready-gates"
+
+// unreadyGates returns the condition types of the pod's gates that are not True.
+func unreadyGates(obj client.Object) []string {
+	pod := obj.(*corev1.Pod)
+	var out []string
+	for _, g := range pod.Spec.ReadinessGates {
+		if c := gate.Find(pod, string(g.ConditionType)); c != nil && c.Status != corev1.ConditionTrue {
+			out = append(out, string(g.ConditionType))
+		}
+	}
+	return out
+}
+
+// unavailability enforces maxUnavailable as a cap, the way a
+// PodDisruptionBudget does: a True gate goes False only while fewer than the
+// cap of the policy's matched pods are not True. The count comes from the
+// cluster (the cache's index), so it holds across restarts and replicas,
+// plus the flips this process admitted that the cache does not show yet, so
+// concurrent reconciles cannot overshoot it.
+type unavailability struct {
+	cache client.Reader
+
+	mu sync.Mutex
+	// admitted holds, per policy, the pods whose flip was admitted and whose
+	// not-True gate the cache has not shown yet.
+	admitted map[types.UID]map[types.NamespacedName]time.Time
+}
+
+// admittedFor bounds how long an admitted flip counts without the cache
+// showing it: a write the cache never shows (the pod turned True again at
+// once) must not hold room forever.
+const admittedFor = time.Minute
+
+func newUnavailability(cache client.Reader) *unavailability {
+	return &unavailability{cache: cache, admitted: map[types.UID]map[types.NamespacedName]time.Time{}}
+}
+
+// admit reports whether one more of the policy's pods may go False, and if
+// so counts it until the cache shows it.
+func (u *unavailability) admit(ctx context.Context, c *policy.Compiled, matched int, pod *corev1.Pod) bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	unready := &corev1.PodList{}
+	if err := u.cache.List(ctx, unready, client.InNamespace(c.Namespace), client.MatchingFields{indexUnreadyGates: c.ConditionType}, client.UnsafeDisableDeepCopy); err != nil {
+		log.FromContext(ctx).Error(err, "counting the pods whose gate is not True; holding the flip", "policy", c.Name)
+		return false
+	}
+	down := map[types.NamespacedName]bool{}
+	for i := range unready.Items {
+		if p := &unready.Items[i]; c.Selects(p.Namespace, p.Labels) && p.DeletionTimestamp == nil {
+			down[client.ObjectKeyFromObject(p)] = true
+		}
+	}
+	now := time.Now()
+	for key, at := range u.admitted[c.UID] {
+		if now.Sub(at) > admittedFor {
+			delete(u.admitted[c.UID], key)
+			continue
+		}
+		down[key] = true
+	}
+	if len(down) >= c.Cap(matched) {
+		return false
+	}
+	if u.admitted[c.UID] == nil {
+		u.admitted[c.UID] = map[types.NamespacedName]time.Time{}
+	}
+	u.admitted[c.UID][client.ObjectKeyFromObject(pod)] = now
+	return true
+}
+
+// observe drops the admitted flips that the cache now shows: the pod's gate
+// is in the index from now on (or the pod is gone from the policy).
+func (u *unavailability) observe(pod *corev1.Pod) {
+	key := client.ObjectKeyFromObject(pod)
+	unready := unreadyGates(pod)
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	for uid, pods := range u.admitted {
+		if _, ok := pods[key]; ok && len(unready) > 0 {
+			delete(pods, key)
+			if len(pods) == 0 {
+				delete(u.admitted, uid)
+			}
+		}
+	}
+}
+
+// giveBack returns an admitted flip whose write failed.
+func (u *unavailability) giveBack(policyUID types.UID, pod *corev1.Pod) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	delete(u.admitted[policyUID], client.ObjectKeyFromObject(pod))
+}
+
+// forgetPod drops a deleted pod.
+func (u *unavailability) forgetPod(key types.NamespacedName) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	for _, pods := range u.admitted {
+		delete(pods, key)
+	}
+}
+
+// forgetPolicy drops a deleted policy.
+func (u *unavailability) forgetPolicy(uid types.UID) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	delete(u.admitted, uid)
+}

@@ -1,0 +1,248 @@
+package gate
+
+import (
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/readygate/readygate/api/v1alpha1"
+)
+
+// Event reasons on pods.
+const (
+	EventGateFlipped  = "GateFlipped"
+	EventMissingGate  = "MissingReadinessGate"
+	EventFlipDeferred = v1alpha1.ReasonFlipDeferred
+)
+
+// MaxMessageBytes bounds condition messages and Event notes: an expression's
+// message is the tenant's to choose, and a pod's status is not a log.
+const MaxMessageBytes = 1024
+
+// Settings are one policy's knobs for its pods, defaults applied.
+type Settings struct {
+	PolicyName    string
+	ConditionType string
+	Thresholds
+	// DryRun sets the gate True with the would-be verdict in the message.
+	DryRun bool
+	// Suspended releases the gate True.
+	Suspended bool
+}
+
+// PodInput is everything that decides what to do for one pod under one
+// policy. The reconciler gathers it; PlanPod decides.
+type PodInput struct {
+	Settings Settings
+	// Gated is set when the pod lists the condition in spec.readinessGates.
+	Gated bool
+	// Release, when set, is why the pod is no longer gated by any policy:
+	// ReasonPolicyDeleted or ReasonNotSelected. The gate is set True.
+	Release string
+	// Current is the condition the pod carries; nil before the first write.
+	Current *corev1.PodCondition
+	State   State
+	// Observation is this evaluation's result.
+	Observation Observation
+	// ReadsOnlyPod is set when nothing but a pod change can change the result.
+	ReadsOnlyPod         bool
+	ContainersReadySince time.Time
+	Now                  time.Time
+	// AdmitFlip is asked, only for a True-to-False flip, whether maxUnavailable
+	// has room for one more pod; when it says yes it has reserved that room.
+	AdmitFlip func() bool
+}
+
+// PodEvent is an Event to record on the pod.
+type PodEvent struct {
+	Type, Reason, Note string
+}
+
+// Plan is what to do for one pod under one policy.
+type Plan struct {
+	// Write is the condition to patch; nil writes nothing.
+	Write *corev1.PodCondition
+	// Event, when set, is recorded on the pod (after a successful write, if any).
+	Event *PodEvent
+	// State is what to remember of the pod until the next evaluation.
+	State State
+	// Requeue, when positive, is when to evaluate again without an event.
+	Requeue time.Duration
+	// AdmittedFlip is set when Write spends room under maxUnavailable; if
+	// the write fails, the room must be given back.
+	AdmittedFlip bool
+}
+
+// PlanPod decides the condition, Event, state and requeue for one pod: the
+// behaviour rules of the design in one pure function.
+func PlanPod(in PodInput) Plan {
+	if in.Release != "" {
+		return planRelease(in)
+	}
+	st := in.State
+	if !in.Gated {
+		if st.MissingGateReported {
+			return Plan{State: st}
+		}
+		st.MissingGateReported = true
+		return Plan{State: st, Event: &PodEvent{corev1.EventTypeWarning, EventMissingGate, Cut(fmt.Sprintf(
+			"policy %s selects this pod but spec.readinessGates lacks %s: add it to the pod template and restart the pod",
+			in.Settings.PolicyName, in.Settings.ConditionType))}}
+	}
+	cur := in.Current
+	verdict := VerdictOf(cur) // in DryRun, the gate says True and its message the verdict
+	d := decide(in, verdict)
+	st.Counters, st.Stale = d.Counters, d.Stale
+	st.StaleMessage = ""
+	if d.Stale {
+		st.StaleMessage = in.Observation.Message
+	}
+	requeue := nextEvaluation(in, d)
+	var ev *PodEvent
+	if Flipped(verdict, d) {
+		ev = flipEvent(in.Settings, d)
+	}
+	if in.Settings.DryRun && !in.Settings.Suspended {
+		d = dryRun(d)
+	}
+	if !Changed(cur, d) {
+		st.FlipHeld = false
+		return Plan{State: st, Requeue: requeue}
+	}
+	admitted := false
+	if isTrue(cur) && d.Status != corev1.ConditionTrue {
+		if !in.AdmitFlip() {
+			return holdFlip(in, st, d, requeue)
+		}
+		admitted = true
+	}
+	st.FlipHeld = false
+	c := Condition(in.Settings.ConditionType, cur, d, metav1.NewTime(in.Now))
+	return Plan{Write: &c, Event: ev, State: st, Requeue: requeue, AdmittedFlip: admitted}
+}
+
+// decide applies suspension, thresholds, errors and the fail-open timeout.
+func decide(in PodInput, verdict *corev1.PodCondition) Decision {
+	if in.Settings.Suspended {
+		return Decision{Status: corev1.ConditionTrue, Reason: v1alpha1.ReasonSuspended,
+			Message: fmt.Sprintf("policy %s is suspended: the gate is released", in.Settings.PolicyName)}
+	}
+	return Decide(Input{
+		Current:              verdict,
+		Counters:             in.State.Counters,
+		Observation:          in.Observation,
+		Thresholds:           in.Settings.Thresholds,
+		ContainersReadySince: in.ContainersReadySince,
+		Now:                  in.Now,
+	})
+}
+
+// holdFlip keeps a True gate True because maxUnavailable has no room: one
+// Event when the hold starts, and a look again at the next interval.
+func holdFlip(in PodInput, st State, d Decision, requeue time.Duration) Plan {
+	var ev *PodEvent
+	if !st.FlipHeld {
+		ev = &PodEvent{corev1.EventTypeWarning, EventFlipDeferred, Cut(fmt.Sprintf(
+			"policy %s would set %s to False (%s: %s) but maxUnavailable has no room: the gate stays True",
+			in.Settings.PolicyName, in.Settings.ConditionType, d.Reason, d.Message))}
+	}
+	st.FlipHeld = true
+	if requeue == 0 || requeue > in.Settings.Interval {
+		requeue = in.Settings.Interval
+	}
+	return Plan{State: st, Event: ev, Requeue: requeue}
+}
+
+// planRelease sets a gate True that nothing decides any more, so no pod is
+// left unready forever.
+func planRelease(in PodInput) Plan {
+	if in.Current == nil || isTrue(in.Current) {
+		return Plan{}
+	}
+	d := Decision{Status: corev1.ConditionTrue, Reason: in.Release}
+	switch in.Release {
+	case v1alpha1.ReasonPolicyDeleted:
+		d.Message = fmt.Sprintf("policy %s was deleted with onDelete: Release", in.Settings.PolicyName)
+	default:
+		d.Message = fmt.Sprintf("no policy selects this pod for %s any more: the gate is released", in.Settings.ConditionType)
+	}
+	c := Condition(in.Settings.ConditionType, in.Current, d, metav1.NewTime(in.Now))
+	return Plan{Write: &c, Event: &PodEvent{corev1.EventTypeNormal, EventGateFlipped, Cut(fmt.Sprintf("%s is True (%s): %s", in.Settings.ConditionType, d.Reason, d.Message))}}
+}
+
+// nextEvaluation is when to look at the pod again without an event: never,
+// when the gate is settled and nothing but the pod can change it (a pod event
+// will come first); otherwise at the interval, or the timeout if sooner.
+func nextEvaluation(in PodInput, d Decision) time.Duration {
+	if d.Settled() && in.ReadsOnlyPod {
+		return 0
+	}
+	next := in.Settings.Interval
+	if d.TimeoutIn > 0 && d.TimeoutIn < next {
+		next = d.TimeoutIn
+	}
+	return next
+}
+
+// flipEvent tells of a changed status; in DryRun, of a changed verdict.
+func flipEvent(s Settings, d Decision) *PodEvent {
+	if s.DryRun && !s.Suspended {
+		return &PodEvent{corev1.EventTypeNormal, v1alpha1.ReasonDryRun, Cut(fmt.Sprintf(
+			"policy %s (DryRun) would set %s to %s (%s): %s", s.PolicyName, s.ConditionType, d.Status, d.Reason, d.Message))}
+	}
+	typ := corev1.EventTypeWarning
+	if d.Status == corev1.ConditionTrue && d.Reason != v1alpha1.ReasonTimedOut {
+		typ = corev1.EventTypeNormal
+	}
+	return &PodEvent{typ, EventGateFlipped, Cut(fmt.Sprintf("%s is %s (%s): %s", s.ConditionType, d.Status, d.Reason, d.Message))}
+}
+
+// dryRunPrefix starts the message of a DryRun gate; the verdict follows, so
+// that the status survives a restart in the pod itself.
+const dryRunPrefix = "would be "
+
+// dryRun turns a verdict into the DryRun condition: True, and the verdict in
+// the message as "would be <status> (<reason>): <message>".
+func dryRun(d Decision) Decision {
+	return Decision{Status: corev1.ConditionTrue, Reason: v1alpha1.ReasonDryRun,
+		Message:  fmt.Sprintf("%s%s (%s): %s", dryRunPrefix, d.Status, d.Reason, d.Message),
+		Counters: d.Counters, TimeoutIn: d.TimeoutIn, Stale: d.Stale}
+}
+
+// VerdictOf returns the verdict a condition carries: itself, or for a DryRun
+// gate the would-be condition its message records.
+func VerdictOf(c *corev1.PodCondition) *corev1.PodCondition {
+	if c == nil || c.Reason != v1alpha1.ReasonDryRun {
+		return c
+	}
+	rest, ok := strings.CutPrefix(c.Message, dryRunPrefix)
+	status, rest, ok2 := strings.Cut(rest, " (")
+	reason, msg, ok3 := strings.Cut(rest, "): ")
+	if !ok || !ok2 || !ok3 {
+		return nil // not ours to read: decide afresh
+	}
+	v := *c
+	v.Status, v.Reason, v.Message = corev1.ConditionStatus(status), reason, msg
+	return &v
+}
+
+func isTrue(c *corev1.PodCondition) bool {
+	return c != nil && c.Status == corev1.ConditionTrue
+}
+
+// Cut bounds a message to MaxMessageBytes on a UTF-8 boundary.
+func Cut(s string) string {
+	if len(s) <= MaxMessageBytes {
+		return s
+	}
+	const marker = "…"
+	n := MaxMessageBytes - len(marker)
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + marker
+}

@@ -1,0 +1,174 @@
+package policy
+
+import (
+	"fmt"
+	"sync"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/readygate/readygate/api/v1alpha1"
+	"github.com/readygate/readygate/internal/cel"
+	"github.com/readygate/readygate/internal/gate"
+)
+
+// Defaults of the CRD, for objects that did not come through the API server
+// (tests, the kubectl plugin's files). They live here and nowhere else.
+const (
+	DefaultInterval         = 10 * time.Second
+	DefaultSuccessThreshold = 1
+	DefaultFailureThreshold = 3
+)
+
+// DefaultMaxUnavailable is the CRD's default cap.
+var DefaultMaxUnavailable = intstr.FromString("25%")
+
+// Compiled is one generation of a policy, compiled once, with every default
+// applied: what the reconcilers read instead of the raw spec, so a zero
+// threshold or a nil interval can never reach a decision.
+type Compiled struct {
+	Name, Namespace string
+	UID             types.UID
+	Generation      int64
+	ConditionType   string
+	Selector        labels.Selector
+	Program         *cel.Program
+	Sources         *v1alpha1.Sources
+	Settings        gate.Settings
+	MaxUnavailable  intstr.IntOrString
+	Release         bool // onDelete: Release
+	// Err makes the policy unusable (an *InvalidError); no pod is evaluated.
+	Err error
+}
+
+// Compile validates the policy and compiles its expressions in env. stored
+// says the policy is already stored in the cluster: it compiles with the
+// environment of stored expressions, so an operator upgrade or downgrade
+// never breaks a policy the API server accepted.
+func Compile(env *cel.Env, p *v1alpha1.ReadinessGatePolicy, stored bool) *Compiled {
+	c := &Compiled{
+		Name: p.Name, Namespace: p.Namespace, UID: p.UID, Generation: p.Generation,
+		ConditionType:  p.Spec.ConditionType,
+		Sources:        p.Spec.Sources,
+		Settings:       settingsOf(p),
+		MaxUnavailable: DefaultMaxUnavailable,
+		Release:        p.Spec.OnDelete != v1alpha1.OnDeleteRetain,
+	}
+	if p.Spec.MaxUnavailable != nil {
+		c.MaxUnavailable = *p.Spec.MaxUnavailable
+	}
+	sel, err := metav1.LabelSelectorAsSelector(&p.Spec.Selector)
+	if err != nil {
+		c.Err = &InvalidError{Reason: v1alpha1.ReasonInvalidSelector, Err: prefixed("spec.selector", err)}
+		return c
+	}
+	c.Selector = sel
+	if err := validateSources(p); err != nil {
+		c.Err = err
+		return c
+	}
+	prog, err := env.Compile(Expressions(p), stored)
+	if err != nil {
+		c.Err = &InvalidError{Reason: v1alpha1.ReasonInvalidExpression, Err: err}
+		return c
+	}
+	c.Program = prog
+	return c
+}
+
+// settingsOf applies the CRD's defaults to the knobs of one decision.
+func settingsOf(p *v1alpha1.ReadinessGatePolicy) gate.Settings {
+	s := gate.Settings{
+		PolicyName:    p.Name,
+		ConditionType: p.Spec.ConditionType,
+		Thresholds: gate.Thresholds{
+			Success:     p.Spec.SuccessThreshold,
+			Failure:     p.Spec.FailureThreshold,
+			Interval:    DefaultInterval,
+			OnErrorFail: p.Spec.OnError == v1alpha1.OnErrorFail,
+		},
+		DryRun:    p.Spec.Mode == v1alpha1.ModeDryRun,
+		Suspended: p.Spec.Suspend,
+	}
+	if s.Success < 1 {
+		s.Success = DefaultSuccessThreshold
+	}
+	if s.Failure < 1 {
+		s.Failure = DefaultFailureThreshold
+	}
+	if p.Spec.Interval != nil && p.Spec.Interval.Duration > 0 {
+		s.Interval = p.Spec.Interval.Duration
+	}
+	if p.Spec.FailOpenAfter != nil {
+		s.FailOpenAfter = p.Spec.FailOpenAfter.Duration
+	}
+	return s
+}
+
+// Cap is how many of matched pods may have the gate not True at once.
+func (c *Compiled) Cap(matched int) int {
+	n, err := intstr.GetScaledValueFromIntOrPercent(&c.MaxUnavailable, matched, true)
+	if err != nil {
+		return 0 // the CRD rejects such values; never take a pod out on one
+	}
+	return n
+}
+
+// Selects reports whether the policy selects a pod with these labels in its namespace.
+func (c *Compiled) Selects(namespace string, podLabels map[string]string) bool {
+	return c.Err == nil && namespace == c.Namespace && c.Selector.Matches(labels.Set(podLabels))
+}
+
+// ReadsOnlyPod reports whether the policy's result can change only with the
+// pod: no source and no clock.
+func (c *Compiled) ReadsOnlyPod() bool {
+	return c.Sources == nil && c.Program != nil && !c.Program.ReadsClock()
+}
+
+// Cache holds each live policy compiled for its current generation, so a
+// policy compiles once however many pods it gates. Entries go with the
+// policy (Forget), so it holds at most one entry per stored policy.
+type Cache struct {
+	env *cel.Env
+
+	mu      sync.Mutex
+	entries map[types.UID]*cacheEntry
+}
+
+type cacheEntry struct {
+	once       sync.Once
+	generation int64
+	compiled   *Compiled
+}
+
+// NewCache returns a cache that compiles in env.
+func NewCache(env *cel.Env) *Cache {
+	return &Cache{env: env, entries: map[types.UID]*cacheEntry{}}
+}
+
+// Get returns the stored policy compiled, compiling it when its generation is new.
+func (c *Cache) Get(p *v1alpha1.ReadinessGatePolicy) *Compiled {
+	c.mu.Lock()
+	e, ok := c.entries[p.UID]
+	if !ok || e.generation != p.Generation {
+		e = &cacheEntry{generation: p.Generation}
+		c.entries[p.UID] = e
+	}
+	c.mu.Unlock()
+	e.once.Do(func() { e.compiled = Compile(c.env, p, true) })
+	return e.compiled
+}
+
+// Forget drops a deleted policy.
+func (c *Cache) Forget(uid types.UID) {
+	c.mu.Lock()
+	delete(c.entries, uid)
+	c.mu.Unlock()
+}
+
+func prefixed(field string, err error) error {
+	return fmt.Errorf("%s: %w", field, err)
+}
