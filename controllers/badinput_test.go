@@ -63,17 +63,19 @@ var _ = Describe("bad input", func() {
 		))
 	})
 
-	It("reports a missing key as an EvaluationError and never flips a True gate below failureThreshold", func(ctx SpecContext) {
+	It("reports a missing key as an EvaluationError and never flips a True gate (onError: Hold)", func(ctx SpecContext) {
 		ns := newNamespace(ctx)
 		pods := createPods(ctx, ns, "web", 1, withGates(warmGate), withLabels("warm", "true"))
 		p := newPolicy(ns, "missing-key", "pod.metadata.labels['warm'] == 'true'", func(p *v1alpha1.ReadinessGatePolicy) {
-			p.Spec.FailureThreshold = 100
+			p.Spec.FailureThreshold = 1
 		})
 		Expect(k8s.Create(ctx, p)).To(Succeed())
 		Eventually(statusOf(ctx, pods[0])).Should(Equal(corev1.ConditionTrue))
 		removeWarm(ctx, pods[0])
-		// The error is reported as an Event while the gate holds True.
-		Eventually(eventReasons(ctx, ns, pods[0].Name)).Should(ContainElement("EvaluationFailed"))
+		// onError: Hold: the gate holds True, the policy counts it as stale
+		// and tells so once.
+		Eventually(policyStatus(ctx, p)).Should(HaveField("StaleDataPods", BeEquivalentTo(1)))
+		Eventually(eventReasons(ctx, ns, p.Name)).Should(ContainElement("GatesHeldOnStaleData"))
 		Consistently(statusOf(ctx, pods[0]), "2s").Should(Equal(corev1.ConditionTrue))
 
 		other := createPods(ctx, ns, "fresh", 1, withGates(warmGate), withLabels("other", "1"))
@@ -91,7 +93,12 @@ var _ = Describe("bad input", func() {
 			Expect(err).To(MatchError(ContainSubstring(want)))
 		},
 		Entry("conditionType not a qualified name", func(p *v1alpha1.ReadinessGatePolicy) { p.Spec.ConditionType = "not a name!" }, "spec.conditionType"),
-		Entry("a kubelet-owned conditionType", func(p *v1alpha1.ReadinessGatePolicy) { p.Spec.ConditionType = "Ready" }, "must not be a condition the kubelet or scheduler owns"),
+		Entry("an unprefixed conditionType", func(p *v1alpha1.ReadinessGatePolicy) { p.Spec.ConditionType = "warm" }, "conditionType must be domain-prefixed"),
+		Entry("a conditionType in the kubernetes.io domain", func(p *v1alpha1.ReadinessGatePolicy) { p.Spec.ConditionType = "pods.kubernetes.io/x" }, "must not use the kubernetes.io or k8s.io domains"),
+		Entry("an unknown onError", func(p *v1alpha1.ReadinessGatePolicy) { p.Spec.OnError = "Ignore" }, `spec.onError: Unsupported value: "Ignore"`),
+		Entry("a negative maxUnavailable", func(p *v1alpha1.ReadinessGatePolicy) {
+			p.Spec.MaxUnavailable = ptrTo(intstr.FromInt32(-1))
+		}, "spec.maxUnavailable: Invalid value"),
 		Entry("an interval below 1s", func(p *v1alpha1.ReadinessGatePolicy) {
 			p.Spec.Interval = &metav1.Duration{Duration: 100 * time.Millisecond}
 		}, "interval must be between 1s and 1h"),
@@ -100,11 +107,11 @@ var _ = Describe("bad input", func() {
 		Entry("an empty expression", func(p *v1alpha1.ReadinessGatePolicy) { p.Spec.Expression = "" }, "spec.expression"),
 		Entry("a bad maxUnavailable", func(p *v1alpha1.ReadinessGatePolicy) {
 			p.Spec.MaxUnavailable = ptrTo(intstr.FromString("150%"))
-		}, "maxUnavailable must be a positive count or a percentage"),
-		Entry("a timeout shorter than the interval", func(p *v1alpha1.ReadinessGatePolicy) {
+		}, "maxUnavailable must be a count of at least 0 or a percentage from 0% to 100%"),
+		Entry("a failOpenAfter shorter than the interval", func(p *v1alpha1.ReadinessGatePolicy) {
 			p.Spec.Interval = &metav1.Duration{Duration: 10 * time.Second}
 			p.Spec.FailOpenAfter = &metav1.Duration{Duration: 2 * time.Second}
-		}, "timeout must not be shorter than interval"),
+		}, "failOpenAfter must not be shorter than interval"),
 		Entry("a variable name that is not an identifier", func(p *v1alpha1.ReadinessGatePolicy) {
 			p.Spec.Variables = []v1alpha1.Variable{{Name: "a-b", Expression: "true"}}
 		}, "spec.variables[0].name"),

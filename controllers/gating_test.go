@@ -46,10 +46,17 @@ var _ = Describe("gating pods on pod data", func() {
 		Eventually(eventReasons(ctx, ns, pods[10].Name)).Should(ContainElement("GateFlipped"))
 
 		By("flipping a pod back to False")
-		before := gateOf(ctx, pods[0])()
+		before, err := gateOf(ctx, pods[0])()
+		Expect(err).NotTo(HaveOccurred())
+		Expect(before).To(HaveField("Status", corev1.ConditionTrue))
+		// lastTransitionTime has a resolution of a second: let one pass, so
+		// that a flip must move it.
+		Eventually(time.Now).Should(BeTemporally(">", before.LastTransitionTime.Add(time.Second)))
 		setWarm(ctx, pods[0], "false")
 		Eventually(statusOf(ctx, pods[0])).Should(Equal(corev1.ConditionFalse))
-		Expect(gateOf(ctx, pods[0])().LastTransitionTime.Time).To(BeTemporally(">=", before.LastTransitionTime.Time))
+		after, err := gateOf(ctx, pods[0])()
+		Expect(err).NotTo(HaveOccurred())
+		Expect(after.LastTransitionTime.Time).To(BeTemporally(">", before.LastTransitionTime.Time))
 
 		By("making every pod True")
 		for _, pod := range pods {

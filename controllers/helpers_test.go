@@ -3,8 +3,10 @@ package controllers_test
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"time"
 
+	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
@@ -14,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/readygate/readygate/api/v1alpha1"
+	"github.com/readygate/readygate/internal/gate"
 )
 
 const warmGate = "readygate.io/warm"
@@ -88,33 +91,43 @@ func newPolicy(ns, name, expression string, mutate ...func(*v1alpha1.ReadinessGa
 	return p
 }
 
-// gateOf returns a getter of the pod's owned condition, for Eventually.
-func gateOf(ctx context.Context, pod *corev1.Pod) func() *corev1.PodCondition {
+// gateOf returns a getter of the pod's owned condition, for Eventually. A
+// pod that cannot be read is an error, never a missing condition, so that
+// BeNil() passes only on a pod that was read and lacks the condition.
+func gateOf(ctx context.Context, pod *corev1.Pod) func() (*corev1.PodCondition, error) {
 	return conditionOf(ctx, pod, warmGate)
 }
 
-func conditionOf(ctx context.Context, pod *corev1.Pod, t string) func() *corev1.PodCondition {
-	return func() *corev1.PodCondition {
+func conditionOf(ctx context.Context, pod *corev1.Pod, t string) func() (*corev1.PodCondition, error) {
+	return func() (*corev1.PodCondition, error) {
 		got := &corev1.Pod{}
 		if err := k8s.Get(ctx, client.ObjectKeyFromObject(pod), got); err != nil {
-			return nil
+			return nil, err
 		}
 		for _, c := range got.Status.Conditions {
 			if string(c.Type) == t {
-				return &c
+				return &c, nil
 			}
 		}
-		return nil
+		return nil, nil
 	}
 }
 
-func statusOf(ctx context.Context, pod *corev1.Pod) func() corev1.ConditionStatus {
-	return func() corev1.ConditionStatus {
-		if c := gateOf(ctx, pod)(); c != nil {
-			return c.Status
+func statusOf(ctx context.Context, pod *corev1.Pod) func() (corev1.ConditionStatus, error) {
+	return func() (corev1.ConditionStatus, error) {
+		c, err := gateOf(ctx, pod)()
+		if c == nil {
+			return "", err
 		}
-		return ""
+		return c.Status, nil
 	}
+}
+
+// mustStatus reads the pod's gate status now; a pod that cannot be read fails the spec.
+func mustStatus(ctx context.Context, pod *corev1.Pod) corev1.ConditionStatus {
+	s, err := statusOf(ctx, pod)()
+	Expect(err).NotTo(HaveOccurred())
+	return s
 }
 
 func policyStatus(ctx context.Context, p *v1alpha1.ReadinessGatePolicy) func() v1alpha1.ReadinessGatePolicyStatus {
@@ -200,4 +213,67 @@ func updatePolicy(ctx context.Context, p *v1alpha1.ReadinessGatePolicy, mutate f
 		mutate(got)
 		return k8s.Update(ctx, got)
 	}).Should(Succeed())
+}
+
+// falseCount counts the pods whose gate is False.
+func falseCount(ctx context.Context, pods []*corev1.Pod) func() (int, error) {
+	return func() (int, error) {
+		n := 0
+		for _, pod := range pods {
+			s, err := statusOf(ctx, pod)()
+			if err != nil {
+				return 0, err
+			}
+			if s == corev1.ConditionFalse {
+				n++
+			}
+		}
+		return n, nil
+	}
+}
+
+// firstWithStatus returns the first pod whose gate has the status.
+func firstWithStatus(ctx context.Context, pods []*corev1.Pod, status corev1.ConditionStatus) *corev1.Pod {
+	for _, pod := range pods {
+		if mustStatus(ctx, pod) == status {
+			return pod
+		}
+	}
+	Fail("no pod has the gate " + string(status))
+	return nil
+}
+
+// watchMostFalse watches the namespace's pods until the spec ends and
+// returns the most pods it saw with the gate False at once: every change,
+// not samples, so a brief overshoot cannot slip between two polls.
+func watchMostFalse(ctx context.Context, ns string) func() int {
+	wc, err := client.NewWithWatch(cp.Config, client.Options{Scheme: scheme})
+	Expect(err).NotTo(HaveOccurred())
+	w, err := wc.Watch(ctx, &corev1.PodList{}, client.InNamespace(ns))
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(w.Stop)
+	var most atomic.Int32
+	go func() {
+		status := map[string]corev1.ConditionStatus{}
+		for ev := range w.ResultChan() {
+			pod, ok := ev.Object.(*corev1.Pod)
+			if !ok {
+				continue
+			}
+			status[pod.Name] = ""
+			if c := gate.Find(pod, warmGate); c != nil {
+				status[pod.Name] = c.Status
+			}
+			n := int32(0)
+			for _, s := range status {
+				if s == corev1.ConditionFalse {
+					n++
+				}
+			}
+			if n > most.Load() {
+				most.Store(n)
+			}
+		}
+	}()
+	return func() int { return int(most.Load()) }
 }

@@ -7,6 +7,7 @@ import (
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/readygate/readygate/api/v1alpha1"
@@ -60,24 +61,6 @@ var _ = Describe("thresholds, timeout and modes", func() {
 		Consistently(statusOf(ctx, pods[0]), "3s").Should(Equal(corev1.ConditionFalse))
 	})
 
-	It("in DryRun reports in status and events but never writes a pod", func(ctx SpecContext) {
-		ns := newNamespace(ctx)
-		pods := createPods(ctx, ns, "web", 3, withGates(warmGate))
-		setWarm(ctx, pods[0], "true")
-		p := newPolicy(ns, "dry", "'warm' in pod.metadata.labels", func(p *v1alpha1.ReadinessGatePolicy) {
-			p.Spec.Mode = v1alpha1.ModeDryRun
-		})
-		Expect(k8s.Create(ctx, p)).To(Succeed())
-		Eventually(policyStatus(ctx, p)).Should(And(HaveField("MatchedPods", BeEquivalentTo(3)), HaveField("ReadyPods", BeEquivalentTo(1))))
-		Eventually(eventReasons(ctx, ns, pods[0].Name)).Should(ContainElement(v1alpha1.ReasonDryRun))
-
-		setWarm(ctx, pods[1], "true")
-		Eventually(policyStatus(ctx, p)).Should(HaveField("ReadyPods", BeEquivalentTo(2)))
-		for _, pod := range pods {
-			Expect(gateOf(ctx, pod)()).To(BeNil())
-		}
-	})
-
 	It("releases every gate True when suspended", func(ctx SpecContext) {
 		ns := newNamespace(ctx)
 		pods := createPods(ctx, ns, "web", 3, withGates(warmGate))
@@ -127,7 +110,7 @@ var _ = Describe("thresholds, timeout and modes", func() {
 		createAndSettle(ctx, older, pods, corev1.ConditionTrue)
 		// creationTimestamp has a resolution of one second: make sure the younger policy is younger.
 		Eventually(func() time.Time { return metav1.Now().Rfc3339Copy().Time }).Should(BeTemporally(">", older.CreationTimestamp.Time))
-		younger := newPolicy(ns, "younger", "false")
+		younger := newPolicy(ns, "younger", "false", func(p *v1alpha1.ReadinessGatePolicy) { p.Spec.MaxUnavailable = ptrTo(intstr.FromString("100%")) })
 		Expect(k8s.Create(ctx, younger)).To(Succeed())
 		Eventually(policyCondition(ctx, younger, v1alpha1.ConditionAccepted)).Should(And(
 			HaveField("Status", metav1.ConditionFalse),

@@ -10,6 +10,7 @@ import (
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/readygate/readygate/api/v1alpha1"
 	"github.com/readygate/readygate/internal/testenv"
@@ -122,5 +123,39 @@ var _ = Describe("the prometheus source, against a real Prometheus", Ordered, fu
 		Eventually(reasonAndMessage(ctx, pods[0])).Should(And(
 			ContainSubstring("False SourceUnavailable: prometheus: prometheus query x (up) at http://127.0.0.1:1"),
 			ContainSubstring("connection refused")))
+	})
+
+	// Last: it stops the suite's Prometheus.
+	It("holds True gates while Prometheus is down (onError: Hold), while a pod whose own endpoint dies goes False", func(ctx SpecContext) {
+		a, aSrv := podWithServer(ctx, ns, "held-a")
+		b, bSrv := podWithServer(ctx, ns, "held-b")
+		for _, pod := range []*corev1.Pod{a, b} {
+			updatePod(ctx, pod, func(pod *corev1.Pod) { pod.Labels["app"] = "held" })
+		}
+		aSrv.Answer(http.StatusOK, "text/plain", "ok")
+		bSrv.Answer(http.StatusOK, "text/plain", "ok")
+		up := func(pod *corev1.Pod) string { return `label_replace(vector(1), "pod", "` + pod.Name + `", "", "")` }
+		p := newPolicy(ns, "held", `http.statusCode == 200 && prometheus.up == 1.0`, func(p *v1alpha1.ReadinessGatePolicy) {
+			p.Spec.Selector.MatchLabels = map[string]string{"app": "held"}
+			p.Spec.MaxUnavailable = ptrTo(intstr.FromString("100%"))
+			p.Spec.Sources = httpSource(intstr.FromString("http"), "/")
+			p.Spec.Sources.Prometheus = &v1alpha1.PrometheusSource{Address: prom.URL, Queries: []v1alpha1.PrometheusQuery{{Name: "up", Query: up(a) + " or " + up(b)}}}
+		})
+		createAndSettle(ctx, p, []*corev1.Pod{a, b}, corev1.ConditionTrue)
+
+		By("Prometheus stops: the gates hold, counted as stale, told once")
+		Expect(prom.Stop()).To(Succeed())
+		Eventually(policyStatus(ctx, p)).Should(HaveField("StaleDataPods", BeEquivalentTo(2)))
+		Eventually(eventReasons(ctx, ns, p.Name)).Should(ContainElement("GatesHeldOnStaleData"))
+		for _, pod := range []*corev1.Pod{a, b} {
+			Consistently(statusOf(ctx, pod), "3s").Should(Equal(corev1.ConditionTrue), "failureThreshold is 1 and the interval 1s: a monitoring outage must not take pods out")
+			Expect(conditionOf(ctx, pod, string(corev1.PodReady))()).To(HaveField("Status", corev1.ConditionTrue))
+		}
+
+		By("a pod's own endpoint dying is a verdict about the pod")
+		Expect(bSrv.Close()).To(Succeed())
+		Eventually(reasonAndMessage(ctx, b)).Should(HavePrefix("False SourceUnavailable: http:"))
+		Eventually(conditionOf(ctx, b, string(corev1.PodReady))).Should(HaveField("Status", corev1.ConditionFalse))
+		Consistently(statusOf(ctx, a), "2s").Should(Equal(corev1.ConditionTrue))
 	})
 })

@@ -1,7 +1,6 @@
 package controllers_test
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
 
@@ -27,12 +26,7 @@ var _ = Describe("pod fields typed from the cluster's schema", func() {
 			pod.spec.containers.all(c, quantity(c.resources.limits['memory']).isGreaterThan(quantity('256Mi'))) &&
 			pod.metadata.creationTimestamp < now`)
 		Expect(k8s.Create(ctx, p)).To(Succeed())
-		Eventually(func() string {
-			if c := gateOf(ctx, pods[0])(); c != nil {
-				return fmt.Sprintf("%s %s: %s", c.Status, c.Reason, c.Message)
-			}
-			return ""
-		}).Should(Equal("True ExpressionTrue: the expression is true"))
+		Eventually(reasonAndMessage(ctx, pods[0])).Should(Equal("True ExpressionTrue: the expression is true"))
 	})
 })
 

@@ -38,12 +38,13 @@ func podWithServer(ctx context.Context, ns, name string, gates ...string) (*core
 	return pods[0], srv
 }
 
-func reasonAndMessage(ctx context.Context, pod *corev1.Pod) func() string {
-	return func() string {
-		if c := gateOf(ctx, pod)(); c != nil {
-			return fmt.Sprintf("%s %s: %s", c.Status, c.Reason, c.Message)
+func reasonAndMessage(ctx context.Context, pod *corev1.Pod) func() (string, error) {
+	return func() (string, error) {
+		c, err := gateOf(ctx, pod)()
+		if c == nil {
+			return "", err
 		}
-		return ""
+		return fmt.Sprintf("%s %s: %s", c.Status, c.Reason, c.Message), nil
 	}
 }
 

@@ -1,10 +1,6 @@
 package controllers_test
 
 import (
-	"time"
-
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
@@ -27,7 +23,7 @@ var _ = Describe("steady state and restarts", Serial, func() {
 		Eventually(policyStatus(ctx, p)).Should(And(HaveField("MatchedPods", BeEquivalentTo(6)), HaveField("ReadyPods", BeEquivalentTo(3))))
 		for _, pod := range pods {
 			Eventually(gateOf(ctx, pod)).ShouldNot(BeNil())
-			Eventually(conditionOf(ctx, pod, string(corev1.PodReady))).Should(HaveField("Status", Equal(statusOf(ctx, pod)())))
+			Eventually(conditionOf(ctx, pod, string(corev1.PodReady))).Should(HaveField("Status", Equal(mustStatus(ctx, pod))))
 		}
 
 		By("several intervals of periodic re-evaluation write nothing")
@@ -52,31 +48,35 @@ var _ = Describe("steady state and restarts", Serial, func() {
 		Eventually(policyStatus(ctx, p)).Should(HaveField("ReadyPods", BeEquivalentTo(4)))
 	})
 
-	It("flips at most maxUnavailable gates from True to False per interval", func(ctx SpecContext) {
+	It("never has more than maxUnavailable pods False at once, across an operator restart", func(ctx SpecContext) {
 		ns := newNamespace(ctx)
-		pods := createPods(ctx, ns, "web", 4, withGates(warmGate), withLabels("warm", "true"))
-		p := newPolicy(ns, "budget", "pod.metadata.labels['warm'] == 'true'", func(p *v1alpha1.ReadinessGatePolicy) {
-			p.Spec.MaxUnavailable = ptrTo(intstr.FromInt32(1))
-			p.Spec.Interval = &metav1.Duration{Duration: 3 * time.Second}
+		pods := createPods(ctx, ns, "web", 10, withGates(warmGate), withLabels("warm", "true"))
+		p := newPolicy(ns, "cap", "pod.metadata.labels['warm'] == 'true'", func(p *v1alpha1.ReadinessGatePolicy) {
+			p.Spec.MaxUnavailable = ptrTo(intstr.FromInt32(2))
 		})
-		Expect(k8s.Create(ctx, p)).To(Succeed())
-		Eventually(policyStatus(ctx, p)).Should(HaveField("ReadyPods", BeEquivalentTo(4)))
+		createAndSettle(ctx, p, pods, corev1.ConditionTrue)
+		Eventually(policyStatus(ctx, p)).Should(HaveField("ReadyPods", BeEquivalentTo(10)))
+		mostFalse := watchMostFalse(ctx, ns)
 
+		By("the expression turns false on every pod")
 		for _, pod := range pods {
 			setWarm(ctx, pod, "false")
 		}
-		falseCount := func() int {
-			n := 0
-			for _, pod := range pods {
-				if statusOf(ctx, pod)() == corev1.ConditionFalse {
-					n++
-				}
-			}
-			return n
-		}
-		Eventually(falseCount).Should(Equal(1))
-		Consistently(falseCount, "2s").Should(Equal(1))
-		Eventually(eventReasons(ctx, ns, pods[0].Name)).Should(Or(ContainElement("FlipDeferred"), ContainElement("GateFlipped")))
-		Eventually(falseCount, "20s").Should(Equal(4))
+		Eventually(falseCount(ctx, pods)).Should(Equal(2))
+		Eventually(policyStatus(ctx, p)).Should(HaveField("HeldPods", BeEquivalentTo(8)))
+		held := firstWithStatus(ctx, pods, corev1.ConditionTrue)
+		Eventually(eventReasons(ctx, ns, held.Name)).Should(ContainElement(v1alpha1.ReasonFlipDeferred))
+		Consistently(falseCount(ctx, pods), "3s").Should(Equal(2))
+
+		By("a restarted operator counts the cap from the cluster")
+		restartManager()
+		Consistently(falseCount(ctx, pods), "3s").Should(Equal(2))
+
+		By("a pod that turns True again makes room for exactly one more")
+		setWarm(ctx, firstWithStatus(ctx, pods, corev1.ConditionFalse), "true")
+		Eventually(falseCount(ctx, pods)).Should(Equal(2))
+		Eventually(policyStatus(ctx, p)).Should(HaveField("HeldPods", BeEquivalentTo(7)))
+		Consistently(falseCount(ctx, pods), "2s").Should(Equal(2))
+		Expect(mostFalse()).To(Equal(2), "never more than maxUnavailable pods False at once")
 	})
 })
