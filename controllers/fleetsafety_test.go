@@ -79,7 +79,9 @@ var _ = Describe("a pod is never left gated by nothing", func() {
 		Eventually(conditionOf(ctx, pods[0], string(corev1.PodReady))).Should(HaveField("Status", corev1.ConditionTrue))
 
 		By("an edited selector")
-		updatePolicy(ctx, p, func(p *v1alpha1.ReadinessGatePolicy) { p.Spec.Selector.MatchLabels = map[string]string{"app": "nothing"} })
+		updatePolicy(ctx, p, func(p *v1alpha1.ReadinessGatePolicy) {
+			p.Spec.Selector.MatchLabels = map[string]string{"app": "nothing"}
+		})
 		Eventually(gateOf(ctx, pods[1])).Should(And(HaveField("Status", corev1.ConditionTrue), HaveField("Reason", v1alpha1.ReasonNotSelected)))
 		Eventually(eventReasons(ctx, ns, pods[1].Name)).Should(ContainElement(gate.EventGateFlipped))
 	})
@@ -118,6 +120,8 @@ var _ = Describe("GitOps status (kstatus)", func() {
 		got.Spec.Expression = "true"
 		Expect(k8s.Update(ctx, got)).To(Succeed())
 		Expect(computeKstatus(got)).To(Equal(status.InProgressStatus))
+		Eventually(policyStatus(ctx, working)).Should(HaveField("ObservedGeneration", got.Generation))
+		Eventually(func() []metav1.Condition { return policyStatus(ctx, working)().Conditions }).Should(ContainElement(And(HaveField("Type", v1alpha1.ConditionReconciling), HaveField("Status", metav1.ConditionFalse))))
 		Eventually(kstatusOf(ctx, working)).Should(Equal(status.CurrentStatus))
 	})
 })

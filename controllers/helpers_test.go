@@ -12,6 +12,7 @@ import (
 	eventsv1 "k8s.io/api/events/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/rand"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -81,6 +82,8 @@ func newPolicy(ns, name, expression string, mutate ...func(*v1alpha1.ReadinessGa
 			Expression:       expression,
 			Interval:         &metav1.Duration{Duration: time.Second},
 			FailureThreshold: 1,
+			// Most specs flip several pods at once; the cap has specs of its own.
+			MaxUnavailable: ptrTo(intstr.FromString("100%")),
 		},
 	}
 	for _, m := range mutate {

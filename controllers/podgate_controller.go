@@ -39,6 +39,9 @@ type PodGateReconciler struct {
 	Recorder recorder.EventRecorder
 	// MaxConcurrentReconciles is the number of pods evaluated at once.
 	MaxConcurrentReconciles int
+	// Recount tells the policy reconciler that a pod's held or stale state
+	// moved: no pod write will, as those states live in memory.
+	Recount chan<- event.GenericEvent
 
 	sources *sourceGatherer
 	cap     *unavailability
@@ -154,7 +157,11 @@ func (r *PodGateReconciler) apply(ctx context.Context, pod *corev1.Pod, p *v1alp
 		r.recordEvent(pod, nil, plan.Event)
 		return nil
 	}
+	before := r.Tracker.Get(pod, p.UID)
 	r.Tracker.Set(pod, p.UID, plan.State)
+	if before.FlipHeld != plan.State.FlipHeld || before.Stale != plan.State.Stale {
+		r.Recount <- event.GenericEvent{Object: p}
+	}
 	r.recordEvent(pod, p, plan.Event)
 	if plan.Event != nil {
 		switch plan.Event.Reason {

@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"github.com/readygate/readygate/api/v1alpha1"
 	"github.com/readygate/readygate/internal/gate"
@@ -42,6 +43,8 @@ type PolicyReconciler struct {
 	Recorder recorder.EventRecorder
 	// Forget drops what the pod reconciler keeps of a deleted policy.
 	Forget func(types.UID)
+	// Recount carries the policies whose pods' held or stale states moved.
+	Recount <-chan event.GenericEvent
 }
 
 // +kubebuilder:rbac:groups=readygate.io,resources=readinessgatepolicies,verbs=get;list;watch;update;patch
@@ -200,6 +203,7 @@ func (r *PolicyReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&corev1.Pod{}, r.coalescedPolicies()).
 		// A policy's spec change can change which peers conflict with it.
 		Watches(&v1alpha1.ReadinessGatePolicy{}, handler.EnqueueRequestsFromMapFunc(r.policiesOfNamespace)).
+		WatchesRawSource(source.Channel(r.Recount, r.coalescedPolicy())).
 		Complete(r)
 }
 
@@ -225,6 +229,15 @@ func (r *PolicyReconciler) coalescedPolicies() handler.EventHandler {
 		},
 		DeleteFunc: func(ctx context.Context, e event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
 			enqueue(ctx, e.Object, q)
+		},
+	}
+}
+
+// coalescedPolicy enqueues the policy of a recount after statusCoalescing.
+func (r *PolicyReconciler) coalescedPolicy() handler.EventHandler {
+	return handler.Funcs{
+		GenericFunc: func(_ context.Context, e event.GenericEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			q.AddAfter(reconcile.Request{NamespacedName: client.ObjectKeyFromObject(e.Object)}, statusCoalescing)
 		},
 	}
 }

@@ -15,6 +15,7 @@ import (
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 
 	"github.com/readygate/readygate/api/v1alpha1"
 	"github.com/readygate/readygate/internal/cel"
@@ -41,15 +42,16 @@ func Setup(ctx context.Context, mgr ctrl.Manager, env *cel.Env, opts Options) er
 	policies := policy.NewCache(env)
 	tracker := gate.NewTracker()
 	rec := mgr.GetEventRecorder("readygate")
+	recount := make(chan event.GenericEvent, 1024)
 	pods := &PodGateReconciler{
-		Client: mgr.GetClient(), Policies: policies, Tracker: tracker, Recorder: rec,
+		Client: mgr.GetClient(), Policies: policies, Tracker: tracker, Recorder: rec, Recount: recount,
 		MaxConcurrentReconciles: opts.MaxConcurrentReconciles,
 	}
 	if err := pods.SetupWithManager(ctx, mgr, poller); err != nil {
 		return fmt.Errorf("setting up the pod gate controller: %w", err)
 	}
 	if err := (&PolicyReconciler{
-		Client: mgr.GetClient(), Policies: policies, Tracker: tracker, Recorder: rec, Forget: pods.cap.forgetPolicy,
+		Client: mgr.GetClient(), Policies: policies, Tracker: tracker, Recorder: rec, Forget: pods.cap.forgetPolicy, Recount: recount,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the policy controller: %w", err)
 	}

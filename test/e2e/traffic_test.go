@@ -121,7 +121,37 @@ var _ = Describe("a Service's endpoints follow the gate", func() {
 		Eventually(endpoints(ctx, ns.Name)).Should(Equal(map[string]bool{"198.51.100.30": true}))
 	})
 
-	It("exports its Prometheus metrics", func() {
+	It("exports its Prometheus metrics", func(ctx SpecContext) {
+		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "metrics"}}
+		Expect(k8s.Create(ctx, ns)).To(Succeed())
+		pod := &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: "counted", Namespace: ns.Name, Labels: map[string]string{"app": "counted"},
+				Annotations: map[string]string{testenv.AnnotationPodIP: "198.51.100.40"}},
+			Spec: corev1.PodSpec{
+				ReadinessGates: []corev1.PodReadinessGate{{ConditionType: gateType}},
+				Containers:     []corev1.Container{{Name: "app", Image: "app:1"}},
+			},
+		}
+		Expect(k8s.Create(ctx, pod)).To(Succeed())
+		Expect(k8s.Create(ctx, &v1alpha1.ReadinessGatePolicy{
+			ObjectMeta: metav1.ObjectMeta{Name: "counted", Namespace: ns.Name},
+			Spec: v1alpha1.ReadinessGatePolicySpec{
+				Selector:      metav1.LabelSelector{MatchLabels: map[string]string{"app": "counted"}},
+				ConditionType: gateType,
+				Expression:    "pod.metadata.labels.?promoted.orValue('') == 'yes'",
+			},
+		})).To(Succeed())
+		Eventually(func() string {
+			got := &corev1.Pod{}
+			_ = k8s.Get(ctx, client.ObjectKeyFromObject(pod), got)
+			for _, c := range got.Status.Conditions {
+				if c.Type == gateType {
+					return string(c.Status)
+				}
+			}
+			return ""
+		}).Should(Equal("False"))
+		Expect(k8s.Patch(ctx, pod, client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"labels":{"promoted":"yes"}}}`)))).To(Succeed())
 		Eventually(func() string {
 			resp, err := http.Get("http://" + metricsAddr + "/metrics")
 			if err != nil {
@@ -131,9 +161,10 @@ var _ = Describe("a Service's endpoints follow the gate", func() {
 			body, _ := io.ReadAll(resp.Body)
 			return string(body)
 		}).Should(And(
-			ContainSubstring(`readygate_evaluations_total{namespace="shop",policy="promoted",result="true"}`),
-			ContainSubstring(`readygate_gate_flips_total`),
-			ContainSubstring(`readygate_evaluation_duration_seconds_bucket`),
+			ContainSubstring(`readygate_evaluations_total{namespace="metrics",policy="counted",result="true"}`),
+			ContainSubstring(`readygate_gate_flips_total{namespace="metrics",policy="counted",status="True"} 1`),
+			ContainSubstring(`readygate_evaluation_duration_seconds_bucket{namespace="metrics",policy="counted"`),
+			ContainSubstring(`readygate_policy_pods{namespace="metrics",policy="counted",state="ready"} 1`),
 		))
 	})
 })
