@@ -12,6 +12,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -56,6 +57,12 @@ var _ = Describe("DryRun never blocks traffic", Serial, func() {
 		Eventually(reasonAndMessage(ctx, pods[2])).Should(Equal("False ExpressionFalse: the expression is false"))
 		Eventually(reasonAndMessage(ctx, pods[0])).Should(Equal("True ExpressionTrue: the expression is true"))
 		Eventually(conditionOf(ctx, pods[2], string(corev1.PodReady))).Should(HaveField("Status", corev1.ConditionFalse))
+
+		By("a second pod turning false is held True: one is the cap")
+		removeWarm(ctx, pods[1])
+		Eventually(eventReasons(ctx, ns, pods[1].Name)).Should(ContainElement(v1alpha1.ReasonFlipDeferred))
+		Eventually(policyStatus(ctx, p)).Should(HaveField("HeldPods", BeEquivalentTo(1)))
+		Consistently(statusOf(ctx, pods[1]), "2s").Should(Equal(corev1.ConditionTrue))
 	})
 })
 
@@ -94,12 +101,21 @@ var _ = Describe("a pod is never left gated by nothing", func() {
 })
 
 var _ = Describe("GitOps status (kstatus)", func() {
-	It("reads a settled policy as Current, an unworkable one as Failed, an unobserved spec as InProgress", func(ctx SpecContext) {
+	It("reads a settled policy as Current, an unworkable one as Failed, an unobserved spec or unready pods as InProgress", func(ctx SpecContext) {
 		ns := newNamespace(ctx)
 		pods := createPods(ctx, ns, "web", 2, withGates(warmGate))
 		working := newPolicy(ns, "working", "true")
 		createAndSettle(ctx, working, pods, corev1.ConditionTrue)
 		Eventually(kstatusOf(ctx, working)).Should(Equal(status.CurrentStatus))
+
+		By("pods not yet True: kstatus falls back to Ready, which keeps kubectl wait's meaning")
+		waiting := newPolicy(ns, "waiting", "false", func(p *v1alpha1.ReadinessGatePolicy) { p.Spec.ConditionType = "readygate.io/waiting" })
+		waitingPods := createPods(ctx, ns, "wait", 1, withGates("readygate.io/waiting"), withLabels("app", "waiting"))
+		waiting.Spec.Selector.MatchLabels = map[string]string{"app": "waiting"}
+		Expect(k8s.Create(ctx, waiting)).To(Succeed())
+		Eventually(conditionOf(ctx, waitingPods[0], "readygate.io/waiting")).Should(HaveField("Status", corev1.ConditionFalse))
+		Eventually(kstatusOf(ctx, waiting)).Should(Equal(status.InProgressStatus))
+		Expect(policyCondition(ctx, waiting, v1alpha1.ConditionStalled)()).To(HaveField("Status", metav1.ConditionFalse))
 
 		broken := newPolicy(ns, "broken", "pod.spec.nosuchfield == 1", func(p *v1alpha1.ReadinessGatePolicy) { p.Spec.ConditionType = "readygate.io/other" })
 		Expect(k8s.Create(ctx, broken)).To(Succeed())
