@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 
-	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -21,7 +20,8 @@ import (
 )
 
 // PolicyValidator rejects a policy whose selector, query templates or
-// expressions are invalid, with every error and its field, and warns about
+// expressions are invalid, or that names a Secret its author may not get,
+// with every error and its field, and warns about
 // conflicts, selected pods that lack the gate, and Secrets the operator may
 // not read.
 type PolicyValidator struct {
@@ -37,7 +37,7 @@ var _ admission.Validator[*v1alpha1.ReadinessGatePolicy] = (*PolicyValidator)(ni
 
 // ValidateCreate validates a new policy.
 func (v *PolicyValidator) ValidateCreate(ctx context.Context, p *v1alpha1.ReadinessGatePolicy) (admission.Warnings, error) {
-	return v.validate(ctx, p)
+	return v.validate(ctx, nil, p)
 }
 
 // ValidateUpdate validates a changed policy. A change that leaves the spec
@@ -47,7 +47,7 @@ func (v *PolicyValidator) ValidateUpdate(ctx context.Context, old, p *v1alpha1.R
 	if p.DeletionTimestamp != nil || equality.Semantic.DeepEqual(old.Spec, p.Spec) {
 		return nil, nil
 	}
-	return v.validate(ctx, p)
+	return v.validate(ctx, old, p)
 }
 
 // ValidateDelete allows every deletion.
@@ -55,45 +55,20 @@ func (v *PolicyValidator) ValidateDelete(context.Context, *v1alpha1.ReadinessGat
 	return nil, nil
 }
 
-func (v *PolicyValidator) validate(ctx context.Context, p *v1alpha1.ReadinessGatePolicy) (admission.Warnings, error) {
-	if errs := v.fieldErrors(p); len(errs) > 0 {
+// validate checks a new policy (old nil) or a changed one.
+func (v *PolicyValidator) validate(ctx context.Context, old, p *v1alpha1.ReadinessGatePolicy) (admission.Warnings, error) {
+	errs := v.fieldErrors(p)
+	denied, err := v.secretErrors(ctx, old, p)
+	if err != nil {
+		return nil, err
+	}
+	if errs = append(errs, denied...); len(errs) > 0 {
 		return nil, apierrors.NewInvalid(v1alpha1.GroupVersion.WithKind("ReadinessGatePolicy").GroupKind(), p.Name, errs)
 	}
 	warnings := admission.Warnings(policy.Warnings(p))
 	warnings = append(warnings, v.secretWarnings(ctx, p)...)
 	more, err := v.podWarnings(ctx, p)
 	return append(warnings, more...), err
-}
-
-// +kubebuilder:rbac:groups=authorization.k8s.io,resources=selfsubjectaccessreviews,verbs=create
-
-// secretWarnings warns when the prometheus source names a Secret that the
-// operator may not read: it reads Secrets only in namespaces where the
-// Secret reader ClusterRole is bound, and the source would stay unavailable.
-// A review that fails only costs the warning.
-func (v *PolicyValidator) secretWarnings(ctx context.Context, p *v1alpha1.ReadinessGatePolicy) admission.Warnings {
-	s := p.Spec.Sources
-	if s == nil || s.Prometheus == nil {
-		return nil
-	}
-	var warnings admission.Warnings
-	for _, ref := range []struct {
-		field string
-		key   *v1alpha1.SecretKeyRef
-	}{{"bearerTokenSecretRef", s.Prometheus.BearerTokenSecretRef}, {"caSecretRef", s.Prometheus.CASecretRef}} {
-		if ref.key == nil {
-			continue
-		}
-		review := &authorizationv1.SelfSubjectAccessReview{Spec: authorizationv1.SelfSubjectAccessReviewSpec{
-			ResourceAttributes: &authorizationv1.ResourceAttributes{Namespace: p.Namespace, Verb: "get", Resource: "secrets", Name: ref.key.Name},
-		}}
-		if err := v.Access.Create(ctx, review); err != nil || review.Status.Allowed {
-			continue
-		}
-		warnings = append(warnings, fmt.Sprintf("spec.sources.prometheus.%s: readygate may not read Secret %s in namespace %s, so the prometheus source stays unavailable: bind the ClusterRole %s to its service account in this namespace",
-			ref.field, ref.key.Name, p.Namespace, sources.SecretReaderClusterRole))
-	}
-	return warnings
 }
 
 func (v *PolicyValidator) fieldErrors(p *v1alpha1.ReadinessGatePolicy) field.ErrorList {

@@ -155,9 +155,10 @@ func startManager(bin, kubeconfig string, csv *operatorsv1alpha1.ClusterServiceV
 	}
 	Expect(container).NotTo(BeNil(), "the CSV's deployment has no manager container")
 	webhook := installed.cp.WebhookOptions()
+	metricsAddr = freeLoopbackAddr()
 	args := append(append([]string{}, container.Args...),
 		"--kubeconfig="+kubeconfig,
-		"--metrics-bind-address="+freeLoopbackAddr(),
+		"--metrics-bind-address="+metricsAddr,
 		"--health-probe-bind-address="+freeLoopbackAddr(),
 		fmt.Sprintf("--webhook-port=%d", webhook.Port),
 		"--webhook-cert-dir="+webhook.CertDir,
