@@ -68,6 +68,13 @@ test: manifests generate vet controlplane prometheus olm kustomize bundle-valida
 	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) PROMETHEUS_BINARY=$(LOCALBIN)/prometheus OLM_BINARY=$(LOCALBIN)/olm KUSTOMIZE=$(KUSTOMIZE) \
 		go test ./... -count=1 -timeout 30m
 
+# Fuzzing time per target.
+FUZZTIME ?= 60s
+
+.PHONY: fuzz
+fuzz: ## Run every fuzz target of the module (found with go test -list) for FUZZTIME each (default 60s), one after another.
+	FUZZTIME=$(FUZZTIME) ./hack/fuzz.sh
+
 .PHONY: e2e
 e2e: controlplane prometheus ## Run the end-to-end suite against a real control plane.
 	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) PROMETHEUS_BINARY=$(LOCALBIN)/prometheus go test ./test/e2e/... -count=1 -v -timeout 30m
