@@ -2,7 +2,6 @@ package cel_test
 
 import (
 	"errors"
-	"fmt"
 	"testing"
 
 	"github.com/readygate/readygate/internal/cel"
@@ -54,7 +53,7 @@ func FuzzCompile(f *testing.F) {
 			}
 		}
 		if t.Failed() {
-			t.Log(fmt.Sprintf("policy: %+v", policy))
+			t.Logf("policy: %+v", policy)
 		}
 	})
 }
