@@ -33,7 +33,7 @@ help: ## Show this help.
 
 .PHONY: manifests
 manifests: controller-gen ## Generate the CRD and RBAC manifests from the markers.
-	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="./api/...;./controllers/...;./internal/webhook/..." output:crd:artifacts:config=config/crd/bases
+	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="./api/...;./cmd/...;./controllers/...;./internal/webhook/..." output:crd:artifacts:config=config/crd/bases
 
 .PHONY: generate
 generate: controller-gen ## Generate the DeepCopy methods.
@@ -67,6 +67,13 @@ prometheus: ## Build the Prometheus server the prometheus source's tests run (ca
 test: manifests generate vet controlplane prometheus olm kustomize bundle-validate ## Run the unit and envtest suites against a real control plane.
 	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) PROMETHEUS_BINARY=$(LOCALBIN)/prometheus OLM_BINARY=$(LOCALBIN)/olm KUSTOMIZE=$(KUSTOMIZE) \
 		go test ./... -count=1 -timeout 30m
+
+# Fuzzing time per target.
+FUZZTIME ?= 60s
+
+.PHONY: fuzz
+fuzz: ## Run every fuzz target of the module (found with go test -list) for FUZZTIME each (default 60s), one after another.
+	FUZZTIME=$(FUZZTIME) ./hack/fuzz.sh
 
 .PHONY: e2e
 e2e: controlplane prometheus ## Run the end-to-end suite against a real control plane.

@@ -2,7 +2,6 @@
 package main
 
 import (
-	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -13,7 +12,6 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	"github.com/readygate/readygate/controllers"
@@ -27,7 +25,7 @@ type settings struct {
 	qps                               float64
 	burst                             int
 	webhookPort                       int
-	webhookCertDir                    string
+	webhookCertDir, metricsCertDir    string
 	cacheSyncTimeout                  time.Duration
 	controllers                       controllers.Options
 }
@@ -38,7 +36,8 @@ func main() {
 	flag.StringVar(&s.probeAddr, "health-probe-bind-address", ":8081", "Address of the liveness and readiness probes.")
 	flag.StringVar(&s.pprofAddr, "pprof-bind-address", "0", "Address of the pprof endpoints; 0 disables them.")
 	flag.BoolVar(&s.leaderElect, "leader-elect", false, "Elect a leader so that only one replica writes.")
-	flag.BoolVar(&s.secureMetrics, "metrics-secure", false, "Serve metrics over HTTPS with authentication and authorization.")
+	flag.BoolVar(&s.secureMetrics, "metrics-secure", false, "Serve metrics over HTTPS to scrapers the API server authenticates and allows to get /metrics (ClusterRole readygate-metrics-reader); config/ and the bundle set it.")
+	flag.StringVar(&s.metricsCertDir, "metrics-cert-dir", "", "Directory with the metrics endpoint's tls.crt and tls.key; without them --metrics-secure serves a self-signed certificate.")
 	flag.Float64Var(&s.qps, "kube-api-qps", 500, "Client-side rate limit for API requests, per second.")
 	flag.IntVar(&s.burst, "kube-api-burst", 1000, "Client-side burst for API requests.")
 	flag.IntVar(&s.webhookPort, "webhook-port", webhook.DefaultPort, "Port of the admission webhooks.")
@@ -70,12 +69,8 @@ func run(s settings) error {
 		return err
 	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme: controllers.NewScheme(),
-		Metrics: metricsserver.Options{
-			BindAddress:   s.metricsAddr,
-			SecureServing: s.secureMetrics,
-			TLSOpts:       []func(*tls.Config){func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} }},
-		},
+		Scheme:                  controllers.NewScheme(),
+		Metrics:                 metricsOptions(s.metricsAddr, s.secureMetrics, s.metricsCertDir),
 		WebhookServer:           webhook.NewServer(webhook.Options{Port: s.webhookPort, CertDir: s.webhookCertDir}),
 		HealthProbeBindAddress:  s.probeAddr,
 		PprofBindAddress:        s.pprofAddr,

@@ -60,15 +60,16 @@ func Generate(manifests []byte, opts Options) ([]File, error) {
 		}
 		files = append(files, File{path.Join("bundle", "manifests", crd.Spec.Group+"_"+crd.Spec.Names.Plural+".yaml"), crdYAML})
 	}
-	for _, role := range objs.unboundRoles() {
-		role = role.DeepCopy()
-		role.SetNamespace("") // OLM creates a Role in the operator's namespace
-		roleYAML, err := manifestYAML(role.Object)
+	for _, obj := range objs.plainManifests() {
+		obj = obj.DeepCopy()
+		obj.SetNamespace("") // OLM creates namespaced objects in the operator's namespace
+		objYAML, err := manifestYAML(obj.Object)
 		if err != nil {
 			return nil, err
 		}
-		name := fmt.Sprintf("%s_rbac.authorization.k8s.io_v1_%s.yaml", role.GetName(), strings.ToLower(role.GetKind()))
-		files = append(files, File{path.Join("bundle", "manifests", name), roleYAML})
+		gv := strings.ReplaceAll(obj.GetAPIVersion(), "/", "_") // operator-sdk's file names: rbac.authorization.k8s.io_v1, v1
+		name := fmt.Sprintf("%s_%s_%s.yaml", obj.GetName(), gv, strings.ToLower(obj.GetKind()))
+		files = append(files, File{path.Join("bundle", "manifests", name), objYAML})
 	}
 	annotations := bundleAnnotations(opts)
 	files = append(files,

@@ -58,6 +58,10 @@ subjects: [{kind: ServiceAccount, name: op, namespace: x}]`
 kind: ClusterRole
 metadata: {name: reader}
 rules: [{apiGroups: [""], resources: [secrets], verbs: [get]}]`
+	metricsService = `apiVersion: v1
+kind: Service
+metadata: {name: op-metrics, namespace: x}
+spec: {ports: [{name: metrics, port: 8443}], selector: {app: op}}`
 	example = `apiVersion: example.io/v1
 kind: Widget
 metadata: {name: small, namespace: x}
@@ -69,7 +73,7 @@ func docs(d ...string) []byte { return []byte(strings.Join(d, "\n---\n")) }
 var opts = Options{Version: "1.2.3", Replaces: "x.v1.2.2", Image: "example.io/op:v1.2.3", Icon: []byte("<svg/>"), Package: "x", Channels: []string{"stable"}, DefaultChannel: "stable"}
 
 func TestGenerate(t *testing.T) {
-	files, err := Generate(docs(csvBase, crd, serviceAccount, clusterRole, clusterRoleBinding, unboundRole, deployment, example), opts)
+	files, err := Generate(docs(csvBase, crd, serviceAccount, clusterRole, clusterRoleBinding, unboundRole, metricsService, deployment, example), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,12 +100,15 @@ func TestGenerate(t *testing.T) {
 	if reader := paths["bundle/manifests/reader_rbac.authorization.k8s.io_v1_clusterrole.yaml"]; !strings.Contains(reader, "secrets") {
 		t.Errorf("the unbound ClusterRole is not a bundle manifest of its own: %q", reader)
 	}
+	if svc := paths["bundle/manifests/op-metrics_v1_service.yaml"]; !strings.Contains(svc, "port: 8443") || strings.Contains(svc, "namespace") {
+		t.Errorf("the metrics Service is not a bundle manifest of its own, without a namespace: %q", svc)
+	}
 	for _, p := range []string{"bundle/manifests/example.io_widgets.yaml", "bundle/metadata/annotations.yaml", "bundle.Dockerfile"} {
 		if paths[p] == "" {
 			t.Errorf("no %s among %v", p, files)
 		}
 	}
-	again, err := Generate(docs(csvBase, crd, serviceAccount, clusterRole, clusterRoleBinding, unboundRole, deployment, example), opts)
+	again, err := Generate(docs(csvBase, crd, serviceAccount, clusterRole, clusterRoleBinding, unboundRole, metricsService, deployment, example), opts)
 	if err != nil {
 		t.Fatal(err)
 	}

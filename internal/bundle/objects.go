@@ -28,6 +28,7 @@ type objects struct {
 	mutating            []admissionregistrationv1.MutatingWebhook
 	validating          []admissionregistrationv1.ValidatingWebhook
 	examples            []*unstructured.Unstructured
+	services            []*unstructured.Unstructured // other than the webhook's
 	serviceAccountNames map[string]bool
 }
 
@@ -156,6 +157,9 @@ func (o *objects) add(m manifest, owned, webhookServices map[string]bool) error 
 		// OLM installs into the namespace of the OperatorGroup.
 	case kind == "Service" && webhookServices[m.GetName()]:
 		// OLM creates the webhook Service from the webhookdefinitions.
+	case kind == "Service":
+		// Any other Service (metrics) OLM creates as it is.
+		o.services = append(o.services, m.Unstructured)
 	case owned[m.GroupVersionKind().Group]:
 		o.examples = append(o.examples, m.Unstructured)
 	default:
@@ -164,8 +168,15 @@ func (o *objects) add(m manifest, owned, webhookServices map[string]bool) error 
 	return nil
 }
 
-// unboundRoles are the roles no binding grants to the operator: OLM creates
-// them as they are, for an administrator to bind (the Secret reader).
+// plainManifests are the objects OLM creates as they are, in the operator's
+// namespace: the roles no binding grants to the operator, for an
+// administrator to bind (the Secret and metrics readers), and the Services
+// that are not the webhook's (metrics).
+func (o *objects) plainManifests() []*unstructured.Unstructured {
+	return append(o.unboundRoles(), o.services...)
+}
+
+// unboundRoles are the roles no binding grants to the operator.
 func (o *objects) unboundRoles() []*unstructured.Unstructured {
 	bound := map[string]bool{}
 	for _, b := range o.bindings {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 
-	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -18,7 +17,6 @@ import (
 	"github.com/readygate/readygate/internal/cel"
 	"github.com/readygate/readygate/internal/gate"
 	"github.com/readygate/readygate/internal/policy"
-	"github.com/readygate/readygate/internal/sources"
 )
 
 // PolicyValidator rejects a policy whose selector, query templates or
@@ -38,7 +36,7 @@ var _ admission.Validator[*v1alpha1.ReadinessGatePolicy] = (*PolicyValidator)(ni
 
 // ValidateCreate validates a new policy.
 func (v *PolicyValidator) ValidateCreate(ctx context.Context, p *v1alpha1.ReadinessGatePolicy) (admission.Warnings, error) {
-	return v.validate(ctx, p, false)
+	return v.validate(ctx, nil, p)
 }
 
 // ValidateUpdate validates a changed policy. A change that leaves the spec
@@ -48,7 +46,7 @@ func (v *PolicyValidator) ValidateUpdate(ctx context.Context, old, p *v1alpha1.R
 	if p.DeletionTimestamp != nil || equality.Semantic.DeepEqual(old.Spec, p.Spec) {
 		return nil, nil
 	}
-	return v.validate(ctx, p, sameExpressions(old, p))
+	return v.validate(ctx, old, p)
 }
 
 // sameExpressions reports whether an update leaves the expressions as stored:
@@ -64,45 +62,21 @@ func (v *PolicyValidator) ValidateDelete(context.Context, *v1alpha1.ReadinessGat
 	return nil, nil
 }
 
-func (v *PolicyValidator) validate(ctx context.Context, p *v1alpha1.ReadinessGatePolicy, stored bool) (admission.Warnings, error) {
-	if errs := fieldErrors(policy.Compile(v.Env, p, stored), p); len(errs) > 0 {
+// validate checks a new policy (old nil) or a changed one.
+func (v *PolicyValidator) validate(ctx context.Context, old, p *v1alpha1.ReadinessGatePolicy) (admission.Warnings, error) {
+	stored := old != nil && sameExpressions(old, p)
+	errs := fieldErrors(policy.Compile(v.Env, p, stored), p)
+	denied, err := v.secretErrors(ctx, old, p)
+	if err != nil {
+		return nil, err
+	}
+	if errs = append(errs, denied...); len(errs) > 0 {
 		return nil, apierrors.NewInvalid(v1alpha1.GroupVersion.WithKind("ReadinessGatePolicy").GroupKind(), p.Name, errs)
 	}
 	warnings := admission.Warnings(policy.Warnings(p))
 	warnings = append(warnings, v.secretWarnings(ctx, p)...)
 	more, err := v.podWarnings(ctx, p)
 	return append(warnings, more...), err
-}
-
-// +kubebuilder:rbac:groups=authorization.k8s.io,resources=selfsubjectaccessreviews,verbs=create
-
-// secretWarnings warns when the prometheus source names a Secret that the
-// operator may not read: it reads Secrets only in namespaces where the
-// Secret reader ClusterRole is bound, and the source would stay unavailable.
-// A review that fails only costs the warning.
-func (v *PolicyValidator) secretWarnings(ctx context.Context, p *v1alpha1.ReadinessGatePolicy) admission.Warnings {
-	s := p.Spec.Sources
-	if s == nil || s.Prometheus == nil {
-		return nil
-	}
-	var warnings admission.Warnings
-	for _, ref := range []struct {
-		field string
-		key   *v1alpha1.SecretKeyRef
-	}{{"bearerTokenSecretRef", s.Prometheus.BearerTokenSecretRef}, {"caSecretRef", s.Prometheus.CASecretRef}} {
-		if ref.key == nil {
-			continue
-		}
-		review := &authorizationv1.SelfSubjectAccessReview{Spec: authorizationv1.SelfSubjectAccessReviewSpec{
-			ResourceAttributes: &authorizationv1.ResourceAttributes{Namespace: p.Namespace, Verb: "get", Resource: "secrets", Name: ref.key.Name},
-		}}
-		if err := v.Access.Create(ctx, review); err != nil || review.Status.Allowed {
-			continue
-		}
-		warnings = append(warnings, fmt.Sprintf("spec.sources.prometheus.%s: readygate may not read Secret %s in namespace %s, so the prometheus source stays unavailable: bind the ClusterRole %s to its service account in this namespace",
-			ref.field, ref.key.Name, p.Namespace, sources.SecretReaderClusterRole))
-	}
-	return warnings
 }
 
 // fieldErrors turns what makes the compiled policy unusable into field errors.

@@ -64,9 +64,12 @@ func webhookConfigurations(csv *operatorsv1alpha1.ClusterServiceVersion) []byte 
 	return bytes.Join(docs, []byte("---\n"))
 }
 
-// installBundleObjects creates the bundle's CRDs and its other manifests
-// (the Secret reader ClusterRole) as OLM would.
+// installBundleObjects creates the operator's namespace (the
+// OperatorGroup's, which exists before OLM installs anything), the bundle's
+// CRDs and its other manifests (the Secret and metrics reader ClusterRoles,
+// the metrics Service) as OLM would.
 func installBundleObjects(ctx context.Context, c *cluster, b *manifests.Bundle) {
+	Expect(c.k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: operatorNamespace}})).To(Succeed())
 	Expect(b.V1CRDs).NotTo(BeEmpty())
 	createCRDs(ctx, c, b.V1CRDs...)
 	for _, obj := range b.Objects {
@@ -98,14 +101,12 @@ func createCRDs(ctx context.Context, c *cluster, crds ...*apiextensionsv1.Custom
 	}
 }
 
-// installServiceAccount creates the operator's namespace and service account
-// and grants it exactly the CSV's permissions, the way OLM names them, and
-// returns a kubeconfig with a token of that service account.
+// installServiceAccount creates the operator's service account and grants
+// it exactly the CSV's permissions, the way OLM names them, and returns a kubeconfig with a token of that service account.
 func installServiceAccount(ctx context.Context, c *cluster, csv *operatorsv1alpha1.ClusterServiceVersion) string {
 	strategy := csv.Spec.InstallStrategy.StrategySpec
 	Expect(strategy.DeploymentSpecs).To(HaveLen(1))
 	account := strategy.DeploymentSpecs[0].Spec.Template.Spec.ServiceAccountName
-	Expect(c.k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: operatorNamespace}})).To(Succeed())
 	Expect(c.k8s.Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: account, Namespace: operatorNamespace}})).To(Succeed())
 
 	subjectsOf := func(sa string) []rbacv1.Subject {
@@ -155,9 +156,10 @@ func startManager(bin, kubeconfig string, csv *operatorsv1alpha1.ClusterServiceV
 	}
 	Expect(container).NotTo(BeNil(), "the CSV's deployment has no manager container")
 	webhook := installed.cp.WebhookOptions()
+	metricsAddr = freeLoopbackAddr()
 	args := append(append([]string{}, container.Args...),
 		"--kubeconfig="+kubeconfig,
-		"--metrics-bind-address="+freeLoopbackAddr(),
+		"--metrics-bind-address="+metricsAddr,
 		"--health-probe-bind-address="+freeLoopbackAddr(),
 		fmt.Sprintf("--webhook-port=%d", webhook.Port),
 		"--webhook-cert-dir="+webhook.CertDir,

@@ -40,7 +40,10 @@ var (
 	k8s       client.Client
 	bundle    *manifests.Bundle
 	manager   *exec.Cmd
-	logs      = &syncBuffer{}
+	// metricsAddr is where the manager serves metrics, as the CSV's
+	// arguments say (HTTPS, authenticated), on loopback.
+	metricsAddr string
+	logs        = &syncBuffer{}
 	// warnings are the admission warnings of the installed cluster's client.
 	warnings = &testenv.WarningRecorder{}
 )

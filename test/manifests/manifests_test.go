@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -101,6 +102,54 @@ func TestDefaultOverlay(t *testing.T) {
 			t.Errorf("%s gets no CA from cert-manager", k)
 		}
 	}
+	checkSecureMetrics(t, objs, c)
+}
+
+// checkSecureMetrics: the metrics endpoint is HTTPS with authentication and
+// authorization, on the Service's port, with cert-manager's certificate, and
+// the role a scraper needs is shipped.
+func checkSecureMetrics(t *testing.T, objs []map[string]any, manager map[string]any) {
+	args := toStrings(manager["args"])
+	for _, want := range []string{"--metrics-secure", "--metrics-bind-address=:8443", "--metrics-cert-dir=/tmp/k8s-metrics-server/metrics-certs"} {
+		if !slices.Contains(args, want) {
+			t.Errorf("the manager's args lack %s: %s", want, args)
+		}
+	}
+	svc := named(objs, "Service", "readygate-controller-manager-metrics-service")
+	if port, _ := dig(svc, "spec", "ports").([]any); len(port) != 1 || dig(port[0], "port") != float64(8443) {
+		t.Errorf("the metrics Service does not serve 8443: %v", svc)
+	}
+	reader := named(objs, "ClusterRole", "readygate-metrics-reader")
+	if rules, _ := reader["rules"].([]any); len(rules) != 1 || dig(rules[0], "nonResourceURLs").([]any)[0] != "/metrics" {
+		t.Errorf("readygate-metrics-reader does not grant get on /metrics: %v", reader)
+	}
+	if named(objs, "Certificate", "readygate-metrics-cert") == nil {
+		t.Error("cert-manager issues no metrics certificate")
+	}
+}
+
+func TestServiceMonitorScrapesHTTPSWithToken(t *testing.T) {
+	monitor := named(build(t, filepath.Join("..", "..", "config", "prometheus")), "ServiceMonitor", "readygate-controller-manager-metrics-monitor")
+	endpoints, _ := dig(monitor, "spec", "endpoints").([]any)
+	if len(endpoints) != 1 {
+		t.Fatalf("want one endpoint: %v", monitor)
+	}
+	e := endpoints[0]
+	if dig(e, "scheme") != "https" || dig(e, "bearerTokenFile") != "/var/run/secrets/kubernetes.io/serviceaccount/token" ||
+		dig(e, "tlsConfig", "serverName") != "readygate-controller-manager-metrics-service.readygate-system.svc" ||
+		dig(e, "tlsConfig", "ca", "secret", "name") != "metrics-server-cert" {
+		t.Errorf("the ServiceMonitor does not scrape HTTPS with the service account token and the metrics certificate's CA: %v", e)
+	}
+}
+
+// named finds an object by kind and name, or nil.
+func named(objs []map[string]any, kind, name string) map[string]any {
+	for _, o := range objs {
+		if o["kind"] == kind && dig(o, "metadata", "name") == name {
+			return o
+		}
+	}
+	return nil
 }
 
 func dig(v any, path ...string) any {
