@@ -51,6 +51,9 @@ type PodGateReconciler struct {
 	DryRunChanged chan<- event.GenericEvent
 	// MaxConcurrentReconciles is the number of pods evaluated at once.
 	MaxConcurrentReconciles int
+	// SourceClient fetches the pods' endpoints and Prometheus within the
+	// administrator's rules (tenant safety).
+	SourceClient *sources.Client
 
 	sources *sourceGatherer
 	// podEvents re-evaluates pods whose polled sources changed.
@@ -74,6 +77,12 @@ func (r *PodGateReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 			return ctrl.Result{}, nil
 		}
 		return ctrl.Result{}, err
+	}
+	// Tenant safety (design rule 15): a finished pod is not evaluated and its
+	// IP, back in the pool, is not dialled again.
+	if sources.Terminal(pod) {
+		r.sources.poller.ForgetPod(pod.UID)
+		return ctrl.Result{}, nil
 	}
 	if pod.DeletionTimestamp != nil {
 		return ctrl.Result{}, nil
@@ -260,7 +269,7 @@ func (r *PodGateReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manag
 		cache:  mgr.GetClient(),
 		secret: mgr.GetAPIReader(),
 		poller: poller,
-		http:   sources.NewClient(),
+		http:   r.SourceClient,
 		enqueuePod: func(key client.ObjectKey) {
 			r.podEvents <- event.GenericEvent{Object: &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name}}}
 		},

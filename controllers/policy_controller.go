@@ -25,6 +25,7 @@ import (
 	"github.com/readygate/readygate/api/v1alpha1"
 	"github.com/readygate/readygate/internal/gate"
 	"github.com/readygate/readygate/internal/policy"
+	"github.com/readygate/readygate/internal/sources"
 )
 
 // Event reasons on policies.
@@ -42,6 +43,8 @@ type PolicyReconciler struct {
 	Recorder recorder.EventRecorder
 	// DryRunChanged carries the policies whose DryRun results moved.
 	DryRunChanged <-chan event.GenericEvent
+	// PrometheusURLs is --prometheus-allowed-urls.
+	PrometheusURLs sources.URLAllowlist
 }
 
 // +kubebuilder:rbac:groups=readygate.io,resources=readinessgatepolicies,verbs=get;list;watch;update;patch
@@ -68,7 +71,7 @@ func (r *PolicyReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	compileErr := policy.Validate(p, r.Programs)
+	compileErr := policy.Validate(p, r.Programs, r.PrometheusURLs)
 	summary := policy.Summarize(p, pods, peers, r.isReady(p))
 	return ctrl.Result{}, r.writeStatus(ctx, p, compileErr, summary)
 }

@@ -30,12 +30,15 @@ type Options struct {
 	MaxConcurrentReconciles int
 	// SourceWorkers is the number of http, metrics and prometheus fetches at once.
 	SourceWorkers int
+	// SourceRules are where tenants' sources may reach: --source-deny-cidrs,
+	// --allow-host-network-sources, --prometheus-allowed-urls.
+	SourceRules sources.Rules
 }
 
 // Setup registers both reconcilers with the manager; they share the
 // compiled programs and the per-pod state.
 func Setup(ctx context.Context, mgr ctrl.Manager, env *cel.Env, opts Options) error {
-	poller := sources.NewPoller(opts.SourceWorkers)
+	poller := sources.NewPoller(opts.SourceWorkers, sources.BytesInFlight)
 	if err := mgr.Add(poller); err != nil {
 		return err
 	}
@@ -45,12 +48,14 @@ func Setup(ctx context.Context, mgr ctrl.Manager, env *cel.Env, opts Options) er
 	rec := mgr.GetEventRecorder("readygate")
 	if err := (&PolicyReconciler{
 		Client: mgr.GetClient(), Programs: programs, Tracker: tracker, Recorder: rec, DryRunChanged: dryRun,
+		PrometheusURLs: opts.SourceRules.PrometheusURLs,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the policy controller: %w", err)
 	}
 	if err := (&PodGateReconciler{
 		Client: mgr.GetClient(), Programs: programs, Tracker: tracker, Recorder: rec, DryRunChanged: dryRun,
 		MaxConcurrentReconciles: opts.MaxConcurrentReconciles,
+		SourceClient:            sources.NewClient(opts.SourceRules),
 	}).SetupWithManager(ctx, mgr, poller); err != nil {
 		return fmt.Errorf("setting up the pod gate controller: %w", err)
 	}

@@ -41,8 +41,8 @@ type sourceGatherer struct {
 	cache   client.Reader // EndpointSlices, from the manager's cache
 	secret  client.Reader // Secrets, read from the API only when a query round needs them
 	secrets lastGood
-	poller *sources.Poller
-	http   *sources.Client
+	poller  *sources.Poller
+	http    *sources.Client
 	// enqueuePod and enqueuePolicy re-evaluate when a polled result changes.
 	enqueuePod    func(pod client.ObjectKey)
 	enqueuePolicy func(p *v1alpha1.ReadinessGatePolicy)
@@ -118,18 +118,19 @@ func (g *sourceGatherer) endpoints(ctx context.Context, pod *corev1.Pod) (ref.Va
 
 // podTarget polls one pod endpoint; the key makes policies that read the same
 // endpoint of the same pod share one fetch.
-func (g *sourceGatherer) podTarget(source string, p *v1alpha1.ReadinessGatePolicy, pod *corev1.Pod, req sources.Request, fetch sources.Fetch) (sources.Result, bool) {
+func (g *sourceGatherer) podTarget(source string, maxBytes int64, p *v1alpha1.ReadinessGatePolicy, pod *corev1.Pod, req sources.Request, fetch sources.Fetch) (sources.Result, bool) {
 	key := fmt.Sprintf("%s/%s/%s/%s/%v", source, pod.UID, req.URL, req.Timeout, req.Headers)
 	podKey := client.ObjectKeyFromObject(pod)
 	return g.poller.Want(sources.Target{
-		Key: key, Source: source, Interval: policy.Interval(p), Fetch: fetch,
+		Key: key, Source: source, Namespace: pod.Namespace, Pod: pod.UID, MaxBytes: maxBytes,
+		Interval: policy.Interval(p), Fetch: fetch,
 		OnChange: func() { g.enqueuePod(podKey) },
 	})
 }
 
 func (g *sourceGatherer) httpValue(p *v1alpha1.ReadinessGatePolicy, pod *corev1.Pod) (ref.Val, bool, error) {
 	spec := p.Spec.Sources.HTTP
-	req, err := sources.NewRequest(pod, spec.PodEndpoint, "/")
+	req, err := g.http.NewRequest(pod, spec.PodEndpoint, "/")
 	if err != nil {
 		return nil, false, err
 	}
@@ -137,7 +138,7 @@ func (g *sourceGatherer) httpValue(p *v1alpha1.ReadinessGatePolicy, pod *corev1.
 	for _, h := range spec.Headers {
 		req.Headers[h.Name] = h.Value
 	}
-	res, ok := g.podTarget(cel.VarHTTP, p, pod, req, func(ctx context.Context) (any, error) {
+	res, ok := g.podTarget(cel.VarHTTP, sources.MaxBodyBytes, p, pod, req, func(ctx context.Context) (any, error) {
 		r, err := g.http.FetchHTTP(ctx, req)
 		return r, err
 	})
@@ -148,11 +149,11 @@ func (g *sourceGatherer) httpValue(p *v1alpha1.ReadinessGatePolicy, pod *corev1.
 }
 
 func (g *sourceGatherer) metricsValue(p *v1alpha1.ReadinessGatePolicy, pod *corev1.Pod) (ref.Val, bool, error) {
-	req, err := sources.NewRequest(pod, p.Spec.Sources.Metrics.PodEndpoint, sources.DefaultMetricsPath)
+	req, err := g.http.NewRequest(pod, p.Spec.Sources.Metrics.PodEndpoint, sources.DefaultMetricsPath)
 	if err != nil {
 		return nil, false, err
 	}
-	res, ok := g.podTarget(cel.VarMetrics, p, pod, req, func(ctx context.Context) (any, error) {
+	res, ok := g.podTarget(cel.VarMetrics, sources.MaxScrapeBytes, p, pod, req, func(ctx context.Context) (any, error) {
 		return g.http.Scrape(ctx, req)
 	})
 	if !ok || res.Err != nil {
@@ -171,15 +172,17 @@ func (g *sourceGatherer) prometheusValue(p *v1alpha1.ReadinessGatePolicy, pod *c
 	}
 	owner := p.DeepCopy()
 	res, ok := g.poller.Want(sources.Target{
-		Key:      fmt.Sprintf("prometheus/%s/%d", p.UID, p.Generation),
-		Source:   cel.VarPrometheus,
-		Interval: policy.Interval(p),
+		Key:       fmt.Sprintf("prometheus/%s/%d", p.UID, p.Generation),
+		Source:    cel.VarPrometheus,
+		Namespace: p.Namespace,
+		MaxBytes:  sources.MaxPrometheusBytes,
+		Interval:  policy.Interval(p),
 		Fetch: func(ctx context.Context) (any, error) {
 			server, err := g.promServer(ctx, owner)
 			if err != nil {
 				return nil, err
 			}
-			return sources.QueryPrometheus(ctx, server, queries)
+			return g.http.QueryPrometheus(ctx, server, queries)
 		},
 		OnChange: func() { g.enqueuePolicy(owner) },
 	})

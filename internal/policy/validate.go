@@ -2,6 +2,7 @@ package policy
 
 import (
 	"errors"
+	"fmt"
 	"regexp"
 
 	"github.com/readygate/readygate/api/v1alpha1"
@@ -18,13 +19,17 @@ type InvalidError struct {
 func (e *InvalidError) Error() string { return e.Err.Error() }
 func (e *InvalidError) Unwrap() error { return e.Err }
 
-// Validate returns what makes the policy unusable: a bad selector, a query
-// template that does not render, or expressions that do not compile.
-func Validate(p *v1alpha1.ReadinessGatePolicy, programs *Programs) error {
+// Validate returns what makes the policy unusable: a bad selector, a
+// Prometheus address the administrator does not allow, a query template that
+// does not render, or expressions that do not compile.
+func Validate(p *v1alpha1.ReadinessGatePolicy, programs *Programs, prometheusURLs sources.URLAllowlist) error {
 	if _, err := Selector(p); err != nil {
 		return &InvalidError{Reason: v1alpha1.ReasonInvalidSelector, Err: err}
 	}
 	if s := p.Spec.Sources; s != nil && s.Prometheus != nil {
+		if err := prometheusURLs.Allows(s.Prometheus.Address); err != nil {
+			return &InvalidError{Reason: v1alpha1.ReasonSourceNotAllowed, Err: fmt.Errorf("spec.sources.prometheus.address: %w", err)}
+		}
 		if _, err := sources.RenderQueries(s.Prometheus.Queries, p.Namespace); err != nil {
 			return &InvalidError{Reason: v1alpha1.ReasonInvalidSource, Err: err}
 		}
