@@ -15,6 +15,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"golang.org/x/sync/semaphore"
+
 	"github.com/readygate/readygate/internal/cel"
 )
 
@@ -34,6 +36,7 @@ type Rules struct {
 type Client struct {
 	plain, insecure *http.Client
 	rules           Rules
+	parsing         *semaphore.Weighted
 }
 
 // NewClient returns a client whose connection pool suits polling many pods.
@@ -51,7 +54,7 @@ func NewClient(rules Rules) *Client {
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		}
 	}
-	return &Client{plain: mk(false), insecure: mk(true), rules: rules}
+	return &Client{plain: mk(false), insecure: mk(true), rules: rules, parsing: newParseBudget()}
 }
 
 // Request is one GET against a pod.
@@ -123,8 +126,12 @@ func (c *Client) FetchHTTP(ctx context.Context, r Request) (cel.HTTPResult, erro
 	}
 	if looksLikeJSON(resp.Header.Get("Content-Type"), body) {
 		var v any
-		if err := json.Unmarshal(body, &v); err != nil {
-			notes = append(notes, "the body is not valid JSON: "+err.Error())
+		var jsonErr error
+		if err := c.whileParsing(ctx, body, func() { jsonErr = json.Unmarshal(body, &v) }); err != nil {
+			return cel.HTTPResult{}, fmt.Errorf("GET %s: %w", r.URL, err)
+		}
+		if jsonErr != nil {
+			notes = append(notes, "the body is not valid JSON: "+jsonErr.Error())
 		} else {
 			res.JSON = v
 		}

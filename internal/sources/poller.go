@@ -51,8 +51,9 @@ type Target struct {
 	// Pod is the pod whose endpoint is fetched, if any, so that ForgetPod
 	// can drop it at once.
 	Pod types.UID
-	// MaxBytes is the most the fetch holds in memory (its body cap); it is
-	// reserved from the bytes-in-flight budget while the fetch runs.
+	// MaxBytes is the most the fetch's response holds in memory (its body
+	// cap); it is reserved from the bytes-in-flight budget, and from its
+	// namespace's share, while the fetch runs.
 	MaxBytes int64
 	Interval time.Duration
 	Fetch    Fetch
@@ -96,15 +97,16 @@ type polled struct {
 	cancel    context.CancelFunc
 }
 
-// lane bounds one namespace's fetches at once.
+// lane bounds one namespace's fetches, and the bytes they hold, at once.
 type lane struct {
 	slots   chan struct{}
+	bytes   *semaphore.Weighted
 	pollers int
 }
 
 // NewPoller returns a poller with the given number of concurrent fetches,
 // at most max(4, workers/8) of them for one namespace, and a budget of
-// bytes in flight.
+// bytes in flight, at most a quarter of it for one namespace.
 func NewPoller(workers int, bytesInFlight int64) *Poller {
 	workers = max(workers, 1)
 	return &Poller{
@@ -170,12 +172,17 @@ func (p *Poller) ForgetPod(uid types.UID) {
 func (p *Poller) join(namespace string) *lane {
 	l := p.namespaces[namespace]
 	if l == nil {
-		l = &lane{slots: make(chan struct{}, p.perNamespace)}
+		l = &lane{slots: make(chan struct{}, p.perNamespace), bytes: semaphore.NewWeighted(p.laneBudget())}
 		p.namespaces[namespace] = l
 	}
 	l.pollers++
 	return l
 }
+
+// laneBudget is a namespace's share of the bytes in flight: a quarter, so
+// that one tenant's tarpits, which hold their reservations until they time
+// out, leave the rest to the others.
+func (p *Poller) laneBudget() int64 { return max(p.budget/4, 1) }
 
 // leave drops a finished poll's hold on its lane, and the lane with the
 // last one, so namespaces that are gone cost nothing.
@@ -241,16 +248,24 @@ func (p *Poller) fetch(ctx context.Context, pt *polled) bool {
 		return false
 	}
 	defer func() { <-pt.lane.slots }()
+	p.mu.Lock()
+	t := pt.Target
+	p.mu.Unlock()
+	// The namespace's share first, so that waiting for it holds nothing
+	// that other namespaces need.
+	weight := min(max(t.MaxBytes, 0), p.laneBudget())
+	if weight > 0 {
+		if err := pt.lane.bytes.Acquire(ctx, weight); err != nil {
+			return false
+		}
+		defer pt.lane.bytes.Release(weight)
+	}
 	select {
 	case p.workers <- struct{}{}:
 	case <-ctx.Done():
 		return false
 	}
 	defer func() { <-p.workers }()
-	p.mu.Lock()
-	t := pt.Target
-	p.mu.Unlock()
-	weight := min(max(t.MaxBytes, 0), p.budget)
 	if weight > 0 {
 		if err := p.bytes.Acquire(ctx, weight); err != nil {
 			return false

@@ -16,10 +16,10 @@ import (
 	"github.com/readygate/readygate/internal/cel"
 )
 
-// Caps of a scrape. A scrape parses into several times its size, so the cap
-// is what the default memory limit (256Mi, config/manager) carries with the
-// bytes-in-flight budget full of scrapes; real exporters' pages are far
-// smaller.
+// Caps of a scrape. A scrape parses into about ten times its size at once
+// (parsing.go), so the cap is what the default memory limit (256Mi,
+// config/manager) carries with the bytes-in-flight and parse budgets full;
+// real exporters' pages are far smaller.
 const (
 	MaxScrapeBytes = 2 << 20
 	MaxSamples     = 50000
@@ -40,7 +40,10 @@ func (c *Client) Scrape(ctx context.Context, r Request) (*cel.Metrics, error) {
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("scraping %s: status %d", r.URL, resp.StatusCode)
 	}
-	m, err := ParseMetrics(body, resp.Header, r.URL)
+	var m *cel.Metrics
+	if err := c.whileParsing(ctx, body, func() { m, err = ParseMetrics(body, resp.Header, r.URL) }); err != nil {
+		return nil, fmt.Errorf("scraping %s: %w", r.URL, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("scraping %s: %w", r.URL, err)
 	}
