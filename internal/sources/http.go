@@ -54,7 +54,7 @@ func NewClient(rules Rules) *Client {
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		}
 	}
-	return &Client{plain: mk(false), insecure: mk(true), rules: rules, parsing: newParseBudget()}
+	return &Client{plain: mk(false), insecure: mk(true), rules: rules, parsing: semaphore.NewWeighted(ParseBudget)}
 }
 
 // Request is one GET against a pod.

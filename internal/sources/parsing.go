@@ -3,8 +3,6 @@ package sources
 import (
 	"context"
 	"fmt"
-
-	"golang.org/x/sync/semaphore"
 )
 
 // A body parses into several times its size: a scrape's 2 MiB into about
@@ -28,5 +26,3 @@ func (c *Client) whileParsing(ctx context.Context, body []byte, parse func()) er
 	parse()
 	return nil
 }
-
-func newParseBudget() *semaphore.Weighted { return semaphore.NewWeighted(ParseBudget) }
