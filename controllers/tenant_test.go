@@ -69,6 +69,7 @@ var _ = Describe("tenant safety", func() {
 			n := srv.Requests()
 			g.Consistently(srv.Requests).WithTimeout(3 * time.Second).WithPolling(100 * time.Millisecond).Should(Equal(n))
 		}).WithTimeout(20 * time.Second).Should(Succeed())
+		Expect(reasonAndMessage(ctx, pod)()).To(Equal("True ExpressionTrue: the expression is true"), "a finished pod is not evaluated")
 		stillGating(ctx)
 	})
 
