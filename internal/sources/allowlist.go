@@ -36,7 +36,7 @@ func (a *URLAllowlist) Set(value string) error {
 		}
 		u, err := normalizeURL(f)
 		if err != nil {
-			return fmt.Errorf("--prometheus-allowed-urls: %w", err)
+			return err
 		}
 		u.text = f
 		out = append(out, u)
