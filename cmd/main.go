@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	"github.com/readygate/readygate/controllers"
+	"github.com/readygate/readygate/internal/sources"
 	rgwebhook "github.com/readygate/readygate/internal/webhook"
 )
 
@@ -44,7 +45,14 @@ func main() {
 	flag.StringVar(&s.webhookCertDir, "webhook-cert-dir", "", "Directory with the webhooks' tls.crt and tls.key (default: where cert-manager's and OLM's mounts put them, /tmp/k8s-webhook-server/serving-certs).")
 	flag.DurationVar(&s.cacheSyncTimeout, "cache-sync-timeout", 2*time.Minute, "Exit when the informers have not synced by then, e.g. because RBAC forbids a list.")
 	flag.IntVar(&s.controllers.MaxConcurrentReconciles, "max-concurrent-reconciles", 64, "Pods evaluated at once; a reconcile mostly waits on its one write, so this is far above the core count.")
-	flag.IntVar(&s.controllers.SourceWorkers, "source-workers", 256, "HTTP, metrics and Prometheus fetches at once; 256 polls 2,000 pods/s with endpoints answering within 100ms.")
+	flag.IntVar(&s.controllers.SourceWorkers, "source-workers", 256, "HTTP, metrics and Prometheus fetches at once, at most max(4, workers/8) for one namespace; each also reserves its body cap from 32 MiB of bytes in flight.")
+	s.controllers.SourceRules.DenyCIDRs = sources.DefaultDenyCIDRs()
+	flag.Var(&s.controllers.SourceRules.DenyCIDRs, "source-deny-cidrs",
+		"Comma-separated CIDRs the http and metrics sources never dial, whatever a pod's status says; an empty value denies nothing (loopback test clusters).")
+	flag.BoolVar(&s.controllers.SourceRules.AllowHostNetwork, "allow-host-network-sources", false,
+		"Let the http and metrics sources dial hostNetwork pods, whose IP is their node's: any port of the node becomes reachable to policy authors.")
+	flag.Var(&s.controllers.SourceRules.PrometheusURLs, "prometheus-allowed-urls",
+		"Comma-separated URL prefixes (scheme, host, port, path) the prometheus source may query; empty refuses the source (Accepted=False, SourceNotAllowed).")
 	opts := zap.Options{}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()

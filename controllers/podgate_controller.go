@@ -39,6 +39,9 @@ type PodGateReconciler struct {
 	Recorder recorder.EventRecorder
 	// MaxConcurrentReconciles is the number of pods evaluated at once.
 	MaxConcurrentReconciles int
+	// SourceClient fetches the pods' endpoints and Prometheus within the
+	// administrator's rules (tenant safety).
+	SourceClient *sources.Client
 	// Recount tells the policy reconciler that a pod's held or stale state
 	// moved: no pod write will, as those states live in memory.
 	Recount chan<- event.GenericEvent
@@ -68,6 +71,12 @@ func (r *PodGateReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 			return ctrl.Result{}, nil
 		}
 		return ctrl.Result{}, err
+	}
+	// A finished pod is not evaluated, and its IP, back in the pool, is not
+	// dialled again (design rule 15).
+	if sources.Terminal(pod) {
+		r.sources.poller.ForgetPod(pod.UID)
+		return ctrl.Result{}, nil
 	}
 	if pod.DeletionTimestamp != nil {
 		return ctrl.Result{}, nil
@@ -238,7 +247,7 @@ func (r *PodGateReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manag
 		cache:  mgr.GetClient(),
 		secret: mgr.GetAPIReader(),
 		poller: poller,
-		http:   sources.NewClient(),
+		http:   r.SourceClient,
 		enqueuePod: func(key client.ObjectKey) {
 			r.podEvents <- event.GenericEvent{Object: &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name}}}
 		},

@@ -20,6 +20,7 @@ var _ = Describe("the prometheus source, against a real Prometheus", Ordered, fu
 	var (
 		ns                    string
 		prom                  *testenv.Prometheus
+		promURL               string // prom, through the suite's allowed front
 		warm, cold, unscraped *corev1.Pod
 		warmSrv, coldSrv      *testenv.PodServer
 	)
@@ -38,12 +39,13 @@ var _ = Describe("the prometheus source, against a real Prometheus", Ordered, fu
 		})
 		Expect(err).NotTo(HaveOccurred())
 		DeferCleanup(prom.Stop)
+		promURL = prometheus.route(prom.URL)
 	})
 
 	It("gates each pod on its own sample of one query for all pods", func(ctx SpecContext) {
 		p := newPolicy(ns, "promql", `prometheus.warm >= 0.95`, func(p *v1alpha1.ReadinessGatePolicy) {
 			p.Spec.Sources = &v1alpha1.Sources{Prometheus: &v1alpha1.PrometheusSource{
-				Address: prom.URL,
+				Address: promURL,
 				Queries: []v1alpha1.PrometheusQuery{{Name: "warm", Query: `max by (pod) (cache_warm_ratio{namespace="{{ .Namespace }}"})`}},
 			}}
 		})
@@ -63,22 +65,22 @@ var _ = Describe("the prometheus source, against a real Prometheus", Ordered, fu
 		pods := createPods(ctx, ns, "scalar", 1, withGates(warmGate), withLabels("app", "scalar"))
 		p := newPolicy(ns, "scalar", `prometheus.one == 1.0`, func(p *v1alpha1.ReadinessGatePolicy) {
 			p.Spec.Selector.MatchLabels = map[string]string{"app": "scalar"}
-			p.Spec.Sources = &v1alpha1.Sources{Prometheus: &v1alpha1.PrometheusSource{Address: prom.URL, Queries: []v1alpha1.PrometheusQuery{{Name: "one", Query: `scalar(vector(1))`}}}}
+			p.Spec.Sources = &v1alpha1.Sources{Prometheus: &v1alpha1.PrometheusSource{Address: promURL, Queries: []v1alpha1.PrometheusQuery{{Name: "one", Query: `scalar(vector(1))`}}}}
 		})
 		Expect(k8s.Create(ctx, p)).To(Succeed())
 		Eventually(reasonAndMessage(ctx, pods[0])).Should(Equal(
 			"False SourceUnavailable: prometheus: prometheus query one (scalar(vector(1))) returned a scalar, want an instant vector"))
 	})
 
-	It("rejects a query template that does not render", func(ctx SpecContext) {
+	It("rejects a query with template syntax other than {{ .Namespace }}", func(ctx SpecContext) {
 		p := newPolicy(ns, "badtemplate", `prometheus.x > 0.0`, func(p *v1alpha1.ReadinessGatePolicy) {
 			p.Spec.Selector.MatchLabels = map[string]string{"app": "none"}
-			p.Spec.Sources = &v1alpha1.Sources{Prometheus: &v1alpha1.PrometheusSource{Address: prom.URL, Queries: []v1alpha1.PrometheusQuery{{Name: "x", Query: `up{ns="{{ .Nope }}"}`}}}}
+			p.Spec.Sources = &v1alpha1.Sources{Prometheus: &v1alpha1.PrometheusSource{Address: promURL, Queries: []v1alpha1.PrometheusQuery{{Name: "x", Query: `up{ns="{{ .Nope }}"}`}}}}
 		})
 		Expect(k8s.Create(ctx, p)).To(Succeed())
 		Eventually(policyCondition(ctx, p, v1alpha1.ConditionAccepted)).Should(And(
 			HaveField("Reason", v1alpha1.ReasonInvalidSource),
-			HaveField("Message", ContainSubstring("spec.sources.prometheus.queries.x")),
+			HaveField("Message", ContainSubstring("spec.sources.prometheus.queries[0].query: \"{{ .Nope }}\"")),
 			HaveField("Message", ContainSubstring("Nope"))))
 	})
 
@@ -100,7 +102,7 @@ var _ = Describe("the prometheus source, against a real Prometheus", Ordered, fu
 		p := newPolicy(ns, "token", `prometheus.up == 1.0`, func(p *v1alpha1.ReadinessGatePolicy) {
 			p.Spec.Selector.MatchLabels = map[string]string{"app": "token"}
 			p.Spec.Sources = &v1alpha1.Sources{Prometheus: &v1alpha1.PrometheusSource{
-				Address:              guarded.URL,
+				Address:              prometheus.route(guarded.URL),
 				Queries:              []v1alpha1.PrometheusQuery{{Name: "up", Query: `label_replace(vector(1), "pod", "` + pods[0].Name + `", "", "")`}},
 				BearerTokenSecretRef: &v1alpha1.SecretKeyRef{Name: "prom-token", Key: "token"},
 			}}
@@ -117,7 +119,7 @@ var _ = Describe("the prometheus source, against a real Prometheus", Ordered, fu
 		pods := createPods(ctx, ns, "down", 1, withGates(warmGate), withLabels("app", "down"))
 		p := newPolicy(ns, "down", `prometheus.x > 0.0`, func(p *v1alpha1.ReadinessGatePolicy) {
 			p.Spec.Selector.MatchLabels = map[string]string{"app": "down"}
-			p.Spec.Sources = &v1alpha1.Sources{Prometheus: &v1alpha1.PrometheusSource{Address: "http://127.0.0.1:1", Queries: []v1alpha1.PrometheusQuery{{Name: "x", Query: `up`}}}}
+			p.Spec.Sources = &v1alpha1.Sources{Prometheus: &v1alpha1.PrometheusSource{Address: deadPrometheus, Queries: []v1alpha1.PrometheusQuery{{Name: "x", Query: `up`}}}}
 		})
 		Expect(k8s.Create(ctx, p)).To(Succeed())
 		Eventually(reasonAndMessage(ctx, pods[0])).Should(And(

@@ -30,22 +30,26 @@ type Options struct {
 	MaxConcurrentReconciles int
 	// SourceWorkers is the number of http, metrics and prometheus fetches at once.
 	SourceWorkers int
+	// SourceRules are where tenants' sources may reach: --source-deny-cidrs,
+	// --allow-host-network-sources, --prometheus-allowed-urls.
+	SourceRules sources.Rules
 }
 
 // Setup registers both reconcilers with the manager; they share the
 // compiled programs and the per-pod state.
 func Setup(ctx context.Context, mgr ctrl.Manager, env *cel.Env, opts Options) error {
-	poller := sources.NewPoller(opts.SourceWorkers)
+	poller := sources.NewPoller(opts.SourceWorkers, sources.BytesInFlight)
 	if err := mgr.Add(poller); err != nil {
 		return err
 	}
-	policies := policy.NewCache(env)
+	policies := policy.NewCache(env, opts.SourceRules.PrometheusURLs)
 	tracker := gate.NewTracker()
 	rec := mgr.GetEventRecorder("readygate")
 	recount := make(chan event.GenericEvent, 1024)
 	pods := &PodGateReconciler{
 		Client: mgr.GetClient(), Policies: policies, Tracker: tracker, Recorder: rec, Recount: recount,
 		MaxConcurrentReconciles: opts.MaxConcurrentReconciles,
+		SourceClient:            sources.NewClient(opts.SourceRules),
 	}
 	if err := pods.SetupWithManager(ctx, mgr, poller); err != nil {
 		return fmt.Errorf("setting up the pod gate controller: %w", err)

@@ -118,18 +118,19 @@ func (g *sourceGatherer) endpoints(ctx context.Context, pod *corev1.Pod) (ref.Va
 
 // podTarget polls one pod endpoint; the key makes policies that read the same
 // endpoint of the same pod share one fetch.
-func (g *sourceGatherer) podTarget(source string, c *policy.Compiled, pod *corev1.Pod, req sources.Request, fetch sources.Fetch) (sources.Result, bool) {
+func (g *sourceGatherer) podTarget(source string, maxBytes int64, c *policy.Compiled, pod *corev1.Pod, req sources.Request, fetch sources.Fetch) (sources.Result, bool) {
 	key := fmt.Sprintf("%s/%s/%s/%s/%v", source, pod.UID, req.URL, req.Timeout, req.Headers)
 	podKey := client.ObjectKeyFromObject(pod)
 	return g.poller.Want(sources.Target{
-		Key: key, Source: source, Interval: c.Settings.Interval, Fetch: fetch,
+		Key: key, Source: source, Namespace: pod.Namespace, Pod: pod.UID, MaxBytes: maxBytes,
+		Interval: c.Settings.Interval, Fetch: fetch,
 		OnChange: func() { g.enqueuePod(podKey) },
 	})
 }
 
 func (g *sourceGatherer) httpValue(c *policy.Compiled, pod *corev1.Pod) (ref.Val, bool, error) {
 	spec := c.Sources.HTTP
-	req, err := sources.NewRequest(pod, spec.PodEndpoint, "/")
+	req, err := g.http.NewRequest(pod, spec.PodEndpoint, "/")
 	if err != nil {
 		return nil, false, err
 	}
@@ -137,7 +138,7 @@ func (g *sourceGatherer) httpValue(c *policy.Compiled, pod *corev1.Pod) (ref.Val
 	for _, h := range spec.Headers {
 		req.Headers[h.Name] = h.Value
 	}
-	res, ok := g.podTarget(cel.VarHTTP, c, pod, req, func(ctx context.Context) (any, error) {
+	res, ok := g.podTarget(cel.VarHTTP, sources.MaxBodyBytes, c, pod, req, func(ctx context.Context) (any, error) {
 		r, err := g.http.FetchHTTP(ctx, req)
 		return r, err
 	})
@@ -148,11 +149,11 @@ func (g *sourceGatherer) httpValue(c *policy.Compiled, pod *corev1.Pod) (ref.Val
 }
 
 func (g *sourceGatherer) metricsValue(c *policy.Compiled, pod *corev1.Pod) (ref.Val, bool, error) {
-	req, err := sources.NewRequest(pod, c.Sources.Metrics.PodEndpoint, sources.DefaultMetricsPath)
+	req, err := g.http.NewRequest(pod, c.Sources.Metrics.PodEndpoint, sources.DefaultMetricsPath)
 	if err != nil {
 		return nil, false, err
 	}
-	res, ok := g.podTarget(cel.VarMetrics, c, pod, req, func(ctx context.Context) (any, error) {
+	res, ok := g.podTarget(cel.VarMetrics, sources.MaxScrapeBytes, c, pod, req, func(ctx context.Context) (any, error) {
 		return g.http.Scrape(ctx, req)
 	})
 	if !ok || res.Err != nil {
@@ -170,15 +171,17 @@ func (g *sourceGatherer) prometheusValue(c *policy.Compiled, pod *corev1.Pod) (r
 		return nil, false, err
 	}
 	res, ok := g.poller.Want(sources.Target{
-		Key:      fmt.Sprintf("prometheus/%s/%d", c.UID, c.Generation),
-		Source:   cel.VarPrometheus,
-		Interval: c.Settings.Interval,
+		Key:       fmt.Sprintf("prometheus/%s/%d", c.UID, c.Generation),
+		Source:    cel.VarPrometheus,
+		Namespace: c.Namespace,
+		MaxBytes:  sources.MaxPrometheusBytes,
+		Interval:  c.Settings.Interval,
 		Fetch: func(ctx context.Context) (any, error) {
 			server, err := g.promServer(ctx, c.Namespace, spec)
 			if err != nil {
 				return nil, err
 			}
-			return sources.QueryPrometheus(ctx, server, queries)
+			return g.http.QueryPrometheus(ctx, server, queries)
 		},
 		OnChange: func() { g.enqueuePolicy(c) },
 	})

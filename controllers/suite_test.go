@@ -17,6 +17,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/readygate/readygate/controllers"
+	"github.com/readygate/readygate/internal/sources"
 	"github.com/readygate/readygate/internal/testenv"
 )
 
@@ -26,7 +27,13 @@ var (
 	scheme        = controllers.NewScheme()
 	stopManager   context.CancelFunc
 	managerExited chan struct{}
+	// prometheus is the suite's one allowed Prometheus URL; specs route
+	// their servers through it.
+	prometheus *promFront
 )
+
+// deadPrometheus is an allowed address where nothing listens.
+const deadPrometheus = "http://127.0.0.1:1"
 
 func TestControllers(t *testing.T) {
 	RegisterFailHandler(Fail)
@@ -44,6 +51,7 @@ var _ = BeforeSuite(func() {
 	k8s, err = client.New(cp.Config, client.Options{Scheme: scheme})
 	Expect(err).NotTo(HaveOccurred())
 
+	prometheus = startPromFront()
 	startManager()
 })
 
@@ -54,6 +62,9 @@ var _ = AfterSuite(func() {
 	}
 	if cp != nil {
 		Expect(cp.Stop()).To(Succeed())
+	}
+	if prometheus != nil {
+		prometheus.Close()
 	}
 })
 
@@ -71,13 +82,24 @@ func startManager() {
 	Expect(err).NotTo(HaveOccurred())
 	var ctx context.Context
 	ctx, stopManager = context.WithCancel(context.Background())
-	Expect(controllers.Setup(ctx, mgr, env, controllers.Options{MaxConcurrentReconciles: 4, SourceWorkers: 16})).To(Succeed())
+	Expect(controllers.Setup(ctx, mgr, env, controllers.Options{MaxConcurrentReconciles: 4, SourceWorkers: 16, SourceRules: sourceRules()})).To(Succeed())
 	managerExited = make(chan struct{})
 	go func() {
 		defer GinkgoRecover()
 		defer close(managerExited)
 		Expect(mgr.Start(ctx)).To(Succeed())
 	}()
+}
+
+// sourceRules are the tenant-safety flags the suite runs with: no deny
+// list, since the simulated pods live on loopback (the deny list and
+// hostNetwork permission are unit-tested in internal/sources), and
+// Prometheus only through the suite's front and at the dead address.
+func sourceRules() sources.Rules {
+	rules := sources.Rules{}
+	Expect(rules.DenyCIDRs.Set("")).To(Succeed())
+	Expect(rules.PrometheusURLs.Set(prometheus.URL + "," + deadPrometheus)).To(Succeed())
+	return rules
 }
 
 // restartManager stops the operator and starts a fresh one with no memory.

@@ -30,6 +30,11 @@ const (
 	ReasonEvaluatingPods    = "EvaluatingPods"
 	ReasonAllPodsEvaluated  = "AllPodsEvaluated"
 	ReasonWorking           = "Working"
+
+	// ReasonSourceNotAllowed: the policy names a source the operator's
+	// administrator does not allow (a Prometheus URL outside
+	// --prometheus-allowed-urls).
+	ReasonSourceNotAllowed = "SourceNotAllowed"
 )
 
 // Reasons on the pod condition a policy owns.

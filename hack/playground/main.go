@@ -67,7 +67,9 @@ func run(ctx context.Context, manager, crds, kubeconfigOut string, managerArgs [
 	abs, _ := filepath.Abs(kubeconfigOut)
 	fmt.Printf("\nThe local control plane is up. Point kubectl at it:\n\n  export KUBECONFIG=%s\n  kubectl apply -f config/samples/pods.yaml -f config/samples/readygate_v1alpha1_label.yaml\n  kubectl get rgp\n\n", abs)
 
-	return runManager(ctx, manager, abs, managerArgs)
+	// The simulated pods live on loopback, which the operator denies by
+	// default; arguments given to make run come later and win.
+	return runManager(ctx, manager, abs, append([]string{"--source-deny-cidrs="}, managerArgs...))
 }
 
 // reachableCluster loads the kubeconfig the way kubectl does and asks the

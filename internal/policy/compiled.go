@@ -13,6 +13,7 @@ import (
 	"github.com/readygate/readygate/api/v1alpha1"
 	"github.com/readygate/readygate/internal/cel"
 	"github.com/readygate/readygate/internal/gate"
+	"github.com/readygate/readygate/internal/sources"
 )
 
 // Defaults of the CRD, for objects that did not come through the API server
@@ -47,8 +48,9 @@ type Compiled struct {
 // Compile validates the policy and compiles its expressions in env. stored
 // says the policy is already stored in the cluster: it compiles with the
 // environment of stored expressions, so an operator upgrade or downgrade
-// never breaks a policy the API server accepted.
-func Compile(env *cel.Env, p *v1alpha1.ReadinessGatePolicy, stored bool) *Compiled {
+// never breaks a policy the API server accepted. prometheusURLs, when set, is
+// --prometheus-allowed-urls; nil leaves the address to the operator.
+func Compile(env *cel.Env, p *v1alpha1.ReadinessGatePolicy, stored bool, prometheusURLs *sources.URLAllowlist) *Compiled {
 	c := &Compiled{
 		Name: p.Name, Namespace: p.Namespace, UID: p.UID, Generation: p.Generation,
 		ConditionType:  p.Spec.ConditionType,
@@ -66,7 +68,7 @@ func Compile(env *cel.Env, p *v1alpha1.ReadinessGatePolicy, stored bool) *Compil
 		return c
 	}
 	c.Selector = sel
-	if err := validateSources(p); err != nil {
+	if err := validateSources(p, prometheusURLs); err != nil {
 		c.Err = err
 		return c
 	}
@@ -132,7 +134,8 @@ func (c *Compiled) ReadsOnlyPod() bool {
 // policy compiles once however many pods it gates. Entries go with the
 // policy (Forget), so it holds at most one entry per stored policy.
 type Cache struct {
-	env *cel.Env
+	env            *cel.Env
+	prometheusURLs sources.URLAllowlist
 
 	mu      sync.Mutex
 	entries map[types.UID]*cacheEntry
@@ -144,9 +147,10 @@ type cacheEntry struct {
 	compiled   *Compiled
 }
 
-// NewCache returns a cache that compiles in env.
-func NewCache(env *cel.Env) *Cache {
-	return &Cache{env: env, entries: map[types.UID]*cacheEntry{}}
+// NewCache returns a cache that compiles in env and allows the prometheus
+// source only at prometheusURLs.
+func NewCache(env *cel.Env, prometheusURLs sources.URLAllowlist) *Cache {
+	return &Cache{env: env, prometheusURLs: prometheusURLs, entries: map[types.UID]*cacheEntry{}}
 }
 
 // Get returns the stored policy compiled, compiling it when its generation is new.
@@ -158,7 +162,7 @@ func (c *Cache) Get(p *v1alpha1.ReadinessGatePolicy) *Compiled {
 		c.entries[p.UID] = e
 	}
 	c.mu.Unlock()
-	e.once.Do(func() { e.compiled = Compile(c.env, p, true) })
+	e.once.Do(func() { e.compiled = Compile(c.env, p, true, &c.prometheusURLs) })
 	return e.compiled
 }
 

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"errors"
+	"fmt"
 	"regexp"
 
 	"github.com/readygate/readygate/api/v1alpha1"
@@ -18,10 +19,16 @@ type InvalidError struct {
 func (e *InvalidError) Error() string { return e.Err.Error() }
 func (e *InvalidError) Unwrap() error { return e.Err }
 
-// validateSources returns what makes the policy's sources unusable: a query
-// that does not render.
-func validateSources(p *v1alpha1.ReadinessGatePolicy) error {
+// validateSources returns what makes the policy's sources unusable: a
+// Prometheus address the administrator does not allow, or a query that does
+// not render.
+func validateSources(p *v1alpha1.ReadinessGatePolicy, prometheusURLs *sources.URLAllowlist) error {
 	if s := p.Spec.Sources; s != nil && s.Prometheus != nil {
+		if prometheusURLs != nil {
+			if err := prometheusURLs.Allows(s.Prometheus.Address); err != nil {
+				return &InvalidError{Reason: v1alpha1.ReasonSourceNotAllowed, Err: fmt.Errorf("spec.sources.prometheus.address: %w", err)}
+			}
+		}
 		if _, err := sources.RenderQueries(s.Prometheus.Queries, p.Namespace); err != nil {
 			return &InvalidError{Reason: v1alpha1.ReasonInvalidSource, Err: err}
 		}

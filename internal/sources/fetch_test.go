@@ -20,7 +20,7 @@ func serve(t *testing.T, h http.HandlerFunc) string {
 }
 
 func TestFetchHTTP(t *testing.T) {
-	c := NewClient()
+	c := NewClient(Rules{})
 	ctx := context.Background()
 	cases := []struct {
 		name    string
@@ -119,14 +119,14 @@ func TestFetchHTTPDeadEndpoint(t *testing.T) {
 	}
 	addr := l.Addr().String()
 	_ = l.Close()
-	_, err = NewClient().FetchHTTP(context.Background(), Request{URL: "http://" + addr + "/", Timeout: time.Second})
+	_, err = NewClient(Rules{}).FetchHTTP(context.Background(), Request{URL: "http://" + addr + "/", Timeout: time.Second})
 	if err == nil || !strings.Contains(err.Error(), "connection refused") || !strings.Contains(err.Error(), addr) {
 		t.Fatalf("err = %v", err)
 	}
 }
 
 func TestScrape(t *testing.T) {
-	c := NewClient()
+	c := NewClient(Rules{})
 	cases := []struct {
 		name        string
 		contentType string
@@ -176,7 +176,7 @@ func TestScrape(t *testing.T) {
 
 func TestScrapeErrorStatus(t *testing.T) {
 	url := serve(t, func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNotFound) })
-	_, err := NewClient().Scrape(context.Background(), Request{URL: url + "/metrics", Timeout: time.Second})
+	_, err := NewClient(Rules{}).Scrape(context.Background(), Request{URL: url + "/metrics", Timeout: time.Second})
 	if err == nil || !strings.Contains(err.Error(), "status 404") {
 		t.Fatalf("err = %v", err)
 	}
@@ -193,7 +193,7 @@ func manySeries(n int) string {
 func TestFetchHTTPS(t *testing.T) {
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("tls")) }))
 	t.Cleanup(srv.Close)
-	c := NewClient()
+	c := NewClient(Rules{})
 	_, err := c.FetchHTTP(context.Background(), Request{URL: srv.URL, Timeout: 2 * time.Second})
 	if err == nil || !strings.Contains(err.Error(), "certificate") {
 		t.Fatalf("an unverifiable certificate was accepted: %v", err)

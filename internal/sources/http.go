@@ -15,24 +15,36 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"golang.org/x/sync/semaphore"
+
 	"github.com/readygate/readygate/internal/cel"
 )
 
 // MaxBodyBytes caps what is read of a response body.
 const MaxBodyBytes = 1 << 20
 
-// Client makes the requests to pods. Redirects are never followed, so a pod
-// cannot send the operator anywhere else.
+// Rules are the administrator's limits on what tenants' sources reach.
+type Rules struct {
+	Reach
+	// PrometheusURLs is --prometheus-allowed-urls.
+	PrometheusURLs URLAllowlist
+}
+
+// Client makes the requests to pods and to Prometheus. Redirects are never
+// followed, so a pod cannot send the operator anywhere else, and every dial
+// to a pod is checked against the deny list.
 type Client struct {
 	plain, insecure *http.Client
+	rules           Rules
+	parsing         *semaphore.Weighted
 }
 
 // NewClient returns a client whose connection pool suits polling many pods.
-func NewClient() *Client {
+func NewClient(rules Rules) *Client {
 	mk := func(insecure bool) *http.Client {
 		return &http.Client{
 			Transport: &http.Transport{
-				DialContext:         (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+				DialContext:         (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second, Control: rules.checkDial}).DialContext,
 				MaxIdleConns:        4096,
 				MaxIdleConnsPerHost: 4,
 				IdleConnTimeout:     90 * time.Second,
@@ -42,7 +54,7 @@ func NewClient() *Client {
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		}
 	}
-	return &Client{plain: mk(false), insecure: mk(true)}
+	return &Client{plain: mk(false), insecure: mk(true), rules: rules, parsing: semaphore.NewWeighted(ParseBudget)}
 }
 
 // Request is one GET against a pod.
@@ -79,15 +91,21 @@ func (c *Client) get(ctx context.Context, r Request, limit int64) (*http.Respons
 		return nil, nil, time.Since(start), err
 	}
 	defer func() { _ = resp.Body.Close() }()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
-	latency := time.Since(start)
+	body, err := readCapped(resp.Body, limit, "the body")
+	return resp, body, time.Since(start), err
+}
+
+// readCapped reads at most limit bytes: a larger body fails at the cap, and
+// closing it then drops the connection rather than reading the rest.
+func readCapped(r io.Reader, limit int64, what string) ([]byte, error) {
+	body, err := io.ReadAll(io.LimitReader(r, limit+1))
 	if err != nil {
-		return resp, nil, latency, fmt.Errorf("reading the body: %w", err)
+		return nil, fmt.Errorf("reading %s: %w", what, err)
 	}
 	if int64(len(body)) > limit {
-		return resp, nil, latency, fmt.Errorf("the body is larger than %d bytes", limit)
+		return nil, fmt.Errorf("%s is larger than %d bytes", what, limit)
 	}
-	return resp, body, latency, nil
+	return body, nil
 }
 
 // FetchHTTP performs the http source's GET. A transport failure, a timeout or
@@ -108,8 +126,12 @@ func (c *Client) FetchHTTP(ctx context.Context, r Request) (cel.HTTPResult, erro
 	}
 	if looksLikeJSON(resp.Header.Get("Content-Type"), body) {
 		var v any
-		if err := json.Unmarshal(body, &v); err != nil {
-			notes = append(notes, "the body is not valid JSON: "+err.Error())
+		var jsonErr error
+		if err := c.whileParsing(ctx, body, func() { jsonErr = json.Unmarshal(body, &v) }); err != nil {
+			return cel.HTTPResult{}, fmt.Errorf("GET %s: %w", r.URL, err)
+		}
+		if jsonErr != nil {
+			notes = append(notes, "the body is not valid JSON: "+jsonErr.Error())
 		} else {
 			res.JSON = v
 		}

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/semaphore"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 )
 
@@ -42,34 +44,81 @@ type Target struct {
 	// Key identifies the target: the same key from several policies is fetched once.
 	Key string
 	// Source names the source in metrics, e.g. http.
-	Source   string
+	Source string
+	// Namespace is the tenant the fetch works for: each namespace gets a
+	// fair share of the workers.
+	Namespace string
+	// Pod is the pod whose endpoint is fetched, if any, so that ForgetPod
+	// can drop it at once.
+	Pod types.UID
+	// MaxBytes is the most the fetch's response holds in memory (its body
+	// cap); it is reserved from the bytes-in-flight budget, and from its
+	// namespace's share, while the fetch runs.
+	MaxBytes int64
 	Interval time.Duration
 	Fetch    Fetch
 	// OnChange is called when a fetch's result differs from the previous one.
 	OnChange func()
 }
 
-// Poller fetches every wanted target once per interval, with jitter, in a
-// bounded pool of workers. A target nobody asked for in three intervals is
-// dropped, so deleted pods and policies clean up after themselves.
-type Poller struct {
-	workers chan struct{}
-	started chan struct{}
-	ctx     context.Context
+// BytesInFlight is the default budget of response bytes held by all fetches
+// at once, whatever the number of workers: with the per-fetch caps, what
+// the default memory limit (256Mi) carries beside the caches.
+const BytesInFlight = 32 << 20
 
-	mu      sync.Mutex
-	targets map[string]*polled
+// Poller fetches every wanted target once per interval, with jitter, in a
+// bounded pool of workers and within a budget of bytes in flight. A
+// namespace holds at most a fair share of the workers (design rule 18), so
+// one tenant's tarpits slow only that tenant. A target nobody asked for in
+// three intervals is dropped, so deleted pods and policies clean up after
+// themselves; a finished pod's targets are dropped at once (ForgetPod).
+type Poller struct {
+	workers      chan struct{}
+	perNamespace int
+	bytes        *semaphore.Weighted
+	budget       int64
+	started      chan struct{}
+	ctx          context.Context
+
+	mu         sync.Mutex
+	targets    map[string]*polled
+	byPod      map[types.UID]map[*polled]struct{}
+	namespaces map[string]*lane
 }
 
 type polled struct {
 	Target
+	lane   *lane
 	wanted time.Time
 	result *Result
+	// forgotten is set when the target is dropped while its fetch may run;
+	// cancel ends that fetch.
+	forgotten bool
+	cancel    context.CancelFunc
 }
 
-// NewPoller returns a poller with the given number of concurrent fetches.
-func NewPoller(workers int) *Poller {
-	return &Poller{workers: make(chan struct{}, max(workers, 1)), started: make(chan struct{}), targets: map[string]*polled{}}
+// lane bounds one namespace's fetches, and the bytes they hold, at once.
+type lane struct {
+	slots   chan struct{}
+	bytes   *semaphore.Weighted
+	pollers int
+}
+
+// NewPoller returns a poller with the given number of concurrent fetches,
+// at most max(4, workers/8) of them for one namespace, and a budget of
+// bytes in flight, at most a quarter of it for one namespace.
+func NewPoller(workers int, bytesInFlight int64) *Poller {
+	workers = max(workers, 1)
+	return &Poller{
+		workers:      make(chan struct{}, workers),
+		perNamespace: min(workers, max(4, workers/8)),
+		bytes:        semaphore.NewWeighted(max(bytesInFlight, 1)),
+		budget:       max(bytesInFlight, 1),
+		started:      make(chan struct{}),
+		targets:      map[string]*polled{},
+		byPod:        map[types.UID]map[*polled]struct{}{},
+		namespaces:   map[string]*lane{},
+	}
 }
 
 // Start runs the poller until ctx ends; it is a manager Runnable.
@@ -87,8 +136,14 @@ func (p *Poller) Want(t Target) (Result, bool) {
 	defer p.mu.Unlock()
 	pt, ok := p.targets[t.Key]
 	if !ok {
-		pt = &polled{Target: t}
+		pt = &polled{Target: t, lane: p.join(t.Namespace)}
 		p.targets[t.Key] = pt
+		if t.Pod != "" {
+			if p.byPod[t.Pod] == nil {
+				p.byPod[t.Pod] = map[*polled]struct{}{}
+			}
+			p.byPod[t.Pod][pt] = struct{}{}
+		}
 		go p.poll(pt)
 	}
 	pt.Target, pt.wanted = t, time.Now()
@@ -98,30 +153,83 @@ func (p *Poller) Want(t Target) (Result, bool) {
 	return *pt.result, true
 }
 
+// ForgetPod drops the pod's targets now and ends their fetches: a finished
+// pod's IP goes back to the pool, and whatever answers there next is not
+// the pod.
+func (p *Poller) ForgetPod(uid types.UID) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for pt := range p.byPod[uid] {
+		p.remove(pt)
+		pt.forgotten = true
+		if pt.cancel != nil {
+			pt.cancel()
+		}
+	}
+}
+
+// join returns the namespace's lane; the caller holds p.mu.
+func (p *Poller) join(namespace string) *lane {
+	l := p.namespaces[namespace]
+	if l == nil {
+		l = &lane{slots: make(chan struct{}, p.perNamespace), bytes: semaphore.NewWeighted(p.laneBudget())}
+		p.namespaces[namespace] = l
+	}
+	l.pollers++
+	return l
+}
+
+// laneBudget is a namespace's share of the bytes in flight: a quarter, so
+// that one tenant's tarpits, which hold their reservations until they time
+// out, leave the rest to the others.
+func (p *Poller) laneBudget() int64 { return max(p.budget/4, 1) }
+
+// leave drops a finished poll's hold on its lane, and the lane with the
+// last one, so namespaces that are gone cost nothing.
+func (p *Poller) leave(pt *polled) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if pt.lane.pollers--; pt.lane.pollers == 0 {
+		delete(p.namespaces, pt.Namespace)
+	}
+	if pt.cancel != nil {
+		pt.cancel()
+	}
+}
+
+// remove drops a target from the indexes; the caller holds p.mu.
+func (p *Poller) remove(pt *polled) {
+	if p.targets[pt.Key] == pt {
+		delete(p.targets, pt.Key)
+	}
+	if byPod := p.byPod[pt.Pod]; byPod != nil {
+		delete(byPod, pt)
+		if len(byPod) == 0 {
+			delete(p.byPod, pt.Pod)
+		}
+	}
+}
+
 func (p *Poller) poll(pt *polled) {
+	defer p.leave(pt)
 	<-p.started
-	ctx := p.ctx
+	p.mu.Lock()
+	ctx, cancel := context.WithCancel(p.ctx)
+	pt.cancel = cancel
+	forgotten := pt.forgotten
+	p.mu.Unlock()
+	if forgotten {
+		return
+	}
 	for {
-		select {
-		case p.workers <- struct{}{}:
-		case <-ctx.Done():
+		if !p.fetch(ctx, pt) {
 			return
 		}
 		p.mu.Lock()
-		t := pt.Target
+		interval := pt.Interval
 		p.mu.Unlock()
-		start := time.Now()
-		v, err := t.Fetch(ctx)
-		<-p.workers
-		fetchSeconds.WithLabelValues(t.Source).Observe(time.Since(start).Seconds())
-		if err != nil {
-			fetchErrors.WithLabelValues(t.Source).Inc()
-		}
-		if p.store(pt, Result{Value: v, Err: err, At: time.Now()}) && t.OnChange != nil {
-			t.OnChange()
-		}
 		select {
-		case <-time.After(jitter(t.Interval)):
+		case <-time.After(jitter(interval)):
 		case <-ctx.Done():
 			return
 		}
@@ -129,6 +237,56 @@ func (p *Poller) poll(pt *polled) {
 			return
 		}
 	}
+}
+
+// fetch runs one fetch once a slot of the namespace, a worker and the
+// fetch's bytes are free, and stores its result; false means the poll ends.
+func (p *Poller) fetch(ctx context.Context, pt *polled) bool {
+	select {
+	case pt.lane.slots <- struct{}{}:
+	case <-ctx.Done():
+		return false
+	}
+	defer func() { <-pt.lane.slots }()
+	p.mu.Lock()
+	t := pt.Target
+	p.mu.Unlock()
+	// The namespace's share first, so that waiting for it holds nothing
+	// that other namespaces need.
+	weight := min(max(t.MaxBytes, 0), p.laneBudget())
+	if weight > 0 {
+		if err := pt.lane.bytes.Acquire(ctx, weight); err != nil {
+			return false
+		}
+		defer pt.lane.bytes.Release(weight)
+	}
+	select {
+	case p.workers <- struct{}{}:
+	case <-ctx.Done():
+		return false
+	}
+	defer func() { <-p.workers }()
+	if weight > 0 {
+		if err := p.bytes.Acquire(ctx, weight); err != nil {
+			return false
+		}
+	}
+	start := time.Now()
+	v, err := t.Fetch(ctx)
+	if weight > 0 {
+		p.bytes.Release(weight)
+	}
+	if ctx.Err() != nil {
+		return false // forgotten, or the poller stops: the result is no one's
+	}
+	fetchSeconds.WithLabelValues(t.Source).Observe(time.Since(start).Seconds())
+	if err != nil {
+		fetchErrors.WithLabelValues(t.Source).Inc()
+	}
+	if p.store(pt, Result{Value: v, Err: err, At: time.Now()}) && t.OnChange != nil {
+		t.OnChange()
+	}
+	return true
 }
 
 // store records a result and reports whether it differs from the last one.
@@ -143,10 +301,13 @@ func (p *Poller) store(pt *polled, r Result) bool {
 func (p *Poller) dropIfUnwanted(pt *polled) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if pt.forgotten {
+		return true
+	}
 	if time.Since(pt.wanted) < 3*pt.Interval {
 		return false
 	}
-	delete(p.targets, pt.Key)
+	p.remove(pt)
 	return true
 }
 

@@ -11,7 +11,7 @@ import (
 func TestPollerFetchesOncePerKeyAndNotifiesChanges(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	p := NewPoller(2)
+	p := NewPoller(2, BytesInFlight)
 	go func() { _ = p.Start(ctx) }()
 
 	var fetches, changes atomic.Int32
@@ -47,7 +47,7 @@ func TestPollerFetchesOncePerKeyAndNotifiesChanges(t *testing.T) {
 func TestPollerDropsUnwantedTargets(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	p := NewPoller(1)
+	p := NewPoller(1, BytesInFlight)
 	go func() { _ = p.Start(ctx) }()
 	p.Want(Target{Key: "gone", Source: "http", Interval: 20 * time.Millisecond, Fetch: func(context.Context) (any, error) { return 1, nil }})
 	waitFor(t, func() bool { return p.Len() == 0 })
@@ -56,7 +56,7 @@ func TestPollerDropsUnwantedTargets(t *testing.T) {
 func TestPollerBoundsConcurrency(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	p := NewPoller(3)
+	p := NewPoller(3, BytesInFlight)
 	go func() { _ = p.Start(ctx) }()
 	var running, peak, done atomic.Int32
 	for i := range 20 {

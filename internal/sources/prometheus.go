@@ -4,17 +4,16 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
-
-	"github.com/prometheus/client_golang/api"
-	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
-	"github.com/prometheus/common/model"
 
 	"github.com/readygate/readygate/api/v1alpha1"
 )
@@ -82,52 +81,88 @@ func excerpt(s string, n int) string {
 }
 
 // QueryPrometheus runs every query once, for all pods, and matches the
-// samples of each result vector to pods by their pod label.
-func QueryPrometheus(ctx context.Context, s PromServer, queries map[string]string) (*PromResult, error) {
+// samples of each result vector to pods by their pod label. The address must
+// be under --prometheus-allowed-urls: nothing, the token least of all, goes
+// anywhere else, and no redirect is followed.
+func (c *Client) QueryPrometheus(ctx context.Context, s PromServer, queries map[string]string) (*PromResult, error) {
+	if err := c.rules.PrometheusURLs.Allows(s.Address); err != nil {
+		return nil, err
+	}
+	endpoint, err := url.JoinPath(s.Address, "api/v1/query")
+	if err != nil {
+		return nil, fmt.Errorf("prometheus address %q: %w", s.Address, err)
+	}
 	transport, err := promTransport(s)
 	if err != nil {
 		return nil, err
 	}
 	// One round per policy and interval: no connection is worth keeping.
 	defer transport.CloseIdleConnections()
-	var rt http.RoundTripper = transport
-	if s.BearerToken != "" {
-		rt = bearer{token: s.BearerToken, next: transport}
-	}
-	c, err := api.NewClient(api.Config{Address: s.Address, RoundTripper: rt})
-	if err != nil {
-		return nil, fmt.Errorf("prometheus address %q: %w", s.Address, err)
-	}
+	hc := &http.Client{Transport: transport, CheckRedirect: func(r *http.Request, _ []*http.Request) error {
+		return fmt.Errorf("prometheus at %s redirected to %s: readygate follows no redirects from Prometheus; set spec.sources.prometheus.address to the final URL", s.Address, r.URL.Redacted())
+	}}
 	ctx, cancel := context.WithTimeout(ctx, s.Timeout)
 	defer cancel()
-	papi := promv1.NewAPI(c)
 	res := &PromResult{Values: map[string]map[string]float64{}, Queries: queries}
 	for _, name := range sortedKeys(queries) {
-		v, _, err := papi.Query(ctx, queries[name], time.Now())
+		body, err := queryOnce(ctx, hc, endpoint, s.BearerToken, queries[name])
 		if err != nil {
 			return nil, fmt.Errorf("prometheus query %s (%s) at %s: %w", name, queries[name], s.Address, err)
 		}
-		vec, ok := v.(model.Vector)
-		if !ok {
-			return nil, fmt.Errorf("prometheus query %s (%s) returned a %s, want an instant vector", name, queries[name], v.Type())
+		values, err := DecodeAnswer(body)
+		if err != nil {
+			return nil, fmt.Errorf("prometheus query %s (%s) %w", name, queries[name], err)
 		}
-		for _, sample := range vec {
-			pod := string(sample.Metric[PodLabel])
-			if pod == "" {
-				continue
-			}
-			if _, dup := res.Values[pod][name]; dup {
-				return nil, fmt.Errorf("prometheus query %s (%s) returned more than one sample with %s=%q: aggregate by (%s)", name, queries[name], PodLabel, pod, PodLabel)
-			}
+		for pod, v := range values {
 			if res.Values[pod] == nil {
 				res.Values[pod] = map[string]float64{}
 			}
-			res.Values[pod][name] = float64(sample.Value)
+			res.Values[pod][name] = v
 		}
 	}
 	return res, nil
 }
 
+// queryOnce POSTs one instant query, as Prometheus's own client does, and
+// reads at most MaxPrometheusBytes of the answer, whatever its status: an
+// error answer is JSON that says what was wrong.
+func queryOnce(ctx context.Context, hc *http.Client, endpoint, token, query string) ([]byte, error) {
+	form := url.Values{"query": {query}, "time": {strconv.FormatInt(time.Now().Unix(), 10)}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("User-Agent", "readygate")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, unwrapURLError(err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	body, err := readCapped(resp.Body, MaxPrometheusBytes, "the prometheus answer")
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode/100 != 2 && !json.Valid(body) {
+		return nil, fmt.Errorf("status %d: %s", resp.StatusCode, excerpt(strings.ToValidUTF8(string(body), "?"), 256))
+	}
+	return body, nil
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// promTransport trusts the policy's CA, if any. Its proxy is the
+// environment's, as an administrator may route Prometheus traffic so.
 func promTransport(s PromServer) (*http.Transport, error) {
 	tlsCfg := &tls.Config{InsecureSkipVerify: s.InsecureSkipVerify, MinVersion: tls.VersionTLS12} //nolint:gosec // opt-in per policy
 	if len(s.CAPEM) > 0 {
@@ -138,25 +173,4 @@ func promTransport(s PromServer) (*http.Transport, error) {
 		tlsCfg.RootCAs = pool
 	}
 	return &http.Transport{TLSClientConfig: tlsCfg, Proxy: http.ProxyFromEnvironment}, nil
-}
-
-// bearer adds an Authorization header to every request.
-type bearer struct {
-	token string
-	next  http.RoundTripper
-}
-
-func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
-	r = r.Clone(r.Context())
-	r.Header.Set("Authorization", "Bearer "+b.token)
-	return b.next.RoundTrip(r)
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -6,18 +6,22 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
-	"time"
+	"strconv"
 
+	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 
 	"github.com/readygate/readygate/internal/cel"
 )
 
-// Caps of a scrape.
+// Caps of a scrape. A scrape parses into about ten times its size at once
+// (parsing.go), so the cap is what the default memory limit (256Mi,
+// config/manager) carries with the bytes-in-flight and parse budgets full;
+// real exporters' pages are far smaller.
 const (
-	MaxScrapeBytes = 10 << 20
+	MaxScrapeBytes = 2 << 20
 	MaxSamples     = 50000
 )
 
@@ -36,43 +40,123 @@ func (c *Client) Scrape(ctx context.Context, r Request) (*cel.Metrics, error) {
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("scraping %s: status %d", r.URL, resp.StatusCode)
 	}
-	m, err := ParseMetrics(body, resp.Header, r.URL)
+	var m *cel.Metrics
+	if err := c.whileParsing(ctx, body, func() { m, err = ParseMetrics(body, resp.Header, r.URL) }); err != nil {
+		return nil, fmt.Errorf("scraping %s: %w", r.URL, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("scraping %s: %w", r.URL, err)
 	}
 	return m, nil
 }
 
-// ParseMetrics parses a Prometheus text or OpenMetrics body into series by name.
+// ParseMetrics parses a Prometheus text or OpenMetrics body into series by
+// name. It returns the series the body holds and no others: a histogram or
+// summary without its _sum or _count lines has no _sum or _count series
+// (expfmt's SampleDecoder would make them up as 0, and a gate reading
+// `metrics.value("x_count") == 0.0` would pass on a lie), and no +Inf bucket
+// is added to a histogram that lacks one.
 func ParseMetrics(body []byte, header http.Header, origin string) (*cel.Metrics, error) {
-	dec := &expfmt.SampleDecoder{
-		Dec:  expfmt.NewDecoder(bytes.NewReader(body), expfmt.ResponseFormat(header)),
-		Opts: &expfmt.DecodeOptions{Timestamp: model.TimeFromUnixNano(time.Now().UnixNano())},
-	}
+	dec := expfmt.NewDecoder(bytes.NewReader(body), expfmt.ResponseFormat(header))
 	m := &cel.Metrics{Families: map[string][]cel.Sample{}, Origin: origin}
 	count := 0
+	add := func(name string, labels map[string]string, value float64) error {
+		if count++; count > MaxSamples {
+			return fmt.Errorf("more than %d samples", MaxSamples)
+		}
+		m.Families[name] = append(m.Families[name], cel.Sample{Labels: labels, Value: value})
+		return nil
+	}
 	for {
-		var v model.Vector
-		if err := dec.Decode(&v); err != nil {
+		var mf dto.MetricFamily
+		if err := dec.Decode(&mf); err != nil {
 			if errors.Is(err, io.EOF) {
-				break
+				return m, nil
 			}
 			return nil, fmt.Errorf("malformed metrics: %w", err)
 		}
-		for _, s := range v {
-			count++
-			if count > MaxSamples {
-				return nil, fmt.Errorf("more than %d samples", MaxSamples)
+		for _, metric := range mf.GetMetric() {
+			if err := seriesOf(mf.GetName(), metric, add); err != nil {
+				return nil, err
 			}
-			name := string(s.Metric[model.MetricNameLabel])
-			labels := make(map[string]string, len(s.Metric)-1)
-			for k, v := range s.Metric {
-				if k != model.MetricNameLabel {
-					labels[string(k)] = string(v)
-				}
-			}
-			m.Families[name] = append(m.Families[name], cel.Sample{Labels: labels, Value: float64(s.Value)})
 		}
 	}
-	return m, nil
+}
+
+// seriesOf emits the series one metric of a family holds.
+func seriesOf(name string, metric *dto.Metric, add func(name string, labels map[string]string, value float64) error) error {
+	labels := func(extra ...string) map[string]string {
+		l := make(map[string]string, len(metric.GetLabel())+len(extra)/2)
+		for _, p := range metric.GetLabel() {
+			l[p.GetName()] = p.GetValue()
+		}
+		for i := 0; i+1 < len(extra); i += 2 {
+			l[extra[i]] = extra[i+1]
+		}
+		return l
+	}
+	switch {
+	case metric.Counter != nil:
+		return add(name, labels(), metric.Counter.GetValue())
+	case metric.Gauge != nil:
+		return add(name, labels(), metric.Gauge.GetValue())
+	case metric.Untyped != nil:
+		return add(name, labels(), metric.Untyped.GetValue())
+	case metric.Summary != nil:
+		s := metric.Summary
+		for _, q := range s.GetQuantile() {
+			if err := add(name, labels("quantile", formatFloat(q.GetQuantile())), q.GetValue()); err != nil {
+				return err
+			}
+		}
+		return addSumAndCount(name, s.SampleSum, countOf(s.SampleCount, nil), labels, add)
+	case metric.Histogram != nil:
+		h := metric.Histogram
+		for _, b := range h.GetBucket() {
+			count := countOf(b.CumulativeCount, b.CumulativeCountFloat)
+			if count == nil {
+				continue
+			}
+			if err := add(name+"_bucket", labels("le", formatFloat(b.GetUpperBound())), *count); err != nil {
+				return err
+			}
+		}
+		return addSumAndCount(name, h.SampleSum, countOf(h.SampleCount, h.SampleCountFloat), labels, add)
+	}
+	return nil
+}
+
+// addSumAndCount emits name_sum and name_count, each only when the body had it.
+func addSumAndCount(name string, sum, count *float64, labels func(...string) map[string]string,
+	add func(string, map[string]string, float64) error) error {
+	if sum != nil {
+		if err := add(name+"_sum", labels(), *sum); err != nil {
+			return err
+		}
+	}
+	if count != nil {
+		return add(name+"_count", labels(), *count)
+	}
+	return nil
+}
+
+// countOf returns whichever of an integer and a float count the parser set,
+// or nil when neither was in the body.
+func countOf(n *uint64, f *float64) *float64 {
+	switch {
+	case f != nil:
+		return f
+	case n != nil:
+		v := float64(*n)
+		return &v
+	}
+	return nil
+}
+
+// formatFloat writes a quantile or bucket bound as Prometheus does, +Inf included.
+func formatFloat(f float64) string {
+	if math.IsInf(f, 1) {
+		return "+Inf"
+	}
+	return strconv.FormatFloat(f, 'g', -1, 64)
 }

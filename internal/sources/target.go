@@ -20,12 +20,13 @@ const (
 	DefaultMetricsPath = "/metrics"
 )
 
-// PodURL builds the URL of a pod endpoint on the pod's own IP. The host never
+// podURL builds the URL of a pod endpoint on the pod's own IP. The host never
 // comes from the policy, so a policy cannot make the operator call anything
-// but the pods it selects.
-func PodURL(pod *corev1.Pod, ep v1alpha1.PodEndpoint, defaultPath string) (*url.URL, error) {
-	if pod.Status.PodIP == "" {
-		return nil, fmt.Errorf("the pod has no IP yet")
+// but the pods it selects, and only those the rules let it dial.
+func (r Reach) podURL(pod *corev1.Pod, ep v1alpha1.PodEndpoint, defaultPath string) (*url.URL, error) {
+	ip, err := r.podAddress(pod)
+	if err != nil {
+		return nil, err
 	}
 	port, err := resolvePort(pod, ep.Port)
 	if err != nil {
@@ -43,7 +44,7 @@ func PodURL(pod *corev1.Pod, ep v1alpha1.PodEndpoint, defaultPath string) (*url.
 	if err != nil {
 		return nil, fmt.Errorf("path %q: %w", path, err)
 	}
-	u.Scheme, u.Host = scheme, net.JoinHostPort(pod.Status.PodIP, strconv.Itoa(int(port)))
+	u.Scheme, u.Host = scheme, net.JoinHostPort(ip.String(), strconv.Itoa(int(port)))
 	return u, nil
 }
 
@@ -70,9 +71,10 @@ func timeoutOr(d *metav1.Duration, def time.Duration) time.Duration {
 	return d.Duration
 }
 
-// NewRequest builds the request for a pod endpoint.
-func NewRequest(pod *corev1.Pod, ep v1alpha1.PodEndpoint, defaultPath string) (Request, error) {
-	u, err := PodURL(pod, ep, defaultPath)
+// NewRequest builds the request for a pod endpoint, or says why the rules
+// forbid dialling the pod.
+func (c *Client) NewRequest(pod *corev1.Pod, ep v1alpha1.PodEndpoint, defaultPath string) (Request, error) {
+	u, err := c.rules.podURL(pod, ep, defaultPath)
 	if err != nil {
 		return Request{}, err
 	}

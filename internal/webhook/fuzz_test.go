@@ -50,7 +50,7 @@ func FuzzValidatePolicy(f *testing.F) {
 				},
 			},
 		}
-		for _, fe := range fieldErrors(policy.Compile(v.Env, p, false), p) {
+		for _, fe := range fieldErrors(policy.Compile(v.Env, p, false, nil), p) {
 			if !strings.HasPrefix(fe.Field, "spec.") {
 				t.Errorf("error outside the spec: %v", fe)
 			}

@@ -65,7 +65,7 @@ func (v *PolicyValidator) ValidateDelete(context.Context, *v1alpha1.ReadinessGat
 // validate checks a new policy (old nil) or a changed one.
 func (v *PolicyValidator) validate(ctx context.Context, old, p *v1alpha1.ReadinessGatePolicy) (admission.Warnings, error) {
 	stored := old != nil && sameExpressions(old, p)
-	errs := fieldErrors(policy.Compile(v.Env, p, stored), p)
+	errs := fieldErrors(policy.Compile(v.Env, p, stored, nil), p)
 	denied, err := v.secretErrors(ctx, old, p)
 	if err != nil {
 		return nil, err

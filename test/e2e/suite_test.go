@@ -55,7 +55,8 @@ var _ = BeforeSuite(func() {
 
 	metricsAddr = freeLoopbackAddr()
 	manager = exec.Command(bin, "--kubeconfig="+cp.KubeconfigPath, "--metrics-bind-address="+metricsAddr,
-		"--health-probe-bind-address="+freeLoopbackAddr(), "--leader-elect=false")
+		"--health-probe-bind-address="+freeLoopbackAddr(), "--leader-elect=false",
+		"--source-deny-cidrs=") // the simulated pods live on loopback
 	manager.Env = append(os.Environ(), "ENABLE_WEBHOOKS=false") // the webhooks have their own suite
 	manager.Stdout, manager.Stderr = GinkgoWriter, GinkgoWriter
 	Expect(manager.Start()).To(Succeed())

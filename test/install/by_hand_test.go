@@ -144,9 +144,14 @@ func installServiceAccount(ctx context.Context, c *cluster, csv *operatorsv1alph
 	return path
 }
 
+// unreachablePrometheus is the one Prometheus URL the operator may query, a
+// loopback address where nothing listens, chosen when the manager starts.
+var unreachablePrometheus string
+
 // startManager runs the manager binary with the arguments and environment
 // of the CSV's deployment, overriding only the addresses a shared test
-// machine needs free and the webhook certificate that OLM would mount.
+// machine needs free, the webhook certificate that OLM would mount, and the
+// tenant-safety flags that a loopback test cluster needs.
 func startManager(bin, kubeconfig string, csv *operatorsv1alpha1.ClusterServiceVersion) *exec.Cmd {
 	var container *corev1.Container
 	for i, c := range csv.Spec.InstallStrategy.StrategySpec.DeploymentSpecs[0].Spec.Template.Spec.Containers {
@@ -157,12 +162,17 @@ func startManager(bin, kubeconfig string, csv *operatorsv1alpha1.ClusterServiceV
 	Expect(container).NotTo(BeNil(), "the CSV's deployment has no manager container")
 	webhook := installed.cp.WebhookOptions()
 	metricsAddr = freeLoopbackAddr()
+	unreachablePrometheus = "http://" + freeLoopbackAddr()
 	args := append(append([]string{}, container.Args...),
 		"--kubeconfig="+kubeconfig,
 		"--metrics-bind-address="+metricsAddr,
 		"--health-probe-bind-address="+freeLoopbackAddr(),
 		fmt.Sprintf("--webhook-port=%d", webhook.Port),
 		"--webhook-cert-dir="+webhook.CertDir,
+		// The simulated pods live on loopback; the test Prometheus is a
+		// loopback address where nothing listens.
+		"--source-deny-cidrs=",
+		"--prometheus-allowed-urls="+unreachablePrometheus,
 	)
 	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
 	for _, e := range container.Env {

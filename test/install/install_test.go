@@ -110,7 +110,7 @@ var _ = Describe("readygate installed from the OLM bundle", Ordered, func() {
 		p.Spec.ConditionType = "readygate.io/errors"
 		p.Spec.Interval = &metav1.Duration{Duration: time.Second}
 		p.Spec.Sources = &v1alpha1.Sources{Prometheus: &v1alpha1.PrometheusSource{
-			Address:              "http://" + freeLoopbackAddr(), // nothing listens: the query itself fails
+			Address:              unreachablePrometheus, // nothing listens: the query itself fails
 			Queries:              []v1alpha1.PrometheusQuery{{Name: "errorRate", Query: `sum by (pod) (rate(http_errors_total[1m]))`}},
 			BearerTokenSecretRef: &v1alpha1.SecretKeyRef{Name: "prometheus-token", Key: "token"},
 		}}

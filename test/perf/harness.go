@@ -77,7 +77,8 @@ func newCluster(ctx context.Context, root string) (*cluster, error) {
 	return c, err
 }
 
-// startOperator runs the manager binary against the cluster with its defaults.
+// startOperator runs the manager binary against the cluster with its
+// defaults, but for the deny list: the simulated pods live on loopback.
 func (c *cluster) startOperator(manager string) error {
 	addr, err := testenv.FreeLoopbackAddr()
 	if err != nil {
@@ -85,7 +86,8 @@ func (c *cluster) startOperator(manager string) error {
 	}
 	c.metricsAddr = addr
 	args := append([]string{"--kubeconfig=" + c.cp.KubeconfigPath, "--metrics-bind-address=" + addr,
-		"--health-probe-bind-address=0", "--leader-elect=false", "--zap-log-level=error"}, strings.Fields(os.Getenv("BENCH_OPERATOR_ARGS"))...)
+		"--health-probe-bind-address=0", "--leader-elect=false", "--zap-log-level=error",
+		"--source-deny-cidrs="}, strings.Fields(os.Getenv("BENCH_OPERATOR_ARGS"))...)
 	c.manager = exec.Command(manager, args...)
 	// No cert-manager here: the harness measures the controllers.
 	c.manager.Env = append(os.Environ(), "ENABLE_WEBHOOKS=false")

@@ -1,0 +1,208 @@
+package controllers_test
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/readygate/readygate/api/v1alpha1"
+	"github.com/readygate/readygate/internal/sources"
+	"github.com/readygate/readygate/internal/testenv"
+)
+
+// Tenants attack the operator (design rules 15-18). The deny list and
+// --allow-host-network-sources are unit-tested in internal/sources: the
+// suite's pods live on loopback, so it runs with an empty deny list.
+var _ = Describe("tenant safety", func() {
+	// stillGating checks, after each attack, that the operator is alive and
+	// still gates another namespace's pods by their expression.
+	stillGating := func(ctx SpecContext) {
+		ns := newNamespace(ctx)
+		pods := createPods(ctx, ns, "bystander", 1, withGates(warmGate))
+		Expect(k8s.Create(ctx, newPolicy(ns, "bystander", "has(pod.metadata.labels.warm) && pod.metadata.labels.warm == 'true'"))).To(Succeed())
+		Eventually(statusOf(ctx, pods[0])).Should(Equal(corev1.ConditionFalse))
+		setWarm(ctx, pods[0], "true")
+		Eventually(statusOf(ctx, pods[0])).Should(Equal(corev1.ConditionTrue))
+	}
+
+	// promPolicy gates pods labelled app=name on a prometheus query at address.
+	promPolicy := func(ns, name, address string, mutate ...func(*v1alpha1.PrometheusSource)) *v1alpha1.ReadinessGatePolicy {
+		return newPolicy(ns, name, `prometheus.x == 1.0`, func(p *v1alpha1.ReadinessGatePolicy) {
+			p.Spec.Selector.MatchLabels = map[string]string{"app": name}
+			p.Spec.Sources = &v1alpha1.Sources{Prometheus: &v1alpha1.PrometheusSource{
+				Address: address, Queries: []v1alpha1.PrometheusQuery{{Name: "x", Query: `up`}}}}
+			for _, m := range mutate {
+				m(p.Spec.Sources.Prometheus)
+			}
+		})
+	}
+
+	It("neither evaluates nor dials a finished pod, whose IP is back in the pool", func(ctx SpecContext) {
+		ns := newNamespace(ctx)
+		pod, srv := podWithServer(ctx, ns, "job")
+		srv.Answer(http.StatusOK, "text/plain", "ok")
+		Expect(k8s.Create(ctx, newPolicy(ns, "http", `http.statusCode == 200`, func(p *v1alpha1.ReadinessGatePolicy) {
+			p.Spec.Sources = httpSource(intstr.FromString("http"), "/ready")
+		}))).To(Succeed())
+		Eventually(statusOf(ctx, pod)).Should(Equal(corev1.ConditionTrue))
+		Eventually(srv.Requests).Should(BeNumerically(">=", 2), "polled every second while it runs")
+
+		By("the pod succeeds")
+		got := &corev1.Pod{}
+		Expect(k8s.Get(ctx, client.ObjectKeyFromObject(pod), got)).To(Succeed())
+		before := got.DeepCopy()
+		got.Status.Phase = corev1.PodSucceeded
+		Expect(k8s.Status().Patch(ctx, got, client.MergeFrom(before))).To(Succeed())
+		// The IP is polled every second while wanted: a quiet window of
+		// three intervals means its targets were dropped.
+		Eventually(func(g Gomega) {
+			n := srv.Requests()
+			g.Consistently(srv.Requests).WithTimeout(3 * time.Second).WithPolling(100 * time.Millisecond).Should(Equal(n))
+		}).WithTimeout(20 * time.Second).Should(Succeed())
+		Expect(reasonAndMessage(ctx, pod)()).To(Equal("True ExpressionTrue: the expression is true"), "a finished pod is not evaluated")
+		stillGating(ctx)
+	})
+
+	It("refuses a hostNetwork pod, whose IP is its node's", func(ctx SpecContext) {
+		ns := newNamespace(ctx)
+		ip := fmt.Sprintf("127.0.200.%d", nextLoopback.Add(1))
+		srv, err := testenv.StartPodServer(ip, 8080)
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(srv.Close)
+		pods := createPods(ctx, ns, "node", 1, withGates(warmGate), withAnnotation(testenv.AnnotationPodIP, ip), func(p *corev1.Pod) {
+			p.Spec.HostNetwork = true
+			p.Spec.Containers[0].Ports = []corev1.ContainerPort{{Name: "http", ContainerPort: 8080, HostPort: 8080}}
+		})
+		Expect(k8s.Create(ctx, newPolicy(ns, "http", `http.statusCode == 200`, func(p *v1alpha1.ReadinessGatePolicy) {
+			p.Spec.Sources = httpSource(intstr.FromString("http"), "/ready")
+		}))).To(Succeed())
+		Eventually(reasonAndMessage(ctx, pods[0])).Should(And(HavePrefix("False "),
+			ContainSubstring("http: the pod uses hostNetwork, so its IP is its node's: readygate dials it only when it runs with --allow-host-network-sources")))
+		Expect(srv.Requests()).To(BeZero())
+		stillGating(ctx)
+	})
+
+	It("refuses a Prometheus outside --prometheus-allowed-urls with Accepted=False, SourceNotAllowed, and sends it nothing", func(ctx SpecContext) {
+		var hits atomic.Int32
+		outside := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { hits.Add(1) }))
+		DeferCleanup(outside.Close)
+		ns := newNamespace(ctx)
+		createPods(ctx, ns, "outside", 1, withGates(warmGate), withLabels("app", "outside"))
+		Expect(k8s.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "token", Namespace: ns}, Data: map[string][]byte{"token": []byte("s3cret")}})).To(Succeed())
+		p := promPolicy(ns, "outside", outside.URL, func(s *v1alpha1.PrometheusSource) {
+			s.BearerTokenSecretRef = &v1alpha1.SecretKeyRef{Name: "token", Key: "token"}
+		})
+		Expect(k8s.Create(ctx, p)).To(Succeed())
+		Eventually(policyCondition(ctx, p, v1alpha1.ConditionAccepted)).Should(And(
+			HaveField("Status", metav1.ConditionFalse),
+			HaveField("Reason", v1alpha1.ReasonSourceNotAllowed),
+			HaveField("Message", ContainSubstring(`spec.sources.prometheus.address: prometheus address "`+outside.URL+`" is not under any URL that readygate's --prometheus-allowed-urls allows`))))
+		Consistently(hits.Load).WithTimeout(3 * time.Second).Should(BeZero())
+		stillGating(ctx)
+	})
+
+	It("follows no redirect from Prometheus, so the token goes nowhere else", func(ctx SpecContext) {
+		var elsewhere atomic.Int32
+		var leaked atomic.Value
+		leaked.Store("")
+		target := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+			elsewhere.Add(1)
+			leaked.Store(r.Header.Get("Authorization"))
+		}))
+		DeferCleanup(target.Close)
+		redirecting := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, target.URL+"/steal", http.StatusTemporaryRedirect)
+		}))
+		DeferCleanup(redirecting.Close)
+		ns := newNamespace(ctx)
+		pods := createPods(ctx, ns, "redirect", 1, withGates(warmGate), withLabels("app", "redirect"))
+		Expect(k8s.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "token", Namespace: ns}, Data: map[string][]byte{"token": []byte("s3cret")}})).To(Succeed())
+		Expect(k8s.Create(ctx, promPolicy(ns, "redirect", prometheus.route(redirecting.URL), func(s *v1alpha1.PrometheusSource) {
+			s.BearerTokenSecretRef = &v1alpha1.SecretKeyRef{Name: "token", Key: "token"}
+		}))).To(Succeed())
+		Eventually(reasonAndMessage(ctx, pods[0])).Should(And(HavePrefix("False SourceUnavailable: prometheus: "),
+			ContainSubstring("redirected to "+target.URL+"/steal: readygate follows no redirects from Prometheus")))
+		Expect(elsewhere.Load()).To(BeZero())
+		Expect(leaked.Load()).To(BeEmpty())
+		stillGating(ctx)
+	})
+
+	It("reads at most the cap of a 300 MiB Prometheus answer", func(ctx SpecContext) {
+		const size = 300 << 20
+		var written atomic.Int64
+		huge := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			chunk := []byte(`{"status":"success","data":{"resultType":"vector","result":[` + strings.Repeat(" ", 64<<10))
+			for written.Load() < size {
+				n, err := w.Write(chunk)
+				written.Add(int64(n))
+				if err != nil {
+					return
+				}
+			}
+		}))
+		DeferCleanup(huge.Close)
+		ns := newNamespace(ctx)
+		pods := createPods(ctx, ns, "huge", 1, withGates(warmGate), withLabels("app", "huge"))
+		p := promPolicy(ns, "huge", prometheus.route(huge.URL))
+		p.Spec.Interval = &metav1.Duration{Duration: time.Hour} // one answer is the test
+		Expect(k8s.Create(ctx, p)).To(Succeed())
+		Eventually(reasonAndMessage(ctx, pods[0])).Should(And(HavePrefix("False SourceUnavailable: prometheus: "),
+			ContainSubstring(fmt.Sprintf("the prometheus answer is larger than %d bytes", sources.MaxPrometheusBytes))))
+		// The proxy and the sockets buffer a little past the cap; nothing
+		// near the 300 MiB is read.
+		Expect(written.Load()).To(BeNumerically("<", 64<<20))
+		stillGating(ctx)
+	})
+
+	It("lets a tenant's tarpits slow only that tenant: another namespace's gates still follow their expression", func(ctx SpecContext) {
+		attacker := newNamespace(ctx)
+		ip := fmt.Sprintf("127.0.200.%d", nextLoopback.Add(1))
+		pit, err := testenv.StartPodServer(ip, 8080)
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(pit.Close)
+		pit.Delay(time.Minute)
+		// Every pod of the attacker shares the one tarpit IP: each is still a
+		// fetch of its own, held for the 30s timeout.
+		createPods(ctx, attacker, "pit", 40, withGates(warmGate), withAnnotation(testenv.AnnotationPodIP, ip), func(p *corev1.Pod) {
+			p.Spec.Containers[0].Ports = []corev1.ContainerPort{{Name: "http", ContainerPort: 8080}}
+		})
+		Expect(k8s.Create(ctx, newPolicy(attacker, "pit", `http.statusCode == 200`, func(p *v1alpha1.ReadinessGatePolicy) {
+			p.Spec.Sources = httpSource(intstr.FromString("http"), "/")
+			p.Spec.Sources.HTTP.Timeout = &metav1.Duration{Duration: 30 * time.Second}
+		}))).To(Succeed())
+		// The suite runs 16 workers, so a namespace holds at most 4.
+		Eventually(pit.Requests).Should(BeNumerically(">=", 4))
+		held := time.Now()
+
+		victim := newNamespace(ctx)
+		var pods []*corev1.Pod
+		var servers []*testenv.PodServer
+		for i := range 3 {
+			pod, srv := podWithServer(ctx, victim, fmt.Sprintf("victim%d", i))
+			srv.Answer(http.StatusOK, "text/plain", "ok")
+			pods, servers = append(pods, pod), append(servers, srv)
+		}
+		Expect(k8s.Create(ctx, newPolicy(victim, "http", `http.statusCode == 200`, func(p *v1alpha1.ReadinessGatePolicy) {
+			p.Spec.Sources = httpSource(intstr.FromString("http"), "/ready")
+		}))).To(Succeed())
+		// Behind the tarpits, the first fetch would wait for their 30s timeout.
+		for _, pod := range pods {
+			Eventually(statusOf(ctx, pod)).WithTimeout(10 * time.Second).Should(Equal(corev1.ConditionTrue))
+		}
+		servers[0].Answer(http.StatusServiceUnavailable, "text/plain", "draining")
+		Eventually(statusOf(ctx, pods[0])).WithTimeout(10 * time.Second).Should(Equal(corev1.ConditionFalse))
+		// Each 30s timeout frees the attacker's 4 workers for its next 4 fetches.
+		Expect(pit.Requests()).To(BeNumerically("<=", 4*(1+int(time.Since(held)/(30*time.Second)))), "the attacker held more than its share of the workers")
+		stillGating(ctx)
+	})
+})

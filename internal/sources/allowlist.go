@@ -1,0 +1,110 @@
+package sources
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+)
+
+// URLAllowlist is --prometheus-allowed-urls: the URL prefixes a policy's
+// prometheus source may query (design rule 16). Empty allows none, which
+// turns the prometheus source off.
+type URLAllowlist []allowedURL
+
+// allowedURL is one prefix, normalised: lower-case scheme and host, an
+// explicit port and a path without a trailing slash.
+type allowedURL struct {
+	scheme, host, port, path string
+	text                     string
+}
+
+func (a *URLAllowlist) String() string {
+	s := make([]string, len(*a))
+	for i, u := range *a {
+		s[i] = u.text
+	}
+	return strings.Join(s, ",")
+}
+
+// Set replaces the list with the comma-separated URLs of value.
+func (a *URLAllowlist) Set(value string) error {
+	var out URLAllowlist
+	for f := range strings.SplitSeq(value, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		u, err := normalizeURL(f)
+		if err != nil {
+			return err
+		}
+		u.text = f
+		out = append(out, u)
+	}
+	*a = out
+	return nil
+}
+
+// Allows says whether address lies under one of the prefixes: same scheme,
+// host and port, and a path equal to the prefix's or below it at a "/"
+// boundary. It compares parsed URLs, never strings, so neither
+// http://prom:9090.evil.com nor http://prom:9090@evil passes for
+// http://prom:9090.
+func (a URLAllowlist) Allows(address string) error {
+	if len(a) == 0 {
+		return errors.New("the prometheus source is off: readygate runs without --prometheus-allowed-urls, the list of Prometheus URLs policies may query; ask its administrator")
+	}
+	u, err := normalizeURL(address)
+	if err != nil {
+		return fmt.Errorf("prometheus address: %w", err)
+	}
+	for _, allowed := range a {
+		if allowed.covers(u) {
+			return nil
+		}
+	}
+	return fmt.Errorf("prometheus address %q is not under any URL that readygate's --prometheus-allowed-urls allows (%s)", address, a.String())
+}
+
+func (allowed allowedURL) covers(u allowedURL) bool {
+	return allowed.scheme == u.scheme && allowed.host == u.host && allowed.port == u.port &&
+		(u.path == allowed.path || strings.HasPrefix(u.path, allowed.path+"/"))
+}
+
+// normalizeURL parses an http(s) URL with a host and nothing that could make
+// it mean something else to a client than to this check: no credentials, no
+// query or fragment, no "." or ".." path segments.
+func normalizeURL(s string) (allowedURL, error) {
+	u, err := url.Parse(s)
+	if err != nil {
+		return allowedURL{}, fmt.Errorf("%q is not a URL: %w", s, err)
+	}
+	scheme := strings.ToLower(u.Scheme)
+	var defaultPort string
+	switch scheme {
+	case "http":
+		defaultPort = "80"
+	case "https":
+		defaultPort = "443"
+	default:
+		return allowedURL{}, fmt.Errorf("%q: the scheme must be http or https", s)
+	}
+	switch {
+	case u.Opaque != "" || u.Hostname() == "":
+		return allowedURL{}, fmt.Errorf("%q has no host", s)
+	case u.User != nil:
+		return allowedURL{}, fmt.Errorf("%q carries credentials before its host", s)
+	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
+		return allowedURL{}, fmt.Errorf("%q has a query or fragment", s)
+	}
+	for seg := range strings.SplitSeq(u.Path, "/") {
+		if seg == "." || seg == ".." {
+			return allowedURL{}, fmt.Errorf("%q has a %q path segment", s, seg)
+		}
+	}
+	port := u.Port()
+	if port == "" {
+		port = defaultPort
+	}
+	return allowedURL{scheme: scheme, host: strings.ToLower(u.Hostname()), port: port, path: strings.TrimRight(u.Path, "/")}, nil
+}

@@ -1,0 +1,159 @@
+package sources
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/types"
+)
+
+// tarpit is a loopback server that holds every request until the client
+// gives up, and counts the requests it holds.
+type tarpit struct {
+	*httptest.Server
+	holding, peak, total atomic.Int32
+}
+
+func newTarpit(t *testing.T) *tarpit {
+	t.Helper()
+	tp := &tarpit{}
+	stop := make(chan struct{})
+	tp.Server = httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		tp.total.Add(1)
+		n := tp.holding.Add(1)
+		defer tp.holding.Add(-1)
+		for old := tp.peak.Load(); n > old && !tp.peak.CompareAndSwap(old, n); old = tp.peak.Load() {
+		}
+		select {
+		case <-r.Context().Done():
+		case <-stop:
+		}
+	}))
+	t.Cleanup(func() { close(stop); tp.Close() })
+	return tp
+}
+
+func startPoller(t *testing.T, workers int, bytesInFlight int64) *Poller {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	p := NewPoller(workers, bytesInFlight)
+	go func() { _ = p.Start(ctx) }()
+	// Cancelling first ends the held requests, so the servers can close.
+	t.Cleanup(cancel)
+	return p
+}
+
+func httpTarget(c *Client, key, namespace, url string, timeout time.Duration) Target {
+	req := Request{URL: url, Timeout: timeout}
+	return Target{Key: key, Source: "http", Namespace: namespace, MaxBytes: MaxBodyBytes, Interval: time.Minute,
+		Fetch: func(ctx context.Context) (any, error) { return c.FetchHTTP(ctx, req) }}
+}
+
+// 64 targets whose endpoints are tarpits in one namespace hold at most that
+// namespace's share of the workers: another namespace's targets still get
+// their first fetch at once.
+func TestPollerSharesWorkersFairlyAcrossNamespaces(t *testing.T) {
+	const workers = 16
+	p := startPoller(t, workers, BytesInFlight)
+	c := NewClient(Rules{})
+	pit := newTarpit(t)
+	for i := range 64 {
+		p.Want(httpTarget(c, fmt.Sprintf("tarpit-%d", i), "attacker", pit.URL, time.Minute))
+	}
+	share := int32(max(4, workers/8))
+	waitFor(t, func() bool { return pit.holding.Load() == share })
+
+	victim := serve(t, func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
+	start := time.Now()
+	for i := range 8 {
+		target := httpTarget(c, fmt.Sprintf("victim-%d", i), "victim", victim, time.Second)
+		waitWithin(t, 2*time.Second, func() bool { r, ok := p.Want(target); return ok && r.Err == nil })
+	}
+	t.Logf("the victim's 8 first fetches took %s beside %d held tarpit requests", time.Since(start), pit.holding.Load())
+	if pit.peak.Load() > share {
+		t.Fatalf("the attacker's namespace held %d workers at once, want at most %d", pit.peak.Load(), share)
+	}
+}
+
+// However many workers there are, the fetches at once hold at most the
+// bytes-in-flight budget, counted at each fetch's cap, and one namespace at
+// most a quarter of it: its tarpits hold their bytes until they time out.
+func TestPollerBoundsBytesInFlight(t *testing.T) {
+	cases := []struct {
+		name       string
+		namespaces int
+		want       int32
+	}{
+		{name: "the whole budget", namespaces: 12, want: 4},
+		{name: "one namespace's quarter", namespaces: 1, want: 1},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p := startPoller(t, 64, 4*MaxBodyBytes)
+			c := NewClient(Rules{})
+			pit := newTarpit(t)
+			// Counted on the client's side: the server notices a request's
+			// end only some time after the client gave up.
+			var running, peak atomic.Int32
+			for i := range 12 {
+				target := httpTarget(c, fmt.Sprintf("t-%d", i), fmt.Sprintf("ns-%d", i%tc.namespaces), pit.URL, 100*time.Millisecond)
+				fetch := target.Fetch
+				target.Fetch = func(ctx context.Context) (any, error) {
+					n := running.Add(1)
+					defer running.Add(-1)
+					for old := peak.Load(); n > old && !peak.CompareAndSwap(old, n); old = peak.Load() {
+					}
+					return fetch(ctx)
+				}
+				p.Want(target)
+			}
+			// Each request is held until its 100ms timeout, so the 12
+			// first fetches take several rounds.
+			waitWithin(t, 20*time.Second, func() bool { return pit.total.Load() >= 12 })
+			if peak.Load() != tc.want {
+				t.Fatalf("%d fetches of %d bytes held at once, want %d", peak.Load(), MaxBodyBytes, tc.want)
+			}
+		})
+	}
+}
+
+// ForgetPod drops a finished pod's targets at once and ends their fetches:
+// its IP is not dialled again.
+func TestPollerForgetPod(t *testing.T) {
+	p := startPoller(t, 4, BytesInFlight)
+	c := NewClient(Rules{})
+	pit := newTarpit(t)
+	gone, kept := types.UID("finished"), types.UID("running")
+	t1 := httpTarget(c, "finished/http", "ns", pit.URL, time.Minute)
+	t1.Pod, t1.Interval = gone, 20*time.Millisecond
+	t2 := httpTarget(c, "running/http", "ns", pit.URL, time.Minute)
+	t2.Pod = kept
+	p.Want(t1)
+	p.Want(t2)
+	waitFor(t, func() bool { return pit.holding.Load() == 2 })
+	p.ForgetPod(gone)
+	waitFor(t, func() bool { return pit.holding.Load() == 1 && p.Len() == 1 })
+	// Nothing can be polled for: the forgotten target must stay unfetched
+	// over many of its intervals.
+	time.Sleep(10 * t1.Interval)
+	if pit.total.Load() != 2 {
+		t.Fatalf("%d requests, want 2: the forgotten pod was fetched again", pit.total.Load())
+	}
+}
+
+// waitWithin polls cond until it holds or d has passed.
+func waitWithin(t *testing.T, d time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("condition not met within %s", d)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
