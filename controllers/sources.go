@@ -221,15 +221,15 @@ func (g *sourceGatherer) promServer(ctx context.Context, namespace string, spec 
 
 func (g *sourceGatherer) secretKey(ctx context.Context, ns string, key *v1alpha1.SecretKeyRef, field string) ([]byte, error) {
 	secret := &corev1.Secret{}
-	ref := secretRef{namespace: ns, name: key.Name, key: key.Key}
+	at := secretRef{namespace: ns, name: key.Name, key: key.Key}
 	if err := g.secret.Get(ctx, client.ObjectKey{Namespace: ns, Name: key.Name}, secret); err != nil {
 		// An API server blip must not become an outage: a Secret that was
 		// read before keeps its last value until the API says it is gone
 		// or forbidden.
-		if v, ok := g.secrets.get(ref); ok && !apierrors.IsNotFound(err) && !apierrors.IsForbidden(err) {
+		if v, ok := g.secrets.get(at); ok && !apierrors.IsNotFound(err) && !apierrors.IsForbidden(err) {
 			return v, nil
 		}
-		g.secrets.forget(ref)
+		g.secrets.forget(at)
 		if apierrors.IsForbidden(err) {
 			return nil, fmt.Errorf("spec.sources.prometheus.%s: readygate may not read Secrets in namespace %s: bind the ClusterRole %s to its service account there (docs/install.md#permissions): %w",
 				field, ns, sources.SecretReaderClusterRole, err)
@@ -238,9 +238,9 @@ func (g *sourceGatherer) secretKey(ctx context.Context, ns string, key *v1alpha1
 	}
 	v, ok := secret.Data[key.Key]
 	if !ok {
-		g.secrets.forget(ref)
+		g.secrets.forget(at)
 		return nil, fmt.Errorf("spec.sources.prometheus.%s: secret %s has no key %q", field, key.Name, key.Key)
 	}
-	g.secrets.set(ref, v)
+	g.secrets.set(at, v)
 	return v, nil
 }

@@ -185,8 +185,8 @@ var _ = Describe("tenant safety", func() {
 		held := time.Now()
 
 		victim := newNamespace(ctx)
-		var pods []*corev1.Pod
-		var servers []*testenv.PodServer
+		pods := make([]*corev1.Pod, 0, 3)
+		servers := make([]*testenv.PodServer, 0, 3)
 		for i := range 3 {
 			pod, srv := podWithServer(ctx, victim, fmt.Sprintf("victim%d", i))
 			srv.Answer(http.StatusOK, "text/plain", "ok")

@@ -65,7 +65,7 @@ func TestPollerSharesWorkersFairlyAcrossNamespaces(t *testing.T) {
 	for i := range 64 {
 		p.Want(httpTarget(c, fmt.Sprintf("tarpit-%d", i), "attacker", pit.URL, time.Minute))
 	}
-	share := int32(max(4, workers/8))
+	var share int32 = max(4, workers/8)
 	waitFor(t, func() bool { return pit.holding.Load() == share })
 
 	victim := serve(t, func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
