@@ -141,7 +141,7 @@ var _ = Describe("the prometheus source, against a real Prometheus", Ordered, fu
 			p.Spec.Selector.MatchLabels = map[string]string{"app": "held"}
 			p.Spec.MaxUnavailable = ptrTo(intstr.FromString("100%"))
 			p.Spec.Sources = httpSource(intstr.FromString("http"), "/")
-			p.Spec.Sources.Prometheus = &v1alpha1.PrometheusSource{Address: prom.URL, Queries: []v1alpha1.PrometheusQuery{{Name: "up", Query: up(a) + " or " + up(b)}}}
+			p.Spec.Sources.Prometheus = &v1alpha1.PrometheusSource{Address: promURL, Queries: []v1alpha1.PrometheusQuery{{Name: "up", Query: up(a) + " or " + up(b)}}}
 		})
 		createAndSettle(ctx, p, []*corev1.Pod{a, b}, corev1.ConditionTrue)
 
