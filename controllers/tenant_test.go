@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -138,18 +137,7 @@ var _ = Describe("tenant safety", func() {
 	})
 
 	It("reads at most the cap of a 300 MiB Prometheus answer", func(ctx SpecContext) {
-		const size = 300 << 20
-		var written atomic.Int64
-		huge := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-			chunk := []byte(`{"status":"success","data":{"resultType":"vector","result":[` + strings.Repeat(" ", 64<<10))
-			for written.Load() < size {
-				n, err := w.Write(chunk)
-				written.Add(int64(n))
-				if err != nil {
-					return
-				}
-			}
-		}))
+		huge, written := testenv.StartHugePrometheus(300 << 20)
 		DeferCleanup(huge.Close)
 		ns := newNamespace(ctx)
 		pods := createPods(ctx, ns, "huge", 1, withGates(warmGate), withLabels("app", "huge"))

@@ -14,11 +14,7 @@ import (
 // writes, compilation must not panic, and a failure must be a *CompileError
 // whose every entry names one of the policy's expression fields.
 func FuzzCompile(f *testing.F) {
-	schema, err := testenv.PodSchema()
-	if err != nil {
-		f.Fatal(err)
-	}
-	env, err := cel.NewEnv(schema)
+	env, err := testenv.CELEnv()
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/readygate/readygate/internal/testenv"
 )
 
 // allowing returns a client whose allowlist holds the given URLs.
@@ -115,19 +117,7 @@ func TestQueryPrometheusFollowsNoRedirect(t *testing.T) {
 // A 300 MiB answer costs the cap, not 300 MiB: the read stops there and the
 // connection is dropped, so the server's writes stop early.
 func TestQueryPrometheusCapsTheAnswer(t *testing.T) {
-	const size = 300 << 20
-	var written atomic.Int64
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		chunk := []byte(`{"status":"success","data":{"resultType":"vector","result":[` + strings.Repeat(" ", 64<<10))
-		for written.Load() < size {
-			n, err := w.Write(chunk)
-			written.Add(int64(n))
-			if err != nil {
-				return
-			}
-			chunk = []byte(strings.Repeat(" ", 64<<10))
-		}
-	}))
+	srv, written := testenv.StartHugePrometheus(300 << 20)
 	t.Cleanup(srv.Close)
 	c := allowing(t, srv.URL)
 	var before, after runtime.MemStats

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/readygate/readygate/internal/cel"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apiserver/pkg/cel/openapi/resolver"
 	"k8s.io/client-go/discovery"
@@ -72,4 +73,14 @@ func dropDescriptions(v any) {
 			dropDescriptions(child)
 		}
 	}
+}
+
+// CELEnv is the operator's CEL environment typed by the Pod schema a real
+// kube-apiserver serves, without starting one: for fuzzing and unit tests.
+func CELEnv() (*cel.Env, error) {
+	podSchema, err := PodSchema()
+	if err != nil {
+		return nil, err
+	}
+	return cel.NewEnv(podSchema)
 }

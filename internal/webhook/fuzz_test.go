@@ -7,7 +7,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/readygate/readygate/api/v1alpha1"
-	"github.com/readygate/readygate/internal/cel"
 	"github.com/readygate/readygate/internal/policy"
 	"github.com/readygate/readygate/internal/testenv"
 )
@@ -17,11 +16,7 @@ import (
 // query templates, expressions, warnings): whatever a policy author writes,
 // the webhook must not panic, and every error must name a field of the spec.
 func FuzzValidatePolicy(f *testing.F) {
-	schema, err := testenv.PodSchema()
-	if err != nil {
-		f.Fatal(err)
-	}
-	env, err := cel.NewEnv(schema)
+	env, err := testenv.CELEnv()
 	if err != nil {
 		f.Fatal(err)
 	}
