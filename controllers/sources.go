@@ -119,7 +119,7 @@ func (g *sourceGatherer) endpoints(ctx context.Context, pod *corev1.Pod) (ref.Va
 // podTarget polls one pod endpoint; the key makes policies that read the same
 // endpoint of the same pod share one fetch.
 func (g *sourceGatherer) podTarget(source string, maxBytes int64, c *policy.Compiled, pod *corev1.Pod, req sources.Request, fetch sources.Fetch) (sources.Result, bool) {
-	key := fmt.Sprintf("%s/%s/%s/%s/%v", source, pod.UID, req.URL, req.Timeout, req.Headers)
+	key := fmt.Sprintf("%s/%s/%s/%s/%v/%v", source, pod.UID, req.URL, req.Timeout, req.Headers, req.Families)
 	podKey := client.ObjectKeyFromObject(pod)
 	return g.poller.Want(sources.Target{
 		Key: key, Source: source, Namespace: pod.Namespace, Pod: pod.UID, MaxBytes: maxBytes,
@@ -152,6 +152,9 @@ func (g *sourceGatherer) metricsValue(c *policy.Compiled, pod *corev1.Pod) (ref.
 	req, err := g.http.NewRequest(pod, c.Sources.Metrics.PodEndpoint, sources.DefaultMetricsPath)
 	if err != nil {
 		return nil, false, err
+	}
+	if names, all := c.Program.MetricNames(); !all {
+		req.Families = append([]string{}, names...) // none read: keep none
 	}
 	res, ok := g.podTarget(cel.VarMetrics, sources.MaxScrapeBytes, c, pod, req, func(ctx context.Context) (any, error) {
 		return g.http.Scrape(ctx, req)

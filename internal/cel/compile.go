@@ -2,6 +2,8 @@ package cel
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/google/cel-go/cel"
@@ -43,10 +45,14 @@ type Policy struct {
 type Program struct {
 	env        *Env
 	readsClock bool
-	expression *compiled
-	message    *compiled
-	variables  []*compiled
-	varType    *apiservercel.DeclType
+	// metricNames are the scraped metrics the expressions read by constant
+	// name; metricsAll is set when one is read by a computed name.
+	metricNames []string
+	metricsAll  bool
+	expression  *compiled
+	message     *compiled
+	variables   []*compiled
+	varType     *apiservercel.DeclType
 	// noVariables is shared by every evaluation of a policy without
 	// variables: with no callbacks it is never written.
 	noVariables *lazy.MapValue
@@ -121,6 +127,7 @@ func (e *Env) Compile(p Policy, stored bool) (*Program, error) {
 	}
 
 	prog := &Program{env: e, varType: varType, noVariables: lazy.NewMapValue(varType)}
+	names := map[string]bool{}
 	var errs []FieldError
 	for i, v := range p.Variables {
 		field := fmt.Sprintf("spec.variables[%d].expression", i)
@@ -131,6 +138,7 @@ func (e *Env) Compile(p Policy, stored bool) (*Program, error) {
 		}
 		c.name = v.Name
 		prog.readsClock = prog.readsClock || reads(ast, VarNow)
+		prog.metricsAll = !metricNames(ast, names) || prog.metricsAll
 		prog.variables = append(prog.variables, c)
 		varType.Fields[v.Name] = apiservercel.NewDeclField(v.Name, declTypeOf(ast.OutputType()), true, nil, nil)
 	}
@@ -139,6 +147,7 @@ func (e *Env) Compile(p Policy, stored bool) (*Program, error) {
 	} else {
 		prog.expression = c
 		prog.readsClock = prog.readsClock || reads(ast, VarNow)
+		prog.metricsAll = !metricNames(ast, names) || prog.metricsAll
 	}
 	if p.MessageExpression != "" {
 		if c, ast, ferr := compileOne(env, "spec.messageExpression", p.MessageExpression, cel.StringType); ferr != nil {
@@ -146,11 +155,13 @@ func (e *Env) Compile(p Policy, stored bool) (*Program, error) {
 		} else {
 			prog.message = c
 			prog.readsClock = prog.readsClock || reads(ast, VarNow)
+			prog.metricsAll = !metricNames(ast, names) || prog.metricsAll
 		}
 	}
 	if len(errs) > 0 {
 		return nil, &CompileError{Errors: errs}
 	}
+	prog.metricNames = slices.Sorted(maps.Keys(names))
 	return prog, nil
 }
 

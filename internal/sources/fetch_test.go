@@ -3,6 +3,7 @@ package sources
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -201,5 +202,20 @@ func TestFetchHTTPS(t *testing.T) {
 	res, err := c.FetchHTTP(context.Background(), Request{URL: srv.URL, Timeout: 2 * time.Second, InsecureSkipVerify: true})
 	if err != nil || res.Body != "tls" {
 		t.Fatalf("insecureSkipVerify: %v %q", err, res.Body)
+	}
+}
+
+// A scrape keeps only the metrics the policy reads: it is kept until the
+// next one, and the rest would cost memory for nothing.
+func TestScrapeKeepsOnlyTheFamiliesAsked(t *testing.T) {
+	url := serve(t, func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = io.WriteString(w, "read 1\nunread 2\n"+manySeries(100))
+	})
+	m, err := NewClient(Rules{}).Scrape(context.Background(), Request{URL: url + "/metrics", Timeout: time.Second, Families: []string{"read", "absent"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Families) != 1 || len(m.Families["read"]) != 1 {
+		t.Fatalf("kept %v, want only read", m.Families)
 	}
 }

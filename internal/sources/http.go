@@ -64,6 +64,10 @@ type Request struct {
 	Accept             string
 	Timeout            time.Duration
 	InsecureSkipVerify bool
+	// Families, when not nil, are the only metric names a scrape keeps: the
+	// ones the policy reads. A scrape is kept until the next one, so keeping
+	// all its series would cost memory for nothing.
+	Families []string
 }
 
 // get performs the request and reads at most limit bytes of the body.

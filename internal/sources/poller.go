@@ -81,6 +81,7 @@ type Poller struct {
 	ctx          context.Context
 
 	mu         sync.Mutex
+	retained   *retention
 	targets    map[string]*polled
 	byPod      map[types.UID]map[*polled]struct{}
 	namespaces map[string]*lane
@@ -118,6 +119,7 @@ func NewPoller(workers int, bytesInFlight int64) *Poller {
 		targets:      map[string]*polled{},
 		byPod:        map[types.UID]map[*polled]struct{}{},
 		namespaces:   map[string]*lane{},
+		retained:     newRetention(RetainedResults),
 	}
 }
 
@@ -197,10 +199,15 @@ func (p *Poller) leave(pt *polled) {
 	}
 }
 
-// remove drops a target from the indexes; the caller holds p.mu.
+// remove drops a target from the indexes, and what its result kept; the
+// caller holds p.mu.
 func (p *Poller) remove(pt *polled) {
 	if p.targets[pt.Key] == pt {
 		delete(p.targets, pt.Key)
+	}
+	if pt.result != nil {
+		p.retained.release(pt.Namespace, pt.result)
+		pt.result = nil
 	}
 	if byPod := p.byPod[pt.Pod]; byPod != nil {
 		delete(byPod, pt)
@@ -293,7 +300,11 @@ func (p *Poller) fetch(ctx context.Context, pt *polled) bool {
 func (p *Poller) store(pt *polled, r Result) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if pt.forgotten {
+		return false
+	}
 	prev := pt.result
+	r = p.retained.replace(pt.Namespace, prev, r)
 	pt.result = &r
 	return prev == nil || errText(prev.Err) != errText(r.Err) || !reflect.DeepEqual(prev.Value, r.Value)
 }

@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"net/http"
+	"slices"
 	"strconv"
 
 	dto "github.com/prometheus/client_model/go"
@@ -46,6 +48,9 @@ func (c *Client) Scrape(ctx context.Context, r Request) (*cel.Metrics, error) {
 	}
 	if err != nil {
 		return nil, fmt.Errorf("scraping %s: %w", r.URL, err)
+	}
+	if r.Families != nil {
+		maps.DeleteFunc(m.Families, func(name string, _ []cel.Sample) bool { return !slices.Contains(r.Families, name) })
 	}
 	return m, nil
 }
