@@ -45,6 +45,8 @@ var _ = Describe("bad input", func() {
 		Entry("a bad variable", "variables.x", func(p *v1alpha1.ReadinessGatePolicy) {
 			p.Spec.Variables = []v1alpha1.Variable{{Name: "x", Expression: "pod.status.nope"}}
 		}, v1alpha1.ReasonInvalidExpression, "spec.variables[0].expression", "undefined field 'nope'"),
+		Entry("a cost the estimate proves too high", "[1,2,3,4,5,6,7,8,9,10].all(a, [1,2,3,4,5,6,7,8,9,10].all(b, [1,2,3,4,5,6,7,8,9,10].all(c, [1,2,3,4,5,6,7,8,9,10].all(d, [1,2,3,4,5,6,7,8,9,10].all(e, [1,2,3,4,5,6,7,8,9,10].all(f, true))))))",
+			nil, v1alpha1.ReasonInvalidExpression, "spec.expression: estimated cost", "exceeds the limit of 1000000 per expression"),
 		Entry("an invalid selector", "true", func(p *v1alpha1.ReadinessGatePolicy) {
 			p.Spec.Selector = metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "app", Operator: "Near", Values: []string{"web"}}}}
 		}, v1alpha1.ReasonInvalidSelector, "spec.selector", "Near"),
@@ -53,9 +55,13 @@ var _ = Describe("bad input", func() {
 	It("turns a runaway expression into an EvaluationError on the pod", func(ctx SpecContext) {
 		ns := newNamespace(ctx)
 		pods := createPods(ctx, ns, "web", 1, withGates(warmGate))
-		loop := "[1,2,3,4,5,6,7,8,9,10]"
-		expr := loop + ".all(a, " + loop + ".all(b, " + loop + ".all(c, " + loop + ".all(d, " + loop + ".all(e, " + loop + ".all(f, true))))))"
-		Expect(k8s.Create(ctx, newPolicy(ns, "runaway", expr))).To(Succeed())
+		// Over data of no declared size the estimate is unbounded, so the
+		// policy is accepted and the run-time limit must stop it.
+		s := "variables.s"
+		expr := s + ".all(a, " + s + ".all(b, " + s + ".all(c, " + s + ".all(d, " + s + ".all(e, " + s + ".all(f, true))))))"
+		Expect(k8s.Create(ctx, newPolicy(ns, "runaway", expr, func(p *v1alpha1.ReadinessGatePolicy) {
+			p.Spec.Variables = []v1alpha1.Variable{{Name: "s", Expression: "(pod.metadata.name + '0123456789').split('')"}}
+		}))).To(Succeed())
 		Eventually(gateOf(ctx, pods[0])).Should(And(
 			HaveField("Status", corev1.ConditionFalse),
 			HaveField("Reason", v1alpha1.ReasonEvaluationError),

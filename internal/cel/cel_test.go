@@ -56,6 +56,9 @@ func TestCompileErrors(t *testing.T) {
 			Variables:  []Variable{{Name: "n", Expression: "'x'"}},
 			Expression: "variables.n > 3"},
 			[]string{"spec.expression", "no matching overload"}},
+		{"a cost the estimate proves too high", Policy{
+			Expression: "[1,2,3,4,5,6,7,8,9,10].all(a, [1,2,3,4,5,6,7,8,9,10].all(b, [1,2,3,4,5,6,7,8,9,10].all(c, [1,2,3,4,5,6,7,8,9,10].all(d, [1,2,3,4,5,6,7,8,9,10].all(e, [1,2,3,4,5,6,7,8,9,10].all(f, true))))))"},
+			[]string{"spec.expression", "estimated cost", "exceeds the limit of 1000000 per expression"}},
 		{"every failing field is reported", Policy{
 			Variables:  []Variable{{Name: "a", Expression: "(("}},
 			Expression: "1", MessageExpression: "true"},
@@ -113,7 +116,9 @@ func TestEvaluate(t *testing.T) {
 			Expression: "variables.v"}, wantErr: "spec.variables[0].expression"},
 		{name: "dynamic non-bool result", policy: Policy{Expression: "dyn(pod.metadata.name)"},
 			wantErr: "must evaluate to bool but evaluated to string"},
-		{name: "runaway cost is stopped", policy: Policy{Expression: "[1,2,3,4,5,6,7,8,9,10].all(a, [1,2,3,4,5,6,7,8,9,10].all(b, [1,2,3,4,5,6,7,8,9,10].all(c, [1,2,3,4,5,6,7,8,9,10].all(d, [1,2,3,4,5,6,7,8,9,10].all(e, [1,2,3,4,5,6,7,8,9,10].all(f, true))))))"},
+		{name: "runaway cost over data of no declared size is stopped at run time", policy: Policy{
+			Variables:  []Variable{{Name: "s", Expression: "(pod.metadata.name + '0123456789').split('')"}},
+			Expression: "variables.s.all(a, variables.s.all(b, variables.s.all(c, variables.s.all(d, variables.s.all(e, variables.s.all(f, true))))))"},
 			wantErr: "cost limit exceeded"},
 	}
 	for _, tc := range cases {

@@ -175,6 +175,9 @@ func compileOne(env *cel.Env, field, expr string, want *cel.Type) (*compiled, *c
 	if want != nil && !ast.OutputType().IsExactType(want) && !ast.OutputType().IsExactType(cel.DynType) {
 		return nil, nil, &FieldError{Field: field, Detail: fmt.Sprintf("must evaluate to %s but evaluates to %s", want, ast.OutputType())}
 	}
+	if ferr := checkEstimatedCost(env, field, ast); ferr != nil {
+		return nil, nil, ferr
+	}
 	program, err := env.Program(ast, cel.InterruptCheckFrequency(100))
 	if err != nil {
 		return nil, nil, &FieldError{Field: field, Detail: "program instantiation failed: " + err.Error()}
