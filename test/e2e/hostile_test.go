@@ -397,9 +397,12 @@ func createDryRunPolicies(ctx context.Context, ns string, worker int, counts *dr
 		switch {
 		case err != nil && strings.Contains(err.Error(), onlyNamespace):
 			counts.denied.Add(1)
+		case err == nil:
+			counts.unexpected.Add(1)
+			counts.lastUnexpected.Store(errors.New("template bomb " + name + " admitted"))
 		case ctx.Err() == nil:
 			counts.unexpected.Add(1)
-			counts.lastUnexpected.Store(fmt.Errorf("template bomb %s: %v", name, err))
+			counts.lastUnexpected.Store(fmt.Errorf("template bomb %s: %w", name, err))
 		}
 	}
 }
