@@ -25,6 +25,9 @@ var (
 	k8s         client.Client
 	metricsAddr string
 	manager     *exec.Cmd
+	// managerBinary is the manager built once for the suite; specs that
+	// need other flags start their own process of it with startManager.
+	managerBinary string
 )
 
 func TestE2E(t *testing.T) {
@@ -38,8 +41,8 @@ var _ = BeforeSuite(func() {
 	logf.SetLogger(zap.New(zap.WriteTo(GinkgoWriter)))
 	scheme := controllers.NewScheme()
 
-	bin := filepath.Join(GinkgoT().TempDir(), "manager")
-	build := exec.Command("go", "build", "-o", bin, "../../cmd")
+	managerBinary = filepath.Join(GinkgoT().TempDir(), "manager")
+	build := exec.Command("go", "build", "-o", managerBinary, "../../cmd")
 	build.Stdout, build.Stderr = GinkgoWriter, GinkgoWriter
 	Expect(build.Run()).To(Succeed(), "building the manager")
 
@@ -54,13 +57,27 @@ var _ = BeforeSuite(func() {
 	Expect(err).NotTo(HaveOccurred())
 
 	metricsAddr = freeLoopbackAddr()
-	manager = exec.Command(bin, "--kubeconfig="+cp.KubeconfigPath, "--metrics-bind-address="+metricsAddr,
-		"--health-probe-bind-address="+freeLoopbackAddr(), "--leader-elect=false",
-		"--source-deny-cidrs=") // the simulated pods live on loopback
-	manager.Env = append(os.Environ(), "ENABLE_WEBHOOKS=false") // the webhooks have their own suite
-	manager.Stdout, manager.Stderr = GinkgoWriter, GinkgoWriter
-	Expect(manager.Start()).To(Succeed())
+	startSuiteManager()
 })
+
+// startSuiteManager starts the manager most specs run against: plain flags,
+// no webhooks (they have their own suite).
+func startSuiteManager() {
+	manager = startManager([]string{"ENABLE_WEBHOOKS=false"},
+		"--metrics-bind-address="+metricsAddr, "--health-probe-bind-address="+freeLoopbackAddr())
+}
+
+// startManager starts the built manager against the control plane with the
+// environment and flags added to those every manager here needs.
+func startManager(env []string, args ...string) *exec.Cmd {
+	cmd := exec.Command(managerBinary, append([]string{"--kubeconfig=" + cp.KubeconfigPath, "--leader-elect=false",
+		"--source-deny-cidrs="}, // the simulated pods live on loopback
+		args...)...)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stdout, cmd.Stderr = GinkgoWriter, GinkgoWriter
+	Expect(cmd.Start()).To(Succeed())
+	return cmd
+}
 
 var _ = AfterSuite(func() {
 	testenv.StopProcess(manager, 10*time.Second)
