@@ -67,7 +67,8 @@ var _ = Describe("a hostile tenant", func() {
 		}
 
 		// The attacker's Prometheus servers, allowed by --prometheus-allowed-urls.
-		huge := startHugePrometheus(300 << 20)
+		huge := testenv.StartHugePrometheus(300 << 20)
+		DeferCleanup(huge.Close)
 		var redirectHits atomic.Int64
 		redirectTarget := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { redirectHits.Add(1) }))
 		DeferCleanup(redirectTarget.Close)
@@ -158,7 +159,7 @@ var _ = Describe("a hostile tenant", func() {
 		}))).To(Succeed())
 		Eventually(totalRequests(pits)).Should(BeNumerically(">=", 4), "the tarpits hold fetches")
 		Eventually(totalRequests(scrapes)).Should(BeNumerically(">=", scrapers), "the scrapes are fetched")
-		Eventually(huge.answers.Load).Should(BeNumerically(">=", 1), "the 300 MiB Prometheus is queried")
+		Eventually(huge.Answers.Load).Should(BeNumerically(">=", 1), "the 300 MiB Prometheus is queried")
 
 		By("a finished pod, whose IP is back in the pool, is dialled no more")
 		job, jobServer := gatedPodWithServer(ctx, jobNS, "job", "job", "127.0.213.3")
@@ -204,7 +205,7 @@ var _ = Describe("a hostile tenant", func() {
 			"Prometheus 300 MiB answers %d, largest written %.1f MiB; tarpit fetches %d; scrapes %d; redirect target hits %d\n",
 			float64(maxRSS)/(1<<20), float64(lastRSS)/(1<<20), memoryLimit>>20, goMemLimit,
 			flips, slowest, dryRuns.admitted.Load(), dryRuns.denied.Load(),
-			huge.answers.Load(), float64(huge.largest.Load())/(1<<20), totalRequests(pits)(), totalRequests(scrapes)(), redirectHits.Load())
+			huge.Answers.Load(), float64(huge.Largest.Load())/(1<<20), totalRequests(pits)(), totalRequests(scrapes)(), redirectHits.Load())
 		Expect(hostile.ProcessState).To(BeNil(), "the manager exited during the attack")
 		Expect(hostile.Process.Signal(syscall.Signal(0))).To(Succeed(), "the manager is gone")
 		Expect(maxRSS).To(BeNumerically("<", memoryLimit),
@@ -217,42 +218,11 @@ var _ = Describe("a hostile tenant", func() {
 		Expect(dryRuns.admitted.Load()).To(BeNumerically(">", 0))
 		Expect(redirectHits.Load()).To(BeZero(), "the redirect was followed")
 		// The operator reads at most sources.MaxPrometheusBytes; sockets buffer a little past it.
-		Expect(huge.largest.Load()).To(BeNumerically("<", 64<<20), "a 300 MiB answer was read far past the cap")
+		Expect(huge.Largest.Load()).To(BeNumerically("<", 64<<20), "a 300 MiB answer was read far past the cap")
 		Expect(jobServer.Requests()).To(Equal(jobRequests), "the finished pod's IP was dialled")
 		Expect(acceptedCondition(ctx, bomb)()).To(HaveField("Status", metav1.ConditionFalse))
 	})
 })
-
-// hugePrometheus answers every query with size bytes of a never-ending JSON
-// vector, written from one reused chunk so that the test never holds it.
-type hugePrometheus struct {
-	*httptest.Server
-	answers atomic.Int64
-	// largest is the most bytes one answer got written before the operator hung up.
-	largest atomic.Int64
-}
-
-func startHugePrometheus(size int64) *hugePrometheus {
-	p := &hugePrometheus{}
-	chunk := []byte(`{"status":"success","data":{"resultType":"vector","result":[` + strings.Repeat(" ", 64<<10))
-	p.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		p.answers.Add(1)
-		var written int64
-		defer func() {
-			for cur := p.largest.Load(); written > cur && !p.largest.CompareAndSwap(cur, written); cur = p.largest.Load() {
-			}
-		}()
-		for written < size {
-			n, err := w.Write(chunk)
-			written += int64(n)
-			if err != nil {
-				return
-			}
-		}
-	}))
-	DeferCleanup(p.Close)
-	return p
-}
 
 // metricsText is a Prometheus exposition of at least size bytes.
 func metricsText(size int) string {
