@@ -124,7 +124,11 @@ func (r *PodGateReconciler) reconcileGate(ctx context.Context, pod *corev1.Pod, 
 		in.Observation = r.observe(ctx, c, pod, gate.VerdictOf(in.Current), now)
 	}
 	plan := gate.PlanPod(in)
-	return plan.Requeue, r.apply(ctx, pod, p, plan)
+	if err := r.apply(ctx, pod, p, plan); err != nil {
+		return 0, err
+	}
+	r.remember(ctx, pod, p, in.State, plan.State)
+	return plan.Requeue, nil
 }
 
 // releaseUngated sets True the False gates the operator wrote on the pod
@@ -149,7 +153,8 @@ func (r *PodGateReconciler) releaseUngated(ctx context.Context, pod *corev1.Pod,
 	return errors.Join(errs...)
 }
 
-// apply writes what the plan says, then records its Event and state.
+// apply writes what the plan says and records its Event; p is nil for a
+// gate that no policy decides any more.
 func (r *PodGateReconciler) apply(ctx context.Context, pod *corev1.Pod, p *v1alpha1.ReadinessGatePolicy, plan gate.Plan) error {
 	if plan.Write != nil {
 		if err := writeCondition(ctx, r.Client, pod, *plan.Write); err != nil {
@@ -162,36 +167,36 @@ func (r *PodGateReconciler) apply(ctx context.Context, pod *corev1.Pod, p *v1alp
 			return fmt.Errorf("writing %s on pod %s: %w", plan.Write.Type, pod.Name, err)
 		}
 	}
-	if p == nil {
-		r.recordEvent(pod, nil, plan.Event)
+	if plan.Event == nil {
 		return nil
 	}
-	before := r.Tracker.Get(pod, p.UID)
-	r.Tracker.Set(pod, p.UID, plan.State)
-	if before.FlipHeld != plan.State.FlipHeld || before.Stale != plan.State.Stale {
-		r.Recount <- event.GenericEvent{Object: p}
+	if p == nil {
+		r.Recorder.Eventf(pod, nil, plan.Event.Type, plan.Event.Reason, "Evaluate", "%s", plan.Event.Note)
+		return nil
 	}
-	r.recordEvent(pod, p, plan.Event)
-	if plan.Event != nil {
-		switch plan.Event.Reason {
-		case gate.EventGateFlipped:
-			flipsTotal.WithLabelValues(p.Namespace, p.Name, string(plan.Write.Status)).Inc()
-		case gate.EventFlipDeferred:
-			heldFlipsTotal.WithLabelValues(p.Namespace, p.Name).Inc()
-		}
+	r.Recorder.Eventf(pod, p, plan.Event.Type, plan.Event.Reason, "Evaluate", "%s", plan.Event.Note)
+	switch plan.Event.Reason {
+	case gate.EventGateFlipped:
+		flipsTotal.WithLabelValues(p.Namespace, p.Name, string(plan.Write.Status)).Inc()
+	case gate.EventFlipDeferred:
+		heldFlipsTotal.WithLabelValues(p.Namespace, p.Name).Inc()
 	}
 	return nil
 }
 
-func (r *PodGateReconciler) recordEvent(pod *corev1.Pod, p *v1alpha1.ReadinessGatePolicy, ev *gate.PodEvent) {
-	if ev == nil {
+// remember keeps the pod's state under the policy, and asks for a recount
+// when it is held or stale anew or no more: those states live in memory, and
+// no pod write will announce them. A reconcile waits for room in the
+// channel only until it is cancelled, so shutdown never hangs on it.
+func (r *PodGateReconciler) remember(ctx context.Context, pod *corev1.Pod, p *v1alpha1.ReadinessGatePolicy, prev, next gate.State) {
+	r.Tracker.Set(pod, p.UID, next)
+	if prev.FlipHeld == next.FlipHeld && prev.Stale == next.Stale {
 		return
 	}
-	if p == nil {
-		r.Recorder.Eventf(pod, nil, ev.Type, ev.Reason, "Evaluate", "%s", ev.Note)
-		return
+	select {
+	case r.Recount <- event.GenericEvent{Object: p}:
+	case <-ctx.Done():
 	}
-	r.Recorder.Eventf(pod, p, ev.Type, ev.Reason, "Evaluate", "%s", ev.Note)
 }
 
 // observe gathers the policy's sources, runs its program and classifies the result.

@@ -64,10 +64,7 @@ var _ = Describe("tenant safety", func() {
 		Expect(k8s.Status().Patch(ctx, got, client.MergeFrom(before))).To(Succeed())
 		// The IP is polled every second while wanted: a quiet window of
 		// three intervals means its targets were dropped.
-		Eventually(func(g Gomega) {
-			n := srv.Requests()
-			g.Consistently(srv.Requests).WithTimeout(3 * time.Second).WithPolling(100 * time.Millisecond).Should(Equal(n))
-		}).WithTimeout(20 * time.Second).Should(Succeed())
+		Expect(srv.WaitQuiet(3*time.Second, 20*time.Second)).To(Succeed())
 		Expect(reasonAndMessage(ctx, pod)()).To(Equal("True ExpressionTrue: the expression is true"), "a finished pod is not evaluated")
 		stillGating(ctx)
 	})

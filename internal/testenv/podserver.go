@@ -1,6 +1,7 @@
 package testenv
 
 import (
+	"fmt"
 	"net"
 	"net/http"
 	"strconv"
@@ -74,4 +75,22 @@ func (s *PodServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.WriteHeader(status)
 	_, _ = w.Write([]byte(body))
+}
+
+// WaitQuiet waits until the server has had no request for window, polling
+// its count, and fails after timeout: a target dropped by the operator goes
+// quiet, though a fetch already under way may still land first.
+func (s *PodServer) WaitQuiet(window, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	n, since := s.Requests(), time.Now()
+	for time.Since(since) < window {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s still had requests after %s (%d so far)", s.Addr, timeout, s.Requests())
+		}
+		time.Sleep(50 * time.Millisecond)
+		if m := s.Requests(); m != n {
+			n, since = m, time.Now()
+		}
+	}
+	return nil
 }

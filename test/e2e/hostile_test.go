@@ -172,10 +172,7 @@ var _ = Describe("a hostile tenant", func() {
 		// A fetch already under way when the pod finished may still land:
 		// the pod is polled every second, so three quiet seconds mean its
 		// targets were dropped, and from then on it must get nothing.
-		Eventually(func(g Gomega) {
-			n := jobServer.Requests()
-			g.Consistently(jobServer.Requests).WithTimeout(3 * time.Second).WithPolling(100 * time.Millisecond).Should(Equal(n))
-		}).WithTimeout(20 * time.Second).Should(Succeed())
+		Expect(jobServer.WaitQuiet(3*time.Second, 20*time.Second)).To(Succeed())
 		jobRequests := jobServer.Requests()
 
 		By(fmt.Sprintf("for %s: dry-run creates with new names, while the victim's expression flips", attackTime))
