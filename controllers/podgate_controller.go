@@ -209,21 +209,17 @@ func (r *PodGateReconciler) observe(ctx context.Context, c *policy.Compiled, pod
 		return *unavailable
 	}
 	start := time.Now()
-	res, err := c.Program.Evaluate(ctx, cel.Input{Pod: pod, Gate: gateOf(cur), Now: now, Sources: vals})
+	obs := policy.Observe(c.Program.Evaluate(ctx, cel.Input{Pod: pod, Gate: cel.GateOf(cur), Now: now, Sources: vals}))
 	evaluationSeconds.WithLabelValues(c.Namespace, c.Name).Observe(time.Since(start).Seconds())
-	switch {
-	case err != nil:
-		evaluationsTotal.WithLabelValues(c.Namespace, c.Name, "error").Inc()
+	evaluationsTotal.WithLabelValues(c.Namespace, c.Name, evaluationResult[obs.Outcome]).Inc()
+	if obs.Outcome == gate.OutcomeError {
 		errorsTotal.WithLabelValues(c.Namespace, c.Name, "evaluation").Inc()
-		return gate.Observation{Outcome: gate.OutcomeError, Message: err.Error()}
-	case res.Ready:
-		evaluationsTotal.WithLabelValues(c.Namespace, c.Name, "true").Inc()
-		return gate.Observation{Outcome: gate.OutcomeTrue, Message: res.Message}
-	default:
-		evaluationsTotal.WithLabelValues(c.Namespace, c.Name, "false").Inc()
-		return gate.Observation{Outcome: gate.OutcomeFalse, Message: res.Message}
 	}
+	return obs
 }
+
+// evaluationResult labels an evaluation's outcome in readygate_evaluations_total.
+var evaluationResult = map[gate.Outcome]string{gate.OutcomeTrue: "true", gate.OutcomeFalse: "false", gate.OutcomeError: "error"}
 
 // writeCondition patches one condition on pods/status; a pod gone meanwhile
 // is no error. The response lands in a scratch object, since pod may be the
@@ -314,11 +310,4 @@ func (r *PodGateReconciler) podsOfPolicy(ctx context.Context, c *policy.Compiled
 		}
 	}
 	return reqs
-}
-
-func gateOf(cur *corev1.PodCondition) cel.Gate {
-	if cur == nil {
-		return cel.Gate{Status: string(corev1.ConditionUnknown)}
-	}
-	return cel.Gate{Status: string(cur.Status), Reason: cur.Reason, LastTransitionTime: cur.LastTransitionTime.Time}
 }

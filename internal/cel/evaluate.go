@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"reflect"
 	"time"
 
 	"github.com/google/cel-go/common/types"
 	"github.com/google/cel-go/common/types/ref"
 	"github.com/google/cel-go/interpreter"
+	"google.golang.org/protobuf/types/known/structpb"
 	corev1 "k8s.io/api/core/v1"
 	celconfig "k8s.io/apiserver/pkg/apis/cel"
 	"k8s.io/apiserver/pkg/cel/lazy"
@@ -55,12 +57,66 @@ func (e *EvaluationError) Unwrap() error { return e.Err }
 // expressions, the same as a ValidatingAdmissionPolicy's.
 const Budget = celconfig.RuntimeCELCostBudget
 
+// GateOf is the gate variable for the condition a pod carries; nil is a pod
+// with no condition yet.
+func GateOf(cur *corev1.PodCondition) Gate {
+	if cur == nil {
+		return Gate{Status: string(corev1.ConditionUnknown)}
+	}
+	return Gate{Status: string(cur.Status), Reason: cur.Reason, LastTransitionTime: cur.LastTransitionTime.Time}
+}
+
 // Evaluate runs the policy for one pod.
 func (p *Program) Evaluate(ctx context.Context, in Input) (Result, error) {
 	ev := &evaluation{program: p, input: in, remaining: Budget}
 	ev.variables = ev.lazyVariables(ctx)
+	return ev.evaluate(ctx)
+}
 
-	out, err := ev.run(ctx, "spec.expression", p.expression)
+// VariableValue is one variable's value in an evaluation, for a person to
+// read: Value is JSON-like (nil, bool, number, string, list, map), or Error
+// says why it has none.
+type VariableValue struct {
+	Name  string `json:"name"`
+	Value any    `json:"value,omitempty"`
+	Error string `json:"error,omitempty"`
+}
+
+// Trace evaluates as Evaluate does and also returns the value of every
+// variable, those the expressions did not read included, from the same
+// evaluation: what kubectl rgp explain shows.
+func (p *Program) Trace(ctx context.Context, in Input) (Result, []VariableValue, error) {
+	ev := &evaluation{program: p, input: in, remaining: Budget}
+	ev.variables = ev.lazyVariables(ctx)
+	res, err := ev.evaluate(ctx)
+	vars := make([]VariableValue, len(p.variables))
+	for i, v := range p.variables {
+		vars[i] = VariableValue{Name: v.name}
+		val := ev.variables.Get(types.String(v.name))
+		if types.IsError(val) {
+			vars[i].Error = fmt.Sprint(val)
+			continue
+		}
+		vars[i].Value, vars[i].Error = Readable(val)
+	}
+	res.Cost = ev.spent()
+	return res, vars, err
+}
+
+// Readable converts a CEL value to plain Go values that encode as JSON, or
+// says why it cannot (an opaque value such as the metrics scrape).
+func Readable(v ref.Val) (any, string) {
+	native, err := v.ConvertToNative(jsonValueType)
+	if err != nil {
+		return nil, fmt.Sprintf("a %s has no readable form", v.Type().TypeName())
+	}
+	return native.(*structpb.Value).AsInterface(), ""
+}
+
+var jsonValueType = reflect.TypeOf(&structpb.Value{})
+
+func (ev *evaluation) evaluate(ctx context.Context) (Result, error) {
+	out, err := ev.run(ctx, "spec.expression", ev.program.expression)
 	if err != nil {
 		return Result{Cost: ev.spent()}, err
 	}
@@ -69,8 +125,8 @@ func (p *Program) Evaluate(ctx context.Context, in Input) (Result, error) {
 		return Result{Cost: ev.spent()}, &EvaluationError{Field: "spec.expression", Err: fmt.Errorf("must evaluate to bool but evaluated to %s", out.Type().TypeName())}
 	}
 	res := Result{Ready: bool(ready)}
-	if p.message != nil {
-		msg, err := ev.run(ctx, "spec.messageExpression", p.message)
+	if ev.program.message != nil {
+		msg, err := ev.run(ctx, "spec.messageExpression", ev.program.message)
 		if err != nil {
 			res.Cost = ev.spent()
 			return res, err

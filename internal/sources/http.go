@@ -120,7 +120,18 @@ func (c *Client) FetchHTTP(ctx context.Context, r Request) (cel.HTTPResult, erro
 	if err != nil {
 		return cel.HTTPResult{}, fmt.Errorf("GET %s: %w", r.URL, unwrapURLError(err))
 	}
-	res := cel.HTTPResult{StatusCode: resp.StatusCode, LatencyMillis: latency.Milliseconds()}
+	var res cel.HTTPResult
+	if err := c.whileParsing(ctx, body, func() { res = HTTPResultOf(resp.StatusCode, resp.Header.Get("Content-Type"), body, latency) }); err != nil {
+		return cel.HTTPResult{}, fmt.Errorf("GET %s: %w", r.URL, err)
+	}
+	return res, nil
+}
+
+// HTTPResultOf is the http source's value for one response: the body as
+// text, and parsed when it is JSON. What the body got wrong is said in the
+// result's error, not returned: the response is still the pod's answer.
+func HTTPResultOf(status int, contentType string, body []byte, latency time.Duration) cel.HTTPResult {
+	res := cel.HTTPResult{StatusCode: status, LatencyMillis: latency.Milliseconds()}
 	var notes []string
 	if utf8.Valid(body) {
 		res.Body = string(body)
@@ -128,20 +139,16 @@ func (c *Client) FetchHTTP(ctx context.Context, r Request) (cel.HTTPResult, erro
 		res.Body = strings.ToValidUTF8(string(body), "\uFFFD")
 		notes = append(notes, "the body is not valid UTF-8")
 	}
-	if looksLikeJSON(resp.Header.Get("Content-Type"), body) {
+	if looksLikeJSON(contentType, body) {
 		var v any
-		var jsonErr error
-		if err := c.whileParsing(ctx, body, func() { jsonErr = json.Unmarshal(body, &v) }); err != nil {
-			return cel.HTTPResult{}, fmt.Errorf("GET %s: %w", r.URL, err)
-		}
-		if jsonErr != nil {
-			notes = append(notes, "the body is not valid JSON: "+jsonErr.Error())
+		if err := json.Unmarshal(body, &v); err != nil {
+			notes = append(notes, "the body is not valid JSON: "+err.Error())
 		} else {
 			res.JSON = v
 		}
 	}
 	res.Error = strings.Join(notes, "; ")
-	return res, nil
+	return res
 }
 
 // looksLikeJSON trusts the content type when it names JSON, and otherwise

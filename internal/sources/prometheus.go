@@ -103,11 +103,24 @@ func (c *Client) QueryPrometheus(ctx context.Context, s PromServer, queries map[
 	}}
 	ctx, cancel := context.WithTimeout(ctx, s.Timeout)
 	defer cancel()
+	return PromResultOf(queries, func(name, query string) ([]byte, error) {
+		body, err := queryOnce(ctx, hc, endpoint, s.BearerToken, query)
+		if err != nil {
+			return nil, fmt.Errorf("prometheus query %s (%s) at %s: %w", name, query, s.Address, err)
+		}
+		return body, nil
+	})
+}
+
+// PromResultOf runs every query through answer, which returns the body of
+// Prometheus's answer to one instant query, and matches the samples of each
+// result vector to pods by their pod label.
+func PromResultOf(queries map[string]string, answer func(name, query string) ([]byte, error)) (*PromResult, error) {
 	res := &PromResult{Values: map[string]map[string]float64{}, Queries: queries}
 	for _, name := range sortedKeys(queries) {
-		body, err := queryOnce(ctx, hc, endpoint, s.BearerToken, queries[name])
+		body, err := answer(name, queries[name])
 		if err != nil {
-			return nil, fmt.Errorf("prometheus query %s (%s) at %s: %w", name, queries[name], s.Address, err)
+			return nil, err
 		}
 		values, err := DecodeAnswer(body)
 		if err != nil {

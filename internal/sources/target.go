@@ -20,6 +20,30 @@ const (
 	DefaultMetricsPath = "/metrics"
 )
 
+// Endpoint is where on a pod a policy's endpoint is served.
+type Endpoint struct {
+	Scheme string // http or https
+	Port   int32
+	Path   string
+}
+
+// ResolveEndpoint resolves a policy's endpoint on a pod: a named port among
+// the pod's container ports, the scheme and the path with its default.
+func ResolveEndpoint(pod *corev1.Pod, ep v1alpha1.PodEndpoint, defaultPath string) (Endpoint, error) {
+	port, err := resolvePort(pod, ep.Port)
+	if err != nil {
+		return Endpoint{}, err
+	}
+	e := Endpoint{Scheme: "http", Port: port, Path: ep.Path}
+	if ep.Scheme == v1alpha1.SchemeHTTPS {
+		e.Scheme = "https"
+	}
+	if e.Path == "" {
+		e.Path = defaultPath
+	}
+	return e, nil
+}
+
 // podURL builds the URL of a pod endpoint on the pod's own IP. The host never
 // comes from the policy, so a policy cannot make the operator call anything
 // but the pods it selects, and only those the rules let it dial.
@@ -28,23 +52,15 @@ func (r Reach) podURL(pod *corev1.Pod, ep v1alpha1.PodEndpoint, defaultPath stri
 	if err != nil {
 		return nil, err
 	}
-	port, err := resolvePort(pod, ep.Port)
+	e, err := ResolveEndpoint(pod, ep, defaultPath)
 	if err != nil {
 		return nil, err
 	}
-	scheme := "http"
-	if ep.Scheme == v1alpha1.SchemeHTTPS {
-		scheme = "https"
-	}
-	path := ep.Path
-	if path == "" {
-		path = defaultPath
-	}
-	u, err := url.Parse(path)
+	u, err := url.Parse(e.Path)
 	if err != nil {
-		return nil, fmt.Errorf("path %q: %w", path, err)
+		return nil, fmt.Errorf("path %q: %w", e.Path, err)
 	}
-	u.Scheme, u.Host = scheme, net.JoinHostPort(ip.String(), strconv.Itoa(int(port)))
+	u.Scheme, u.Host = e.Scheme, net.JoinHostPort(ip.String(), strconv.Itoa(int(e.Port)))
 	return u, nil
 }
 

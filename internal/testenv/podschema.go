@@ -1,11 +1,11 @@
 package testenv
 
 import (
-	_ "embed"
 	"encoding/json"
 	"fmt"
 
 	"github.com/readygate/readygate/internal/cel"
+	"github.com/readygate/readygate/internal/podschema"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apiserver/pkg/cel/openapi/resolver"
 	"k8s.io/client-go/discovery"
@@ -13,24 +13,14 @@ import (
 	"k8s.io/kube-openapi/pkg/validation/spec"
 )
 
-// PodSchemaFile is the snapshot PodSchema returns, relative to this package.
-const PodSchemaFile = "podschema.json"
+// PodSchemaFile is the snapshot internal/podschema embeds, relative to this package.
+const PodSchemaFile = "../podschema/" + podschema.File
 
-//go:embed podschema.json
-var podSchemaJSON []byte
-
-// PodSchema returns the Pod's OpenAPI schema as the control plane's
-// kube-apiserver serves it (ServedPodSchema), for tests that run too often
-// or in too many processes to start a control plane each: the fuzz targets
-// compile in the operator's real environment with it. The testenv suite
-// fails when the snapshot differs from what the control plane serves.
-func PodSchema() (*spec.Schema, error) {
-	s := &spec.Schema{}
-	if err := json.Unmarshal(podSchemaJSON, s); err != nil {
-		return nil, fmt.Errorf("decoding the Pod schema snapshot %s: %w", PodSchemaFile, err)
-	}
-	return s, nil
-}
+// PodSchema returns the snapshot of the Pod's schema (internal/podschema),
+// for tests that run too often or in too many processes to start a control
+// plane each. The testenv suite fails when it differs from what the control
+// plane serves.
+func PodSchema() (*spec.Schema, error) { return podschema.Schema() }
 
 // ServedPodSchema resolves the Pod's schema from a running API server as the
 // operator does, and renders it as the snapshot keeps it: indented JSON
@@ -77,10 +67,4 @@ func dropDescriptions(v any) {
 
 // CELEnv is the operator's CEL environment typed by the Pod schema a real
 // kube-apiserver serves, without starting one: for fuzzing and unit tests.
-func CELEnv() (*cel.Env, error) {
-	podSchema, err := PodSchema()
-	if err != nil {
-		return nil, err
-	}
-	return cel.NewEnv(podSchema)
-}
+func CELEnv() (*cel.Env, error) { return podschema.CELEnv() }
