@@ -60,7 +60,8 @@ func (g *sourceGatherer) gather(ctx context.Context, c *policy.Compiled, pod *co
 	add := func(name string, v ref.Val, ok bool, err error) *gate.Observation {
 		switch {
 		case err != nil:
-			return &gate.Observation{Outcome: failureOutcome(name), Message: fmt.Sprintf("%s: %v", name, err)}
+			obs := policy.SourceFailed(name, err)
+			return &obs
 		case !ok:
 			pending = append(pending, name)
 		default:
@@ -96,16 +97,6 @@ func (g *sourceGatherer) gather(ctx context.Context, c *policy.Compiled, pod *co
 		return nil, &gate.Observation{Outcome: gate.OutcomePending, Message: "waiting for the first fetch of " + strings.Join(pending, ", ")}
 	}
 	return vals, nil
-}
-
-// failureOutcome classifies a source's failure: the pod's own endpoints not
-// answering is a verdict about the pod, as a failing readiness probe is;
-// anything else (the API server, Prometheus, a Secret) says nothing about it.
-func failureOutcome(source string) gate.Outcome {
-	if source == cel.VarHTTP || source == cel.VarMetrics {
-		return gate.OutcomeUnreachable
-	}
-	return gate.OutcomeSourceUnavailable
 }
 
 func (g *sourceGatherer) endpoints(ctx context.Context, pod *corev1.Pod) (ref.Val, error) {

@@ -150,8 +150,8 @@ func EndpointsValue(eps []Endpoint) ref.Val {
 
 // Sample is one scraped series.
 type Sample struct {
-	Labels map[string]string
-	Value  float64
+	Labels map[string]string `json:"labels"`
+	Value  float64           `json:"value"`
 }
 
 // Metrics is a pod's scrape, by metric name, as CEL sees it.

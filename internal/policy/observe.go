@@ -1,6 +1,8 @@
 package policy
 
 import (
+	"fmt"
+
 	"github.com/readygate/readygate/internal/cel"
 	"github.com/readygate/readygate/internal/gate"
 )
@@ -17,4 +19,16 @@ func Observe(res cel.Result, err error) gate.Observation {
 	default:
 		return gate.Observation{Outcome: gate.OutcomeFalse, Message: res.Message}
 	}
+}
+
+// SourceFailed is the observation of a source that could not be read: the
+// pod's own http or metrics endpoint not answering is a verdict about the
+// pod, as a failing readiness probe is; anything else (the API server,
+// Prometheus, a Secret) says nothing about it.
+func SourceFailed(source string, err error) gate.Observation {
+	outcome := gate.OutcomeSourceUnavailable
+	if source == cel.VarHTTP || source == cel.VarMetrics {
+		outcome = gate.OutcomeUnreachable
+	}
+	return gate.Observation{Outcome: outcome, Message: fmt.Sprintf("%s: %v", source, err)}
 }

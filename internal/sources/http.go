@@ -95,13 +95,13 @@ func (c *Client) get(ctx context.Context, r Request, limit int64) (*http.Respons
 		return nil, nil, time.Since(start), err
 	}
 	defer func() { _ = resp.Body.Close() }()
-	body, err := readCapped(resp.Body, limit, "the body")
+	body, err := ReadCapped(resp.Body, limit, "the body")
 	return resp, body, time.Since(start), err
 }
 
-// readCapped reads at most limit bytes: a larger body fails at the cap, and
+// ReadCapped reads at most limit bytes: a larger body fails at the cap, and
 // closing it then drops the connection rather than reading the rest.
-func readCapped(r io.Reader, limit int64, what string) ([]byte, error) {
+func ReadCapped(r io.Reader, limit int64, what string) ([]byte, error) {
 	body, err := io.ReadAll(io.LimitReader(r, limit+1))
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", what, err)

@@ -155,7 +155,7 @@ func queryOnce(ctx context.Context, hc *http.Client, endpoint, token, query stri
 		return nil, unwrapURLError(err)
 	}
 	defer func() { _ = resp.Body.Close() }()
-	body, err := readCapped(resp.Body, MaxPrometheusBytes, "the prometheus answer")
+	body, err := ReadCapped(resp.Body, MaxPrometheusBytes, "the prometheus answer")
 	if err != nil {
 		return nil, err
 	}

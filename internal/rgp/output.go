@@ -1,0 +1,121 @@
+package rgp
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/readygate/readygate/internal/cel"
+)
+
+// printJSON writes v indented, for scripts.
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func (t *testOptions) print(cmd *cobra.Command, r testReport) error {
+	w := cmd.OutOrStdout()
+	if t.output == "json" {
+		return printJSON(w, r)
+	}
+	for _, res := range r.Results {
+		fmt.Fprintf(w, "pod/%s: %s", res.Pod, res.Result.Outcome)
+		if res.Result.Message != "" {
+			fmt.Fprintf(w, ": %s", res.Result.Message)
+		}
+		fmt.Fprintln(w)
+		if !res.Selected {
+			fmt.Fprintf(w, "  note: policy %s's selector does not select this pod: the operator would not evaluate it\n", r.Policy)
+		}
+		if res.Selected && !res.Gated {
+			fmt.Fprintln(w, "  note: the pod's spec.readinessGates lacks the policy's condition type: the verdict would not gate it")
+		}
+		printEvaluationDetail(w, "  ", res.Result)
+	}
+	return nil
+}
+
+// printEvaluationDetail writes the variables' and sources' values.
+func printEvaluationDetail(w io.Writer, indent string, ev Evaluation) {
+	for _, v := range ev.Variables {
+		fmt.Fprintf(w, "%svariables.%s = %s\n", indent, v.Name, valueText(v.Value, v.Error))
+	}
+	for _, s := range ev.Sources {
+		from := ""
+		if s.From != "" {
+			from = " (from " + s.From + ")"
+		}
+		switch {
+		case s.MissingPermission != "":
+			fmt.Fprintf(w, "%s%s%s: not readable: you lack %s\n", indent, s.Name, from, s.MissingPermission)
+		default:
+			fmt.Fprintf(w, "%s%s%s = %s\n", indent, s.Name, from, valueText(s.Value, s.Error))
+		}
+	}
+}
+
+// maxValueText bounds a value printed on one line; -o json has it whole.
+const maxValueText = 400
+
+// valueText renders a value as compact JSON, or its error.
+func valueText(v any, errText string) string {
+	if errText != "" {
+		return "error: " + errText
+	}
+	if m, ok := v.(map[string][]cel.Sample); ok {
+		return samplesText(m)
+	}
+	data, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return cut(string(data), maxValueText)
+}
+
+// samplesText renders scraped series as name{labels} value.
+func samplesText(m map[string][]cel.Sample) string {
+	names := make([]string, 0, len(m))
+	for n := range m {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var parts []string
+	for _, n := range names {
+		if len(m[n]) == 0 {
+			parts = append(parts, n+" (absent)")
+		}
+		for _, s := range m[n] {
+			parts = append(parts, fmt.Sprintf("%s%s %g", n, labelText(s.Labels), s.Value))
+		}
+	}
+	return cut(strings.Join(parts, ", "), maxValueText)
+}
+
+func labelText(l map[string]string) string {
+	if len(l) == 0 {
+		return ""
+	}
+	keys := make([]string, 0, len(l))
+	for k := range l {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s=%q", k, l[k])
+	}
+	return "{" + strings.Join(parts, ",") + "}"
+}
+
+func cut(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
