@@ -96,8 +96,8 @@ type Explanation struct {
 
 // Roles of a policy towards a pod.
 const (
-	RoleGates     = "gates"
-	RoleDryRun    = "dry-run"
+	RoleGates      = "gates"
+	RoleDryRun     = "dry-run"
 	RoleCannotGate = "cannot-gate"
 )
 

@@ -47,9 +47,9 @@ func failed(format string, args ...any) error {
 
 // options are the flags every command shares.
 type options struct {
-	config *genericclioptions.ConfigFlags
+	config  *genericclioptions.ConfigFlags
 	streams genericiooptions.IOStreams
-	output string
+	output  string
 }
 
 // NewCommand returns the kubectl-rgp command tree.

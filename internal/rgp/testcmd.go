@@ -10,8 +10,8 @@ import (
 
 	"github.com/google/cel-go/common/types/ref"
 	"github.com/spf13/cobra"
-	"k8s.io/apimachinery/pkg/labels"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/readygate/readygate/api/v1alpha1"
 	"github.com/readygate/readygate/internal/cel"
