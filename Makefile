@@ -4,6 +4,7 @@ K8S_VERSION ?= 1.37.2
 CONTROLLER_TOOLS_VERSION ?= v0.23.0
 KUSTOMIZE_VERSION ?= v5.8.2
 GOLANGCI_LINT_VERSION ?= v2.15.0
+KREW_VERSION ?= v0.4.3
 VERSION ?= 0.1.0
 IMG ?= ghcr.io/readygate/readygate:v$(VERSION)
 # The CSV the bundle upgrades; empty for the first release.
@@ -15,6 +16,7 @@ LOCALBIN ?= $(shell pwd)/bin
 CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
 KUSTOMIZE ?= $(LOCALBIN)/kustomize-$(KUSTOMIZE_VERSION)
 GOLANGCI_LINT ?= $(LOCALBIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
+KREW_VALIDATOR ?= $(LOCALBIN)/validate-krew-manifest-$(KREW_VERSION)
 ENVTEST_ASSETS ?= $(LOCALBIN)/k8s/$(K8S_VERSION)-$(shell go env GOOS)-$(shell go env GOARCH)
 
 SHELL = /usr/bin/env bash -o pipefail
@@ -64,8 +66,8 @@ prometheus: ## Build the Prometheus server the prometheus source's tests run (ca
 	./hack/build-prometheus.sh
 
 .PHONY: test
-test: manifests generate vet controlplane prometheus olm kustomize bundle-validate ## Run the unit and envtest suites against a real control plane.
-	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) PROMETHEUS_BINARY=$(LOCALBIN)/prometheus OLM_BINARY=$(LOCALBIN)/olm KUSTOMIZE=$(KUSTOMIZE) \
+test: manifests generate vet controlplane prometheus olm kustomize krew-validator bundle-validate ## Run the unit and envtest suites against a real control plane.
+	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) PROMETHEUS_BINARY=$(LOCALBIN)/prometheus OLM_BINARY=$(LOCALBIN)/olm KUSTOMIZE=$(KUSTOMIZE) KREW_VALIDATOR=$(KREW_VALIDATOR) \
 		go test ./... -count=1 -timeout 30m
 
 # Fuzzing time per target.
@@ -82,8 +84,13 @@ e2e: controlplane prometheus ## Run the end-to-end suite against a real control 
 ##@ Build
 
 .PHONY: build
-build: manifests generate ## Build the manager binary.
+build: manifests generate ## Build the manager and the kubectl plugin (bin/manager, bin/kubectl-rgp).
 	go build -o $(LOCALBIN)/manager ./cmd
+	go build -o $(LOCALBIN)/kubectl-rgp ./cmd/kubectl-rgp
+
+.PHONY: krew
+krew: ## Build the kubectl-rgp archives into dist/ and write the krew manifest plugins/rgp.yaml for VERSION.
+	VERSION=$(VERSION) ./hack/krew.sh
 
 .PHONY: run
 run: manifests generate build controlplane ## Run the manager against the current kubeconfig, or a local control plane when there is none.
@@ -125,3 +132,9 @@ golangci-lint: $(GOLANGCI_LINT)
 $(GOLANGCI_LINT):
 	GOBIN=$(LOCALBIN) go install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
 	mv $(LOCALBIN)/golangci-lint $@
+
+.PHONY: krew-validator
+krew-validator: $(KREW_VALIDATOR) ## krew's own manifest validator, for the test of plugins/rgp.yaml.
+$(KREW_VALIDATOR):
+	GOBIN=$(LOCALBIN) go install sigs.k8s.io/krew/cmd/validate-krew-manifest@$(KREW_VERSION)
+	mv $(LOCALBIN)/validate-krew-manifest $@

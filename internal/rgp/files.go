@@ -12,6 +12,7 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	sigsjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
 
 	"github.com/readygate/readygate/api/v1alpha1"
@@ -124,8 +125,16 @@ func decodeAs(o object, apiVersion, kind string, into any) error {
 	if o.Kind != kind || o.APIVersion != apiVersion {
 		return fmt.Errorf("%s: a %s %s, not a %s %s", o.where, o.APIVersion, o.Kind, apiVersion, kind)
 	}
-	if err := yaml.UnmarshalStrict(o.raw, into); err != nil {
+	data, err := yaml.YAMLToJSON(o.raw)
+	if err != nil {
 		return fmt.Errorf("%s: %w", o.where, err)
+	}
+	strict, err := sigsjson.UnmarshalStrict(data, into)
+	if err != nil {
+		return fmt.Errorf("%s: %w", o.where, err)
+	}
+	if len(strict) > 0 {
+		return fmt.Errorf("%s: %w", o.where, errors.Join(strict...))
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
@@ -90,10 +91,20 @@ func Run(ctx context.Context, args []string, streams genericiooptions.IOStreams)
 	return ExitError
 }
 
+// printError writes err as one line. CEL's compile errors draw the
+// expression with a caret under the position on extra lines; the position is
+// already in the first (field:line:column), so the drawing is left out.
 func printError(w io.Writer, err error) {
-	if err != nil {
-		_, _ = fmt.Fprintln(w, "error: "+err.Error())
+	if err == nil {
+		return
 	}
+	var kept []string
+	for _, line := range strings.Split(err.Error(), "\n") {
+		if !strings.HasPrefix(line, " | ") && strings.TrimSpace(line) != "" {
+			kept = append(kept, strings.TrimSpace(line))
+		}
+	}
+	_, _ = fmt.Fprintln(w, "error: "+strings.Join(kept, " "))
 }
 
 // addOutputFlag adds -o/--output with the text and json formats.
