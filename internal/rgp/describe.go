@@ -12,16 +12,16 @@ import (
 )
 
 // describePlan says in words what the planner decided.
-func describePlan(plan gate.Plan, s gate.Settings) string {
+func describePlan(plan gate.Plan, s gate.Settings, isTrue bool) string {
 	c := plan.State.Counters
 	switch {
 	case plan.Write != nil:
 		return fmt.Sprintf("would write %s (%s): %s", plan.Write.Status, plan.Write.Reason, cut(plan.Write.Message, maxValueText))
 	case plan.State.Stale:
 		return "keeps the gate True on its last good result: a source failed, and onError: Hold holds the gate"
-	case c.Failures > 0 && c.Failures < s.Failure:
+	case isTrue && c.Failures > 0 && c.Failures < s.Failure:
 		return fmt.Sprintf("keeps the gate: %d of %d consecutive false results needed to turn it False, one per interval (%s)", c.Failures, s.Failure, s.Interval)
-	case c.Successes > 0 && c.Successes < s.Success:
+	case !isTrue && c.Successes > 0 && c.Successes < s.Success:
 		return fmt.Sprintf("keeps the gate: %d of %d consecutive true results needed to turn it True, one per interval (%s)", c.Successes, s.Success, s.Interval)
 	}
 	return "keeps the gate as it is"
@@ -124,9 +124,10 @@ func printExplanation(w io.Writer, r *Explanation) {
 		if v.Settings != "" {
 			fmt.Fprintf(w, "  settings:   %s\n", v.Settings)
 		}
+		fmt.Fprintf(w, "  expression: %s\n", cut(strings.Join(strings.Fields(v.Expression), " "), maxValueText))
 		fmt.Fprintf(w, "  condition:  %s", conditionText(v.Condition))
 		if v.Condition != nil && v.Condition.Since != "" {
-			fmt.Fprintf(w, "  (since %s)", v.Condition.Since)
+			fmt.Fprintf(w, "  (since %s, %s ago)", v.Condition.Since, v.Condition.Age)
 		}
 		fmt.Fprintln(w)
 		if v.Now != nil {

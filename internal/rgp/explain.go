@@ -9,6 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/util/duration"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/readygate/readygate/api/v1alpha1"
@@ -109,6 +110,8 @@ type PolicyVerdict struct {
 	Role string `json:"role"`
 	// Why explains a role other than gates.
 	Why string `json:"why,omitempty"`
+	// Expression is the policy's spec.expression.
+	Expression string `json:"expression"`
 	// Condition is what the operator last wrote; nil before its first write.
 	Condition *ConditionView `json:"condition,omitempty"`
 	// Now is the expression evaluated now against live data.
@@ -128,8 +131,9 @@ type ConditionView struct {
 	Status  string `json:"status"`
 	Reason  string `json:"reason,omitempty"`
 	Message string `json:"message,omitempty"`
-	// Since is how long the condition has had its status.
+	// Since is when the condition took its status, and Age how long ago.
 	Since string `json:"since,omitempty"`
+	Age   string `json:"age,omitempty"`
 }
 
 func explainPod(ctx context.Context, c *cluster, live *liveSources, name string, now time.Time) (*Explanation, error) {
@@ -159,7 +163,7 @@ func explainPod(ctx context.Context, c *cluster, live *liveSources, name string,
 		if p.DeletionTimestamp != nil || !selects(p, pod) {
 			continue
 		}
-		v := verdictFor(compiled[p.Name], p, policies.Items, pod, selects)
+		v := verdictFor(now, compiled[p.Name], p, policies.Items, pod, selects)
 		if v.Role != RoleCannotGate {
 			ev := evaluate(ctx, compiled[p.Name], pod, live.gather(ctx, compiled[p.Name], pod), now)
 			v.Now = &ev
@@ -172,12 +176,13 @@ func explainPod(ctx context.Context, c *cluster, live *liveSources, name string,
 }
 
 // verdictFor says what a policy that selects the pod does with it.
-func verdictFor(c *policy.Compiled, p *v1alpha1.ReadinessGatePolicy, peers []v1alpha1.ReadinessGatePolicy, pod *corev1.Pod, selects policy.SelectsFunc) PolicyVerdict {
-	v := PolicyVerdict{Name: p.Name, ConditionType: p.Spec.ConditionType, Role: RoleGates, Held: p.Status.HeldPods, Stale: p.Status.StaleDataPods}
+func verdictFor(now time.Time, c *policy.Compiled, p *v1alpha1.ReadinessGatePolicy, peers []v1alpha1.ReadinessGatePolicy, pod *corev1.Pod, selects policy.SelectsFunc) PolicyVerdict {
+	v := PolicyVerdict{Name: p.Name, ConditionType: p.Spec.ConditionType, Expression: p.Spec.Expression, Role: RoleGates, Held: p.Status.HeldPods, Stale: p.Status.StaleDataPods}
 	if cond := gate.Find(pod, p.Spec.ConditionType); cond != nil {
 		v.Condition = &ConditionView{Status: string(cond.Status), Reason: cond.Reason, Message: cond.Message}
 		if !cond.LastTransitionTime.IsZero() {
 			v.Condition.Since = cond.LastTransitionTime.UTC().Format(time.RFC3339)
+			v.Condition.Age = duration.HumanDuration(now.Sub(cond.LastTransitionTime.Time))
 		}
 	}
 	accepted := meta.FindStatusCondition(p.Status.Conditions, v1alpha1.ConditionAccepted)
@@ -211,7 +216,7 @@ func planText(c *policy.Compiled, pod *corev1.Pod, obs gate.Observation, now tim
 		ContainersReadySince: gate.ContainersReadySince(pod).Time, Now: now,
 		AdmitFlip: func() bool { return true },
 	})
-	return describePlan(plan, c.Settings)
+	return describePlan(plan, c.Settings, cur != nil && cur.Status == corev1.ConditionTrue)
 }
 
 func podReady(pod *corev1.Pod) string {
