@@ -77,11 +77,17 @@ func (g *gathered) fail(name, from string, err error) {
 	}
 }
 
-// forbid records a source the user may not read: no verdict can be made now.
-func (g *gathered) forbid(name, from, permission string) {
-	g.shown = append(g.shown, SourceValue{Name: name, From: from, Error: "forbidden", MissingPermission: permission})
+// unreadable records a source the user cannot read now, for want of a
+// permission or because the API server will not pass the request on: no
+// verdict can be made, and explain shows the operator's last one.
+func (g *gathered) unreadable(name, from, why, permission string) {
+	g.shown = append(g.shown, SourceValue{Name: name, From: from, Error: why, MissingPermission: permission})
 	if g.failure == nil {
-		g.failure = &gate.Observation{Outcome: gate.OutcomePending, Message: "cannot read " + name + " without " + permission}
+		msg := "cannot read " + name + ": " + why
+		if permission != "" {
+			msg = "cannot read " + name + " without " + permission
+		}
+		g.failure = &gate.Observation{Outcome: gate.OutcomePending, Message: msg}
 	}
 }
 

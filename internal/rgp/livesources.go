@@ -59,7 +59,7 @@ func (l *liveSources) endpoints(ctx context.Context, g *gathered, pod *corev1.Po
 	err := l.cluster.client.List(ctx, slices, client.InNamespace(pod.Namespace))
 	switch {
 	case apierrors.IsForbidden(err):
-		g.forbid(cel.VarEndpoints, from, permission(attrs))
+		g.unreadable(cel.VarEndpoints, from, "forbidden", permission(attrs))
 	case err != nil:
 		g.fail(cel.VarEndpoints, from, err)
 	default:
@@ -79,7 +79,7 @@ func (l *liveSources) proxyGet(ctx context.Context, g *gathered, source string, 
 	from := fmt.Sprintf("pods/proxy %s:%s:%d%s", target.Scheme, pod.Name, target.Port, target.Path)
 	attrs := authorizationv1.ResourceAttributes{Namespace: pod.Namespace, Verb: "get", Resource: "pods", Subresource: "proxy", Name: pod.Name}
 	if !l.cluster.allowed(ctx, attrs) {
-		g.forbid(source, from, permission(attrs))
+		g.unreadable(source, from, "forbidden", permission(attrs))
 		return nil, false
 	}
 	path, query, _ := strings.Cut(target.Path, "?")
@@ -97,8 +97,12 @@ func (l *liveSources) proxyGet(ctx context.Context, g *gathered, source string, 
 		g.fail(source, from, err)
 		return nil, false
 	}
-	if apiErr := proxyFailure(res); apiErr != "" {
-		g.fail(source, from, fmt.Errorf("%s", apiErr))
+	if status, ok := apiServerStatus(res); ok {
+		if res.status == http.StatusServiceUnavailable || res.status == http.StatusBadGateway {
+			g.fail(source, from, fmt.Errorf("the pod does not answer: %s", status.Message))
+		} else {
+			g.unreadable(source, from, fmt.Sprintf("the API server's pods/proxy answered %d: %s", res.status, status.Message), "")
+		}
 		return nil, false
 	}
 	res.from = from
@@ -137,18 +141,16 @@ func (l *liveSources) get(ctx context.Context, u string, headers map[string]stri
 	return &proxied{status: resp.StatusCode, contentType: resp.Header.Get("Content-Type"), body: body, latency: time.Since(start)}, nil
 }
 
-// proxyFailure recognises the API server's own answer when it could not
-// reach the pod (a Status object with a 5xx code), as opposed to the pod's
-// answer, which is passed through as it is.
-func proxyFailure(r *proxied) string {
-	if r.status < 500 {
-		return ""
-	}
+// apiServerStatus recognises the API server's own answer, a Status object
+// with the response's code, when it did not pass the request on (it cannot
+// reach the pod, or it will not proxy to its address), as opposed to the
+// pod's answer, which is passed through as it is.
+func apiServerStatus(r *proxied) (metav1.Status, bool) {
 	var status metav1.Status
-	if json.Unmarshal(r.body, &status) != nil || status.Kind != "Status" || status.APIVersion != "v1" {
-		return ""
+	if r.status < 400 || json.Unmarshal(r.body, &status) != nil {
+		return status, false
 	}
-	return fmt.Sprintf("the API server could not reach the pod: %s", status.Message)
+	return status, status.Kind == "Status" && status.APIVersion == "v1" && int(status.Code) == r.status
 }
 
 func (l *liveSources) http(ctx context.Context, g *gathered, pod *corev1.Pod, spec *v1alpha1.HTTPSource) {
@@ -195,7 +197,7 @@ func (l *liveSources) prometheus(ctx context.Context, g *gathered, c *policy.Com
 		return
 	}
 	if attrs != nil && !l.cluster.allowed(ctx, *attrs) {
-		g.forbid(cel.VarPrometheus, from, permission(*attrs))
+		g.unreadable(cel.VarPrometheus, from, "forbidden", permission(*attrs))
 		return
 	}
 	queries, err := sources.RenderQueries(spec.Queries, c.Namespace)

@@ -1,0 +1,105 @@
+package rgp
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/readygate/readygate/internal/gate"
+)
+
+func TestNextStep(t *testing.T) {
+	readyPod := &corev1.Pod{Status: corev1.PodStatus{Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}}}
+	unreadyPod := &corev1.Pod{}
+	cond := func(status string) *ConditionView { return &ConditionView{Status: status, Reason: "R", Message: "m"} }
+	now := func(outcome, msg string) *Evaluation { return &Evaluation{Outcome: outcome, Message: msg} }
+	cases := []struct {
+		name     string
+		pod      *corev1.Pod
+		verdicts []PolicyVerdict
+		want     string
+	}{
+		{"no policy", readyPod, nil, "no ReadinessGatePolicy selects this pod"},
+		{"gate False, expression false", unreadyPod, []PolicyVerdict{{Role: RoleGates, ConditionType: "x.io/a", Condition: cond("False"), Now: now("false", "cold")}},
+			"x.io/a turns True when the expression holds; now it is false: cold"},
+		{"gate False, expression true", unreadyPod, []PolicyVerdict{{Role: RoleGates, ConditionType: "x.io/a", Condition: cond("False"), Now: now("true", ""), Settings: "successThreshold 3"}},
+			"the expression is true now: x.io/a turns True once successThreshold is met (successThreshold 3)"},
+		{"gate True, expression false", readyPod, []PolicyVerdict{{Role: RoleGates, ConditionType: "x.io/a", Condition: cond("True"), Now: now("false", "")}},
+			"x.io/a is True but the expression is false now; it turns False after failureThreshold"},
+		{"sources unreadable", unreadyPod, []PolicyVerdict{{Role: RoleGates, ConditionType: "x.io/a", Condition: cond("False"), Now: now("unknown", "cannot read http without get pods/proxy in namespace n")}},
+			"you cannot read the policy's sources (cannot read http without get pods/proxy in namespace n); the operator last wrote False (R): m"},
+		{"no condition yet, source failing", unreadyPod, []PolicyVerdict{{Role: RoleGates, ConditionType: "x.io/a", Now: now("pod-unreachable", "http: refused")}},
+			"x.io/a waits on pod-unreachable: http: refused"},
+		{"missing gate only", readyPod, []PolicyVerdict{{Name: "p", Role: RoleCannotGate, Why: "the pod's spec.readinessGates lacks x.io/a: add it"}},
+			"policy p cannot gate this pod: the pod's spec.readinessGates lacks x.io/a"},
+		{"every gate True, pod Ready", readyPod, []PolicyVerdict{{Role: RoleGates, Condition: cond("True"), Now: now("true", "")}}, "nothing holds the pod back"},
+		{"every gate True, pod not Ready", unreadyPod, []PolicyVerdict{{Role: RoleGates, Condition: cond("True"), Now: now("true", "")}}, "the pod is not Ready for another reason"},
+		{"dry run never holds", unreadyPod, []PolicyVerdict{{Role: RoleDryRun, Condition: cond("True"), Now: now("false", "")}}, "the pod is not Ready for another reason"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := nextStep(tc.pod, tc.verdicts); !strings.Contains(got, tc.want) {
+				t.Errorf("got %q, want it to say %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestDescribePlan(t *testing.T) {
+	s := gate.Settings{Thresholds: gate.Thresholds{Success: 2, Failure: 3, Interval: 10 * time.Second}}
+	cases := []struct {
+		name   string
+		plan   gate.Plan
+		isTrue bool
+		want   string
+	}{
+		{"write", gate.Plan{Write: &corev1.PodCondition{Status: corev1.ConditionTrue, Reason: "ExpressionTrue", Message: "ok"}}, false, "would write True (ExpressionTrue): ok"},
+		{"stale", gate.Plan{State: gate.State{Stale: true}}, true, "keeps the gate True on its last good result"},
+		{"failure streak on a True gate", gate.Plan{State: gate.State{Counters: gate.Counters{Failures: 1}}}, true, "keeps the gate: 1 of 3 consecutive false results needed to turn it False, one per interval (10s)"},
+		{"failures on a False gate are no streak", gate.Plan{State: gate.State{Counters: gate.Counters{Failures: 1}}}, false, "keeps the gate as it is"},
+		{"success streak on a False gate", gate.Plan{State: gate.State{Counters: gate.Counters{Successes: 1}}}, false, "keeps the gate: 1 of 2 consecutive true results needed to turn it True"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := describePlan(tc.plan, s, tc.isTrue); !strings.HasPrefix(got, tc.want) {
+				t.Errorf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestAPIServerStatus(t *testing.T) {
+	status := `{"kind":"Status","apiVersion":"v1","status":"Failure","message":"address not allowed","code":400}`
+	cases := []struct {
+		name string
+		r    proxied
+		want bool
+	}{
+		{"the API server refuses the address", proxied{status: 400, body: []byte(status)}, true},
+		{"the pod answers 400 with its own body", proxied{status: 400, body: []byte(`{"error":"bad"}`)}, false},
+		{"the pod answers 200 with a Status-like body", proxied{status: 200, body: []byte(status)}, false},
+		{"a Status whose code is not the response's", proxied{status: 503, body: []byte(status)}, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, got := apiServerStatus(&tc.r); got != tc.want {
+				t.Errorf("got %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestPodName(t *testing.T) {
+	for arg, want := range map[string]string{"web-0": "web-0", "pod/web-0": "web-0", "pods/web-0": "web-0", "po/web-0": "web-0"} {
+		if got, err := podName(arg); err != nil || got != want {
+			t.Errorf("podName(%q) = %q, %v; want %q", arg, got, err, want)
+		}
+	}
+	for _, arg := range []string{"deploy/web", "pod/"} {
+		if _, err := podName(arg); err == nil {
+			t.Errorf("podName(%q) accepted", arg)
+		}
+	}
+}
