@@ -15,10 +15,13 @@ import (
 	"syscall"
 	"time"
 
+	"go.uber.org/zap/zapcore"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/readygate/readygate/internal/testenv"
 )
@@ -29,6 +32,9 @@ func main() {
 	kubeconfigOut := flag.String("kubeconfig-out", "bin/playground.kubeconfig", "Where to write the local control plane's kubeconfig.")
 	flag.Parse()
 
+	// The control plane and the pod simulator log through controller-runtime;
+	// only their errors are worth a newcomer's terminal.
+	ctrllog.SetLogger(zap.New(zap.Level(zapcore.ErrorLevel)))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, *manager, *crds, *kubeconfigOut, flag.Args()); err != nil && !errors.Is(err, context.Canceled) {
@@ -38,8 +44,14 @@ func main() {
 }
 
 func run(ctx context.Context, manager, crds, kubeconfigOut string, managerArgs []string) error {
+	metrics, probes, err := freePorts()
+	if err != nil {
+		return err
+	}
+	// Arguments given to make run come later and win.
+	managerArgs = append([]string{"--metrics-bind-address=" + metrics, "--health-probe-bind-address=" + probes}, managerArgs...)
 	if cfg, name, ok := reachableCluster(); ok {
-		fmt.Printf("Using the cluster of your kubeconfig (%s).\n", name)
+		fmt.Printf("Using the cluster of your kubeconfig (%s). The operator's metrics are on http://%s/metrics.\n", name, metrics)
 		if _, err := envtest.InstallCRDs(cfg, envtest.CRDInstallOptions{Paths: []string{crds}, ErrorIfPathMissing: true}); err != nil {
 			return fmt.Errorf("installing the CRDs: %w", err)
 		}
@@ -65,11 +77,41 @@ func run(ctx context.Context, manager, crds, kubeconfigOut string, managerArgs [
 		return err
 	}
 	abs, _ := filepath.Abs(kubeconfigOut)
-	fmt.Printf("\nThe local control plane is up. Point kubectl at it:\n\n  export KUBECONFIG=%s\n  kubectl apply -f config/samples/pods.yaml -f config/samples/readygate_v1alpha1_label.yaml\n  kubectl get rgp\n\n", abs)
+	fmt.Printf(nextSteps, abs, metrics, probes)
 
 	// The simulated pods live on loopback, which the operator denies by
 	// default; arguments given to make run come later and win.
 	return runManager(ctx, manager, abs, append([]string{"--source-deny-cidrs="}, managerArgs...))
+}
+
+// nextSteps is the walkthrough printed once the control plane is up.
+const nextSteps = `
+The local control plane is up, with the operator on it. In another terminal:
+
+  export KUBECONFIG=%s
+  kubectl apply -f config/samples/pods.yaml                      # two pods with a readiness gate, one without
+  kubectl apply -f config/samples/readygate_v1alpha1_label.yaml  # a policy: the gate is True once the pod is labelled warm=true
+  kubectl get pods -o wide          # READINESS GATES: checkout-0 0/1 (not Ready), checkout-1 1/1
+  bin/kubectl-rgp explain pod/checkout-0   # why checkout-0 is not ready (make build writes bin/kubectl-rgp)
+  kubectl label pod checkout-0 warm=true
+  kubectl get pods -o wide          # READINESS GATES: checkout-0 1/1, Ready
+  kubectl get rgp                   # MATCHED 2, READY 2
+
+The operator's metrics are on http://%s/metrics and its probes on http://%s/readyz.
+Ctrl-C stops the operator, the simulator and the control plane.
+
+`
+
+// freePorts picks free loopback ports for the manager's metrics and probes,
+// so a busy 8080 or 8081 does not stop make run.
+func freePorts() (metrics, probes string, err error) {
+	if metrics, err = testenv.FreeLoopbackAddr(); err != nil {
+		return "", "", fmt.Errorf("finding a free port for the metrics: %w", err)
+	}
+	if probes, err = testenv.FreeLoopbackAddr(); err != nil {
+		return "", "", fmt.Errorf("finding a free port for the probes: %w", err)
+	}
+	return metrics, probes, nil
 }
 
 // reachableCluster loads the kubeconfig the way kubectl does and asks the
