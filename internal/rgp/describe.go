@@ -85,6 +85,8 @@ func gateNextStep(v PolicyVerdict) string {
 		detail = ": " + v.Now.Message
 	}
 	switch {
+	case isTrue && v.HeldFlip != "":
+		return fmt.Sprintf("%s stays True while maxUnavailable has no room for its flip to False: it flips once other pods of policy %s turn True", v.ConditionType, v.Name)
 	case isTrue && (now == "false" || now == "pod-unreachable"):
 		return fmt.Sprintf("%s is True but the expression is %s now%s; it turns False after failureThreshold consecutive results, if maxUnavailable has room", v.ConditionType, now, detail)
 	case isTrue:
@@ -140,6 +142,9 @@ func printExplanation(w io.Writer, r *Explanation) {
 		}
 		if v.Plan != "" {
 			fmt.Fprintf(w, "  next write: %s\n", v.Plan)
+		}
+		if v.HeldFlip != "" {
+			fmt.Fprintf(w, "  held flip:  %s\n", v.HeldFlip)
 		}
 		if v.Held > 0 || v.Stale > 0 {
 			fmt.Fprintf(w, "  policy:     %d pods held by maxUnavailable, %d held True on stale data\n", v.Held, v.Stale)

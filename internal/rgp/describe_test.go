@@ -6,6 +6,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/readygate/readygate/internal/gate"
 )
@@ -28,6 +29,8 @@ func TestNextStep(t *testing.T) {
 			"the expression is true now: x.io/a turns True once successThreshold is met (successThreshold 3)"},
 		{"gate True, expression false", readyPod, []PolicyVerdict{{Role: RoleGates, ConditionType: "x.io/a", Condition: cond("True"), Now: now("false", "")}},
 			"x.io/a is True but the expression is false now; it turns False after failureThreshold"},
+		{"flip held by maxUnavailable", readyPod, []PolicyVerdict{{Name: "p", Role: RoleGates, ConditionType: "x.io/a", Condition: cond("True"), Now: now("false", ""), HeldFlip: "held"}},
+			"x.io/a stays True while maxUnavailable has no room for its flip to False"},
 		{"sources unreadable", unreadyPod, []PolicyVerdict{{Role: RoleGates, ConditionType: "x.io/a", Condition: cond("False"), Now: now("unknown", "cannot read http without get pods/proxy in namespace n")}},
 			"you cannot read the policy's sources (cannot read http without get pods/proxy in namespace n); the operator last wrote False (R): m"},
 		{"no condition yet, source failing", unreadyPod, []PolicyVerdict{{Role: RoleGates, ConditionType: "x.io/a", Now: now("pod-unreachable", "http: refused")}},
@@ -101,5 +104,31 @@ func TestPodName(t *testing.T) {
 		if _, err := podName(arg); err == nil {
 			t.Errorf("podName(%q) accepted", arg)
 		}
+	}
+}
+
+func TestMarkHeldFlips(t *testing.T) {
+	turnedTrue := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	pod := &corev1.Pod{Status: corev1.PodStatus{Conditions: []corev1.PodCondition{
+		{Type: "x.io/a", Status: corev1.ConditionTrue, LastTransitionTime: metav1.NewTime(turnedTrue)},
+		{Type: "x.io/b", Status: corev1.ConditionFalse, LastTransitionTime: metav1.NewTime(turnedTrue)},
+	}}}
+	event := func(policy string, at time.Time) corev1.Event {
+		return corev1.Event{Reason: gate.EventFlipDeferred, Message: "policy " + policy + " would set x.io/a to False", LastTimestamp: metav1.NewTime(at)}
+	}
+	verdicts := []PolicyVerdict{
+		{Name: "a", ConditionType: "x.io/a", Role: RoleGates},
+		{Name: "b", ConditionType: "x.io/b", Role: RoleGates},
+	}
+	markHeldFlips(verdicts, pod, []corev1.Event{event("a", turnedTrue.Add(-time.Minute))}, turnedTrue.Add(time.Hour))
+	if verdicts[0].HeldFlip != "" {
+		t.Errorf("an Event from before the gate turned True marks a held flip: %q", verdicts[0].HeldFlip)
+	}
+	markHeldFlips(verdicts, pod, []corev1.Event{event("a", turnedTrue.Add(time.Minute)), event("b", turnedTrue.Add(time.Minute))}, turnedTrue.Add(2*time.Minute))
+	if !strings.HasPrefix(verdicts[0].HeldFlip, "policy a would set") || !strings.HasSuffix(verdicts[0].HeldFlip, "(60s ago)") {
+		t.Errorf("held flip of a: %q", verdicts[0].HeldFlip)
+	}
+	if verdicts[1].HeldFlip != "" {
+		t.Errorf("a False gate has no held flip: %q", verdicts[1].HeldFlip)
 	}
 }

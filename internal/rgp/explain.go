@@ -2,6 +2,7 @@ package rgp
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"time"
 
@@ -120,6 +121,9 @@ type PolicyVerdict struct {
 	Plan string `json:"plan,omitempty"`
 	// Settings are the thresholds and limits in force.
 	Settings string `json:"settings,omitempty"`
+	// HeldFlip, when set, is the operator's Event that maxUnavailable holds
+	// this pod's flip to False: the gate stays True meanwhile.
+	HeldFlip string `json:"heldFlip,omitempty"`
 	// Held and Stale are the policy's counts of pods held by maxUnavailable
 	// and held True on stale data, as its status reports them.
 	Held  int32 `json:"heldPods"`
@@ -171,8 +175,56 @@ func explainPod(ctx context.Context, c *cluster, live *liveSources, name string,
 		}
 		r.Policies = append(r.Policies, v)
 	}
+	markHeldFlips(r.Policies, pod, heldFlipEvents(ctx, c, pod), now)
 	r.Next = nextStep(pod, r.Policies)
 	return r, nil
+}
+
+// heldFlipEvents lists the pod's FlipDeferred Events; without the
+// permission to list Events, explain goes on without them.
+func heldFlipEvents(ctx context.Context, c *cluster, pod *corev1.Pod) []corev1.Event {
+	events := &corev1.EventList{}
+	if err := c.client.List(ctx, events, client.InNamespace(pod.Namespace),
+		client.MatchingFields{"involvedObject.kind": "Pod", "involvedObject.name": pod.Name}); err != nil {
+		return nil
+	}
+	var held []corev1.Event
+	for _, e := range events.Items {
+		if e.Reason == gate.EventFlipDeferred {
+			held = append(held, e)
+		}
+	}
+	return held
+}
+
+// markHeldFlips notes, on each gating policy whose gate is still True, the
+// FlipDeferred Event recorded since it turned True: the operator records
+// one per held episode.
+func markHeldFlips(verdicts []PolicyVerdict, pod *corev1.Pod, events []corev1.Event, now time.Time) {
+	for i := range verdicts {
+		v := &verdicts[i]
+		cond := gate.Find(pod, v.ConditionType)
+		if v.Role != RoleGates || cond == nil || cond.Status != corev1.ConditionTrue {
+			continue
+		}
+		for _, e := range events {
+			at := eventTime(e)
+			if at.Before(cond.LastTransitionTime.Time) || !strings.Contains(e.Message, "policy "+v.Name+" ") {
+				continue
+			}
+			v.HeldFlip = fmt.Sprintf("%s (%s ago)", e.Message, duration.HumanDuration(now.Sub(at)))
+		}
+	}
+}
+
+// eventTime is when an Event last happened, whichever API wrote it.
+func eventTime(e corev1.Event) time.Time {
+	for _, t := range []time.Time{e.LastTimestamp.Time, e.EventTime.Time, e.FirstTimestamp.Time} {
+		if !t.IsZero() {
+			return t
+		}
+	}
+	return e.CreationTimestamp.Time
 }
 
 // verdictFor says what a policy that selects the pod does with it.
