@@ -92,7 +92,7 @@ The local control plane is up, with the operator on it. In another terminal:
   kubectl apply -f config/samples/pods.yaml                      # two pods with a readiness gate, one without
   kubectl apply -f config/samples/readygate_v1alpha1_label.yaml  # a policy: the gate is True once the pod is labelled warm=true
   kubectl get pods -o wide          # READINESS GATES: checkout-0 0/1 (not Ready), checkout-1 1/1
-  bin/kubectl-rgp explain pod/checkout-0   # why checkout-0 is not ready (make build writes bin/kubectl-rgp)
+  bin/kubectl-rgp explain pod/checkout-0   # why checkout-0 is not ready, and what would change it
   kubectl label pod checkout-0 warm=true
   kubectl get pods -o wide          # READINESS GATES: checkout-0 1/1, Ready
   kubectl get rgp                   # MATCHED 2, READY 2
