@@ -22,18 +22,13 @@ import (
 
 // healthzPolicy gates the pods labelled app=APP on their /healthz answering 200.
 func healthzPolicy(ns, app string) *v1alpha1.ReadinessGatePolicy {
-	return &v1alpha1.ReadinessGatePolicy{
-		ObjectMeta: metav1.ObjectMeta{Name: app + "-healthz", Namespace: ns},
-		Spec: v1alpha1.ReadinessGatePolicySpec{
-			Selector:          metav1.LabelSelector{MatchLabels: map[string]string{"app": app}},
-			ConditionType:     rgpGate,
-			Expression:        "http.statusCode == 200",
-			MessageExpression: "'healthz answered ' + string(http.statusCode)",
-			Interval:          &metav1.Duration{Duration: time.Second},
-			Sources: &v1alpha1.Sources{HTTP: &v1alpha1.HTTPSource{PodEndpoint: v1alpha1.PodEndpoint{
-				Port: intstr.FromInt32(netnsHostPort), Path: "/healthz"}}},
-		},
-	}
+	p := rgpPolicy(ns, app+"-healthz", app)
+	p.Spec.Expression = "http.statusCode == 200"
+	p.Spec.MessageExpression = "'healthz answered ' + string(http.statusCode)"
+	p.Spec.Interval = &metav1.Duration{Duration: time.Second}
+	p.Spec.Sources = &v1alpha1.Sources{HTTP: &v1alpha1.HTTPSource{PodEndpoint: v1alpha1.PodEndpoint{
+		Port: intstr.FromInt32(netnsHostPort), Path: "/healthz"}}}
+	return p
 }
 
 // servedPod is a pod gated by healthzPolicy(ns, app) whose IP is the host's.

@@ -42,19 +42,26 @@ type explainJSON struct {
 	} `json:"policies"`
 }
 
+// rgpPolicy is a policy named NAME that decides rgpGate on the pods
+// labelled app=APP; the caller fills in the expressions.
+func rgpPolicy(ns, name, app string) *v1alpha1.ReadinessGatePolicy {
+	return &v1alpha1.ReadinessGatePolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+		Spec: v1alpha1.ReadinessGatePolicySpec{
+			Selector:      metav1.LabelSelector{MatchLabels: map[string]string{"app": app}},
+			ConditionType: rgpGate,
+		},
+	}
+}
+
 // promotedPolicy gates the pods labelled app=APP on their own label
 // promoted=yes: a policy that reads only the pod.
 func promotedPolicy(ns, app string) *v1alpha1.ReadinessGatePolicy {
-	return &v1alpha1.ReadinessGatePolicy{
-		ObjectMeta: metav1.ObjectMeta{Name: app + "-promoted", Namespace: ns},
-		Spec: v1alpha1.ReadinessGatePolicySpec{
-			Selector:          metav1.LabelSelector{MatchLabels: map[string]string{"app": app}},
-			ConditionType:     rgpGate,
-			Variables:         []v1alpha1.Variable{{Name: "promoted", Expression: "pod.metadata.labels.?promoted.orValue('none')"}},
-			Expression:        "variables.promoted == 'yes'",
-			MessageExpression: "'promoted=' + variables.promoted",
-		},
-	}
+	p := rgpPolicy(ns, app+"-promoted", app)
+	p.Spec.Variables = []v1alpha1.Variable{{Name: "promoted", Expression: "pod.metadata.labels.?promoted.orValue('none')"}}
+	p.Spec.Expression = "variables.promoted == 'yes'"
+	p.Spec.MessageExpression = "'promoted=' + variables.promoted"
+	return p
 }
 
 var _ = Describe("kubectl-rgp", func() {
