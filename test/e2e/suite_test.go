@@ -1,6 +1,6 @@
-// Package e2e runs the built manager binary, as a user would, against a real
-// control plane with kube-controller-manager's endpointslice controller and
-// the kubelet simulator.
+// Package e2e runs the built manager and kubectl-rgp binaries, as a user
+// would, against a real control plane with kube-controller-manager's
+// endpointslice controller and the kubelet simulator.
 package e2e_test
 
 import (
@@ -28,6 +28,10 @@ var (
 	// managerBinary is the manager built once for the suite; specs that
 	// need other flags start their own process of it with startManager.
 	managerBinary string
+	// pluginBinary is kubectl-rgp, run by the specs as a user would.
+	pluginBinary string
+	// nshostBinary is the HTTP server the specs run in a network namespace.
+	nshostBinary string
 )
 
 func TestE2E(t *testing.T) {
@@ -41,10 +45,9 @@ var _ = BeforeSuite(func() {
 	logf.SetLogger(zap.New(zap.WriteTo(GinkgoWriter)))
 	scheme := controllers.NewScheme()
 
-	managerBinary = filepath.Join(GinkgoT().TempDir(), "manager")
-	build := exec.Command("go", "build", "-o", managerBinary, "../../cmd")
-	build.Stdout, build.Stderr = GinkgoWriter, GinkgoWriter
-	Expect(build.Run()).To(Succeed(), "building the manager")
+	managerBinary = buildBinary("../../cmd", "manager")
+	pluginBinary = buildBinary("../../cmd/kubectl-rgp", "kubectl-rgp")
+	nshostBinary = buildBinary("./nshost", "nshost")
 
 	var err error
 	cp, err = testenv.Start(testenv.Options{
@@ -59,6 +62,15 @@ var _ = BeforeSuite(func() {
 	metricsAddr = freeLoopbackAddr()
 	startSuiteManager()
 })
+
+// buildBinary builds the main package pkg into the suite's temporary directory.
+func buildBinary(pkg, name string) string {
+	out := filepath.Join(GinkgoT().TempDir(), name)
+	build := exec.Command("go", "build", "-o", out, pkg)
+	build.Stdout, build.Stderr = GinkgoWriter, GinkgoWriter
+	Expect(build.Run()).To(Succeed(), "building "+pkg)
+	return out
+}
 
 // startSuiteManager starts the manager most specs run against: plain flags,
 // no webhooks (they have their own suite).
