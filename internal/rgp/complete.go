@@ -18,8 +18,9 @@ const completionTimeout = 5 * time.Second
 // completePods completes pod names in the namespace, for explain.
 func (o *options) completePods(cmd *cobra.Command, args []string, prefix string) ([]string, cobra.ShellCompDirective) {
 	return o.completeNames(cmd, args, prefix, &corev1.PodList{}, func(l client.ObjectList) []string {
-		var names []string
-		for _, p := range l.(*corev1.PodList).Items {
+		items := l.(*corev1.PodList).Items
+		names := make([]string, 0, len(items))
+		for _, p := range items {
 			names = append(names, p.Name)
 		}
 		return names
@@ -29,8 +30,9 @@ func (o *options) completePods(cmd *cobra.Command, args []string, prefix string)
 // completePolicies completes policy names in the namespace, for status.
 func (o *options) completePolicies(cmd *cobra.Command, args []string, prefix string) ([]string, cobra.ShellCompDirective) {
 	return o.completeNames(cmd, args, prefix, &v1alpha1.ReadinessGatePolicyList{}, func(l client.ObjectList) []string {
-		var names []string
-		for _, p := range l.(*v1alpha1.ReadinessGatePolicyList).Items {
+		items := l.(*v1alpha1.ReadinessGatePolicyList).Items
+		names := make([]string, 0, len(items))
+		for _, p := range items {
 			names = append(names, p.Name)
 		}
 		return names

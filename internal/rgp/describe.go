@@ -87,15 +87,15 @@ func gateNextStep(v PolicyVerdict) string {
 	switch {
 	case isTrue && v.HeldFlip != "":
 		return fmt.Sprintf("%s stays True while maxUnavailable has no room for its flip to False: it flips once other pods of policy %s turn True", v.ConditionType, v.Name)
-	case isTrue && (now == "false" || now == "pod-unreachable"):
+	case isTrue && (now == outcomeFalse || now == outcomeUnreachable):
 		return fmt.Sprintf("%s is True but the expression is %s now%s; it turns False after failureThreshold consecutive results, if maxUnavailable has room", v.ConditionType, now, detail)
 	case isTrue:
 		return ""
-	case now == "true":
+	case now == outcomeTrue:
 		return fmt.Sprintf("the expression is true now: %s turns True once successThreshold is met (%s)", v.ConditionType, v.Settings)
-	case now == "false":
+	case now == outcomeFalse:
 		return fmt.Sprintf("%s turns True when the expression holds; now it is false%s", v.ConditionType, detail)
-	case now == "unknown":
+	case now == outcomeUnknown:
 		return fmt.Sprintf("you cannot read the policy's sources (%s); the operator last wrote %s", detail[min(len(detail), 2):], conditionText(v.Condition))
 	}
 	return fmt.Sprintf("%s waits on %s%s", v.ConditionType, now, detail)
@@ -116,39 +116,41 @@ func conditionText(c *ConditionView) string {
 }
 
 // printExplanation writes explain's report as text.
-func printExplanation(w io.Writer, r *Explanation) {
-	fmt.Fprintf(w, "Pod %s/%s  Ready=%s\n", r.Namespace, r.Pod, r.Ready)
+func printExplanation(w io.Writer, r *Explanation) error {
+	tw := &textWriter{w: w}
+	tw.printf("Pod %s/%s  Ready=%s\n", r.Namespace, r.Pod, r.Ready)
 	for _, v := range r.Policies {
-		fmt.Fprintf(w, "\nPolicy %s  condition %s  %s\n", v.Name, v.ConditionType, v.Role)
+		tw.printf("\nPolicy %s  condition %s  %s\n", v.Name, v.ConditionType, v.Role)
 		if v.Why != "" {
-			fmt.Fprintf(w, "  why:        %s\n", v.Why)
+			tw.printf("  why:        %s\n", v.Why)
 		}
 		if v.Settings != "" {
-			fmt.Fprintf(w, "  settings:   %s\n", v.Settings)
+			tw.printf("  settings:   %s\n", v.Settings)
 		}
-		fmt.Fprintf(w, "  expression: %s\n", cut(strings.Join(strings.Fields(v.Expression), " "), maxValueText))
-		fmt.Fprintf(w, "  condition:  %s", conditionText(v.Condition))
+		tw.printf("  expression: %s\n", cut(strings.Join(strings.Fields(v.Expression), " "), maxValueText))
+		tw.printf("  condition:  %s", conditionText(v.Condition))
 		if v.Condition != nil && v.Condition.Since != "" {
-			fmt.Fprintf(w, "  (since %s, %s ago)", v.Condition.Since, v.Condition.Age)
+			tw.printf("  (since %s, %s ago)", v.Condition.Since, v.Condition.Age)
 		}
-		fmt.Fprintln(w)
+		tw.printf("\n")
 		if v.Now != nil {
-			fmt.Fprintf(w, "  now:        %s", v.Now.Outcome)
+			tw.printf("  now:        %s", v.Now.Outcome)
 			if v.Now.Message != "" {
-				fmt.Fprintf(w, ": %s", v.Now.Message)
+				tw.printf(": %s", v.Now.Message)
 			}
-			fmt.Fprintf(w, "  (cost %d)\n", v.Now.Cost)
-			printEvaluationDetail(w, "    ", *v.Now)
+			tw.printf("  (cost %d)\n", v.Now.Cost)
+			printEvaluationDetail(tw, "    ", *v.Now)
 		}
 		if v.Plan != "" {
-			fmt.Fprintf(w, "  next write: %s\n", v.Plan)
+			tw.printf("  next write: %s\n", v.Plan)
 		}
 		if v.HeldFlip != "" {
-			fmt.Fprintf(w, "  held flip:  %s\n", v.HeldFlip)
+			tw.printf("  held flip:  %s\n", v.HeldFlip)
 		}
 		if v.Held > 0 || v.Stale > 0 {
-			fmt.Fprintf(w, "  policy:     %d pods held by maxUnavailable, %d held True on stale data\n", v.Held, v.Stale)
+			tw.printf("  policy:     %d pods held by maxUnavailable, %d held True on stale data\n", v.Held, v.Stale)
 		}
 	}
-	fmt.Fprintf(w, "\nNext: %s\n", r.Next)
+	tw.printf("\nNext: %s\n", r.Next)
+	return tw.err
 }

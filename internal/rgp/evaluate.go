@@ -12,14 +12,24 @@ import (
 	"github.com/readygate/readygate/internal/policy"
 )
 
-// Outcomes as the plugin prints them, one per gate.Outcome.
+// Outcomes as the plugin prints them.
+const (
+	outcomeTrue              = "true"
+	outcomeFalse             = "false"
+	outcomeError             = "error"
+	outcomeSourceUnavailable = "source-unavailable"
+	outcomeUnreachable       = "pod-unreachable"
+	outcomeUnknown           = "unknown"
+)
+
+// outcomeNames names every gate.Outcome.
 var outcomeNames = map[gate.Outcome]string{
-	gate.OutcomeTrue:              "true",
-	gate.OutcomeFalse:             "false",
-	gate.OutcomeError:             "error",
-	gate.OutcomeSourceUnavailable: "source-unavailable",
-	gate.OutcomeUnreachable:       "pod-unreachable",
-	gate.OutcomePending:           "unknown",
+	gate.OutcomeTrue:              outcomeTrue,
+	gate.OutcomeFalse:             outcomeFalse,
+	gate.OutcomeError:             outcomeError,
+	gate.OutcomeSourceUnavailable: outcomeSourceUnavailable,
+	gate.OutcomeUnreachable:       outcomeUnreachable,
+	gate.OutcomePending:           outcomeUnknown,
 }
 
 // Evaluation is a policy evaluated against one pod, with what it read.

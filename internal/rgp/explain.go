@@ -58,11 +58,10 @@ cluster cannot be reached.`,
 			if err != nil {
 				return err
 			}
-			if o.output == "json" {
+			if o.output == outputJSON {
 				return printJSON(cmd.OutOrStdout(), r)
 			}
-			printExplanation(cmd.OutOrStdout(), r)
-			return nil
+			return printExplanation(cmd.OutOrStdout(), r)
 		},
 	}
 	cmd.Flags().StringVar(&live.prometheusURL, "prometheus-url", "", "Query Prometheus here (e.g. after kubectl port-forward) instead of the policy's address.")

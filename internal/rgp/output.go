@@ -12,6 +12,19 @@ import (
 	"github.com/readygate/readygate/internal/cel"
 )
 
+// textWriter writes a text report and keeps the first write error, so that
+// a closed pipe ends the command with an error rather than silently.
+type textWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (t *textWriter) printf(format string, args ...any) {
+	if t.err == nil {
+		_, t.err = fmt.Fprintf(t.w, format, args...)
+	}
+}
+
 // printJSON writes v indented, for scripts.
 func printJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
@@ -21,30 +34,31 @@ func printJSON(w io.Writer, v any) error {
 
 func (t *testOptions) print(cmd *cobra.Command, r testReport) error {
 	w := cmd.OutOrStdout()
-	if t.output == "json" {
+	if t.output == outputJSON {
 		return printJSON(w, r)
 	}
+	tw := &textWriter{w: w}
 	for _, res := range r.Results {
-		fmt.Fprintf(w, "pod/%s: %s", res.Pod, res.Result.Outcome)
+		tw.printf("pod/%s: %s", res.Pod, res.Result.Outcome)
 		if res.Result.Message != "" {
-			fmt.Fprintf(w, ": %s", res.Result.Message)
+			tw.printf(": %s", res.Result.Message)
 		}
-		fmt.Fprintln(w)
+		tw.printf("\n")
 		if !res.Selected {
-			fmt.Fprintf(w, "  note: policy %s's selector does not select this pod: the operator would not evaluate it\n", r.Policy)
+			tw.printf("  note: policy %s's selector does not select this pod: the operator would not evaluate it\n", r.Policy)
 		}
 		if res.Selected && !res.Gated {
-			fmt.Fprintln(w, "  note: the pod's spec.readinessGates lacks the policy's condition type: the verdict would not gate it")
+			tw.printf("  note: the pod's spec.readinessGates lacks the policy's condition type: the verdict would not gate it\n")
 		}
-		printEvaluationDetail(w, "  ", res.Result)
+		printEvaluationDetail(tw, "  ", res.Result)
 	}
-	return nil
+	return tw.err
 }
 
 // printEvaluationDetail writes the variables' and sources' values.
-func printEvaluationDetail(w io.Writer, indent string, ev Evaluation) {
+func printEvaluationDetail(tw *textWriter, indent string, ev Evaluation) {
 	for _, v := range ev.Variables {
-		fmt.Fprintf(w, "%svariables.%s = %s\n", indent, v.Name, valueText(v.Value, v.Error))
+		tw.printf("%svariables.%s = %s\n", indent, v.Name, valueText(v.Value, v.Error))
 	}
 	for _, s := range ev.Sources {
 		from := ""
@@ -53,9 +67,9 @@ func printEvaluationDetail(w io.Writer, indent string, ev Evaluation) {
 		}
 		switch {
 		case s.MissingPermission != "":
-			fmt.Fprintf(w, "%s%s%s: not readable: you lack %s\n", indent, s.Name, from, s.MissingPermission)
+			tw.printf("%s%s%s: not readable: you lack %s\n", indent, s.Name, from, s.MissingPermission)
 		default:
-			fmt.Fprintf(w, "%s%s%s = %s\n", indent, s.Name, from, valueText(s.Value, s.Error))
+			tw.printf("%s%s%s = %s\n", indent, s.Name, from, valueText(s.Value, s.Error))
 		}
 	}
 }

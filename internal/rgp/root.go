@@ -107,6 +107,9 @@ func printError(w io.Writer, err error) {
 	_, _ = fmt.Fprintln(w, "error: "+strings.Join(kept, " "))
 }
 
+// outputJSON is -o json.
+const outputJSON = "json"
+
 // addOutputFlag adds -o/--output with the text and json formats.
 func (o *options) addOutputFlag(cmd *cobra.Command) {
 	cmd.Flags().StringVarP(&o.output, "output", "o", "", "Output format: empty for text, or json.")
@@ -114,7 +117,7 @@ func (o *options) addOutputFlag(cmd *cobra.Command) {
 
 // checkOutput rejects an unknown output format before any work is done.
 func (o *options) checkOutput() error {
-	if o.output != "" && o.output != "json" {
+	if o.output != "" && o.output != outputJSON {
 		return failed("--output %q: must be json or empty (text)", o.output)
 	}
 	return nil

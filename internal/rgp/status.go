@@ -9,7 +9,6 @@ import (
 
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/readygate/readygate/api/v1alpha1"
@@ -64,11 +63,10 @@ out; 2 the policy does not exist or the cluster cannot be reached.`,
 			if err != nil {
 				return err
 			}
-			if o.output == "json" {
+			if o.output == outputJSON {
 				return printJSON(cmd.OutOrStdout(), rollouts)
 			}
-			printRollouts(cmd.OutOrStdout(), rollouts)
-			return nil
+			return printRollouts(cmd.OutOrStdout(), rollouts)
 		},
 	}
 	f := cmd.Flags()
@@ -129,7 +127,10 @@ func (s *statusOptions) read(ctx context.Context, c *cluster, name string) ([]Ro
 		out = append(out, rolloutOf(c.compile(p), p, policies.Items, pods.Items))
 	}
 	if name != "" && len(out) == 0 {
-		return nil, c.apiError("policy "+name, apierrors.NewNotFound(v1alpha1.GroupVersion.WithResource("readinessgatepolicies").GroupResource(), name))
+		if ns == "" {
+			return nil, failed("policy %q not found in any namespace", name)
+		}
+		return nil, failed("policy %q not found in namespace %q (use -n to choose another, or -A)", name, ns)
 	}
 	return out, nil
 }
@@ -166,24 +167,26 @@ func rolloutOf(c *policy.Compiled, p *v1alpha1.ReadinessGatePolicy, peers []v1al
 	return r
 }
 
-func printRollouts(w io.Writer, rollouts []Rollout) {
-	fmt.Fprintf(w, "%-12s %-24s %-36s %7s %5s %7s %4s %5s\n", "NAMESPACE", "POLICY", "CONDITION", "MATCHED", "READY", "MISSING", "HELD", "STALE")
+func printRollouts(w io.Writer, rollouts []Rollout) error {
+	tw := &textWriter{w: w}
+	tw.printf("%-12s %-24s %-36s %7s %5s %7s %4s %5s\n", "NAMESPACE", "POLICY", "CONDITION", "MATCHED", "READY", "MISSING", "HELD", "STALE")
 	for _, r := range rollouts {
-		fmt.Fprintf(w, "%-12s %-24s %-36s %7d %5d %7d %4d %5d\n", r.Namespace, r.Policy, r.ConditionType, r.Matched, r.Ready, r.Missing, r.Held, r.Stale)
+		tw.printf("%-12s %-24s %-36s %7d %5d %7d %4d %5d\n", r.Namespace, r.Policy, r.ConditionType, r.Matched, r.Ready, r.Missing, r.Held, r.Stale)
 		if r.Problem != "" {
-			fmt.Fprintf(w, "  problem: %s\n", r.Problem)
+			tw.printf("  problem: %s\n", r.Problem)
 		}
 		for _, p := range r.NotReady {
-			fmt.Fprintf(w, "  %s  %s", p.Pod, p.Status)
+			tw.printf("  %s  %s", p.Pod, p.Status)
 			if p.Reason != "" {
-				fmt.Fprintf(w, "  %s", p.Reason)
+				tw.printf("  %s", p.Reason)
 			}
 			if p.Message != "" {
-				fmt.Fprintf(w, "  %s", cut(p.Message, 160))
+				tw.printf("  %s", cut(p.Message, 160))
 			}
-			fmt.Fprintln(w)
+			tw.printf("\n")
 		}
 	}
+	return tw.err
 }
 
 // progressWidth is the number of cells of a progress bar.
@@ -205,42 +208,68 @@ func progressBar(r Rollout) string {
 	return line
 }
 
+// readTimeout bounds one read of --watch, whatever is left of --timeout.
+const readTimeout = 30 * time.Second
+
 // watchRollout prints each policy's bar when it moves, until every matched
-// pod is True (exit 0) or the timeout (exit 1).
+// pod is True (exit 0) or the timeout (exit 1). The timeout ends the wait
+// between reads, never a read: a read cut short would end in an error
+// rather than the timeout. A first read that fails is bad input (exit 2);
+// a later one is an API blip a deploy script should ride out.
 func (s *statusOptions) watchRollout(ctx context.Context, w io.Writer, c *cluster, name string) error {
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
-	defer cancel()
-	shown := map[string]string{}
+	tw := &textWriter{w: w}
+	deadline := time.NewTimer(s.timeout)
+	defer deadline.Stop()
 	tick := time.NewTicker(s.interval)
 	defer tick.Stop()
-	for {
-		rollouts, err := s.read(ctx, c, name)
-		if err != nil && ctx.Err() == nil {
+	shown := map[string]string{}
+	var last []Rollout
+	var lastErr error
+	for first := true; ; first = false {
+		readCtx, cancel := context.WithTimeout(ctx, readTimeout)
+		rollouts, err := s.read(readCtx, c, name)
+		cancel()
+		switch {
+		case err != nil && first:
 			return err
-		}
-		done := err == nil
-		for _, r := range rollouts {
-			key := r.Namespace + "/" + r.Policy
-			if bar := progressBar(r); shown[key] != bar {
-				fmt.Fprintln(w, bar)
-				shown[key] = bar
+		case err != nil:
+			lastErr = err
+		default:
+			last, lastErr = rollouts, nil
+			if s.report(tw, rollouts, shown) {
+				tw.printf("every matched pod is True\n")
+				return tw.err
 			}
-			done = done && r.Done()
-		}
-		if done {
-			fmt.Fprintln(w, "every matched pod is True")
-			return nil
 		}
 		select {
 		case <-ctx.Done():
-			return &exitError{code: ExitNotReady, err: fmt.Errorf("timed out after %s: %s", s.timeout, notDone(rollouts))}
+			return &exitError{code: ExitNotReady, err: fmt.Errorf("interrupted: %s", notDone(last, lastErr))}
+		case <-deadline.C:
+			return &exitError{code: ExitNotReady, err: fmt.Errorf("timed out after %s: %s", s.timeout, notDone(last, lastErr))}
 		case <-tick.C:
 		}
 	}
 }
 
-func notDone(rollouts []Rollout) string {
+// report prints the bars that moved and says whether every rollout is done.
+func (s *statusOptions) report(tw *textWriter, rollouts []Rollout, shown map[string]string) bool {
+	done := true
+	for _, r := range rollouts {
+		key := r.Namespace + "/" + r.Policy
+		if bar := progressBar(r); shown[key] != bar {
+			tw.printf("%s\n", bar)
+			shown[key] = bar
+		}
+		done = done && r.Done()
+	}
+	return done
+}
+
+func notDone(rollouts []Rollout, lastErr error) string {
 	var parts []string
+	if lastErr != nil {
+		parts = append(parts, "the last read failed: "+lastErr.Error())
+	}
 	for _, r := range rollouts {
 		if !r.Done() {
 			parts = append(parts, fmt.Sprintf("%s has %d of %d pods True", r.Policy, r.Ready, r.Matched))
