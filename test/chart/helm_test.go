@@ -1,0 +1,140 @@
+package chart
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	"sigs.k8s.io/yaml"
+)
+
+// The release the tests render: named and namespaced as config/default
+// names its objects, so that the two can be compared object by object.
+const (
+	release   = "readygate"
+	namespace = "readygate-system"
+)
+
+// tb is what the helpers need of a test: testing.T's and GinkgoT()'s.
+type tb interface {
+	Helper()
+	Fatalf(format string, args ...any)
+	TempDir() string
+}
+
+var (
+	root     = filepath.Join("..", "..")
+	chartDir = filepath.Join(root, "charts", "readygate")
+)
+
+func binary(t tb, env, target string) string {
+	t.Helper()
+	bin := os.Getenv(env)
+	if bin == "" {
+		t.Fatalf("%s is not set: run the tests through `make test`, which builds %s", env, target)
+	}
+	return bin
+}
+
+// helm runs the helm CLI and returns its output, or fails the test.
+func helm(t tb, args ...string) []byte {
+	t.Helper()
+	out, err := helmErr(t, args...)
+	if err != nil {
+		t.Fatalf("helm %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+func helmErr(t tb, args ...string) ([]byte, error) {
+	t.Helper()
+	cmd := exec.Command(binary(t, "HELM_BINARY", "helm"), args...)
+	// No user's repositories, plugins or cache.
+	home := t.TempDir()
+	cmd.Env = append(os.Environ(), "HELM_CONFIG_HOME="+home, "HELM_CACHE_HOME="+home, "HELM_DATA_HOME="+home)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return append(out, stderr.Bytes()...), err
+	}
+	return out, nil
+}
+
+// render runs helm template on the chart with --set values.
+func render(t tb, set ...string) []map[string]any {
+	t.Helper()
+	args := []string{"template", release, chartDir, "--namespace", namespace}
+	if len(set) > 0 {
+		args = append(args, "--set", strings.Join(set, ","))
+	}
+	return parse(t, helm(t, args...))
+}
+
+// kustomize builds a directory of config/.
+func kustomize(t tb, dir string) []map[string]any {
+	t.Helper()
+	out, err := exec.Command(binary(t, "KUSTOMIZE", "kustomize"), "build", filepath.Join(root, "config", dir)).CombinedOutput()
+	if err != nil {
+		t.Fatalf("kustomize build config/%s: %v\n%s", dir, err, out)
+	}
+	return parse(t, out)
+}
+
+func parse(t tb, out []byte) []map[string]any {
+	t.Helper()
+	var objs []map[string]any
+	for _, doc := range bytes.Split(out, []byte("\n---")) {
+		var obj map[string]any
+		if err := yaml.Unmarshal(doc, &obj); err != nil {
+			t.Fatalf("%v in\n%s", err, doc)
+		}
+		if obj != nil {
+			objs = append(objs, obj)
+		}
+	}
+	return objs
+}
+
+// named finds an object by kind and name, or fails.
+func named(t tb, objs []map[string]any, kind, name string) map[string]any {
+	t.Helper()
+	for _, o := range objs {
+		if o["kind"] == kind && dig(o, "metadata", "name") == name {
+			return o
+		}
+	}
+	t.Fatalf("no %s %s among %v", kind, name, kindsAndNames(objs))
+	return nil
+}
+
+func kindsAndNames(objs []map[string]any) []string {
+	out := make([]string, 0, len(objs))
+	for _, o := range objs {
+		out = append(out, o["kind"].(string)+" "+dig(o, "metadata", "name").(string))
+	}
+	return out
+}
+
+func ofKind(objs []map[string]any, kind string) []map[string]any {
+	var out []map[string]any
+	for _, o := range objs {
+		if o["kind"] == kind {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+func dig(v any, path ...string) any {
+	for _, p := range path {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = m[p]
+	}
+	return v
+}
