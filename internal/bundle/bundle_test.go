@@ -94,7 +94,7 @@ func TestOwnedCRDsListResources(t *testing.T) {
 		t.Fatal("the CSV owns no CRD")
 	}
 	for _, crd := range owned {
-		var kinds []string
+		kinds := make([]string, 0, len(crd.Resources))
 		for _, r := range crd.Resources {
 			kinds = append(kinds, r.Kind+"/"+r.Version)
 		}

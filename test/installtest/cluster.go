@@ -9,8 +9,8 @@ import (
 	"context"
 	"path/filepath"
 
-	. "github.com/onsi/ginkgo/v2" //nolint:revive // the suites' DSL
-	. "github.com/onsi/gomega"    //nolint:revive // the suites' DSL
+	. "github.com/onsi/ginkgo/v2" //nolint:revive,staticcheck // the suites' DSL: this package holds their specs
+	. "github.com/onsi/gomega"    //nolint:revive,staticcheck // the suites' DSL: this package holds their specs
 	authenticationv1 "k8s.io/api/authentication/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"

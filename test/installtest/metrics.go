@@ -7,8 +7,8 @@ import (
 	"net/http"
 	"time"
 
-	. "github.com/onsi/ginkgo/v2" //nolint:revive // the suites' DSL
-	. "github.com/onsi/gomega"    //nolint:revive // the suites' DSL
+	. "github.com/onsi/ginkgo/v2" //nolint:revive,staticcheck // the suites' DSL: this package holds their specs
+	. "github.com/onsi/gomega"    //nolint:revive,staticcheck // the suites' DSL: this package holds their specs
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"

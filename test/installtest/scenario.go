@@ -5,8 +5,8 @@ import (
 	"slices"
 	"time"
 
-	. "github.com/onsi/ginkgo/v2" //nolint:revive // the suites' DSL
-	. "github.com/onsi/gomega"    //nolint:revive // the suites' DSL
+	. "github.com/onsi/ginkgo/v2" //nolint:revive,staticcheck // the suites' DSL: this package holds their specs
+	. "github.com/onsi/gomega"    //nolint:revive,staticcheck // the suites' DSL: this package holds their specs
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
