@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"sigs.k8s.io/yaml"
+	"github.com/readygate/readygate/test/objects"
 )
 
 // The release the tests render: named and namespaced as config/default
@@ -85,15 +85,9 @@ func kustomize(t tb, dir string) []map[string]any {
 
 func parse(t tb, out []byte) []map[string]any {
 	t.Helper()
-	var objs []map[string]any
-	for _, doc := range bytes.Split(out, []byte("\n---")) {
-		var obj map[string]any
-		if err := yaml.Unmarshal(doc, &obj); err != nil {
-			t.Fatalf("%v in\n%s", err, doc)
-		}
-		if obj != nil {
-			objs = append(objs, obj)
-		}
+	objs, err := objects.Parse(out)
+	if err != nil {
+		t.Fatalf("%v in\n%s", err, out)
 	}
 	return objs
 }
@@ -101,13 +95,11 @@ func parse(t tb, out []byte) []map[string]any {
 // named finds an object by kind and name, or fails.
 func named(t tb, objs []map[string]any, kind, name string) map[string]any {
 	t.Helper()
-	for _, o := range objs {
-		if o["kind"] == kind && dig(o, "metadata", "name") == name {
-			return o
-		}
+	o := objects.Named(objs, kind, name)
+	if o == nil {
+		t.Fatalf("no %s %s among %v", kind, name, kindsAndNames(objs))
 	}
-	t.Fatalf("no %s %s among %v", kind, name, kindsAndNames(objs))
-	return nil
+	return o
 }
 
 func kindsAndNames(objs []map[string]any) []string {
@@ -128,13 +120,4 @@ func ofKind(objs []map[string]any, kind string) []map[string]any {
 	return out
 }
 
-func dig(v any, path ...string) any {
-	for _, p := range path {
-		m, ok := v.(map[string]any)
-		if !ok {
-			return nil
-		}
-		v = m[p]
-	}
-	return v
-}
+func dig(v any, path ...string) any { return objects.Dig(v, path...) }

@@ -31,10 +31,7 @@ import (
 var installed = &installtest.Installation{Namespace: namespace}
 
 func TestInstall(t *testing.T) {
-	RegisterFailHandler(Fail)
-	SetDefaultEventuallyTimeout(60 * time.Second)
-	SetDefaultEventuallyPollingInterval(100 * time.Millisecond)
-	RunSpecs(t, "the Helm chart installs with its service account's permissions")
+	installtest.Run(t, "the Helm chart installs with its service account's permissions")
 }
 
 var _ = installtest.DescribeCoreScenario("readygate installed from the Helm chart", installed)

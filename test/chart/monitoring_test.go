@@ -37,14 +37,10 @@ func TestServiceMonitor(t *testing.T) {
 // rendered as they are when config/ has them, refused with the make step
 // to run when it does not.
 func TestPrometheusRule(t *testing.T) {
-	source, err := os.ReadFile(filepath.Join(root, "config", "prometheus", "rules.yaml"))
 	set := "metrics.prometheusRule.enabled=true"
-	if errors.Is(err, fs.ErrNotExist) {
-		refused(t, set, "files/rules.yaml")
+	source := fromConfig(t, "config/prometheus/rules.yaml", set, "files/rules.yaml")
+	if source == nil {
 		return
-	}
-	if err != nil {
-		t.Fatal(err)
 	}
 	var want map[string]any
 	if err := yaml.Unmarshal(source, &want); err != nil {
@@ -64,14 +60,10 @@ func TestPrometheusRule(t *testing.T) {
 }
 
 func TestDashboardConfigMap(t *testing.T) {
-	source, err := os.ReadFile(filepath.Join(root, "config", "grafana", "readygate-dashboard.json"))
 	set := "grafana.dashboard.enabled=true"
-	if errors.Is(err, fs.ErrNotExist) {
-		refused(t, set, "files/readygate-dashboard.json")
+	source := fromConfig(t, "config/grafana/readygate-dashboard.json", set, "files/readygate-dashboard.json")
+	if source == nil {
 		return
-	}
-	if err != nil {
-		t.Fatal(err)
 	}
 	got := named(t, render(t, set), "ConfigMap", "readygate-dashboard")
 	if dig(got, "metadata", "labels", "grafana_dashboard") != "1" {
@@ -82,10 +74,21 @@ func TestDashboardConfigMap(t *testing.T) {
 	}
 }
 
-func refused(t *testing.T, set, file string) {
+// fromConfig reads a file of config/ that the chart renders when set
+// enables it. Where config/ does not have it, it checks that the chart
+// refuses set with an error naming its copy and make chart, and returns nil.
+func fromConfig(t *testing.T, path, set, copied string) []byte {
 	t.Helper()
-	out, err := helmErr(t, "template", release, chartDir, "--set", set)
-	if err == nil || !strings.Contains(string(out), file) || !strings.Contains(string(out), "make chart") {
-		t.Errorf("--set %s without %s: %v, want an error naming the file and make chart:\n%s", set, file, err, out)
+	source, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(path)))
+	if err == nil {
+		return source
 	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		t.Fatal(err)
+	}
+	out, err := helmErr(t, "template", release, chartDir, "--set", set)
+	if err == nil || !strings.Contains(string(out), copied) || !strings.Contains(string(out), "make chart") {
+		t.Errorf("--set %s without %s: %v, want an error naming %s and make chart:\n%s", set, path, err, copied, out)
+	}
+	return nil
 }

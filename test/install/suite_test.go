@@ -34,10 +34,7 @@ var (
 )
 
 func TestInstall(t *testing.T) {
-	RegisterFailHandler(Fail)
-	SetDefaultEventuallyTimeout(60 * time.Second)
-	SetDefaultEventuallyPollingInterval(100 * time.Millisecond)
-	RunSpecs(t, "the OLM bundle installs with exactly the CSV's permissions")
+	installtest.Run(t, "the OLM bundle installs with exactly the CSV's permissions")
 }
 
 var _ = installtest.DescribeCoreScenario("readygate installed from the OLM bundle", installed)
