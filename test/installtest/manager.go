@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/ginkgo/v2" //nolint:revive,staticcheck // the suites' DSL: this package holds their specs
 	. "github.com/onsi/gomega"    //nolint:revive,staticcheck // the suites' DSL: this package holds their specs
 	corev1 "k8s.io/api/core/v1"
@@ -142,5 +141,5 @@ func Run(t *testing.T, description string) {
 	RegisterFailHandler(Fail)
 	SetDefaultEventuallyTimeout(60 * time.Second)
 	SetDefaultEventuallyPollingInterval(100 * time.Millisecond)
-	ginkgo.RunSpecs(t, description)
+	RunSpecs(t, description)
 }
