@@ -39,11 +39,11 @@ func TestSelfSignedCertificates(t *testing.T) {
 	}
 }
 
-func decode(t *testing.T, b64 string) []byte {
+func decode(t tb, b64 string) []byte {
 	t.Helper()
 	out, err := base64.StdEncoding.DecodeString(b64)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%v", err)
 	}
 	return out
 }
