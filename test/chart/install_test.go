@@ -16,8 +16,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	logf "sigs.k8s.io/controller-runtime/pkg/log"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/yaml"
 
 	"github.com/readygate/readygate/internal/testenv"
@@ -34,12 +32,9 @@ func TestInstall(t *testing.T) {
 	installtest.Run(t, "the Helm chart installs with its service account's permissions")
 }
 
-var _ = installtest.DescribeCoreScenario("readygate installed from the Helm chart", installed)
-
-var _ = installtest.DescribeMetricsEndpoint("the metrics endpoint the chart configures, with the chart's certificate", installed)
+var _ = installtest.DescribeInstall("the Helm chart", installed)
 
 var _ = BeforeSuite(func(ctx SpecContext) {
-	logf.SetLogger(zap.New(zap.WriteTo(GinkgoWriter)))
 	bin := installtest.BuildManager()
 	rendered := render(GinkgoT(), certModes["self-signed"]...)
 	objs, webhooks := split(rendered)

@@ -16,8 +16,6 @@ import (
 	. "github.com/onsi/gomega"
 	"github.com/operator-framework/api/pkg/manifests"
 	operatorsv1 "github.com/operator-framework/api/pkg/operators/v1"
-	logf "sigs.k8s.io/controller-runtime/pkg/log"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/readygate/readygate/internal/testenv"
 	"github.com/readygate/readygate/test/installtest"
@@ -37,12 +35,9 @@ func TestInstall(t *testing.T) {
 	installtest.Run(t, "the OLM bundle installs with exactly the CSV's permissions")
 }
 
-var _ = installtest.DescribeCoreScenario("readygate installed from the OLM bundle", installed)
-
-var _ = installtest.DescribeMetricsEndpoint("the metrics endpoint the CSV configures", installed)
+var _ = installtest.DescribeInstall("the OLM bundle", installed)
 
 var _ = BeforeSuite(func(ctx SpecContext) {
-	logf.SetLogger(zap.New(zap.WriteTo(GinkgoWriter)))
 	var err error
 	bundle, err = manifests.GetBundleFromDir(filepath.Join("..", "..", "bundle"))
 	Expect(err).NotTo(HaveOccurred(), "loading bundle/ (run make bundle)")

@@ -17,6 +17,9 @@ import (
 	. "github.com/onsi/gomega"    //nolint:revive,staticcheck // the suites' DSL: this package holds their specs
 	corev1 "k8s.io/api/core/v1"
 
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
 	"github.com/readygate/readygate/internal/testenv"
 )
 
@@ -136,8 +139,10 @@ func (b *SyncBuffer) String() string {
 	return b.buf.String()
 }
 
-// Run runs an install suite with the timeouts its specs assume.
+// Run runs an install suite with the timeouts its specs assume, and
+// controller-runtime's log in the spec's output.
 func Run(t *testing.T, description string) {
+	logf.SetLogger(zap.New(zap.WriteTo(GinkgoWriter)))
 	RegisterFailHandler(Fail)
 	SetDefaultEventuallyTimeout(60 * time.Second)
 	SetDefaultEventuallyPollingInterval(100 * time.Millisecond)

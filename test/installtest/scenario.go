@@ -25,6 +25,13 @@ const gate = "readygate.io/warm"
 
 var web = map[string]string{"app": "web"}
 
+// DescribeInstall registers the core scenario and the metrics endpoint's specs
+// against the operator installed from an install method.
+func DescribeInstall(from string, inst *Installation) bool {
+	DescribeCoreScenario("readygate installed from "+from, inst)
+	return DescribeMetricsEndpoint("the metrics endpoint "+from+" configures", inst)
+}
+
 // DescribeCoreScenario registers the core gating scenario against the
 // installation, which the suite's BeforeSuite fills in: leader election,
 // validation, injection only into labelled namespaces, a gate flipping,
