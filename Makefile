@@ -17,6 +17,7 @@ CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
 KUSTOMIZE ?= $(LOCALBIN)/kustomize-$(KUSTOMIZE_VERSION)
 GOLANGCI_LINT ?= $(LOCALBIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
 KREW_VALIDATOR ?= $(LOCALBIN)/validate-krew-manifest-$(KREW_VERSION)
+HELM ?= $(LOCALBIN)/helm
 ENVTEST_ASSETS ?= $(LOCALBIN)/k8s/$(K8S_VERSION)-$(shell go env GOOS)-$(shell go env GOARCH)
 
 SHELL = /usr/bin/env bash -o pipefail
@@ -65,9 +66,13 @@ olm: ## Build the OLM operator the install test runs to take the bundle's CSV to
 prometheus: ## Build the Prometheus server the prometheus source's tests run (cached).
 	./hack/build-prometheus.sh
 
+.PHONY: helm
+helm: ## Build the helm CLI the chart's tests and make release use (cached).
+	./hack/build-helm.sh
+
 .PHONY: test
-test: manifests generate vet controlplane prometheus olm kustomize krew-validator bundle-validate ## Run the unit and envtest suites against a real control plane.
-	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) PROMETHEUS_BINARY=$(LOCALBIN)/prometheus OLM_BINARY=$(LOCALBIN)/olm KUSTOMIZE=$(KUSTOMIZE) KREW_VALIDATOR=$(KREW_VALIDATOR) \
+test: manifests generate vet controlplane prometheus olm kustomize helm krew-validator bundle-validate ## Run the unit and envtest suites against a real control plane.
+	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) PROMETHEUS_BINARY=$(LOCALBIN)/prometheus OLM_BINARY=$(LOCALBIN)/olm KUSTOMIZE=$(KUSTOMIZE) HELM_BINARY=$(HELM) KREW_VALIDATOR=$(KREW_VALIDATOR) \
 		go test ./... -count=1 -timeout 30m
 
 # Fuzzing time per target.
@@ -104,6 +109,14 @@ docker-build: ## Build the manager image (needs a container engine).
 bundle: manifests kustomize ## Generate the OLM bundle (bundle/, bundle.Dockerfile) from config/manifests.
 	$(KUSTOMIZE) build config/manifests | go run ./hack/bundle generate --version=$(VERSION) --replaces=$(REPLACES) --image=$(IMG) \
 		--channels=$(CHANNELS) --default-channel=$(DEFAULT_CHANNEL) --icon=config/manifests/icon.svg
+
+.PHONY: chart
+chart: manifests ## Copy into charts/readygate the files it shares with config/ (CRD, manager role, alerts, dashboard); make test fails when they drift.
+	go run ./test/chart/sync
+
+.PHONY: release
+release: manifests kustomize helm ## Write dist/install.yaml (config/default, image v$(VERSION)) and dist/readygate-$(VERSION).tgz (the chart) for VERSION=x.y.z.
+	VERSION=$(VERSION) IMG=$(IMG) KUSTOMIZE=$(KUSTOMIZE) HELM=$(HELM) ./hack/release.sh
 
 .PHONY: bundle-validate
 bundle-validate: ## Validate bundle/ with operator-framework/api: default, OperatorHub v2, good-practices and deprecated-API validators.

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -78,6 +79,28 @@ func TestBundleValidates(t *testing.T) {
 	}
 	for _, e := range append(errs, warnings...) {
 		t.Error(e)
+	}
+}
+
+// operator-sdk scorecard's olm-crds-have-resources: every owned CRD lists
+// what it makes the operator write, here a pod's condition and an Event.
+func TestOwnedCRDsListResources(t *testing.T) {
+	b, err := manifests.GetBundleFromDir(filepath.Join(root, "bundle"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	owned := b.CSV.Spec.CustomResourceDefinitions.Owned
+	if len(owned) == 0 {
+		t.Fatal("the CSV owns no CRD")
+	}
+	for _, crd := range owned {
+		kinds := make([]string, 0, len(crd.Resources))
+		for _, r := range crd.Resources {
+			kinds = append(kinds, r.Kind+"/"+r.Version)
+		}
+		if !slices.Contains(kinds, "Pod/v1") || !slices.Contains(kinds, "Event/v1") {
+			t.Errorf("owned CRD %s %s lists resources %v, want Pod/v1 and Event/v1", crd.Name, crd.Version, kinds)
+		}
 	}
 }
 

@@ -12,8 +12,15 @@ import (
 
 // ownedCRDs describe every served version of every CRD. The descriptors come
 // from the schema itself, so they cannot drift from the API: one per
-// top-level field of spec and status.
-func ownedCRDs(crds []*apiextensionsv1.CustomResourceDefinition) ([]operatorsv1alpha1.CRDDescription, error) {
+// top-level field of spec and status. What a resource makes the operator
+// create or change (its resources) is not in the schema: the CSV base lists
+// it, and every served version must have it (operator-sdk scorecard's
+// olm-crds-have-resources).
+func ownedCRDs(crds []*apiextensionsv1.CustomResourceDefinition, base []operatorsv1alpha1.CRDDescription) ([]operatorsv1alpha1.CRDDescription, error) {
+	resources, err := baseResources(crds, base)
+	if err != nil {
+		return nil, err
+	}
 	var owned []operatorsv1alpha1.CRDDescription
 	for _, crd := range crds {
 		for _, v := range crd.Spec.Versions {
@@ -30,6 +37,10 @@ func ownedCRDs(crds []*apiextensionsv1.CustomResourceDefinition) ([]operatorsv1a
 				Kind:        crd.Spec.Names.Kind,
 				DisplayName: words(crd.Spec.Names.Kind),
 				Description: firstSentence(schema.Description),
+				Resources:   resources[crd.Name+"/"+v.Name],
+			}
+			if len(desc.Resources) == 0 {
+				return nil, fmt.Errorf("CRD %s version %s lists no resources it creates: add them to the CSV base's spec.customresourcedefinitions.owned (config/manifests/bases)", crd.Name, v.Name)
 			}
 			if desc.Description == "" {
 				return nil, fmt.Errorf("CRD %s version %s has no description: document the type in api/", crd.Name, v.Name)
@@ -48,6 +59,27 @@ func ownedCRDs(crds []*apiextensionsv1.CustomResourceDefinition) ([]operatorsv1a
 		}
 	}
 	return owned, nil
+}
+
+// baseResources are the resources the CSV base lists for each owned CRD
+// version, keyed name/version; a version the manifests do not serve is a
+// mistake in the base.
+func baseResources(crds []*apiextensionsv1.CustomResourceDefinition, base []operatorsv1alpha1.CRDDescription) (map[string][]operatorsv1alpha1.APIResourceReference, error) {
+	served := map[string]bool{}
+	for _, crd := range crds {
+		for _, v := range crd.Spec.Versions {
+			served[crd.Name+"/"+v.Name] = v.Served
+		}
+	}
+	out := map[string][]operatorsv1alpha1.APIResourceReference{}
+	for _, b := range base {
+		key := b.Name + "/" + b.Version
+		if !served[key] {
+			return nil, fmt.Errorf("the CSV base lists owned CRD %s version %s, which the manifests do not serve", b.Name, b.Version)
+		}
+		out[key] = b.Resources
+	}
+	return out, nil
 }
 
 type field struct {

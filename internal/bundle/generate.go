@@ -104,7 +104,7 @@ func buildCSV(objs *objects, opts Options, version semver.Version) (*operatorsv1
 	if csv.Spec.WebhookDefinitions, err = webhookDefinitions(objs, deployment); err != nil {
 		return nil, err
 	}
-	if csv.Spec.CustomResourceDefinitions.Owned, err = ownedCRDs(objs.crds); err != nil {
+	if csv.Spec.CustomResourceDefinitions.Owned, err = ownedCRDs(objs.crds, objs.csv.Spec.CustomResourceDefinitions.Owned); err != nil {
 		return nil, err
 	}
 	return csv, nil

@@ -11,7 +11,10 @@ const (
 	csvBase = `apiVersion: operators.coreos.com/v1alpha1
 kind: ClusterServiceVersion
 metadata: {name: x.v0.0.0}
-spec: {displayName: x}`
+spec:
+  displayName: x
+  customresourcedefinitions:
+    owned: [{name: widgets.example.io, version: v1, kind: Widget, resources: [{kind: Pod, version: v1, name: ""}]}]`
 	crd = `apiVersion: apiextensions.k8s.io/v1
 kind: CustomResourceDefinition
 metadata: {name: widgets.example.io}
@@ -84,7 +87,7 @@ func TestGenerate(t *testing.T) {
 	csv := paths["bundle/manifests/x.clusterserviceversion.yaml"]
 	for _, want := range []string{
 		"name: x.v1.2.3", "version: 1.2.3", "replaces: x.v1.2.2", "image: example.io/op:v1.2.3", "containerImage: example.io/op:v1.2.3",
-		"serviceAccountName: op", "path: size", "urn:alm:descriptor:com.tectonic.ui:number", "description: Widget is a test kind.\n",
+		"serviceAccountName: op", "path: size", "resources:\n      - kind: Pod\n        name: \"\"\n        version: v1\n", "urn:alm:descriptor:com.tectonic.ui:number", "description: Widget is a test kind.\n",
 		`"name": "small"`, "mediatype: image/svg+xml",
 	} {
 		if !strings.Contains(csv, want) {
@@ -148,6 +151,10 @@ func TestGenerateRejects(t *testing.T) {
 		{"no service account", replace(serviceAccount, ""), opts, `deployment op runs as service account "op", which the manifests do not define`},
 		{"no manager container", replace(deployment, strings.Replace(deployment, "name: manager", "name: app", 1)), opts, `deployment op has no container named "manager"`},
 		{"a misspelt field", replace(deployment, deployment+"\n  replica: 2"), opts, `Deployment op: error unmarshaling JSON: while decoding JSON: json: unknown field "replica"`},
+		{"an owned CRD without resources", replace(csvBase, strings.Replace(csvBase, `, resources: [{kind: Pod, version: v1, name: ""}]`, "", 1)), opts,
+			"CRD widgets.example.io version v1 lists no resources it creates: add them to the CSV base's spec.customresourcedefinitions.owned"},
+		{"resources for a CRD the manifests lack", replace(csvBase, strings.Replace(csvBase, "version: v1, kind", "version: v2, kind", 1)), opts,
+			"the CSV base lists owned CRD widgets.example.io version v2, which the manifests do not serve"},
 		{"an undocumented CRD", replace(crd, strings.Replace(crd, "description: Widget is a test kind. It has a spec.\n        ", "", 1)), opts, "has no description"},
 		{"a webhook outside the operator", docs(append(valid, `apiVersion: admissionregistration.k8s.io/v1
 kind: ValidatingWebhookConfiguration

@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/readygate/readygate/internal/testenv"
+	"github.com/readygate/readygate/test/installtest"
 )
 
 // The OLM operator itself, built from the module proxy (hack/build-olm.sh),
@@ -26,24 +27,24 @@ import (
 // InstallPlan) is done by hand as above; the kubelet simulator runs the
 // deployment's pod, so it becomes available without an image.
 var _ = Describe("the OLM operator", Ordered, func() {
-	var olm *cluster
+	var olm *installtest.Cluster
 
 	BeforeAll(func(ctx SpecContext) {
 		binary := os.Getenv("OLM_BINARY")
 		Expect(binary).NotTo(BeEmpty(), "OLM_BINARY is not set: run the tests through `make test`, which builds OLM")
-		olm = startCluster(testenv.Options{Simulator: true, Controllers: []string{"deployment-controller", "replicaset-controller"}})
-		DeferCleanup(olm.stop)
+		olm = installtest.StartCluster(testenv.Options{Simulator: true, Controllers: []string{"deployment-controller", "replicaset-controller"}}, operatorsv1.AddToScheme)
+		DeferCleanup(olm.Stop)
 
-		createCRDs(ctx, olm, olmcrds.ClusterServiceVersion(), olmcrds.OperatorGroup(), olmcrds.OperatorCondition(), olmcrds.OLMConfig(),
+		olm.CreateCRDs(ctx, olmcrds.ClusterServiceVersion(), olmcrds.OperatorGroup(), olmcrds.OperatorCondition(), olmcrds.OLMConfig(),
 			olmcrds.Subscription(), olmcrds.InstallPlan(), olmcrds.CatalogSource(), olmcrds.Operator())
 		installBundleObjects(ctx, olm, bundle)
 		installServiceAccount(ctx, olm, bundle.CSV)
-		Expect(olm.k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "olm"}})).To(Succeed())
+		Expect(olm.K8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "olm"}})).To(Succeed())
 		// An OperatorGroup without a selector or target namespaces: AllNamespaces.
-		Expect(olm.k8s.Create(ctx, &operatorsv1.OperatorGroup{ObjectMeta: metav1.ObjectMeta{Name: "global-operators", Namespace: operatorNamespace}})).To(Succeed())
+		Expect(olm.K8s.Create(ctx, &operatorsv1.OperatorGroup{ObjectMeta: metav1.ObjectMeta{Name: "global-operators", Namespace: operatorNamespace}})).To(Succeed())
 
 		cmd := exec.Command(binary, "--namespace=olm", "--writeStatusName=", "--writePackageServerStatusName=")
-		cmd.Env = append(os.Environ(), "KUBECONFIG="+olm.cp.KubeconfigPath)
+		cmd.Env = append(os.Environ(), "KUBECONFIG="+olm.CP.KubeconfigPath)
 		cmd.Stdout, cmd.Stderr = GinkgoWriter, GinkgoWriter
 		Expect(cmd.Start()).To(Succeed())
 		DeferCleanup(testenv.StopProcess, cmd, 10*time.Second)
@@ -51,9 +52,9 @@ var _ = Describe("the OLM operator", Ordered, func() {
 
 	It("takes the bundle's CSV to Succeeded", func(ctx SpecContext) {
 		csv := bundleCSV()
-		Expect(olm.k8s.Create(ctx, csv)).To(Succeed())
+		Expect(olm.K8s.Create(ctx, csv)).To(Succeed())
 		Eventually(func(g Gomega) {
-			g.Expect(olm.k8s.Get(ctx, client.ObjectKeyFromObject(csv), csv)).To(Succeed())
+			g.Expect(olm.K8s.Get(ctx, client.ObjectKeyFromObject(csv), csv)).To(Succeed())
 			phase, _, _ := unstructured.NestedString(csv.Object, "status", "phase")
 			reason, _, _ := unstructured.NestedString(csv.Object, "status", "reason")
 			message, _, _ := unstructured.NestedString(csv.Object, "status", "message")
@@ -64,7 +65,7 @@ var _ = Describe("the OLM operator", Ordered, func() {
 	It("runs the CSV's deployment as its service account, with the webhooks' certificate mounted", func(ctx SpecContext) {
 		deployment := &appsv1.Deployment{}
 		name := bundle.CSV.Spec.InstallStrategy.StrategySpec.DeploymentSpecs[0].Name
-		Expect(olm.k8s.Get(ctx, client.ObjectKey{Namespace: operatorNamespace, Name: name}, deployment)).To(Succeed())
+		Expect(olm.K8s.Get(ctx, client.ObjectKey{Namespace: operatorNamespace, Name: name}, deployment)).To(Succeed())
 		Expect(deployment.Spec.Template.Spec.ServiceAccountName).To(Equal(bundle.CSV.Spec.InstallStrategy.StrategySpec.DeploymentSpecs[0].Spec.Template.Spec.ServiceAccountName))
 		var mounts []string
 		for _, c := range deployment.Spec.Template.Spec.Containers {
@@ -81,8 +82,8 @@ var _ = Describe("the OLM operator", Ordered, func() {
 		mutating.SetKind("MutatingWebhookConfigurationList")
 		validating := mutating.DeepCopy()
 		validating.SetKind("ValidatingWebhookConfigurationList")
-		Expect(olm.k8s.List(ctx, mutating)).To(Succeed())
-		Expect(olm.k8s.List(ctx, validating)).To(Succeed())
+		Expect(olm.K8s.List(ctx, mutating)).To(Succeed())
+		Expect(olm.K8s.List(ctx, validating)).To(Succeed())
 		var names []string
 		for _, list := range []*unstructured.UnstructuredList{mutating, validating} {
 			for _, cfg := range list.Items {

@@ -3,7 +3,6 @@
 package manifests
 
 import (
-	"bytes"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -12,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"sigs.k8s.io/yaml"
+	"github.com/readygate/readygate/test/objects"
 )
 
 func kustomize(t *testing.T) string {
@@ -31,15 +30,9 @@ func build(t *testing.T, dir string) []map[string]any {
 	if err != nil {
 		t.Fatalf("kustomize build %s: %v\n%s", dir, err, out)
 	}
-	var objs []map[string]any
-	for _, doc := range bytes.Split(out, []byte("\n---\n")) {
-		var obj map[string]any
-		if err := yaml.Unmarshal(doc, &obj); err != nil {
-			t.Fatalf("%s: %v", dir, err)
-		}
-		if obj != nil {
-			objs = append(objs, obj)
-		}
+	objs, err := objects.Parse(out)
+	if err != nil {
+		t.Fatalf("%s: %v", dir, err)
 	}
 	return objs
 }
@@ -144,24 +137,10 @@ func TestServiceMonitorScrapesHTTPSWithToken(t *testing.T) {
 
 // named finds an object by kind and name, or nil.
 func named(objs []map[string]any, kind, name string) map[string]any {
-	for _, o := range objs {
-		if o["kind"] == kind && dig(o, "metadata", "name") == name {
-			return o
-		}
-	}
-	return nil
+	return objects.Named(objs, kind, name)
 }
 
-func dig(v any, path ...string) any {
-	for _, p := range path {
-		m, ok := v.(map[string]any)
-		if !ok {
-			return nil
-		}
-		v = m[p]
-	}
-	return v
-}
+func dig(v any, path ...string) any { return objects.Dig(v, path...) }
 
 func toStrings(v any) []string {
 	items := v.([]any)
