@@ -79,7 +79,7 @@ var _ = Describe("kubectl-rgp", func() {
 		Expect(run.stderr).To(BeEmpty())
 		Expect(run.lines()[0]).To(Equal("Pod rgp-explain/web-0  Ready=False"))
 		Expect(run.stdout).To(ContainSubstring("\nPolicy web-promoted  condition " + rgpGate + "  gates\n"))
-		Expect(run.stdout).To(MatchRegexp(`\n  condition:  False \(ExpressionFalse\): promoted=no  \(since \S+\)\n`))
+		Expect(run.stdout).To(MatchRegexp(`\n  condition:  False \(ExpressionFalse\): promoted=no  \(since \S+, \S+ ago\)\n`))
 		Expect(run.stdout).To(ContainSubstring("\n  now:        false: promoted=no  (cost "))
 		Expect(run.stdout).To(ContainSubstring("\n    variables.promoted = \"no\"\n"))
 		Expect(run.lines()[len(run.lines())-1]).To(Equal("Next: " + rgpGate + " turns True when the expression holds; now it is false: promoted=no"))
