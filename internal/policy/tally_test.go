@@ -45,7 +45,7 @@ func TestCountsFollowPodChanges(t *testing.T) {
 			pods[pod.Name] = pod
 			counts.Set(podKey(&pod), TallyPod(c, &pod, peers, Selects, stateOf))
 		}
-		var all []corev1.Pod
+		all := make([]corev1.Pod, 0, len(pods))
 		for _, p := range pods {
 			all = append(all, p)
 		}

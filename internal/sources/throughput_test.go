@@ -26,7 +26,7 @@ func BenchmarkPollerThroughput(b *testing.B) {
 	for _, namespaces := range []int{1, 8} {
 		b.Run(fmt.Sprintf("namespaces=%d", namespaces), func(b *testing.B) {
 			for b.Loop() {
-				b.ReportMetric(pollerThroughput(b, namespaces, 2000, 5*time.Second), "fetches/s")
+				b.ReportMetric(pollerThroughput(namespaces, 2000, 5*time.Second), "fetches/s")
 			}
 		})
 	}
@@ -34,7 +34,7 @@ func BenchmarkPollerThroughput(b *testing.B) {
 
 // pollerThroughput polls targets each wanting a fetch a second and counts
 // the fetches completed over the window, after a warm-up.
-func pollerThroughput(b *testing.B, namespaces, targets int, window time.Duration) float64 {
+func pollerThroughput(namespaces, targets int, window time.Duration) float64 {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		time.Sleep(fetchLatency)
 		_, _ = w.Write([]byte("ok"))
