@@ -183,53 +183,55 @@ func (r *report) write(path string) error {
 	return os.WriteFile(path, []byte(b.String()), 0o644)
 }
 
-func (r *report) plots(dir string) error {
-	conv := plot.New()
-	conv.Title.Text = "Convergence after a policy is created"
-	conv.X.Label.Text = "gated pods"
-	conv.Y.Label.Text = "seconds"
-	base, op := make(plotter.XYs, len(r.Sizes)), make(plotter.XYs, len(r.Sizes))
-	for i, s := range r.Sizes {
-		base[i] = plotter.XY{X: float64(s.N), Y: s.Baseline.Seconds()}
-		op[i] = plotter.XY{X: float64(s.N), Y: s.Converge.Seconds()}
-	}
-	if err := plotutil.AddLinePoints(conv, "raw patch loop", base, "readygate", op); err != nil {
-		return err
-	}
-	if err := conv.Save(6*vg.Inch, 4*vg.Inch, filepath.Join(dir, "performance-convergence.png")); err != nil {
-		return err
-	}
-	flip := plot.New()
-	flip.Title.Text = "Pod event to condition written"
-	flip.X.Label.Text = "gated pods"
-	flip.Y.Label.Text = "milliseconds"
-	p50, p99 := make(plotter.XYs, len(r.Sizes)), make(plotter.XYs, len(r.Sizes))
-	for i, s := range r.Sizes {
-		p50[i] = plotter.XY{X: float64(s.N), Y: float64(s.FlipP50) / 1e6}
-		p99[i] = plotter.XY{X: float64(s.N), Y: float64(s.FlipP99) / 1e6}
-	}
-	if err := plotutil.AddLinePoints(flip, "p50", p50, "p99", p99); err != nil {
-		return err
-	}
-	if err := flip.Save(6*vg.Inch, 4*vg.Inch, filepath.Join(dir, "performance-flip-latency.png")); err != nil {
-		return err
-	}
-	return r.memoryPlot(dir)
+// series is one line of a plot: a figure of each size.
+type series struct {
+	name string
+	y    func(sizeResult) float64
 }
 
-// memoryPlot draws the operator's RSS and Go heap against the gated pods.
-func (r *report) memoryPlot(dir string) error {
-	mem := plot.New()
-	mem.Title.Text = "Operator memory after convergence"
-	mem.X.Label.Text = "gated pods"
-	mem.Y.Label.Text = "MiB"
-	rss, heap := make(plotter.XYs, len(r.Sizes)), make(plotter.XYs, len(r.Sizes))
-	for i, s := range r.Sizes {
-		rss[i] = plotter.XY{X: float64(s.N), Y: s.RSSBytes / (1 << 20)}
-		heap[i] = plotter.XY{X: float64(s.N), Y: s.HeapBytes / (1 << 20)}
+func (r *report) plots(dir string) error {
+	seconds := func(d func(sizeResult) time.Duration) func(sizeResult) float64 {
+		return func(s sizeResult) float64 { return d(s).Seconds() }
 	}
-	if err := plotutil.AddLinePoints(mem, "RSS", rss, "Go heap in use", heap); err != nil {
+	millis := func(d func(sizeResult) time.Duration) func(sizeResult) float64 {
+		return func(s sizeResult) float64 { return float64(d(s)) / 1e6 }
+	}
+	for _, p := range []struct {
+		file, title, unit string
+		a, b              series
+	}{
+		{"performance-convergence.png", "Convergence after a policy is created", "seconds",
+			series{"raw patch loop", seconds(func(s sizeResult) time.Duration { return s.Baseline })},
+			series{"readygate", seconds(func(s sizeResult) time.Duration { return s.Converge })}},
+		{"performance-flip-latency.png", "Pod event to condition written", "milliseconds",
+			series{"p50", millis(func(s sizeResult) time.Duration { return s.FlipP50 })},
+			series{"p99", millis(func(s sizeResult) time.Duration { return s.FlipP99 })}},
+		{"performance-memory.png", "Operator memory after convergence", "MiB",
+			series{"RSS", func(s sizeResult) float64 { return s.RSSBytes / (1 << 20) }},
+			series{"Go heap in use", func(s sizeResult) float64 { return s.HeapBytes / (1 << 20) }}},
+	} {
+		if err := r.linePlot(filepath.Join(dir, p.file), p.title, p.unit, p.a, p.b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// linePlot draws two series against the gated pods of each size.
+func (r *report) linePlot(path, title, unit string, a, b series) error {
+	p := plot.New()
+	p.Title.Text = title
+	p.X.Label.Text = "gated pods"
+	p.Y.Label.Text = unit
+	xys := func(s series) plotter.XYs {
+		out := make(plotter.XYs, len(r.Sizes))
+		for i, size := range r.Sizes {
+			out[i] = plotter.XY{X: float64(size.N), Y: s.y(size)}
+		}
+		return out
+	}
+	if err := plotutil.AddLinePoints(p, a.name, xys(a), b.name, xys(b)); err != nil {
 		return err
 	}
-	return mem.Save(6*vg.Inch, 4*vg.Inch, filepath.Join(dir, "performance-memory.png"))
+	return p.Save(6*vg.Inch, 4*vg.Inch, path)
 }
