@@ -40,6 +40,7 @@ type cluster struct {
 	k8s     client.Client
 	tracker *tracker
 	stopInf context.CancelFunc
+	pods    int // created so far, which bounds the waits
 
 	manager     *exec.Cmd
 	managerDone chan struct{} // closed when the operator exits
@@ -208,6 +209,7 @@ func (c *cluster) createUngatedPods(ctx context.Context, n int) error {
 
 // createPods creates n pods with the given gates, in parallel.
 func (c *cluster) createPods(ctx context.Context, n int, gates []string, mutate func(i int, p *corev1.Pod)) error {
+	c.pods += n
 	return parallel(n, 32, func(i int) error {
 		p := &corev1.Pod{
 			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("pod-%05d", i), Namespace: benchNamespace, Labels: benchLabels},
