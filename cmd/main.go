@@ -58,6 +58,10 @@ func main() {
 	flag.Parse()
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
 
+	if err := setMemoryLimit(); err != nil {
+		ctrl.Log.Error(err, "manager failed")
+		os.Exit(1)
+	}
 	if err := run(s); err != nil {
 		ctrl.Log.Error(err, "manager failed")
 		os.Exit(1)

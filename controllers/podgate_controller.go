@@ -48,6 +48,8 @@ type PodGateReconciler struct {
 
 	sources *sourceGatherer
 	cap     *unavailability
+	counts  *recounts
+	pods    *podIndex
 	// podEvents re-evaluates pods whose polled sources changed.
 	podEvents chan event.GenericEvent
 }
@@ -193,6 +195,7 @@ func (r *PodGateReconciler) remember(ctx context.Context, pod *corev1.Pod, p *v1
 	if prev.FlipHeld == next.FlipHeld && prev.Stale == next.Stale {
 		return
 	}
+	r.counts.markPod(policyKey(p), client.ObjectKeyFromObject(pod))
 	select {
 	case r.Recount <- event.GenericEvent{Object: p}:
 	case <-ctx.Done():
@@ -290,24 +293,28 @@ func (r *PodGateReconciler) podsOfPolicy(ctx context.Context, c *policy.Compiled
 	if c.Selector == nil {
 		return nil
 	}
-	selected := &corev1.PodList{}
-	unready := &corev1.PodList{}
-	if err := r.List(ctx, selected, client.InNamespace(c.Namespace), client.MatchingLabelsSelector{Selector: c.Selector}, client.UnsafeDisableDeepCopy); err != nil {
+	selected, err := r.pods.selected(c.Namespace, c.Selector)
+	if err != nil {
 		log.FromContext(ctx).Error(err, "listing the pods of a policy", "policy", c.Name)
 		return nil
 	}
+	unready := &corev1.PodList{}
 	if err := r.List(ctx, unready, client.InNamespace(c.Namespace), client.MatchingFields{indexUnreadyGates: c.ConditionType}, client.UnsafeDisableDeepCopy); err != nil {
 		log.FromContext(ctx).Error(err, "listing the pods whose gate is not True", "policy", c.Name)
 	}
-	seen := make(map[string]bool, len(selected.Items))
-	reqs := make([]reconcile.Request, 0, len(selected.Items)+len(unready.Items))
-	for _, list := range [][]corev1.Pod{selected.Items, unready.Items} {
-		for i := range list {
-			if !seen[list[i].Name] {
-				seen[list[i].Name] = true
-				reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list[i])})
-			}
+	seen := make(map[string]bool, len(selected))
+	reqs := make([]reconcile.Request, 0, len(selected)+len(unready.Items))
+	add := func(pod *corev1.Pod) {
+		if !seen[pod.Name] {
+			seen[pod.Name] = true
+			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(pod)})
 		}
+	}
+	for _, pod := range selected {
+		add(pod)
+	}
+	for i := range unready.Items {
+		add(&unready.Items[i])
 	}
 	return reqs
 }

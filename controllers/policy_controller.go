@@ -45,6 +45,9 @@ type PolicyReconciler struct {
 	Forget func(types.UID)
 	// Recount carries the policies whose pods' held or stale states moved.
 	Recount <-chan event.GenericEvent
+
+	pods   *podIndex
+	counts *recounts
 }
 
 // +kubebuilder:rbac:groups=readygate.io,resources=readinessgatepolicies,verbs=get;list;watch;update;patch
@@ -68,11 +71,16 @@ func (r *PolicyReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 	}
 
 	c := r.Policies.Get(p)
-	pods, peers, err := r.selected(ctx, c)
+	peers, err := r.peers(ctx, c.Namespace)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	summary := policy.Summarize(c, pods, peers, r.Policies.Selects, func(pod *corev1.Pod) gate.State { return r.Tracker.Get(pod, p.UID) })
+	summary, err := r.counts.summarize(p, c, peers, r.pods, func(pod *corev1.Pod) policy.Tally {
+		return policy.TallyPod(c, pod, peers, r.Policies.Selects, func(pod *corev1.Pod) gate.State { return r.Tracker.Get(pod, p.UID) })
+	})
+	if err != nil {
+		return ctrl.Result{}, err
+	}
 	recordPodCounts(p, summary)
 	// Held and stale pods are not written to the pods: the status follows
 	// them at the interval, as they are evaluated again.
@@ -140,6 +148,7 @@ func (r *PolicyReconciler) finalize(ctx context.Context, p *v1alpha1.ReadinessGa
 	r.Policies.Forget(p.UID)
 	r.Tracker.ForgetPolicy(p.UID)
 	r.Forget(p.UID)
+	r.counts.forget(policyKey(p))
 	forgetPolicyMetrics(p)
 	return nil
 }
@@ -153,8 +162,7 @@ func (r *PolicyReconciler) release(ctx context.Context, p *v1alpha1.ReadinessGat
 	}
 	var errs []error
 	released := 0
-	for i := range pods {
-		pod := &pods[i]
+	for _, pod := range pods {
 		if !gate.HasGate(pod, c.ConditionType) || policy.Owner(peers, pod, c.ConditionType, r.Policies.Selects) != nil {
 			continue
 		}
@@ -175,23 +183,24 @@ func (r *PolicyReconciler) release(ctx context.Context, p *v1alpha1.ReadinessGat
 	return errors.Join(errs...)
 }
 
-// selected lists the pods the policy selects and the policies of its
-// namespace from the cache; the caller must not modify them.
-func (r *PolicyReconciler) selected(ctx context.Context, c *policy.Compiled) ([]corev1.Pod, []v1alpha1.ReadinessGatePolicy, error) {
+// selected returns the pods the policy selects and the policies of its
+// namespace, the cache's own: the caller must not modify them.
+func (r *PolicyReconciler) selected(ctx context.Context, c *policy.Compiled) ([]*corev1.Pod, []v1alpha1.ReadinessGatePolicy, error) {
+	peers, err := r.peers(ctx, c.Namespace)
+	if err != nil || c.Selector == nil {
+		return nil, peers, err // Accepted=False says why a selector is missing; the policy selects nothing
+	}
+	pods, err := r.pods.selected(c.Namespace, c.Selector)
+	return pods, peers, err
+}
+
+// peers lists the namespace's policies from the cache, without copies.
+func (r *PolicyReconciler) peers(ctx context.Context, namespace string) ([]v1alpha1.ReadinessGatePolicy, error) {
 	peers := &v1alpha1.ReadinessGatePolicyList{}
-	if err := r.List(ctx, peers, client.InNamespace(c.Namespace), client.UnsafeDisableDeepCopy); err != nil {
-		return nil, nil, err
+	if err := r.List(ctx, peers, client.InNamespace(namespace), client.UnsafeDisableDeepCopy); err != nil {
+		return nil, err
 	}
-	if c.Selector == nil {
-		return nil, peers.Items, nil // Accepted=False says why; the policy selects nothing
-	}
-	// Read-only views of the cache, and only the selected pods: a
-	// namespace's pods are too many to copy on every recount.
-	pods := &corev1.PodList{}
-	if err := r.List(ctx, pods, client.InNamespace(c.Namespace), client.MatchingLabelsSelector{Selector: c.Selector}, client.UnsafeDisableDeepCopy); err != nil {
-		return nil, nil, err
-	}
-	return pods.Items, peers.Items, nil
+	return peers.Items, nil
 }
 
 // SetupWithManager watches policies and the pods of their namespaces
@@ -212,11 +221,14 @@ func (r *PolicyReconciler) SetupWithManager(mgr ctrl.Manager) error {
 // status writes, and the status still follows within a second.
 const statusCoalescing = 500 * time.Millisecond
 
-// coalescedPolicies enqueues the policies of a pod's namespace after
-// statusCoalescing; the queue keeps one pending entry per policy.
+// coalescedPolicies marks a pod dirty under the policies of its namespace
+// and enqueues them after statusCoalescing; the queue keeps one pending
+// entry per policy.
 func (r *PolicyReconciler) coalescedPolicies() handler.EventHandler {
 	enqueue := func(ctx context.Context, obj client.Object, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+		pod := client.ObjectKeyFromObject(obj)
 		for _, req := range r.policiesOfNamespace(ctx, obj) {
+			r.counts.markPod(req.NamespacedName, pod)
 			q.AddAfter(req, statusCoalescing)
 		}
 	}

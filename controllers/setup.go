@@ -46,16 +46,24 @@ func Setup(ctx context.Context, mgr ctrl.Manager, env *cel.Env, opts Options) er
 	tracker := gate.NewTracker()
 	rec := mgr.GetEventRecorder("readygate")
 	recount := make(chan event.GenericEvent, 1024)
+	counts := newRecounts()
+	index, err := newPodIndex(ctx, mgr.GetCache())
+	if err != nil {
+		return err
+	}
 	pods := &PodGateReconciler{
 		Client: mgr.GetClient(), Policies: policies, Tracker: tracker, Recorder: rec, Recount: recount,
 		MaxConcurrentReconciles: opts.MaxConcurrentReconciles,
 		SourceClient:            sources.NewClient(opts.SourceRules),
+		counts:                  counts,
+		pods:                    index,
 	}
 	if err := pods.SetupWithManager(ctx, mgr, poller); err != nil {
 		return fmt.Errorf("setting up the pod gate controller: %w", err)
 	}
 	if err := (&PolicyReconciler{
 		Client: mgr.GetClient(), Policies: policies, Tracker: tracker, Recorder: rec, Forget: pods.cap.forgetPolicy, Recount: recount,
+		pods: index, counts: counts,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the policy controller: %w", err)
 	}

@@ -1,6 +1,7 @@
 package gate
 
 import (
+	"slices"
 	"sync"
 
 	corev1 "k8s.io/api/core/v1"
@@ -29,9 +30,27 @@ type Tracker struct {
 	pods map[types.NamespacedName]*podStates
 }
 
+// podStates are one pod's states, one per policy that gates it: a slice,
+// since a pod has one or two, where a map would cost every pod over half a
+// KiB (a map's smallest table holds eight entries).
 type podStates struct {
 	uid      types.UID
-	policies map[types.UID]State
+	policies []policyState
+}
+
+type policyState struct {
+	policy types.UID
+	state  State
+}
+
+// find returns the policy's entry, or nil.
+func (ps *podStates) find(policy types.UID) *policyState {
+	for i := range ps.policies {
+		if ps.policies[i].policy == policy {
+			return &ps.policies[i]
+		}
+	}
+	return nil
 }
 
 // NewTracker returns an empty tracker.
@@ -48,7 +67,10 @@ func (t *Tracker) Get(pod *corev1.Pod, policy types.UID) State {
 	if ps == nil || ps.uid != pod.UID {
 		return State{}
 	}
-	return ps.policies[policy]
+	if e := ps.find(policy); e != nil {
+		return e.state
+	}
+	return State{}
 }
 
 // Set records the state of the pod under the policy.
@@ -58,10 +80,14 @@ func (t *Tracker) Set(pod *corev1.Pod, policy types.UID, s State) {
 	key := podKey(pod)
 	ps := t.pods[key]
 	if ps == nil || ps.uid != pod.UID {
-		ps = &podStates{uid: pod.UID, policies: map[types.UID]State{}}
+		ps = &podStates{uid: pod.UID}
 		t.pods[key] = ps
 	}
-	ps.policies[policy] = s
+	if e := ps.find(policy); e != nil {
+		e.state = s
+		return
+	}
+	ps.policies = append(ps.policies, policyState{policy: policy, state: s})
 }
 
 // ForgetPod drops a deleted pod.
@@ -76,7 +102,7 @@ func (t *Tracker) ForgetPolicy(policy types.UID) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for _, ps := range t.pods {
-		delete(ps.policies, policy)
+		ps.policies = slices.DeleteFunc(ps.policies, func(e policyState) bool { return e.policy == policy })
 	}
 }
 

@@ -70,12 +70,12 @@ func TestSummarizeAndConditions(t *testing.T) {
 	p := pol("p", time.Minute, "x/a", web)
 	p.Generation = 4
 	isTrue := corev1.PodCondition{Type: "x/a", Status: corev1.ConditionTrue}
-	pods := []corev1.Pod{
+	pods := pointers(
 		pod("ready", web, []string{"x/a"}, isTrue),
 		pod("waiting", web, []string{"x/a"}),
 		pod("ungated", web, nil),
 		pod("unselected", map[string]string{"app": "db"}, []string{"x/a"}, isTrue),
-	}
+	)
 	c := &Compiled{Name: p.Name, Namespace: p.Namespace, UID: p.UID, ConditionType: "x/a", Selector: labels.SelectorFromSet(web)}
 	held := func(pod *corev1.Pod) gate.State { return gate.State{FlipHeld: pod.Name == "ready"} }
 	s := Summarize(c, pods, []v1alpha1.ReadinessGatePolicy{p}, Selects, held)

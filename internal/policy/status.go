@@ -32,50 +32,12 @@ type Conflict struct {
 // Summarize counts the policy's pods. pods are the pods it selects, peers
 // the namespace's policies, and stateOf what the operator remembers of a
 // pod under the policy (held and stale pods are not written to the pod).
-func Summarize(c *Compiled, pods []corev1.Pod, peers []v1alpha1.ReadinessGatePolicy, selects SelectsFunc, stateOf func(*corev1.Pod) gate.State) Summary {
-	var s Summary
-	if c.Err != nil {
-		return s
+func Summarize(c *Compiled, pods []*corev1.Pod, peers []v1alpha1.ReadinessGatePolicy, selects SelectsFunc, stateOf func(*corev1.Pod) gate.State) Summary {
+	counts := NewCounts()
+	for _, pod := range pods {
+		counts.Set(podKey(pod), TallyPod(c, pod, peers, selects, stateOf))
 	}
-	for i := range pods {
-		pod := &pods[i]
-		if !c.Selects(pod.Namespace, pod.Labels) || pod.DeletionTimestamp != nil {
-			continue
-		}
-		if owner := Owner(peers, pod, c.ConditionType, selects); owner != nil && owner.UID != c.UID {
-			if s.Conflict == nil {
-				s.Conflict = &Conflict{Pod: pod.Name, Winner: owner.Name}
-			}
-			continue
-		}
-		if !gate.HasGate(pod, c.ConditionType) {
-			s.Missing++
-			continue
-		}
-		s.Matched++
-		cond := gate.Find(pod, c.ConditionType)
-		if cond == nil {
-			s.Unevaluated++
-			continue
-		}
-		if c.Settings.DryRun {
-			cond = gate.VerdictOf(cond)
-		}
-		if cond != nil && cond.Status == corev1.ConditionTrue {
-			s.Ready++
-		}
-		st := stateOf(pod)
-		if st.FlipHeld {
-			s.Held++
-		}
-		if st.Stale {
-			s.Stale++
-			if s.StaleExample == "" {
-				s.StaleExample = fmt.Sprintf("pod %s: %s", pod.Name, st.StaleMessage)
-			}
-		}
-	}
-	return s
+	return counts.Summary()
 }
 
 // Conditions returns the policy's Accepted, Progressing and Ready conditions.

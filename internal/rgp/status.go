@@ -143,7 +143,11 @@ func rolloutOf(c *policy.Compiled, p *v1alpha1.ReadinessGatePolicy, peers []v1al
 		return r
 	}
 	selects := func(q *v1alpha1.ReadinessGatePolicy, pod *corev1.Pod) bool { return policy.Selects(q, pod) }
-	sum := policy.Summarize(c, pods, peers, selects, func(*corev1.Pod) gate.State { return gate.State{} })
+	ptrs := make([]*corev1.Pod, len(pods))
+	for i := range pods {
+		ptrs[i] = &pods[i]
+	}
+	sum := policy.Summarize(c, ptrs, peers, selects, func(*corev1.Pod) gate.State { return gate.State{} })
 	r.Matched, r.Ready, r.Missing = sum.Matched, sum.Ready, sum.Missing
 	for i := range pods {
 		pod := &pods[i]

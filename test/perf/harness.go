@@ -40,6 +40,7 @@ type cluster struct {
 	k8s     client.Client
 	tracker *tracker
 	stopInf context.CancelFunc
+	pods    int // created so far, which bounds the waits
 
 	manager     *exec.Cmd
 	managerDone chan struct{} // closed when the operator exits
@@ -89,8 +90,9 @@ func (c *cluster) startOperator(manager string) error {
 		"--health-probe-bind-address=0", "--leader-elect=false", "--zap-log-level=error",
 		"--source-deny-cidrs="}, strings.Fields(os.Getenv("BENCH_OPERATOR_ARGS"))...)
 	c.manager = exec.Command(manager, args...)
-	// No cert-manager here: the harness measures the controllers.
-	c.manager.Env = append(os.Environ(), "ENABLE_WEBHOOKS=false")
+	// No cert-manager here: the harness measures the controllers. The
+	// memory limit is the default deployment's, as its downward API passes it.
+	c.manager.Env = append(os.Environ(), "ENABLE_WEBHOOKS=false", fmt.Sprintf("MEMORY_LIMIT=%d", deployedMemoryLimit))
 	if os.Getenv("BENCH_OPERATOR_LOGS") == "1" {
 		c.manager.Stdout, c.manager.Stderr = os.Stderr, os.Stderr
 	}
@@ -146,29 +148,68 @@ func (c *cluster) apiserverMetric(ctx context.Context, name string, labelFilters
 	return sumMetric(body, name, labelFilters...)
 }
 
-// operatorRSS is the operator process's resident memory in bytes.
-func (c *cluster) operatorRSS() (float64, error) {
+// operatorStatus is a memory field of the operator process's
+// /proc/<pid>/status in bytes: VmRSS (resident now) or VmHWM (its peak).
+func (c *cluster) operatorStatus(field string) (float64, error) {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", c.manager.Process.Pid))
 	if err != nil {
 		return 0, err
 	}
 	for _, line := range strings.Split(string(data), "\n") {
-		if strings.HasPrefix(line, "VmRSS:") {
+		if strings.HasPrefix(line, field) {
 			f := strings.Fields(line)
 			kb, err := strconv.ParseFloat(f[1], 64)
 			return kb * 1024, err
 		}
 	}
-	return 0, fmt.Errorf("no VmRSS")
+	return 0, fmt.Errorf("no %s in the operator's status", field)
 }
+
+// recountMean is the mean time of the operator's policy recounts so far.
+func (c *cluster) recountMean() (time.Duration, error) {
+	sum, err := c.operatorMetric("readygate_policy_recount_duration_seconds_sum")
+	if err != nil {
+		return 0, err
+	}
+	count, err := c.operatorMetric("readygate_policy_recount_duration_seconds_count")
+	if err != nil || count == 0 {
+		return 0, err
+	}
+	return time.Duration(sum / count * float64(time.Second)), nil
+}
+
+// loadAverage is the machine's load over 1, 5 and 15 minutes: other work
+// on the same cores disturbs every figure.
+func loadAverage() string {
+	data, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	return strings.Join(strings.Fields(string(data))[:3], " ")
+}
+
+// deployedMemoryLimit is limits.memory of config/manager/manager.yaml.
+const deployedMemoryLimit = 256 << 20
 
 const benchNamespace = "bench"
 
-// benchLabels select the bench pods.
-var benchLabels = map[string]string{"app": "bench"}
+// benchLabels select the bench pods; ungatedLabels, pods no policy selects.
+var (
+	benchLabels   = map[string]string{"app": "bench"}
+	ungatedLabels = map[string]string{"app": "other"}
+)
+
+// createUngatedPods creates n pods without readiness gates that no policy
+// selects, as most of a cluster's pods are.
+func (c *cluster) createUngatedPods(ctx context.Context, n int) error {
+	return c.createPods(ctx, n, nil, func(i int, p *corev1.Pod) {
+		p.Name, p.Labels = fmt.Sprintf("other-%05d", i), ungatedLabels
+	})
+}
 
 // createPods creates n pods with the given gates, in parallel.
 func (c *cluster) createPods(ctx context.Context, n int, gates []string, mutate func(i int, p *corev1.Pod)) error {
+	c.pods += n
 	return parallel(n, 32, func(i int) error {
 		p := &corev1.Pod{
 			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("pod-%05d", i), Namespace: benchNamespace, Labels: benchLabels},

@@ -1,7 +1,7 @@
 // Command perf is readygate's scale harness: it runs the operator against a
 // real control plane at several pod counts, measures the figures of the
 // design's performance targets, and writes docs/performance.md with plots.
-// `make bench` runs it; BENCH_FULL=1 adds 10,000 pods.
+// `make bench` runs it; BENCH_FULL=1 adds 50,000 pods.
 package main
 
 import (
@@ -20,8 +20,23 @@ import (
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 )
 
+// fullSize is the pod count BENCH_FULL=1 adds: issue 15's 300 MiB target.
+const fullSize = 50000
+
+// plan is what one run measures.
+type plan struct {
+	sizes []int // gated pods, one fresh cluster each
+	// mixed is the gated pods of the scenario with as many ungated pods
+	// beside them; 0 skips it.
+	mixed      int
+	flips      int
+	steady     time.Duration
+	sourcePods int
+}
+
 func main() {
-	sizes := flag.String("sizes", "1000,5000", "Pod counts to measure.")
+	sizes := flag.String("sizes", "1000,5000,10000", "Gated pod counts to measure; BENCH_FULL=1 adds 50000.")
+	mixed := flag.Int("mixed", 10000, "Gated pods of the scenario with as many ungated pods beside them; 0 skips it.")
 	flips := flag.Int("flips", 200, "Flips to time at each size.")
 	steady := flag.Duration("steady", 30*time.Second, "Window in which steady-state writes are counted.")
 	sourcePods := flag.Int("source-pods", 2000, "Pods polled in the sources scenario.")
@@ -29,18 +44,18 @@ func main() {
 	manager := flag.String("manager", "bin/manager", "The manager binary.")
 	flag.Parse()
 
-	var ns []int
+	pl := plan{mixed: *mixed, flips: *flips, steady: *steady, sourcePods: *sourcePods}
 	for _, s := range strings.Split(*sizes, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
 		if err != nil {
 			fail(fmt.Errorf("--sizes: %w", err))
 		}
-		ns = append(ns, n)
+		pl.sizes = append(pl.sizes, n)
 	}
 	if os.Getenv("BENCH_FULL") == "1" {
-		ns = append(ns, 10000)
+		pl.sizes = append(pl.sizes, fullSize)
 	}
-	rep, err := run(context.Background(), ".", *manager, ns, *flips, *steady, *sourcePods)
+	rep, err := run(context.Background(), ".", *manager, pl)
 	if err != nil {
 		fail(err)
 	}
@@ -51,24 +66,29 @@ func main() {
 }
 
 // run measures every scenario.
-func run(ctx context.Context, root, manager string, sizes []int, flips int, steady time.Duration, sourcePods int) (*report, error) {
+func run(ctx context.Context, root, manager string, pl plan) (*report, error) {
 	manager, err := filepath.Abs(manager)
 	if err != nil {
 		return nil, err
 	}
 	ctrllog.SetLogger(logr.Discard())
-	rep := &report{Machine: machine(), Started: time.Now()}
-	for _, n := range sizes {
-		r, err := runSize(ctx, root, manager, n, flips, steady)
+	rep := &report{Machine: machine(), Started: time.Now(), StartLoad: loadAverage()}
+	for _, n := range pl.sizes {
+		r, err := runAndLog(ctx, root, manager, n, 0, pl)
 		if err != nil {
-			return nil, fmt.Errorf("with %d pods: %w", n, err)
+			return nil, err
 		}
-		logf("N=%d: baseline %s, operator %s (%.2fx), flip p50 %s p99 %s, %.3f operator writes/pod/min (all writers %.3f), RSS %.1f MiB, heap %.1f MiB",
-			n, r.Baseline, r.Converge, r.ratio(), r.FlipP50, r.FlipP99, r.WritesPerPodMinute, r.AllWritesPerPodMinute, r.RSSBytes/(1<<20), r.HeapBytes/(1<<20))
 		rep.Sizes = append(rep.Sizes, r)
 	}
-	if sourcePods > 0 {
-		rep.Sources, err = runSources(ctx, root, manager, sourcePods, 10*time.Second)
+	if pl.mixed > 0 {
+		r, err := runAndLog(ctx, root, manager, pl.mixed, pl.mixed, pl)
+		if err != nil {
+			return nil, err
+		}
+		rep.Mixed = &r
+	}
+	if pl.sourcePods > 0 {
+		rep.Sources, err = runSources(ctx, root, manager, pl.sourcePods, 10*time.Second)
 		if err != nil {
 			return nil, fmt.Errorf("sources: %w", err)
 		}
@@ -79,6 +99,18 @@ func run(ctx context.Context, root, manager string, sizes []int, flips int, stea
 	}
 	rep.Finished = time.Now()
 	return rep, nil
+}
+
+// runAndLog measures one size and logs its figures as soon as they are known.
+func runAndLog(ctx context.Context, root, manager string, n, ungated int, pl plan) (sizeResult, error) {
+	r, err := runSize(ctx, root, manager, n, ungated, pl.flips, pl.steady)
+	if err != nil {
+		return r, fmt.Errorf("%s: %w", r.label(), err)
+	}
+	logf("%s: baseline %s, operator %s (%.2fx), flip p50 %s p99 %s, %.3f operator writes/pod/min (all writers %.3f), RSS %.1f MiB (peak %.1f), heap %.1f MiB, recount mean %s, %.1f pods tallied per flip, load %s",
+		r.label(), r.Baseline, r.Converge, r.ratio(), r.FlipP50, r.FlipP99, r.WritesPerPodMinute, r.AllWritesPerPodMinute,
+		r.RSSBytes/(1<<20), r.PeakRSSBytes/(1<<20), r.HeapBytes/(1<<20), r.RecountMean, r.TalliedPerFlip, r.Load)
+	return r, nil
 }
 
 func kubernetesFor(cfg *rest.Config) (*kubernetes.Clientset, error) {

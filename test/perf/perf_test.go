@@ -18,13 +18,18 @@ func TestHarnessSmoke(t *testing.T) {
 	if err := build.Run(); err != nil {
 		t.Fatal(err)
 	}
-	rep, err := run(context.Background(), filepath.Join("..", ".."), manager, []int{50}, 10, 2*time.Second, 20)
+	rep, err := run(context.Background(), filepath.Join("..", ".."), manager, plan{sizes: []int{50}, mixed: 50, flips: 10, steady: 2 * time.Second, sourcePods: 20})
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := rep.Sizes[0]
-	if s.N != 50 || s.Baseline <= 0 || s.Converge <= 0 || s.Flips != 10 || s.FlipP99 < s.FlipP50 || s.RSSBytes <= 0 || s.HeapBytes <= 0 {
-		t.Fatalf("implausible figures: %+v", s)
+	for _, s := range []sizeResult{rep.Sizes[0], *rep.Mixed} {
+		if s.N != 50 || s.Baseline <= 0 || s.Converge <= 0 || s.Flips != 10 || s.FlipP99 < s.FlipP50 || s.RSSBytes <= 0 ||
+			s.PeakRSSBytes < s.RSSBytes || s.HeapBytes <= 0 || s.RecountMean <= 0 || s.TalliedPerFlip <= 0 {
+			t.Fatalf("implausible figures: %+v", s)
+		}
+	}
+	if rep.Mixed.Ungated != 50 {
+		t.Fatalf("the mixed scenario ran %d ungated pods, want 50", rep.Mixed.Ungated)
 	}
 	if rep.Sources.HTTPPerSec <= 0 || rep.Sources.MetricsPerSec <= 0 {
 		t.Fatalf("no source was polled: %+v", rep.Sources)
@@ -36,7 +41,8 @@ func TestHarnessSmoke(t *testing.T) {
 	if err := rep.write(out); err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range []string{out, filepath.Join(filepath.Dir(out), "performance-convergence.png"), filepath.Join(filepath.Dir(out), "performance-flip-latency.png")} {
+	for _, f := range []string{out, filepath.Join(filepath.Dir(out), "performance-convergence.png"), filepath.Join(filepath.Dir(out), "performance-flip-latency.png"),
+		filepath.Join(filepath.Dir(out), "performance-memory.png")} {
 		if st, err := os.Stat(f); err != nil || st.Size() == 0 {
 			t.Fatalf("%s not written: %v", f, err)
 		}

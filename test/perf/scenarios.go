@@ -24,9 +24,10 @@ const (
 	metricsGate  = "bench.readygate.io/metrics"
 )
 
-// sizeResult holds the figures measured with N gated pods.
+// sizeResult holds the figures measured with N gated pods, and Ungated
+// pods that no policy selects beside them.
 type sizeResult struct {
-	N                  int
+	N, Ungated         int
 	Baseline, Converge time.Duration
 	FlipP50, FlipP99   time.Duration
 	Flips              int
@@ -34,25 +35,47 @@ type sizeResult struct {
 	// AllWritesPerPodMinute counts every writer the apiserver saw.
 	AllWritesPerPodMinute float64
 	SteadyWindow          time.Duration
-	RSSBytes, HeapBytes   float64
+	// PeakRSSBytes is the operator's high-water mark over the whole run.
+	RSSBytes, PeakRSSBytes, HeapBytes float64
+	// RecountMean is the mean time of a policy recount over the run;
+	// TalliedPerFlip, the pods the recounts tallied per flip.
+	RecountMean    time.Duration
+	TalliedPerFlip float64
+	// Load is the machine's load average (1, 5, 15 min) at the end.
+	Load string
+}
+
+// pods is every pod of the scenario.
+func (r sizeResult) pods() int { return r.N + r.Ungated }
+
+// label names the scenario in the report.
+func (r sizeResult) label() string {
+	if r.Ungated == 0 {
+		return fmt.Sprintf("N=%d", r.N)
+	}
+	return fmt.Sprintf("N=%d + %d ungated", r.N, r.Ungated)
 }
 
 func (r sizeResult) ratio() float64 { return r.Converge.Seconds() / r.Baseline.Seconds() }
 
 // runSize measures convergence, flip latency, steady-state writes and memory
-// with n gated pods in a fresh cluster.
-func runSize(ctx context.Context, root, manager string, n, flips int, steady time.Duration) (sizeResult, error) {
-	res := sizeResult{N: n}
+// with n gated pods, and ungated pods that no policy selects, in a fresh
+// cluster.
+func runSize(ctx context.Context, root, manager string, n, ungated, flips int, steady time.Duration) (sizeResult, error) {
+	res := sizeResult{N: n, Ungated: ungated}
 	c, err := newCluster(ctx, root)
 	if err != nil {
 		return res, err
 	}
 	defer c.stop()
-	logf("N=%d: creating pods", n)
+	logf("%s: creating pods", res.label())
 	if err := c.createPods(ctx, n, []string{baselineGate, flipGate}, nil); err != nil {
 		return res, err
 	}
-	if err := c.waitFor("pods running", func() bool { return c.tracker.runningCount() == n }); err != nil {
+	if err := c.createUngatedPods(ctx, ungated); err != nil {
+		return res, err
+	}
+	if err := c.waitFor("pods running", func() bool { return c.tracker.runningCount() == n+ungated }); err != nil {
 		return res, err
 	}
 	if err := c.startOperator(manager); err != nil {
@@ -81,16 +104,27 @@ func runSize(ctx context.Context, root, manager string, n, flips int, steady tim
 	}
 	res.Converge = c.tracker.lastSeen(flipGate).Sub(start)
 	// Let the simulator's Ready updates and the policy status settle.
-	if err := c.waitFor("every pod Ready", func() bool { return c.readyPods(ctx) == n }); err != nil {
+	if err := c.waitFor("every pod Ready", func() bool { return c.readyPods(ctx) == n+ungated }); err != nil {
 		return res, err
 	}
 
 	logf("N=%d: flip latency", n)
+	tallied0, err := c.operatorMetric("readygate_policy_recount_pods_total")
+	if err != nil {
+		return res, err
+	}
 	lat, err := c.flipLatencies(ctx, min(flips/2, n))
 	if err != nil {
 		return res, err
 	}
+	// The last flips' recounts come statusCoalescing after them.
+	time.Sleep(time.Second)
+	tallied1, err := c.operatorMetric("readygate_policy_recount_pods_total")
+	if err != nil {
+		return res, err
+	}
 	res.Flips = len(lat)
+	res.TalliedPerFlip = (tallied1 - tallied0) / float64(len(lat))
 	res.FlipP50, res.FlipP99 = percentile(lat, 0.50), percentile(lat, 0.99)
 
 	logf("N=%d: steady state for %s", n, steady)
@@ -102,9 +136,16 @@ func runSize(ctx context.Context, root, manager string, n, flips int, steady tim
 	res.WritesPerPodMinute = opWrites / float64(n) / steady.Minutes()
 	res.AllWritesPerPodMinute = apiWrites / float64(n) / steady.Minutes()
 
-	if res.RSSBytes, err = c.operatorRSS(); err != nil {
+	if res.RSSBytes, err = c.operatorStatus("VmRSS:"); err != nil {
 		return res, err
 	}
+	if res.PeakRSSBytes, err = c.operatorStatus("VmHWM:"); err != nil {
+		return res, err
+	}
+	if res.RecountMean, err = c.recountMean(); err != nil {
+		return res, err
+	}
+	res.Load = loadAverage()
 	if hold, err := time.ParseDuration(os.Getenv("BENCH_HOLD")); err == nil {
 		logf("N=%d: holding for %s (profile the operator now)", n, hold)
 		time.Sleep(hold)

@@ -1,0 +1,146 @@
+package controllers
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
+
+	"github.com/readygate/readygate/api/v1alpha1"
+	"github.com/readygate/readygate/internal/policy"
+)
+
+// recounts keep every policy's pod counts between recounts. A pod event
+// marks the pod dirty under its namespace's policies, and the next recount
+// tallies the dirty pods only: the status follows a rollout of N pods at a
+// cost of N tallies, not N for every pod event. A policy counts all its pods
+// again only when it or a peer of its namespace changes (which changes
+// selection and ownership), and after a restart.
+type recounts struct {
+	mu       sync.Mutex
+	policies map[types.NamespacedName]*policyCounts
+}
+
+// policyCounts is one policy's counts. Only the policy's reconcile, which
+// the work queue runs one at a time per policy, reads or changes counts and
+// basis; dirty is filled by pod events and state changes meanwhile.
+type policyCounts struct {
+	mu    sync.Mutex
+	dirty map[types.NamespacedName]bool
+
+	basis  string
+	counts *policy.Counts
+}
+
+func newRecounts() *recounts {
+	return &recounts{policies: map[types.NamespacedName]*policyCounts{}}
+}
+
+func (r *recounts) of(p types.NamespacedName) *policyCounts {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	pc := r.policies[p]
+	if pc == nil {
+		pc = &policyCounts{dirty: map[types.NamespacedName]bool{}}
+		r.policies[p] = pc
+	}
+	return pc
+}
+
+// markPod notes that the pod may count differently under the policy.
+func (r *recounts) markPod(p, pod types.NamespacedName) {
+	pc := r.of(p)
+	pc.mu.Lock()
+	pc.dirty[pod] = true
+	pc.mu.Unlock()
+}
+
+// forget drops a deleted policy's counts.
+func (r *recounts) forget(p types.NamespacedName) {
+	r.mu.Lock()
+	delete(r.policies, p)
+	r.mu.Unlock()
+}
+
+// takeDirty empties the dirty set and returns what it held; pod events
+// after this mark their pods again for the next recount.
+func (pc *policyCounts) takeDirty() map[types.NamespacedName]bool {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	dirty := pc.dirty
+	pc.dirty = map[types.NamespacedName]bool{}
+	return dirty
+}
+
+// summarize brings the policy's counts up to date and returns its summary.
+func (r *recounts) summarize(p *v1alpha1.ReadinessGatePolicy, c *policy.Compiled, peers []v1alpha1.ReadinessGatePolicy,
+	pods *podIndex, tally func(*corev1.Pod) policy.Tally) (policy.Summary, error) {
+	start := time.Now()
+	defer func() { recountSeconds.Observe(time.Since(start).Seconds()) }()
+	pc := r.of(policyKey(p))
+	dirty := pc.takeDirty()
+	if c.Err != nil || c.Selector == nil {
+		pc.basis, pc.counts = "", nil
+		return policy.Summary{}, nil
+	}
+	if basis := basisOf(p, peers); pc.counts == nil || pc.basis != basis {
+		all, err := pods.selected(c.Namespace, c.Selector)
+		if err != nil {
+			return policy.Summary{}, err
+		}
+		pc.basis, pc.counts = basis, policy.NewCounts()
+		for _, pod := range all {
+			pc.counts.Set(types.NamespacedName{Namespace: pod.Namespace, Name: pod.Name}, tally(pod))
+		}
+		recountPods.Add(float64(len(all)))
+		return pc.counts.Summary(), nil
+	}
+	for key := range dirty {
+		t := policy.Tally{}
+		if pod, ok := pods.get(key); ok {
+			t = tally(pod)
+		}
+		pc.counts.Set(key, t)
+	}
+	recountPods.Add(float64(len(dirty)))
+	return pc.counts.Summary(), nil
+}
+
+// basisOf names what every pod's tally depends on besides the pod: the
+// policy's generation and its namespace's policies (ownership).
+func basisOf(p *v1alpha1.ReadinessGatePolicy, peers []v1alpha1.ReadinessGatePolicy) string {
+	parts := make([]string, 0, len(peers))
+	for i := range peers {
+		peer := &peers[i]
+		parts = append(parts, fmt.Sprintf("%s/%d/%t", peer.UID, peer.Generation, peer.DeletionTimestamp != nil))
+	}
+	slices.Sort(parts)
+	return fmt.Sprintf("%s/%d;%s", p.UID, p.Generation, strings.Join(parts, ","))
+}
+
+func policyKey(p *v1alpha1.ReadinessGatePolicy) types.NamespacedName {
+	return types.NamespacedName{Namespace: p.Namespace, Name: p.Name}
+}
+
+// The recount's cost, which docs/scaling.md and the benchmark report.
+var (
+	recountPods = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "readygate_policy_recount_pods_total",
+		Help: "Pods tallied by policy recounts: the dirty pods of a recount, or all the policy's pods when it or a peer changed.",
+	})
+	recountSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "readygate_policy_recount_duration_seconds",
+		Help:    "Time to bring one policy's pod counts up to date.",
+		Buckets: []float64{1e-5, 1e-4, 1e-3, 5e-3, 2e-2, 0.1, 0.5},
+	})
+)
+
+func init() {
+	metrics.Registry.MustRegister(recountPods, recountSeconds)
+}
