@@ -23,9 +23,9 @@ import (
 )
 
 var (
-	cp          *testenv.ControlPlane
-	k8s         client.Client
-	warnings    = &testenv.WarningRecorder{}
+	cp       *testenv.ControlPlane
+	k8s      client.Client
+	warnings = &testenv.WarningRecorder{}
 	// stopTheManager stops the suite's manager and waits until it has.
 	stopTheManager func()
 )
