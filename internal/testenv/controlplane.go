@@ -181,7 +181,7 @@ func (cp *ControlPlane) WebhookServer() webhook.Server {
 // the new one is healthy.
 func (cp *ControlPlane) RestartAPIServer() error {
 	api := cp.env.ControlPlane.GetAPIServer()
-	pid, err := processListening("kube-apiserver", "--secure-port="+api.SecureServing.Port)
+	pid, err := processListening("kube-apiserver", "--secure-port="+api.Port)
 	if err != nil {
 		return err
 	}

@@ -164,7 +164,7 @@ func rollingRestart(ctx context.Context, ns string, names []string, demoted *ato
 		name  string
 		value string
 	}
-	var actions []action
+	actions := make([]action, 0, 2*len(names))
 	for i, name := range names {
 		at := time.Duration(i) * rolloutStep
 		actions = append(actions, action{at, name, "no"}, action{at + rolloutBack, name, "yes"})

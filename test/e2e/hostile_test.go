@@ -333,9 +333,9 @@ func webhookConfigurations(base string, caBundle []byte, ns string) (
 			break
 		}
 		Expect(err).NotTo(HaveOccurred())
-		var meta metav1.TypeMeta
-		Expect(yaml.Unmarshal(doc, &meta)).To(Succeed())
-		switch meta.Kind {
+		var typeMeta metav1.TypeMeta
+		Expect(yaml.Unmarshal(doc, &typeMeta)).To(Succeed())
+		switch typeMeta.Kind {
 		case "MutatingWebhookConfiguration":
 			mutating = &admissionregistrationv1.MutatingWebhookConfiguration{}
 			Expect(yaml.UnmarshalStrict(doc, mutating)).To(Succeed())

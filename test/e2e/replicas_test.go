@@ -47,14 +47,14 @@ type replica struct {
 }
 
 // startReplica starts a manager that elects a leader and serves the
-// webhooks with the certificate in certDir; extra flags are added.
-func startReplica(certDir string, extra ...string) *replica {
+// webhooks with the certificate in certDir.
+func startReplica(certDir string) *replica {
 	r := &replica{webhookAddr: freeLoopbackAddr(), probeAddr: freeLoopbackAddr(), metricsAddr: freeLoopbackAddr(), done: make(chan struct{})}
 	_, port, err := net.SplitHostPort(r.webhookAddr)
 	Expect(err).NotTo(HaveOccurred())
 	args := append([]string{"--metrics-bind-address=" + r.metricsAddr, "--health-probe-bind-address=" + r.probeAddr,
 		"--webhook-port=" + port, "--webhook-cert-dir=" + certDir}, leaseFlags...)
-	r.cmd = startManager([]string{"POD_NAMESPACE=" + operatorNamespace}, append(args, extra...)...)
+	r.cmd = startManager([]string{"POD_NAMESPACE=" + operatorNamespace}, args...)
 	go func() {
 		_ = r.cmd.Wait()
 		close(r.done)
