@@ -48,7 +48,7 @@ const (
 // operator's goroutines and heap against their levels before the churn.
 func churn(ctx SpecContext, r *replica) {
 	const ns = "fault-churn"
-	Expect(k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})).To(Succeed())
+	createFaultNamespace(ctx, ns)
 	checker := newTransitionChecker(promoted, transitionLag, -1)
 	watchTransitions(ns, checker)
 	all := intstr.FromString("100%")
@@ -77,7 +77,7 @@ func churn(ctx SpecContext, r *replica) {
 	var ops churnOps
 	churning, stop := context.WithTimeout(ctx, churnTime)
 	defer stop()
-	parallel(churnWorkers, func() { churnWorker(churning, ns, pods, &next, &ops) })
+	parallel(churnWorkers, func() { churnWorker(ctx, churning, ns, pods, &next, &ops) })
 	churned := time.Now()
 	Eventually(gatesMatch(ctx, ns)).WithTimeout(settleTime).Should(Succeed(), "OPERATOR BUG: gates do not match their expression after the churn")
 	settled := time.Since(churned)
@@ -93,25 +93,29 @@ func churn(ctx SpecContext, r *replica) {
 	AddReportEntry("churn", report)
 	GinkgoWriter.Println(report)
 	Expect(wrong).To(BeEmpty(), "OPERATOR BUG: wrong gate transitions")
-	Expect(ops.failed.Load()).To(BeZero(), "churn operations the API server refused")
+	Expect(ops.failed.Load()).To(BeZero(), "churn operations the API server refused, the last: %v", ops.lastErr.Load())
 	Expect(goroutinesAfter).To(BeNumerically("<=", goroutinesBefore+goroutineSlack), "OPERATOR BUG: goroutines grew over the churn")
 	Expect(heapAfter).To(BeNumerically("<=", heapBefore*heapGrowth), "OPERATOR BUG: the heap in use grew over the churn")
 }
 
 // churnOps counts what the churn did.
-type churnOps struct{ creates, deletes, relabels, failed atomic.Int64 }
+type churnOps struct {
+	creates, deletes, relabels, failed atomic.Int64
+	lastErr                            atomic.Value
+}
 
-// churnWorker, until ctx ends, deletes a random pod and creates another in
-// its place, or flips a random pod's promoted label.
-func churnWorker(ctx context.Context, ns string, pods *podSet, next *atomic.Int64, ops *churnOps) {
-	for ctx.Err() == nil {
+// churnWorker, until churning ends, deletes a random pod and creates
+// another in its place, or flips a random pod's promoted label. The
+// operations themselves run under ctx, so none is cut short by the end.
+func churnWorker(ctx, churning context.Context, ns string, pods *podSet, next *atomic.Int64, ops *churnOps) {
+	for churning.Err() == nil {
 		name := pods.random()
 		if rand.IntN(2) == 0 {
 			if pods.remove(name) {
 				pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
-				ops.count(ctx, &ops.deletes, k8s.Delete(ctx, pod, client.GracePeriodSeconds(0)))
+				ops.count(&ops.deletes, k8s.Delete(ctx, pod, client.GracePeriodSeconds(0)))
 				created := fmt.Sprintf("churn-%d", next.Add(1))
-				if ops.count(ctx, &ops.creates, createGatedPod(ctx, ns, created, "churn", rand.IntN(2) == 0)) {
+				if ops.count(&ops.creates, createGatedPod(ctx, ns, created, "churn", rand.IntN(2) == 0)) {
 					pods.add(created)
 				}
 			}
@@ -120,25 +124,25 @@ func churnWorker(ctx context.Context, ns string, pods *podSet, next *atomic.Int6
 			if rand.IntN(2) == 0 {
 				value = "no"
 			}
-			ops.count(ctx, &ops.relabels, setPromoted(ctx, ns, name, value))
+			ops.count(&ops.relabels, setPromoted(ctx, ns, name, value))
 		}
 		select {
-		case <-ctx.Done():
+		case <-churning.Done():
 		case <-time.After(churnPause):
 		}
 	}
 }
 
-// count counts an operation that succeeded, or one that failed other than
-// by the churn ending, and reports whether it succeeded.
-func (ops *churnOps) count(ctx context.Context, counter *atomic.Int64, err error) bool {
-	switch {
-	case err == nil:
-		counter.Add(1)
-	case ctx.Err() == nil:
+// count counts an operation that succeeded, or one that failed, keeping
+// the last error, and reports whether it succeeded.
+func (ops *churnOps) count(counter *atomic.Int64, err error) bool {
+	if err != nil {
 		ops.failed.Add(1)
+		ops.lastErr.Store(err)
+		return false
 	}
-	return err == nil
+	counter.Add(1)
+	return true
 }
 
 // sampleTime is how long lowest samples: a few GC cycles of a busy operator.

@@ -118,7 +118,7 @@ var _ = Describe("faults", Ordered, func() {
 // after another, applies fault halfway, and checks every transition and
 // the end state. fault returns what it measured.
 func faultDuringRollout(ctx SpecContext, ns string, fault func(*transitionChecker) string) {
-	Expect(k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})).To(Succeed())
+	createFaultNamespace(ctx, ns)
 	checker := newTransitionChecker(promoted, transitionLag, rolloutCap)
 	watchTransitions(ns, checker)
 	names := make([]string, rolloutPods)
@@ -153,6 +153,18 @@ func faultDuringRollout(ctx SpecContext, ns string, fault func(*transitionChecke
 	GinkgoWriter.Println(report)
 	Expect(transitions).To(BeNumerically(">=", rolloutPods), "the watch saw too few transitions to judge")
 	Expect(wrong).To(BeEmpty(), "OPERATOR BUG: wrong gate transitions")
+}
+
+// createFaultNamespace creates ns and, when the spec ends, deletes its
+// pods and policies, so that the specs after it (and the suite's manager)
+// do not keep evaluating them; the policies' finalizers are the operator's
+// to remove, now or, if the spec's is gone, the suite's manager's.
+func createFaultNamespace(ctx SpecContext, ns string) {
+	Expect(k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})).To(Succeed())
+	DeferCleanup(func(ctx SpecContext) {
+		Expect(k8s.DeleteAllOf(ctx, &corev1.Pod{}, client.InNamespace(ns), client.GracePeriodSeconds(0))).To(Succeed())
+		Expect(k8s.DeleteAllOf(ctx, &v1alpha1.ReadinessGatePolicy{}, client.InNamespace(ns))).To(Succeed())
+	})
 }
 
 // rollingRestart takes each pod out (promoted=no) every rolloutStep and
