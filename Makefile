@@ -82,9 +82,11 @@ FUZZTIME ?= 60s
 fuzz: ## Run every fuzz target of the module (found with go test -list) for FUZZTIME each (default 60s), one after another.
 	FUZZTIME=$(FUZZTIME) ./hack/fuzz.sh
 
+# The e2e suite's fault specs (docs/reliability.md) run only here: they take
+# several minutes, more than `make test` (which runs the rest of test/e2e) can spend in CI.
 .PHONY: e2e
-e2e: controlplane prometheus ## Run the end-to-end suite against a real control plane.
-	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) PROMETHEUS_BINARY=$(LOCALBIN)/prometheus go test ./test/e2e/... -count=1 -v -timeout 30m
+e2e: controlplane prometheus ## Run the end-to-end suite, with its fault specs, against a real control plane.
+	READYGATE_FAULTS=1 KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) PROMETHEUS_BINARY=$(LOCALBIN)/prometheus go test ./test/e2e/... -count=1 -v -timeout 45m
 
 ##@ Build
 

@@ -28,6 +28,7 @@ type settings struct {
 	webhookPort                       int
 	webhookCertDir, metricsCertDir    string
 	cacheSyncTimeout                  time.Duration
+	lease                             lease
 	controllers                       controllers.Options
 }
 
@@ -36,7 +37,8 @@ func main() {
 	flag.StringVar(&s.metricsAddr, "metrics-bind-address", ":8080", "Address of the Prometheus metrics endpoint; 0 disables it.")
 	flag.StringVar(&s.probeAddr, "health-probe-bind-address", ":8081", "Address of the liveness and readiness probes.")
 	flag.StringVar(&s.pprofAddr, "pprof-bind-address", "0", "Address of the pprof endpoints; 0 disables them.")
-	flag.BoolVar(&s.leaderElect, "leader-elect", false, "Elect a leader so that only one replica writes.")
+	flag.BoolVar(&s.leaderElect, "leader-elect", false, "Elect a leader so that only one replica writes; every replica serves the webhooks.")
+	s.lease.bindFlags(flag.CommandLine)
 	flag.BoolVar(&s.secureMetrics, "metrics-secure", false, "Serve metrics over HTTPS to scrapers the API server authenticates and allows to get /metrics (ClusterRole readygate-metrics-reader); config/ and the bundle set it.")
 	flag.StringVar(&s.metricsCertDir, "metrics-cert-dir", "", "Directory with the metrics endpoint's tls.crt and tls.key; without them --metrics-secure serves a self-signed certificate.")
 	flag.Float64Var(&s.qps, "kube-api-qps", 500, "Client-side rate limit for API requests, per second.")
@@ -72,6 +74,9 @@ func run(s settings) error {
 	// The operator's namespace, from the downward API: leader election runs
 	// there and the injector leaves it alone.
 	namespace := os.Getenv("POD_NAMESPACE")
+	if err := s.lease.validate(); err != nil {
+		return err
+	}
 	cfg := ctrl.GetConfigOrDie()
 	cfg.QPS, cfg.Burst = float32(s.qps), s.burst
 
@@ -80,17 +85,18 @@ func run(s settings) error {
 	if err != nil {
 		return err
 	}
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+	opts := ctrl.Options{
 		Scheme:                  controllers.NewScheme(),
 		Metrics:                 metricsOptions(s.metricsAddr, s.secureMetrics, s.metricsCertDir),
 		WebhookServer:           webhook.NewServer(webhook.Options{Port: s.webhookPort, CertDir: s.webhookCertDir}),
 		HealthProbeBindAddress:  s.probeAddr,
 		PprofBindAddress:        s.pprofAddr,
 		LeaderElection:          s.leaderElect,
-		LeaderElectionID:        "readygate.readygate.io",
 		LeaderElectionNamespace: namespace,
 		Cache:                   controllers.CacheOptions(),
-	})
+	}
+	s.lease.apply(&opts)
+	mgr, err := ctrl.NewManager(cfg, opts)
 	if err != nil {
 		return fmt.Errorf("creating the manager: %w", err)
 	}

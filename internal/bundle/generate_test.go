@@ -65,6 +65,10 @@ rules: [{apiGroups: [""], resources: [secrets], verbs: [get]}]`
 kind: Service
 metadata: {name: op-metrics, namespace: x}
 spec: {ports: [{name: metrics, port: 8443}], selector: {app: op}}`
+	disruptionBudget = `apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata: {name: op, namespace: x}
+spec: {maxUnavailable: 1, selector: {matchLabels: {app: op}}}`
 	example = `apiVersion: example.io/v1
 kind: Widget
 metadata: {name: small, namespace: x}
@@ -76,7 +80,7 @@ func docs(d ...string) []byte { return []byte(strings.Join(d, "\n---\n")) }
 var opts = Options{Version: "1.2.3", Replaces: "x.v1.2.2", Image: "example.io/op:v1.2.3", Icon: []byte("<svg/>"), Package: "x", Channels: []string{"stable"}, DefaultChannel: "stable"}
 
 func TestGenerate(t *testing.T) {
-	files, err := Generate(docs(csvBase, crd, serviceAccount, clusterRole, clusterRoleBinding, unboundRole, metricsService, deployment, example), opts)
+	files, err := Generate(docs(csvBase, crd, serviceAccount, clusterRole, clusterRoleBinding, unboundRole, metricsService, disruptionBudget, deployment, example), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,12 +110,15 @@ func TestGenerate(t *testing.T) {
 	if svc := paths["bundle/manifests/op-metrics_v1_service.yaml"]; !strings.Contains(svc, "port: 8443") || strings.Contains(svc, "namespace") {
 		t.Errorf("the metrics Service is not a bundle manifest of its own, without a namespace: %q", svc)
 	}
+	if pdb := paths["bundle/manifests/op_policy_v1_poddisruptionbudget.yaml"]; !strings.Contains(pdb, "maxUnavailable: 1") || strings.Contains(pdb, "namespace") {
+		t.Errorf("the PodDisruptionBudget is not a bundle manifest of its own, without a namespace: %q", pdb)
+	}
 	for _, p := range []string{"bundle/manifests/example.io_widgets.yaml", "bundle/metadata/annotations.yaml", "bundle.Dockerfile"} {
 		if paths[p] == "" {
 			t.Errorf("no %s among %v", p, files)
 		}
 	}
-	again, err := Generate(docs(csvBase, crd, serviceAccount, clusterRole, clusterRoleBinding, unboundRole, metricsService, deployment, example), opts)
+	again, err := Generate(docs(csvBase, crd, serviceAccount, clusterRole, clusterRoleBinding, unboundRole, metricsService, disruptionBudget, deployment, example), opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,7 +28,7 @@ type objects struct {
 	mutating            []admissionregistrationv1.MutatingWebhook
 	validating          []admissionregistrationv1.ValidatingWebhook
 	examples            []*unstructured.Unstructured
-	services            []*unstructured.Unstructured // other than the webhook's
+	asIs                []*unstructured.Unstructured // Services other than the webhook's, PodDisruptionBudgets
 	serviceAccountNames map[string]bool
 }
 
@@ -157,9 +157,10 @@ func (o *objects) add(m manifest, owned, webhookServices map[string]bool) error 
 		// OLM installs into the namespace of the OperatorGroup.
 	case kind == "Service" && webhookServices[m.GetName()]:
 		// OLM creates the webhook Service from the webhookdefinitions.
-	case kind == "Service":
-		// Any other Service (metrics) OLM creates as it is.
-		o.services = append(o.services, m.Unstructured)
+	case kind == "Service", kind == "PodDisruptionBudget":
+		// Any other Service (metrics), and the manager's disruption budget,
+		// OLM creates as they are.
+		o.asIs = append(o.asIs, m.Unstructured)
 	case owned[m.GroupVersionKind().Group]:
 		o.examples = append(o.examples, m.Unstructured)
 	default:
@@ -170,10 +171,10 @@ func (o *objects) add(m manifest, owned, webhookServices map[string]bool) error 
 
 // plainManifests are the objects OLM creates as they are, in the operator's
 // namespace: the roles no binding grants to the operator, for an
-// administrator to bind (the Secret and metrics readers), and the Services
-// that are not the webhook's (metrics).
+// administrator to bind (the Secret and metrics readers), the Services
+// that are not the webhook's (metrics) and the PodDisruptionBudget.
 func (o *objects) plainManifests() []*unstructured.Unstructured {
-	return append(o.unboundRoles(), o.services...)
+	return append(o.unboundRoles(), o.asIs...)
 }
 
 // unboundRoles are the roles no binding grants to the operator.

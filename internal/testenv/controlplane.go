@@ -9,7 +9,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
+	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"k8s.io/client-go/rest"
@@ -70,6 +73,16 @@ func Start(opts Options) (*ControlPlane, error) {
 	if _, err := os.Stat(filepath.Join(assets, "kube-apiserver")); err != nil {
 		return nil, fmt.Errorf("control-plane binaries not found in %s (run `make controlplane`): %w", assets, err)
 	}
+	dir, err := os.MkdirTemp("", "readygate-controlplane-")
+	if err != nil {
+		return nil, err
+	}
+	// kube-apiserver's certificates in a directory of ours rather than one
+	// it allocates and removes when it stops: RestartAPIServer reuses them.
+	api := &envtest.APIServer{CertDir: filepath.Join(dir, "apiserver")}
+	if err := os.Mkdir(api.CertDir, 0o700); err != nil {
+		return nil, errors.Join(err, os.RemoveAll(dir))
+	}
 	env := &envtest.Environment{
 		BinaryAssetsDirectory:    assets,
 		CRDDirectoryPaths:        opts.CRDDirectoryPaths,
@@ -78,15 +91,16 @@ func Start(opts Options) (*ControlPlane, error) {
 		ControlPlaneStartTimeout: 2 * time.Minute,
 		WebhookInstallOptions:    envtest.WebhookInstallOptions{Paths: opts.WebhookManifests},
 	}
+	env.ControlPlane.APIServer = api
 	if opts.Output != nil {
-		env.ControlPlane.APIServer = &envtest.APIServer{Out: opts.Output, Err: opts.Output}
+		api.Out, api.Err = opts.Output, opts.Output
 		env.ControlPlane.Etcd = &envtest.Etcd{Out: opts.Output, Err: opts.Output}
 	}
 	cfg, err := env.Start()
 	if err != nil {
-		return nil, fmt.Errorf("starting kube-apiserver and etcd: %w", err)
+		return nil, errors.Join(fmt.Errorf("starting kube-apiserver and etcd: %w", err), os.RemoveAll(dir))
 	}
-	cp := &ControlPlane{Config: cfg, env: env}
+	cp := &ControlPlane{Config: cfg, env: env, dir: dir}
 	if err := cp.writeKubeconfig(); err != nil {
 		return nil, errors.Join(err, cp.Stop())
 	}
@@ -105,11 +119,6 @@ func Start(opts Options) (*ControlPlane, error) {
 }
 
 func (cp *ControlPlane) writeKubeconfig() error {
-	dir, err := os.MkdirTemp("", "readygate-controlplane-")
-	if err != nil {
-		return err
-	}
-	cp.dir = dir
 	user, err := cp.env.ControlPlane.AddUser(envtest.User{Name: "admin", Groups: []string{"system:masters"}}, nil)
 	if err != nil {
 		return fmt.Errorf("creating the admin user: %w", err)
@@ -118,7 +127,7 @@ func (cp *ControlPlane) writeKubeconfig() error {
 	if err != nil {
 		return fmt.Errorf("writing the admin kubeconfig: %w", err)
 	}
-	cp.KubeconfigPath = filepath.Join(dir, "kubeconfig")
+	cp.KubeconfigPath = filepath.Join(cp.dir, "kubeconfig")
 	return os.WriteFile(cp.KubeconfigPath, kubeconfig, 0o600)
 }
 
@@ -162,6 +171,54 @@ func (cp *ControlPlane) WebhookOptions() webhook.Options {
 // WebhookServer returns a server with the WebhookOptions.
 func (cp *ControlPlane) WebhookServer() webhook.Server {
 	return webhook.NewServer(cp.WebhookOptions())
+}
+
+// RestartAPIServer kills kube-apiserver (SIGKILL: a crash, or the kubelet
+// ending it after its grace period; a SIGTERM drains connected watches for
+// over a minute) and starts it again on the same port, with the same
+// certificates, users and etcd: clients see their connections reset and
+// their watches end, then reconnect to the same address. It returns once
+// the new one is healthy.
+func (cp *ControlPlane) RestartAPIServer() error {
+	api := cp.env.ControlPlane.GetAPIServer()
+	pid, err := processListening("kube-apiserver", "--secure-port="+api.Port)
+	if err != nil {
+		return err
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		return fmt.Errorf("killing kube-apiserver (pid %d): %w", pid, err)
+	}
+	if err := api.Stop(); err != nil { // reaps the killed process
+		return fmt.Errorf("stopping kube-apiserver: %w", err)
+	}
+	if err := api.Start(); err != nil {
+		return fmt.Errorf("starting kube-apiserver again: %w", err)
+	}
+	return nil
+}
+
+// processListening finds the pid of the process named binary whose
+// arguments include arg: envtest does not expose the processes it starts.
+func processListening(binary, arg string) (int, error) {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0, err
+	}
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil {
+			continue
+		}
+		args := strings.Split(string(cmdline), "\x00")
+		if filepath.Base(args[0]) == binary && slices.Contains(args, arg) {
+			return pid, nil
+		}
+	}
+	return 0, fmt.Errorf("no %s process with %s", binary, arg)
 }
 
 // Stop stops the simulator and kube-controller-manager first and

@@ -3,15 +3,18 @@ package testenv
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/netip"
 	"sync"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -31,6 +34,9 @@ const (
 	// endpointslice controller lists only pods bound to a node it knows.
 	NodeName = "readygate-sim"
 )
+
+// nodeRetry is how often the simulator retries registering its node.
+const nodeRetry = 100 * time.Millisecond
 
 // Simulator plays the kubelet's part for every pod in the cluster: it gives a
 // pod an IP (127.0.x.y by default), runs it, and keeps its Ready condition
@@ -65,11 +71,18 @@ func (s *Simulator) Run(ctx context.Context, cfg *rest.Config) error {
 		return fmt.Errorf("creating the pod simulator: %w", err)
 	}
 	s.client = mgr.GetClient()
-	if err := s.ensureNode(ctx); err != nil {
-		if ctx.Err() != nil {
-			return nil // stopped before it got going: nothing to report
+	// Retried, as a kubelet retries its registration: the API server may
+	// restart (RestartAPIServer) before the node is in.
+	var lastErr error
+	err = wait.PollUntilContextCancel(ctx, nodeRetry, true, func(ctx context.Context) (bool, error) {
+		lastErr = s.ensureNode(ctx)
+		return lastErr == nil, nil
+	})
+	if err != nil {
+		if lastErr != nil && !errors.Is(lastErr, context.Canceled) {
+			return lastErr
 		}
-		return err
+		return nil // stopped before it got going: nothing to report
 	}
 	err = ctrl.NewControllerManagedBy(mgr).
 		Named("kubelet-simulator").

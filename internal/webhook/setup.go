@@ -5,6 +5,7 @@ import (
 
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
@@ -16,9 +17,14 @@ import (
 // injector never injects into operatorNamespace.
 func Setup(ctx context.Context, mgr ctrl.Manager, env *cel.Env, operatorNamespace string) error {
 	// Started with the manager rather than on the first admission, which
-	// would otherwise wait for a full namespace list within its timeout.
-	if _, err := mgr.GetCache().GetInformer(ctx, namespaceMeta(), cache.BlockUntilSynced(false)); err != nil {
-		return err
+	// would otherwise wait for a full list within its timeout. Every replica
+	// serves the webhooks, but only the leader's controllers ask for the
+	// policies' informer: a standby must start it here, and its readiness
+	// waits for it.
+	for _, obj := range []client.Object{namespaceMeta(), &v1alpha1.ReadinessGatePolicy{}} {
+		if _, err := mgr.GetCache().GetInformer(ctx, obj, cache.BlockUntilSynced(false)); err != nil {
+			return err
+		}
 	}
 	mgr.GetWebhookServer().Register(InjectPath, &webhook.Admission{Handler: &PodInjector{
 		Cache: mgr.GetClient(), API: mgr.GetAPIReader(), Decoder: admission.NewDecoder(mgr.GetScheme()), OperatorNamespace: operatorNamespace,

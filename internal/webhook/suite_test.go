@@ -23,11 +23,11 @@ import (
 )
 
 var (
-	cp          *testenv.ControlPlane
-	k8s         client.Client
-	warnings    = &testenv.WarningRecorder{}
-	stopManager context.CancelFunc
-	managerDone chan struct{}
+	cp       *testenv.ControlPlane
+	k8s      client.Client
+	warnings = &testenv.WarningRecorder{}
+	// stopTheManager stops the suite's manager and waits until it has.
+	stopTheManager func()
 )
 
 func TestWebhooks(t *testing.T) {
@@ -58,33 +58,39 @@ var _ = BeforeSuite(func() {
 // startManager runs the operator with its webhooks, as cmd/ wires them, and
 // returns once the webhook server is up.
 func startManager() {
-	env, err := controllers.NewCELEnv(cp.Config)
-	Expect(err).NotTo(HaveOccurred())
-	mgr, err := ctrl.NewManager(cp.Config, ctrl.Options{
-		Scheme:                 k8s.Scheme(),
-		Metrics:                metricsserver.Options{BindAddress: "0"},
-		HealthProbeBindAddress: "0",
-		WebhookServer:          cp.WebhookServer(),
-		Cache:                  controllers.CacheOptions(),
-		Controller:             config.Controller{SkipNameValidation: ptr.To(true)},
-	})
-	Expect(err).NotTo(HaveOccurred())
-	var ctx context.Context
-	ctx, stopManager = context.WithCancel(context.Background())
-	Expect(controllers.Setup(ctx, mgr, env, controllers.Options{MaxConcurrentReconciles: 4, SourceWorkers: 4})).To(Succeed())
-	Expect(webhook.Setup(ctx, mgr, env, "")).To(Succeed())
-	managerDone = make(chan struct{})
-	go func() {
-		defer GinkgoRecover()
-		defer close(managerDone)
-		Expect(mgr.Start(ctx)).To(Succeed())
-	}()
+	var mgr ctrl.Manager
+	mgr, stopTheManager = runManager(cp.Config, ctrl.Options{WebhookServer: cp.WebhookServer()}, true)
 	Eventually(func() error { return mgr.GetWebhookServer().StartedChecker()(nil) }).Should(Succeed())
 }
 
-func stopTheManager() {
-	stopManager()
-	<-managerDone
+// runManager starts a manager on cfg with opts (plus what every manager
+// here needs), the controllers and, when webhooks, the webhooks, and
+// returns it and a function that stops it and waits until it has.
+func runManager(cfg *rest.Config, opts ctrl.Options, webhooks bool) (ctrl.Manager, func()) {
+	env, err := controllers.NewCELEnv(cfg)
+	Expect(err).NotTo(HaveOccurred())
+	opts.Scheme = k8s.Scheme()
+	opts.Metrics = metricsserver.Options{BindAddress: "0"}
+	opts.HealthProbeBindAddress = "0"
+	opts.Cache = controllers.CacheOptions()
+	opts.Controller = config.Controller{SkipNameValidation: ptr.To(true)}
+	mgr, err := ctrl.NewManager(cfg, opts)
+	Expect(err).NotTo(HaveOccurred())
+	ctx, cancel := context.WithCancel(context.Background())
+	Expect(controllers.Setup(ctx, mgr, env, controllers.Options{MaxConcurrentReconciles: 4, SourceWorkers: 4})).To(Succeed())
+	if webhooks {
+		Expect(webhook.Setup(ctx, mgr, env, "")).To(Succeed())
+	}
+	done := make(chan struct{})
+	go func() {
+		defer GinkgoRecover()
+		defer close(done)
+		Expect(mgr.Start(ctx)).To(Succeed())
+	}()
+	return mgr, func() {
+		cancel()
+		<-done
+	}
 }
 
 var _ = AfterSuite(func() {

@@ -1,6 +1,8 @@
 package e2e_test
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -27,6 +29,7 @@ import (
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	certutil "k8s.io/client-go/util/cert"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
 
 	"github.com/readygate/readygate/api/v1alpha1"
 	"github.com/readygate/readygate/internal/testenv"
@@ -306,35 +309,61 @@ func writeWebhookCert() (caBundle []byte, dir string) {
 // at the manager's webhook server at base, for namespace ns alone: the rest
 // of the suite runs without webhooks. It returns once the webhook answers.
 func installPolicyWebhook(ctx SpecContext, base string, caBundle []byte, ns string) {
-	manifests, err := os.Open(filepath.Join("..", "..", "config", "webhook", "manifests.yaml"))
-	Expect(err).NotTo(HaveOccurred())
-	defer func() { _ = manifests.Close() }()
-	decoder := utilyaml.NewYAMLOrJSONDecoder(manifests, 4096)
-	var validating *admissionregistrationv1.ValidatingWebhookConfiguration
-	for {
-		var cfg admissionregistrationv1.ValidatingWebhookConfiguration
-		err := decoder.Decode(&cfg)
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		Expect(err).NotTo(HaveOccurred())
-		if cfg.Kind == "ValidatingWebhookConfiguration" {
-			validating = &cfg
-		}
-	}
-	Expect(validating).NotTo(BeNil(), "config/webhook/manifests.yaml has no ValidatingWebhookConfiguration")
-	validating.Name = "hostile-" + validating.Name
-	for i := range validating.Webhooks {
-		w := &validating.Webhooks[i]
-		url := base + *w.ClientConfig.Service.Path
-		w.ClientConfig = admissionregistrationv1.WebhookClientConfig{URL: &url, CABundle: caBundle}
-		w.NamespaceSelector = &metav1.LabelSelector{MatchLabels: map[string]string{corev1.LabelMetadataName: ns}}
-	}
+	_, validating := webhookConfigurations(base, caBundle, ns)
 	Expect(k8s.Create(ctx, validating)).To(Succeed())
 	DeferCleanup(func(ctx SpecContext) { Expect(k8s.Delete(ctx, validating)).To(Succeed()) })
 	Eventually(func() error {
 		return k8s.Create(ctx, bombPolicy(ns, "webhook-probe"), client.DryRunAll)
 	}).Should(MatchError(ContainSubstring(onlyNamespace)))
+}
+
+// webhookConfigurations reads config/webhook's configurations and points
+// every webhook at the server at base, trusted by caBundle, for namespace
+// ns alone.
+func webhookConfigurations(base string, caBundle []byte, ns string) (
+	*admissionregistrationv1.MutatingWebhookConfiguration, *admissionregistrationv1.ValidatingWebhookConfiguration) {
+	manifests, err := os.ReadFile(filepath.Join("..", "..", "config", "webhook", "manifests.yaml"))
+	Expect(err).NotTo(HaveOccurred())
+	var mutating *admissionregistrationv1.MutatingWebhookConfiguration
+	var validating *admissionregistrationv1.ValidatingWebhookConfiguration
+	reader := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(manifests)))
+	for {
+		doc, err := reader.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		Expect(err).NotTo(HaveOccurred())
+		var typeMeta metav1.TypeMeta
+		Expect(yaml.Unmarshal(doc, &typeMeta)).To(Succeed())
+		switch typeMeta.Kind {
+		case "MutatingWebhookConfiguration":
+			mutating = &admissionregistrationv1.MutatingWebhookConfiguration{}
+			Expect(yaml.UnmarshalStrict(doc, mutating)).To(Succeed())
+		case "ValidatingWebhookConfiguration":
+			validating = &admissionregistrationv1.ValidatingWebhookConfiguration{}
+			Expect(yaml.UnmarshalStrict(doc, validating)).To(Succeed())
+		}
+	}
+	Expect(mutating).NotTo(BeNil(), "config/webhook/manifests.yaml has no MutatingWebhookConfiguration")
+	Expect(validating).NotTo(BeNil(), "config/webhook/manifests.yaml has no ValidatingWebhookConfiguration")
+	mutating.Name, validating.Name = ns+"-"+mutating.Name, ns+"-"+validating.Name
+	onlyNS := &metav1.LabelSelector{MatchLabels: map[string]string{corev1.LabelMetadataName: ns}}
+	for i := range mutating.Webhooks {
+		w := &mutating.Webhooks[i]
+		w.ClientConfig, w.NamespaceSelector = pointAt(base, w.ClientConfig, caBundle), onlyNS
+	}
+	for i := range validating.Webhooks {
+		w := &validating.Webhooks[i]
+		w.ClientConfig, w.NamespaceSelector = pointAt(base, w.ClientConfig, caBundle), onlyNS
+	}
+	return mutating, validating
+}
+
+// pointAt is a webhook's client configuration with the URL at base instead
+// of the Service.
+func pointAt(base string, cc admissionregistrationv1.WebhookClientConfig, caBundle []byte) admissionregistrationv1.WebhookClientConfig {
+	url := base + *cc.Service.Path
+	return admissionregistrationv1.WebhookClientConfig{URL: &url, CABundle: caBundle}
 }
 
 // dryRunCounts tallies how the webhook answered the dry-run creates.

@@ -71,19 +71,31 @@ func gatedPod(ns, name string, labels, annotations map[string]string) *corev1.Po
 
 // gateOf polls the pod's rgpGate as "STATUS REASON", empty before the
 // operator's first write.
-func gateOf(ctx context.Context, pod *corev1.Pod) func() string {
+func rgpGateOf(ctx context.Context, pod *corev1.Pod) func() string {
 	return func() string {
-		got := &corev1.Pod{}
-		if err := k8s.Get(ctx, client.ObjectKeyFromObject(pod), got); err != nil {
+		c, err := podCondition(ctx, client.ObjectKeyFromObject(pod), rgpGate)
+		switch {
+		case err != nil:
 			return err.Error()
+		case c == nil:
+			return ""
 		}
-		for _, c := range got.Status.Conditions {
-			if c.Type == rgpGate {
-				return string(c.Status) + " " + c.Reason
-			}
-		}
-		return ""
+		return string(c.Status) + " " + c.Reason
 	}
+}
+
+// podCondition reads a pod's condition of a type; nil when it has none.
+func podCondition(ctx context.Context, key client.ObjectKey, conditionType corev1.PodConditionType) (*corev1.PodCondition, error) {
+	got := &corev1.Pod{}
+	if err := k8s.Get(ctx, key, got); err != nil {
+		return nil, err
+	}
+	for i := range got.Status.Conditions {
+		if got.Status.Conditions[i].Type == conditionType {
+			return &got.Status.Conditions[i], nil
+		}
+	}
+	return nil, nil
 }
 
 // setLabel sets one label of the pod.

@@ -44,7 +44,7 @@ var _ = Describe("kubectl-rgp on an http policy served through pods/proxy", func
 		host := startNetnsHost()
 		ns := createNamespace(ctx, "rgp-http")
 		pod := servedPod(ctx, ns, "api", host)
-		Eventually(gateOf(ctx, pod)).Should(Equal("False ExpressionFalse"))
+		Eventually(rgpGateOf(ctx, pod)).Should(Equal("False ExpressionFalse"))
 
 		from := "http (from pods/proxy http:api-0:8080/healthz) = "
 		run := rgp(ctx, cp.KubeconfigPath, "explain", "pod/api-0", "-n", ns)
@@ -55,7 +55,7 @@ var _ = Describe("kubectl-rgp on an http policy served through pods/proxy", func
 
 		By("the host answers 200: the operator opens the gate and explain reads the new answer")
 		host.Answer(http.StatusOK, "ok")
-		Eventually(gateOf(ctx, pod)).Should(Equal("True ExpressionTrue"))
+		Eventually(rgpGateOf(ctx, pod)).Should(Equal("True ExpressionTrue"))
 		Eventually(func(g Gomega) {
 			run := rgp(ctx, cp.KubeconfigPath, "explain", "pod/api-0", "-n", ns)
 			g.Expect(run.code).To(Equal(0), run.stderr)
@@ -70,7 +70,7 @@ var _ = Describe("kubectl-rgp on an http policy served through pods/proxy", func
 		host.Answer(http.StatusOK, "ok")
 		ns := createNamespace(ctx, "rgp-reader")
 		pod := servedPod(ctx, ns, "api", host)
-		Eventually(gateOf(ctx, pod)).Should(Equal("True ExpressionTrue"))
+		Eventually(rgpGateOf(ctx, pod)).Should(Equal("True ExpressionTrue"))
 
 		kubeconfig := namespaceReader(ctx, ns)
 		Eventually(func(g Gomega) {

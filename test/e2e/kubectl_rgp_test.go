@@ -71,7 +71,7 @@ var _ = Describe("kubectl-rgp", func() {
 		Expect(k8s.Create(ctx, policy)).To(Succeed())
 		pod := gatedPod(ns, "web-0", map[string]string{"app": "web", "promoted": "no"}, nil)
 		Expect(k8s.Create(ctx, pod)).To(Succeed())
-		Eventually(gateOf(ctx, pod)).Should(Equal("False ExpressionFalse"))
+		Eventually(rgpGateOf(ctx, pod)).Should(Equal("False ExpressionFalse"))
 
 		By("the text names the policy, the condition, the verdict now, the variables and the next step")
 		run := rgp(ctx, cp.KubeconfigPath, "explain", "pod/web-0", "-n", ns)
@@ -104,7 +104,7 @@ var _ = Describe("kubectl-rgp", func() {
 
 		By("relabelling the pod flips the verdict, and explain follows")
 		setLabel(ctx, pod, "promoted", "yes")
-		Eventually(gateOf(ctx, pod)).Should(Equal("True ExpressionTrue"))
+		Eventually(rgpGateOf(ctx, pod)).Should(Equal("True ExpressionTrue"))
 		Eventually(func(g Gomega) {
 			got := explainAsJSON(g, ctx, ns, "web-0")
 			g.Expect(got.Ready).To(Equal("True"))
@@ -123,7 +123,7 @@ var _ = Describe("kubectl-rgp", func() {
 		for i := range pods {
 			pod := gatedPod(ns, fmt.Sprintf("shop-%d", i), map[string]string{"app": "shop"}, nil)
 			Expect(k8s.Create(ctx, pod)).To(Succeed())
-			Eventually(gateOf(ctx, pod)).Should(Equal("False ExpressionFalse"))
+			Eventually(rgpGateOf(ctx, pod)).Should(Equal("False ExpressionFalse"))
 		}
 
 		watch := startRGP(ctx, "status", policy.Name, "-n", ns, "--watch", "--timeout", "60s", "--interval", "200ms")
@@ -131,7 +131,7 @@ var _ = Describe("kubectl-rgp", func() {
 		for i := range pods {
 			pod := gatedPod(ns, fmt.Sprintf("shop-%d", i), nil, nil)
 			setLabel(ctx, pod, "promoted", "yes")
-			Eventually(gateOf(ctx, pod)).Should(Equal("True ExpressionTrue"))
+			Eventually(rgpGateOf(ctx, pod)).Should(Equal("True ExpressionTrue"))
 			Eventually(watch.Out).Should(gbytes.Say(`rgp-watch/shop-promoted \[#{%d}\.{%d}\] %d/3 True\n`, 10*(i+1), 30-10*(i+1), i+1))
 			if i < pods-1 {
 				Expect(watch.ExitCode()).To(Equal(-1), "status --watch exited before every pod was True")
@@ -148,7 +148,7 @@ var _ = Describe("kubectl-rgp", func() {
 		Expect(k8s.Create(ctx, policy)).To(Succeed())
 		pod := gatedPod(ns, "stuck-0", map[string]string{"app": "stuck"}, nil)
 		Expect(k8s.Create(ctx, pod)).To(Succeed())
-		Eventually(gateOf(ctx, pod)).Should(Equal("False ExpressionFalse"))
+		Eventually(rgpGateOf(ctx, pod)).Should(Equal("False ExpressionFalse"))
 
 		watch := startRGP(ctx, "status", policy.Name, "-n", ns, "--watch", "--timeout", "2s", "--interval", "200ms")
 		Eventually(watch).Should(gexec.Exit(1))

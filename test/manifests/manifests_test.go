@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -96,6 +97,25 @@ func TestDefaultOverlay(t *testing.T) {
 		}
 	}
 	checkSecureMetrics(t, objs, c)
+	checkHighAvailability(t, objs, dep)
+}
+
+// checkHighAvailability: two replicas, spread over nodes where possible, and
+// a disruption budget that lets a drain take only one at a time.
+func checkHighAvailability(t *testing.T, objs []map[string]any, dep map[string]any) {
+	if replicas := dig(dep, "spec", "replicas"); replicas != float64(2) {
+		t.Errorf("the manager runs %v replicas, not 2", replicas)
+	}
+	selector := dig(dep, "spec", "selector", "matchLabels")
+	terms, _ := dig(dep, "spec", "template", "spec", "affinity", "podAntiAffinity", "preferredDuringSchedulingIgnoredDuringExecution").([]any)
+	if len(terms) != 1 || dig(terms[0], "podAffinityTerm", "topologyKey") != "kubernetes.io/hostname" ||
+		!reflect.DeepEqual(dig(terms[0], "podAffinityTerm", "labelSelector", "matchLabels"), selector) {
+		t.Errorf("the replicas are not spread by hostname: %v", terms)
+	}
+	pdb := named(objs, "PodDisruptionBudget", "readygate-controller-manager")
+	if dig(pdb, "spec", "maxUnavailable") != float64(1) || !reflect.DeepEqual(dig(pdb, "spec", "selector", "matchLabels"), selector) {
+		t.Errorf("no PodDisruptionBudget of maxUnavailable 1 for the manager's pods: %v", pdb)
+	}
 }
 
 // checkSecureMetrics: the metrics endpoint is HTTPS with authentication and
