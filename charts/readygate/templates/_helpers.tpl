@@ -55,6 +55,9 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- define "readygate.args" -}}
 {{- $m := .Values.manager -}}
 - --leader-elect={{ $m.leaderElect }}
+- --leader-elect-lease-duration={{ $m.leaseDuration }}
+- --leader-elect-renew-deadline={{ $m.renewDeadline }}
+- --leader-elect-retry-period={{ $m.retryPeriod }}
 - --health-probe-bind-address=:{{ $m.healthProbePort }}
 - --pprof-bind-address={{ $m.pprofBindAddress }}
 - --metrics-bind-address=:{{ .Values.metrics.port }}
