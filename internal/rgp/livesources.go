@@ -92,7 +92,7 @@ func (l *liveSources) proxyGet(ctx context.Context, g *gathered, source string, 
 	if ep.Timeout != nil {
 		timeout = ep.Timeout.Duration
 	}
-	res, err := l.get(ctx, u, headers, timeout+5*time.Second) // the proxy's own hop on top of the pod's timeout
+	res, err := get(ctx, l.cluster.http, u, headers, timeout+5*time.Second, sources.MaxScrapeBytes) // the proxy's own hop on top of the pod's timeout
 	if err != nil {
 		g.fail(source, from, err)
 		return nil, false
@@ -118,7 +118,8 @@ type proxied struct {
 	from        string
 }
 
-func (l *liveSources) get(ctx context.Context, u string, headers map[string]string, timeout time.Duration) (*proxied, error) {
+// get GETs u with the client and reads at most limit bytes of the answer.
+func get(ctx context.Context, hc *http.Client, u string, headers map[string]string, timeout time.Duration, limit int64) (*proxied, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
@@ -129,12 +130,12 @@ func (l *liveSources) get(ctx context.Context, u string, headers map[string]stri
 		req.Header.Set(k, v)
 	}
 	start := time.Now()
-	resp, err := l.cluster.http.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		return nil, err
 	}
 	defer func() { _ = resp.Body.Close() }()
-	body, err := sources.ReadCapped(resp.Body, sources.MaxScrapeBytes, "the answer")
+	body, err := sources.ReadCapped(resp.Body, limit, "the answer")
 	if err != nil {
 		return nil, err
 	}
@@ -252,24 +253,13 @@ func (l *liveSources) prometheusBase(address string) (string, string, *authoriza
 
 // queryPrometheus GETs one instant query.
 func queryPrometheus(ctx context.Context, hc *http.Client, base, query string) ([]byte, error) {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
 	u := strings.TrimSuffix(base, "/") + "/api/v1/query?" + url.Values{"query": {query}, "time": {strconv.FormatInt(time.Now().Unix(), 10)}}.Encode()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	res, err := get(ctx, hc, u, nil, 10*time.Second, sources.MaxPrometheusBytes)
 	if err != nil {
 		return nil, err
 	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return nil, err
+	if res.status/100 != 2 && !json.Valid(res.body) {
+		return nil, fmt.Errorf("prometheus answered status %d", res.status)
 	}
-	defer func() { _ = resp.Body.Close() }()
-	body, err := sources.ReadCapped(resp.Body, sources.MaxPrometheusBytes, "the prometheus answer")
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode/100 != 2 && !json.Valid(body) {
-		return nil, fmt.Errorf("prometheus answered status %d", resp.StatusCode)
-	}
-	return body, nil
+	return res.body, nil
 }
