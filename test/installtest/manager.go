@@ -81,7 +81,8 @@ func (i *Installation) StartManager(bin, kubeconfig string, container *corev1.Co
 	i.Manager = cmd
 }
 
-// env is the container's environment, with the downward API's namespace.
+// env is the container's environment, with what the downward API would give:
+// the namespace and the memory limit.
 func (i *Installation) env(container *corev1.Container) []string {
 	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
 	for _, e := range container.Env {
@@ -90,6 +91,11 @@ func (i *Installation) env(container *corev1.Container) []string {
 			env = append(env, e.Name+"="+e.Value)
 		case e.ValueFrom.FieldRef != nil && e.ValueFrom.FieldRef.FieldPath == "metadata.namespace":
 			env = append(env, e.Name+"="+i.Namespace)
+		case e.ValueFrom.ResourceFieldRef != nil && e.ValueFrom.ResourceFieldRef.Resource == "limits.memory":
+			// The downward API gives the limit in bytes, as the kubelet would.
+			limit := container.Resources.Limits.Memory()
+			Expect(limit.IsZero()).To(BeFalse(), "the deployment passes limits.memory as %s but sets no memory limit", e.Name)
+			env = append(env, fmt.Sprintf("%s=%d", e.Name, limit.Value()))
 		default:
 			Fail(fmt.Sprintf("the deployment's env %s comes from a source this test cannot provide", e.Name))
 		}
