@@ -162,7 +162,7 @@ func (r *PodGateReconciler) apply(ctx context.Context, pod *corev1.Pod, p *v1alp
 				r.cap.giveBack(p.UID, pod)
 			}
 			if p != nil {
-				errorsTotal.WithLabelValues(p.Namespace, p.Name, "write").Inc()
+				countError(p.Namespace, p.Name, errorWrite, "")
 			}
 			return fmt.Errorf("writing %s on pod %s: %w", plan.Write.Type, pod.Name, err)
 		}
@@ -177,7 +177,7 @@ func (r *PodGateReconciler) apply(ctx context.Context, pod *corev1.Pod, p *v1alp
 	r.Recorder.Eventf(pod, p, plan.Event.Type, plan.Event.Reason, "Evaluate", "%s", plan.Event.Note)
 	switch plan.Event.Reason {
 	case gate.EventGateFlipped:
-		flipsTotal.WithLabelValues(p.Namespace, p.Name, string(plan.Write.Status)).Inc()
+		flipsTotal.WithLabelValues(p.Namespace, p.Name, string(plan.Write.Status), plan.Write.Reason).Inc()
 	case gate.EventFlipDeferred:
 		heldFlipsTotal.WithLabelValues(p.Namespace, p.Name).Inc()
 	}
@@ -203,9 +203,6 @@ func (r *PodGateReconciler) remember(ctx context.Context, pod *corev1.Pod, p *v1
 func (r *PodGateReconciler) observe(ctx context.Context, c *policy.Compiled, pod *corev1.Pod, cur *corev1.PodCondition, now time.Time) gate.Observation {
 	vals, unavailable := r.sources.gather(ctx, c, pod)
 	if unavailable != nil {
-		if unavailable.Outcome != gate.OutcomePending {
-			errorsTotal.WithLabelValues(c.Namespace, c.Name, "source").Inc()
-		}
 		return *unavailable
 	}
 	start := time.Now()
@@ -213,8 +210,7 @@ func (r *PodGateReconciler) observe(ctx context.Context, c *policy.Compiled, pod
 	evaluationSeconds.WithLabelValues(c.Namespace, c.Name).Observe(time.Since(start).Seconds())
 	switch {
 	case err != nil:
-		evaluationsTotal.WithLabelValues(c.Namespace, c.Name, "error").Inc()
-		errorsTotal.WithLabelValues(c.Namespace, c.Name, "evaluation").Inc()
+		countError(c.Namespace, c.Name, errorEvaluation, "")
 		return gate.Observation{Outcome: gate.OutcomeError, Message: err.Error()}
 	case res.Ready:
 		evaluationsTotal.WithLabelValues(c.Namespace, c.Name, "true").Inc()

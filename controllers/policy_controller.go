@@ -73,10 +73,11 @@ func (r *PolicyReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 		return ctrl.Result{}, err
 	}
 	summary := policy.Summarize(c, pods, peers, r.Policies.Selects, func(pod *corev1.Pod) gate.State { return r.Tracker.Get(pod, p.UID) })
-	recordPodCounts(p, summary)
+	err = r.writeStatus(ctx, p, c.Err, summary)
+	recordPolicy(p, summary)
 	// Held and stale pods are not written to the pods: the status follows
 	// them at the interval, as they are evaluated again.
-	return ctrl.Result{RequeueAfter: recountAfter(c, summary)}, r.writeStatus(ctx, p, c.Err, summary)
+	return ctrl.Result{RequeueAfter: recountAfter(c, summary)}, err
 }
 
 // recountAfter is when to recount without a pod event: held and stale pods
