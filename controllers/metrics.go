@@ -18,6 +18,7 @@ const (
 	labelPolicy    = "policy"
 	labelKind      = "kind"
 	labelSource    = "source"
+	labelStatus    = "status"
 )
 
 // Kinds of readygate_errors_total.
@@ -41,7 +42,7 @@ var (
 	flipsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "readygate_gate_flips_total",
 		Help: "Pod conditions written with a changed status, by new status and the reason written.",
-	}, []string{labelNamespace, labelPolicy, "status", "reason"})
+	}, []string{labelNamespace, labelPolicy, labelStatus, "reason"})
 	heldFlipsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "readygate_gate_flips_held_total",
 		Help: "True-to-False flips held back because maxUnavailable had no room.",
@@ -53,7 +54,7 @@ var (
 	policyPods = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "readygate_policy_pods",
 		Help: "A policy's pods that carry its gate, by the gate's status: True, False, Unknown (not evaluated yet).",
-	}, []string{labelNamespace, labelPolicy, "status"})
+	}, []string{labelNamespace, labelPolicy, labelStatus})
 	heldPods = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "readygate_policy_held_pods",
 		Help: "A policy's pods kept True although the expression is false, because maxUnavailable has no room.",
@@ -73,7 +74,7 @@ var (
 	policyCondition = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "readygate_policy_condition",
 		Help: "1 for a policy condition's current status, 0 for the other statuses, by condition type (Accepted, Ready, ...).",
-	}, []string{labelNamespace, labelPolicy, "type", "status"})
+	}, []string{labelNamespace, labelPolicy, "type", labelStatus})
 )
 
 // policyVecs are the metrics that carry a policy's labels; a deleted
