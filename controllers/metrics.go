@@ -55,27 +55,24 @@ var (
 		Name: "readygate_policy_pods",
 		Help: "A policy's pods that carry its gate, by the gate's status: True, False, Unknown (not evaluated yet).",
 	}, []string{labelNamespace, labelPolicy, labelStatus})
-	heldPods = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "readygate_policy_held_pods",
-		Help: "A policy's pods kept True although the expression is false, because maxUnavailable has no room.",
-	}, []string{labelNamespace, labelPolicy})
-	stalePods = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "readygate_policy_stale_pods",
-		Help: "A policy's pods kept True on their last good result because evaluation or a source fails (onError: Hold).",
-	}, []string{labelNamespace, labelPolicy})
-	missingGatePods = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "readygate_policy_missing_gate_pods",
-		Help: "Pods a policy selects that do not list its condition in spec.readinessGates, so cannot be gated.",
-	}, []string{labelNamespace, labelPolicy})
-	failedOpenPods = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "readygate_policy_failed_open_pods",
-		Help: "A policy's pods whose gate failed open: True with reason TimedOut (failOpenAfter) without the expression holding.",
-	}, []string{labelNamespace, labelPolicy})
+	heldPods = podGauge("readygate_policy_held_pods",
+		"A policy's pods kept True although the expression is false, because maxUnavailable has no room.")
+	stalePods = podGauge("readygate_policy_stale_pods",
+		"A policy's pods kept True on their last good result because evaluation or a source fails (onError: Hold).")
+	missingGatePods = podGauge("readygate_policy_missing_gate_pods",
+		"Pods a policy selects that do not list its condition in spec.readinessGates, so cannot be gated.")
+	failedOpenPods = podGauge("readygate_policy_failed_open_pods",
+		"A policy's pods whose gate failed open: True with reason TimedOut (failOpenAfter) without the expression holding.")
 	policyCondition = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "readygate_policy_condition",
 		Help: "1 for a policy condition's current status, 0 for the other statuses, by condition type (Accepted, Ready, ...).",
 	}, []string{labelNamespace, labelPolicy, "type", labelStatus})
 )
+
+// podGauge is a count of a policy's pods.
+func podGauge(name, help string) *prometheus.GaugeVec {
+	return prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: name, Help: help}, []string{labelNamespace, labelPolicy})
+}
 
 // policyVecs are the metrics that carry a policy's labels; a deleted
 // policy's series go with it.
