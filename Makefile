@@ -63,16 +63,20 @@ olm: ## Build the OLM operator the install test runs to take the bundle's CSV to
 	./hack/build-olm.sh
 
 .PHONY: prometheus
-prometheus: ## Build the Prometheus server the prometheus source's tests run (cached).
+prometheus: ## Build the Prometheus server the prometheus source's tests run, and promtool for the alert rules' tests (cached).
 	./hack/build-prometheus.sh
 
 .PHONY: helm
 helm: ## Build the helm CLI the chart's tests and make release use (cached).
 	./hack/build-helm.sh
 
+.PHONY: dashboard
+dashboard: ## Generate the Grafana dashboard config/grafana/readygate-dashboard.json from hack/dashboard.
+	go run ./hack/dashboard --out=config/grafana/readygate-dashboard.json
+
 .PHONY: test
 test: manifests generate vet controlplane prometheus olm kustomize helm krew-validator bundle-validate ## Run the unit and envtest suites against a real control plane.
-	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) PROMETHEUS_BINARY=$(LOCALBIN)/prometheus OLM_BINARY=$(LOCALBIN)/olm KUSTOMIZE=$(KUSTOMIZE) HELM_BINARY=$(HELM) KREW_VALIDATOR=$(KREW_VALIDATOR) \
+	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) PROMETHEUS_BINARY=$(LOCALBIN)/prometheus PROMTOOL_BINARY=$(LOCALBIN)/promtool OLM_BINARY=$(LOCALBIN)/olm KUSTOMIZE=$(KUSTOMIZE) HELM_BINARY=$(HELM) KREW_VALIDATOR=$(KREW_VALIDATOR) \
 		go test ./... -count=1 -timeout 30m
 
 # Fuzzing time per target.

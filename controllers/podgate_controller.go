@@ -164,7 +164,7 @@ func (r *PodGateReconciler) apply(ctx context.Context, pod *corev1.Pod, p *v1alp
 				r.cap.giveBack(p.UID, pod)
 			}
 			if p != nil {
-				errorsTotal.WithLabelValues(p.Namespace, p.Name, "write").Inc()
+				countError(p.Namespace, p.Name, errorWrite, "")
 			}
 			return fmt.Errorf("writing %s on pod %s: %w", plan.Write.Type, pod.Name, err)
 		}
@@ -179,7 +179,7 @@ func (r *PodGateReconciler) apply(ctx context.Context, pod *corev1.Pod, p *v1alp
 	r.Recorder.Eventf(pod, p, plan.Event.Type, plan.Event.Reason, "Evaluate", "%s", plan.Event.Note)
 	switch plan.Event.Reason {
 	case gate.EventGateFlipped:
-		flipsTotal.WithLabelValues(p.Namespace, p.Name, string(plan.Write.Status)).Inc()
+		flipsTotal.WithLabelValues(p.Namespace, p.Name, string(plan.Write.Status), plan.Write.Reason).Inc()
 	case gate.EventFlipDeferred:
 		heldFlipsTotal.WithLabelValues(p.Namespace, p.Name).Inc()
 	}
@@ -206,23 +206,22 @@ func (r *PodGateReconciler) remember(ctx context.Context, pod *corev1.Pod, p *v1
 func (r *PodGateReconciler) observe(ctx context.Context, c *policy.Compiled, pod *corev1.Pod, cur *corev1.PodCondition, now time.Time) gate.Observation {
 	vals, unavailable := r.sources.gather(ctx, c, pod)
 	if unavailable != nil {
-		if unavailable.Outcome != gate.OutcomePending {
-			errorsTotal.WithLabelValues(c.Namespace, c.Name, "source").Inc()
-		}
 		return *unavailable
 	}
 	start := time.Now()
 	obs := policy.Observe(c.Program.Evaluate(ctx, cel.Input{Pod: pod, Gate: cel.GateOf(cur), Now: now, Sources: vals}))
 	evaluationSeconds.WithLabelValues(c.Namespace, c.Name).Observe(time.Since(start).Seconds())
-	evaluationsTotal.WithLabelValues(c.Namespace, c.Name, evaluationResult[obs.Outcome]).Inc()
 	if obs.Outcome == gate.OutcomeError {
-		errorsTotal.WithLabelValues(c.Namespace, c.Name, "evaluation").Inc()
+		countError(c.Namespace, c.Name, errorEvaluation, "")
+	} else {
+		evaluationsTotal.WithLabelValues(c.Namespace, c.Name, evaluationResult[obs.Outcome]).Inc()
 	}
 	return obs
 }
 
-// evaluationResult labels an evaluation's outcome in readygate_evaluations_total.
-var evaluationResult = map[gate.Outcome]string{gate.OutcomeTrue: "true", gate.OutcomeFalse: "false", gate.OutcomeError: "error"}
+// evaluationResult labels an evaluation's outcome in readygate_evaluations_total;
+// failed evaluations are counted in readygate_errors_total.
+var evaluationResult = map[gate.Outcome]string{gate.OutcomeTrue: "true", gate.OutcomeFalse: "false"}
 
 // writeCondition patches one condition on pods/status; a pod gone meanwhile
 // is no error. The response lands in a scratch object, since pod may be the

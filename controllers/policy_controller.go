@@ -81,10 +81,11 @@ func (r *PolicyReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	recordPodCounts(p, summary)
+	err = r.writeStatus(ctx, p, c.Err, summary)
+	recordPolicy(p, summary)
 	// Held and stale pods are not written to the pods: the status follows
 	// them at the interval, as they are evaluated again.
-	return ctrl.Result{RequeueAfter: recountAfter(c, summary)}, r.writeStatus(ctx, p, c.Err, summary)
+	return ctrl.Result{RequeueAfter: recountAfter(c, summary)}, err
 }
 
 // recountAfter is when to recount without a pod event: held and stale pods

@@ -60,6 +60,7 @@ func (g *sourceGatherer) gather(ctx context.Context, c *policy.Compiled, pod *co
 	add := func(name string, v ref.Val, ok bool, err error) *gate.Observation {
 		switch {
 		case err != nil:
+			countError(c.Namespace, c.Name, errorSource, name)
 			obs := policy.SourceFailed(name, err)
 			return &obs
 		case !ok:

@@ -70,8 +70,10 @@ func TestSummarizeAndConditions(t *testing.T) {
 	p := pol("p", time.Minute, "x/a", web)
 	p.Generation = 4
 	isTrue := corev1.PodCondition{Type: "x/a", Status: corev1.ConditionTrue}
+	timedOut := corev1.PodCondition{Type: "x/a", Status: corev1.ConditionTrue, Reason: v1alpha1.ReasonTimedOut}
 	pods := pointers(
 		pod("ready", web, []string{"x/a"}, isTrue),
+		pod("failed-open", web, []string{"x/a"}, timedOut),
 		pod("waiting", web, []string{"x/a"}),
 		pod("ungated", web, nil),
 		pod("unselected", map[string]string{"app": "db"}, []string{"x/a"}, isTrue),
@@ -79,7 +81,7 @@ func TestSummarizeAndConditions(t *testing.T) {
 	c := &Compiled{Name: p.Name, Namespace: p.Namespace, UID: p.UID, ConditionType: "x/a", Selector: labels.SelectorFromSet(web)}
 	held := func(pod *corev1.Pod) gate.State { return gate.State{FlipHeld: pod.Name == "ready"} }
 	s := Summarize(c, pods, []v1alpha1.ReadinessGatePolicy{p}, Selects, held)
-	if s != (Summary{Matched: 2, Ready: 1, Missing: 1, Held: 1, Unevaluated: 1}) {
+	if s != (Summary{Matched: 3, Ready: 2, Missing: 1, Held: 1, Unevaluated: 1, FailedOpen: 1}) {
 		t.Fatalf("summary %+v", s)
 	}
 	conds := Conditions(&p, nil, s)

@@ -16,8 +16,8 @@ type Summary struct {
 	Matched, Ready, Missing int32
 	// Held counts pods kept True by maxUnavailable; Stale, pods kept True on
 	// their last good result (onError: Hold); Unevaluated, matched pods
-	// that carry no condition yet.
-	Held, Stale, Unevaluated int32
+	// that carry no condition yet; FailedOpen, pods True by failOpenAfter.
+	Held, Stale, Unevaluated, FailedOpen int32
 	// StaleExample is one stale pod's error, for the policy's Event.
 	StaleExample string
 	// Conflict names a pod the policy selects that an older policy owns.

@@ -11,7 +11,7 @@ import (
 // Tally is one pod's part in a policy's Summary; the zero Tally counts for
 // nothing (the policy does not select the pod, or the pod is going away).
 type Tally struct {
-	Matched, Ready, Missing, Held, Stale, Unevaluated bool
+	Matched, Ready, Missing, Held, Stale, Unevaluated, FailedOpen bool
 	// StaleMessage is the error a stale pod is held on.
 	StaleMessage string
 	// Winner names the older policy that decides the pod instead.
@@ -40,6 +40,7 @@ func TallyPod(c *Compiled, pod *corev1.Pod, peers []v1alpha1.ReadinessGatePolicy
 		cond = gate.VerdictOf(cond)
 	}
 	t.Ready = cond != nil && cond.Status == corev1.ConditionTrue
+	t.FailedOpen = t.Ready && cond.Reason == v1alpha1.ReasonTimedOut
 	st := stateOf(pod)
 	t.Held, t.Stale = st.FlipHeld, st.Stale
 	if t.Stale {
@@ -89,7 +90,7 @@ func (c *Counts) add(t Tally, sign int32) {
 		set bool
 		n   *int32
 	}{{t.Matched, &c.sum.Matched}, {t.Ready, &c.sum.Ready}, {t.Missing, &c.sum.Missing}, {t.Held, &c.sum.Held},
-		{t.Stale, &c.sum.Stale}, {t.Unevaluated, &c.sum.Unevaluated}} {
+		{t.Stale, &c.sum.Stale}, {t.Unevaluated, &c.sum.Unevaluated}, {t.FailedOpen, &c.sum.FailedOpen}} {
 		if f.set {
 			*f.n += sign
 		}

@@ -14,19 +14,17 @@ import (
 )
 
 var (
+	// A failed fetch is counted where it fails a policy, in
+	// readygate_errors_total{kind="source"}, not here: one scheme for errors.
 	fetchSeconds = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "readygate_source_fetch_duration_seconds",
-		Help:    "Time to fetch a source, by source.",
+		Help:    "Time to fetch a source, by source, whether the fetch succeeds or fails.",
 		Buckets: prometheus.ExponentialBuckets(0.0005, 4, 9),
-	}, []string{"source"})
-	fetchErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "readygate_source_errors_total",
-		Help: "Failed source fetches, by source.",
 	}, []string{"source"})
 )
 
 func init() {
-	metrics.Registry.MustRegister(fetchSeconds, fetchErrors)
+	metrics.Registry.MustRegister(fetchSeconds)
 }
 
 // Fetch fetches one target once.
@@ -287,9 +285,6 @@ func (p *Poller) fetch(ctx context.Context, pt *polled) bool {
 		return false // forgotten, or the poller stops: the result is no one's
 	}
 	fetchSeconds.WithLabelValues(t.Source).Observe(time.Since(start).Seconds())
-	if err != nil {
-		fetchErrors.WithLabelValues(t.Source).Inc()
-	}
 	if p.store(pt, Result{Value: v, Err: err, At: time.Now()}) && t.OnChange != nil {
 		t.OnChange()
 	}

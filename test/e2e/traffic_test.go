@@ -162,9 +162,9 @@ var _ = Describe("a Service's endpoints follow the gate", func() {
 			return string(body)
 		}).Should(And(
 			ContainSubstring(`readygate_evaluations_total{namespace="metrics",policy="counted",result="true"}`),
-			ContainSubstring(`readygate_gate_flips_total{namespace="metrics",policy="counted",status="True"} 1`),
+			ContainSubstring(`readygate_gate_flips_total{namespace="metrics",policy="counted",reason="ExpressionTrue",status="True"} 1`),
 			ContainSubstring(`readygate_evaluation_duration_seconds_bucket{namespace="metrics",policy="counted"`),
-			ContainSubstring(`readygate_policy_pods{namespace="metrics",policy="counted",state="ready"} 1`),
+			ContainSubstring(`readygate_policy_pods{namespace="metrics",policy="counted",status="True"} 1`),
 		))
 	})
 })

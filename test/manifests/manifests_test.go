@@ -153,6 +153,11 @@ func TestServiceMonitorScrapesHTTPSWithToken(t *testing.T) {
 		dig(e, "tlsConfig", "ca", "secret", "name") != "metrics-server-cert" {
 		t.Errorf("the ServiceMonitor does not scrape HTTPS with the service account token and the metrics certificate's CA: %v", e)
 	}
+	// The alerts select the job by this name (config/prometheus/rules.yaml).
+	relabel, _ := dig(e, "relabelings").([]any)
+	if len(relabel) != 1 || dig(relabel[0], "targetLabel") != "job" || dig(relabel[0], "replacement") != "readygate" {
+		t.Errorf("the ServiceMonitor does not name the job readygate: %v", e)
+	}
 }
 
 // named finds an object by kind and name, or nil.
