@@ -132,3 +132,12 @@ func TestMarkHeldFlips(t *testing.T) {
 		t.Errorf("a False gate has no held flip: %q", verdicts[1].HeldFlip)
 	}
 }
+
+func TestTextEscapesControlCharacters(t *testing.T) {
+	var b strings.Builder
+	tw := &textWriter{w: &b}
+	tw.printf("message: %s\n", "warm\x1b[2J\x1b]0;owned\x07 done\nnext")
+	if got, want := b.String(), "message: warm\\x1b[2J\\x1b]0;owned\\a done\\nnext\n"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}

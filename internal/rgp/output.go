@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/spf13/cobra"
 
@@ -19,10 +21,36 @@ type textWriter struct {
 	err error
 }
 
+// printf writes one piece of the report. Every string argument is made
+// printable first: messages, bodies and names come from tenants' pods and
+// policies, and a control character could rewrite the reader's terminal.
 func (t *textWriter) printf(format string, args ...any) {
-	if t.err == nil {
-		_, t.err = fmt.Fprintf(t.w, format, args...)
+	if t.err != nil {
+		return
 	}
+	for i, a := range args {
+		if s, ok := a.(string); ok {
+			args[i] = printable(s)
+		}
+	}
+	_, t.err = fmt.Fprintf(t.w, format, args...)
+}
+
+// printable escapes control characters, as %q would, and leaves the rest.
+func printable(s string) string {
+	if !strings.ContainsFunc(s, unicode.IsControl) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // printJSON writes v indented, for scripts.

@@ -104,7 +104,7 @@ func printError(w io.Writer, err error) {
 			kept = append(kept, strings.TrimSpace(line))
 		}
 	}
-	_, _ = fmt.Fprintln(w, "error: "+strings.Join(kept, " "))
+	_, _ = fmt.Fprintln(w, "error: "+printable(strings.Join(kept, " ")))
 }
 
 // outputJSON is -o json.
