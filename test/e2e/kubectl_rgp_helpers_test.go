@@ -72,8 +72,14 @@ func gatedPod(ns, name string, labels, annotations map[string]string) *corev1.Po
 // gateOf polls the pod's rgpGate as "STATUS REASON", empty before the
 // operator's first write.
 func rgpGateOf(ctx context.Context, pod *corev1.Pod) func() string {
+	return conditionOf(ctx, pod, rgpGate)
+}
+
+// conditionOf polls a pod's condition as "Status Reason"; empty while the
+// pod has none.
+func conditionOf(ctx context.Context, pod *corev1.Pod, conditionType corev1.PodConditionType) func() string {
 	return func() string {
-		c, err := podCondition(ctx, client.ObjectKeyFromObject(pod), rgpGate)
+		c, err := podCondition(ctx, client.ObjectKeyFromObject(pod), conditionType)
 		switch {
 		case err != nil:
 			return err.Error()

@@ -72,6 +72,8 @@ var _ = Describe("kubectl-rgp", func() {
 		pod := gatedPod(ns, "web-0", map[string]string{"app": "web", "promoted": "no"}, nil)
 		Expect(k8s.Create(ctx, pod)).To(Succeed())
 		Eventually(rgpGateOf(ctx, pod)).Should(Equal("False ExpressionFalse"))
+		// The simulated kubelet writes the pod's Ready condition on its own time.
+		Eventually(conditionOf(ctx, pod, "Ready")).Should(HavePrefix("False "))
 
 		By("the text names the policy, the condition, the verdict now, the variables and the next step")
 		run := rgp(ctx, cp.KubeconfigPath, "explain", "pod/web-0", "-n", ns)
