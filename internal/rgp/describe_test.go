@@ -1,6 +1,7 @@
 package rgp
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -9,6 +10,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/readygate/readygate/internal/gate"
+	"github.com/readygate/readygate/internal/podschema"
+	"github.com/readygate/readygate/internal/policy"
 )
 
 func TestNextStep(t *testing.T) {
@@ -139,5 +142,26 @@ func TestTextEscapesControlCharacters(t *testing.T) {
 	tw.printf("message: %s\n", "warm\x1b[2J\x1b]0;owned\x07 done\nnext")
 	if got, want := b.String(), "message: warm\\x1b[2J\\x1b]0;owned\\a done\\nnext\n"; got != want {
 		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
+// TestPrometheusAddressOfAnUnacceptedPolicy: the plugin never queries an
+// address a tenant wrote that the operator has not accepted (198.51.100.0/24
+// is data only: reaching the request would fail the test by its message).
+func TestPrometheusAddressOfAnUnacceptedPolicy(t *testing.T) {
+	p, err := loadPolicy("testdata/prometheus-policy.yaml", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Spec.Sources.Prometheus.Address = "http://198.51.100.9:9090"
+	env, err := podschema.CELEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := policy.Compile(env, p, true, nil)
+	var g gathered
+	(&liveSources{}).prometheus(context.Background(), &g, c, &corev1.Pod{}, false)
+	if g.failure == nil || g.failure.Outcome != gate.OutcomePending || len(g.shown) != 1 || !strings.Contains(g.shown[0].Error, "give --prometheus-url") {
+		t.Fatalf("the source was not refused: failure %+v, shown %+v", g.failure, g.shown)
 	}
 }

@@ -168,7 +168,8 @@ func explainPod(ctx context.Context, c *cluster, live *liveSources, name string,
 		}
 		v := verdictFor(now, compiled[p.Name], p, policies.Items, pod, selects)
 		if v.Role != RoleCannotGate {
-			ev := evaluate(ctx, compiled[p.Name], pod, live.gather(ctx, compiled[p.Name], pod), now)
+			accepted := meta.IsStatusConditionTrue(p.Status.Conditions, v1alpha1.ConditionAccepted)
+			ev := evaluate(ctx, compiled[p.Name], pod, live.gather(ctx, compiled[p.Name], pod, accepted), now)
 			v.Now = &ev
 			v.Plan = planText(compiled[p.Name], pod, ev.observation, now)
 		}

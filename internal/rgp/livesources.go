@@ -31,7 +31,11 @@ type liveSources struct {
 	prometheusURL string
 }
 
-func (l *liveSources) gather(ctx context.Context, c *policy.Compiled, pod *corev1.Pod) gathered {
+// gather reads the policy's sources for the pod. accepted says the operator
+// accepted the policy, and with it the policy's Prometheus address (it must
+// be under --prometheus-allowed-urls): the plugin never sends a request to
+// an address a tenant wrote that the operator's administrator did not allow.
+func (l *liveSources) gather(ctx context.Context, c *policy.Compiled, pod *corev1.Pod, accepted bool) gathered {
 	var g gathered
 	s := c.Sources
 	if s == nil {
@@ -47,7 +51,7 @@ func (l *liveSources) gather(ctx context.Context, c *policy.Compiled, pod *corev
 		l.metrics(ctx, &g, c, pod)
 	}
 	if s.Prometheus != nil {
-		l.prometheus(ctx, &g, c, pod)
+		l.prometheus(ctx, &g, c, pod, accepted)
 	}
 	return g
 }
@@ -190,11 +194,15 @@ func (l *liveSources) metrics(ctx context.Context, g *gathered, c *policy.Compil
 	g.add(cel.VarMetrics, res.from, m, metricsShown(m, c))
 }
 
-func (l *liveSources) prometheus(ctx context.Context, g *gathered, c *policy.Compiled, pod *corev1.Pod) {
+func (l *liveSources) prometheus(ctx context.Context, g *gathered, c *policy.Compiled, pod *corev1.Pod, accepted bool) {
 	spec := c.Sources.Prometheus
 	base, from, attrs, err := l.prometheusBase(spec.Address)
 	if err != nil {
 		g.fail(cel.VarPrometheus, spec.Address, err)
+		return
+	}
+	if attrs == nil && l.prometheusURL == "" && !accepted {
+		g.unreadable(cel.VarPrometheus, from, "the operator has not accepted the policy, and with it this address: give --prometheus-url", "")
 		return
 	}
 	if attrs != nil && !l.cluster.allowed(ctx, *attrs) {
@@ -206,7 +214,7 @@ func (l *liveSources) prometheus(ctx context.Context, g *gathered, c *policy.Com
 		g.fail(cel.VarPrometheus, from, err)
 		return
 	}
-	hc := http.DefaultClient
+	hc := noRedirects
 	if attrs != nil {
 		hc = l.cluster.http
 	}
@@ -250,6 +258,10 @@ func (l *liveSources) prometheusBase(address string) (string, string, *authoriza
 	attrs := &authorizationv1.ResourceAttributes{Namespace: svcNamespace, Verb: "get", Resource: "services", Subresource: "proxy", Name: svc}
 	return base, "services/proxy " + proxy + " in namespace " + svcNamespace, attrs, nil
 }
+
+// noRedirects queries a Prometheus outside the cluster: as the operator, it
+// follows no redirect, so an answer cannot send the plugin elsewhere.
+var noRedirects = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 
 // queryPrometheus GETs one instant query.
 func queryPrometheus(ctx context.Context, hc *http.Client, base, query string) ([]byte, error) {
