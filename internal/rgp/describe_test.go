@@ -116,8 +116,8 @@ func TestMarkHeldFlips(t *testing.T) {
 		{Type: "x.io/a", Status: corev1.ConditionTrue, LastTransitionTime: metav1.NewTime(turnedTrue)},
 		{Type: "x.io/b", Status: corev1.ConditionFalse, LastTransitionTime: metav1.NewTime(turnedTrue)},
 	}}}
-	event := func(policy string, at time.Time) corev1.Event {
-		return corev1.Event{Reason: gate.EventFlipDeferred, Message: "policy " + policy + " would set x.io/a to False", LastTimestamp: metav1.NewTime(at)}
+	event := func(name string, at time.Time) corev1.Event {
+		return corev1.Event{Reason: gate.EventFlipDeferred, Message: "policy " + name + " would set x.io/a to False", LastTimestamp: metav1.NewTime(at)}
 	}
 	verdicts := []PolicyVerdict{
 		{Name: "a", ConditionType: "x.io/a", Role: RoleGates},
