@@ -85,6 +85,7 @@ func run(s settings) error {
 	if err != nil {
 		return err
 	}
+	s.controllers.PodBodies = controllers.NewPodBodies()
 	opts := ctrl.Options{
 		Scheme:                  controllers.NewScheme(),
 		Metrics:                 metricsOptions(s.metricsAddr, s.secureMetrics, s.metricsCertDir),
@@ -93,7 +94,7 @@ func run(s settings) error {
 		PprofBindAddress:        s.pprofAddr,
 		LeaderElection:          s.leaderElect,
 		LeaderElectionNamespace: namespace,
-		Cache:                   controllers.CacheOptions(),
+		Cache:                   controllers.CacheOptions(s.controllers.PodBodies),
 	}
 	s.lease.apply(&opts)
 	mgr, err := ctrl.NewManager(cfg, opts)

@@ -1,48 +1,53 @@
 package controllers
 
 import (
+	"slices"
+
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	toolscache "k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
-// CacheOptions keep in the pod cache only what the operator reads, and strip
+// CacheOptions keep in the pod cache only what the operator's decisions
+// read, with each gated pod's whole spec and status in bodies, and strip
 // managed fields from every cached object: nothing reads them.
-func CacheOptions() cache.Options {
+func CacheOptions(bodies *PodBodies) cache.Options {
 	return cache.Options{
 		DefaultTransform: cache.TransformStripManagedFields(),
-		ByObject:         map[client.Object]cache.ByObject{&corev1.Pod{}: {Transform: trimPod}},
+		ByObject:         map[client.Object]cache.ByObject{&corev1.Pod{}: {Transform: trimPod(bodies)}},
 	}
 }
 
-// trimPod drops what no expression or decision can read.
+// trimPod keeps of a pod what selection, decisions and Events read.
 //
-// A pod that declares no readiness gate can never be gated (spec.readinessGates
-// is immutable), so no expression is ever evaluated on it: the operator needs
-// only what selects it and counts it as missing the gate (its name,
-// namespace, labels, UID, deletion and phase), and what an Event about it
-// names. Such pods are most of a cluster's pods.
+// A pod that declares no readiness gate can never be gated
+// (spec.readinessGates is immutable), so no expression is ever evaluated on
+// it: the operator needs only what selects it and counts it as missing the
+// gate. Such pods are most of a cluster's pods.
 //
-// A gated pod is exposed whole to CEL as `pod`, and a policy created later
-// may read any field of it, while the cache already holds the trimmed
-// object; so only managed fields and the last-applied annotation go, which
-// are often the largest part of a pod and which no policy has a reason to
-// read (docs/scaling.md says so to policy authors).
-func trimPod(obj any) (any, error) {
-	pod, ok := obj.(*corev1.Pod)
-	if !ok {
-		return obj, nil // a deletion tombstone
+// A gated pod keeps its metadata, which nearly every expression reads, and
+// of its spec and status what the planner and the sources read; the rest
+// goes to bodies, from which an expression that reads it gets it back.
+func trimPod(bodies *PodBodies) toolscache.TransformFunc {
+	return func(obj any) (any, error) {
+		pod, ok := obj.(*corev1.Pod)
+		if !ok {
+			return obj, nil // a deletion tombstone
+		}
+		if len(pod.Spec.ReadinessGates) == 0 {
+			return ungatedPod(pod), nil
+		}
+		if err := bodies.keep(pod); err != nil {
+			return nil, err
+		}
+		return gatedPod(pod), nil
 	}
-	if len(pod.Spec.ReadinessGates) == 0 {
-		return ungatedPod(pod), nil
-	}
-	pod.ManagedFields = nil
-	delete(pod.Annotations, corev1.LastAppliedConfigAnnotation)
-	return pod, nil
 }
 
-// ungatedPod is what the operator keeps of a pod without readiness gates.
+// ungatedPod is what the operator keeps of a pod without readiness gates:
+// its name, namespace, labels, UID, deletion and phase.
 func ungatedPod(pod *corev1.Pod) *corev1.Pod {
 	return &corev1.Pod{
 		TypeMeta: pod.TypeMeta,
@@ -53,4 +58,45 @@ func ungatedPod(pod *corev1.Pod) *corev1.Pod {
 		},
 		Status: corev1.PodStatus{Phase: pod.Status.Phase},
 	}
+}
+
+// gatedPod is what the cache keeps of a gated pod: its metadata without
+// managed fields and the last-applied annotation (often the largest part
+// of a pod, and nothing a policy has reason to read); its gates and their
+// conditions; ContainersReady, from which failOpenAfter counts; and the
+// phase, IP, host networking and named container ports that the http and
+// metrics sources dial.
+func gatedPod(pod *corev1.Pod) *corev1.Pod {
+	meta := pod.ObjectMeta
+	meta.ManagedFields = nil
+	delete(meta.Annotations, corev1.LastAppliedConfigAnnotation)
+	var containers []corev1.Container
+	for _, c := range pod.Spec.Containers {
+		if len(c.Ports) > 0 {
+			containers = append(containers, corev1.Container{Name: c.Name, Ports: c.Ports})
+		}
+	}
+	return &corev1.Pod{
+		TypeMeta:   pod.TypeMeta,
+		ObjectMeta: meta,
+		Spec: corev1.PodSpec{
+			ReadinessGates: pod.Spec.ReadinessGates, HostNetwork: pod.Spec.HostNetwork, Containers: containers,
+		},
+		Status: corev1.PodStatus{
+			Phase: pod.Status.Phase, PodIP: pod.Status.PodIP,
+			Conditions: decisionConditions(pod),
+		},
+	}
+}
+
+// decisionConditions are the pod's conditions the planner reads: its gates'
+// and ContainersReady, in a slice of their own size.
+func decisionConditions(pod *corev1.Pod) []corev1.PodCondition {
+	read := func(c corev1.PodCondition) bool {
+		return c.Type == corev1.ContainersReady || slices.ContainsFunc(pod.Spec.ReadinessGates, func(g corev1.PodReadinessGate) bool {
+			return g.ConditionType == c.Type
+		})
+	}
+	// The pod came from the watch's decoder and is the transform's to reuse.
+	return slices.Clone(slices.DeleteFunc(pod.Status.Conditions, func(c corev1.PodCondition) bool { return !read(c) }))
 }

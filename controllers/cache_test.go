@@ -4,43 +4,115 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	toolscache "k8s.io/client-go/tools/cache"
 )
 
-func TestTrimPod(t *testing.T) {
-	full := func(gates ...corev1.PodReadinessGate) *corev1.Pod {
-		return &corev1.Pod{
-			ObjectMeta: metav1.ObjectMeta{Name: "web-0", Namespace: "shop", UID: "u1", ResourceVersion: "7",
-				Labels:        map[string]string{"app": "web"},
-				Annotations:   map[string]string{corev1.LastAppliedConfigAnnotation: "{}", "team": "a"},
-				ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "kubectl"}}},
-			Spec:   corev1.PodSpec{ReadinessGates: gates, Containers: []corev1.Container{{Name: "app", Image: "app:1"}}},
-			Status: corev1.PodStatus{Phase: corev1.PodRunning, PodIP: "10.0.0.7"},
-		}
+// fullPod is a pod as the watch decodes it, with every section the cache
+// trims; gates are its readiness gates.
+func fullPod(gates ...corev1.PodConditionType) *corev1.Pod {
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "web-0", Namespace: "shop", UID: "u1", ResourceVersion: "7",
+			Labels:        map[string]string{"app": "web"},
+			Annotations:   map[string]string{corev1.LastAppliedConfigAnnotation: "{}", "team": "a"},
+			ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "kubectl"}}},
+		Spec: corev1.PodSpec{
+			HostNetwork: true,
+			Containers: []corev1.Container{
+				{Name: "app", Image: "app:1", Env: []corev1.EnvVar{{Name: "MODE", Value: "warm"}},
+					Ports: []corev1.ContainerPort{{Name: "http", ContainerPort: 8080}}},
+				{Name: "sidecar", Image: "proxy:2"},
+			},
+		},
+		Status: corev1.PodStatus{Phase: corev1.PodRunning, PodIP: "10.0.0.7", HostIP: "10.1.0.1",
+			ContainerStatuses: []corev1.ContainerStatus{{Name: "app", RestartCount: 3}},
+			Conditions: []corev1.PodCondition{
+				{Type: corev1.PodScheduled, Status: corev1.ConditionTrue},
+				{Type: corev1.ContainersReady, Status: corev1.ConditionTrue},
+				{Type: corev1.PodReady, Status: corev1.ConditionFalse},
+				{Type: "readygate.io/warm", Status: corev1.ConditionFalse},
+				{Type: "other.io/lb", Status: corev1.ConditionTrue},
+			}},
+	}
+	for _, g := range gates {
+		pod.Spec.ReadinessGates = append(pod.Spec.ReadinessGates, corev1.PodReadinessGate{ConditionType: g})
+	}
+	return pod
+}
+
+func TestTrimUngatedPod(t *testing.T) {
+	bodies := NewPodBodies()
+	got, err := trimPod(bodies)(fullPod())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pod := got.(*corev1.Pod)
+	if pod.Name != "web-0" || pod.Namespace != "shop" || pod.UID != "u1" || pod.Labels["app"] != "web" ||
+		pod.Status.Phase != corev1.PodRunning {
+		t.Fatalf("an ungated pod lost what selection and Events need: %+v", pod)
+	}
+	if pod.Annotations != nil || pod.ManagedFields != nil || len(pod.Spec.Containers) != 0 || pod.Status.PodIP != "" {
+		t.Fatalf("an ungated pod kept what no decision reads: %+v", pod)
+	}
+	if _, err := bodies.restore(pod); err == nil {
+		t.Fatal("an ungated pod's body was kept: no expression ever reads it")
+	}
+}
+
+func TestTrimGatedPod(t *testing.T) {
+	bodies := NewPodBodies()
+	got, err := trimPod(bodies)(fullPod("readygate.io/warm", "other.io/lb"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pod := got.(*corev1.Pod)
+	if pod.ManagedFields != nil || pod.Annotations[corev1.LastAppliedConfigAnnotation] != "" {
+		t.Errorf("kept managed fields or the last-applied annotation: %+v", pod.ObjectMeta)
+	}
+	if pod.Annotations["team"] != "a" || pod.Labels["app"] != "web" {
+		t.Errorf("lost metadata an expression reads straight from the cache: %+v", pod.ObjectMeta)
+	}
+	if !pod.Spec.HostNetwork || pod.Status.PodIP != "10.0.0.7" || pod.Status.Phase != corev1.PodRunning ||
+		len(pod.Spec.ReadinessGates) != 2 {
+		t.Errorf("lost what the sources dial or the planner reads: %+v", pod)
+	}
+	wantContainers := []corev1.Container{{Name: "app", Ports: []corev1.ContainerPort{{Name: "http", ContainerPort: 8080}}}}
+	if !equality.Semantic.DeepEqual(pod.Spec.Containers, wantContainers) {
+		t.Errorf("containers = %+v, want only the named ports: %+v", pod.Spec.Containers, wantContainers)
+	}
+	kept := make([]corev1.PodConditionType, 0, len(pod.Status.Conditions))
+	for _, c := range pod.Status.Conditions {
+		kept = append(kept, c.Type)
+	}
+	if want := []corev1.PodConditionType{corev1.ContainersReady, "readygate.io/warm", "other.io/lb"}; !equality.Semantic.DeepEqual(kept, want) {
+		t.Errorf("conditions = %v, want the gates' and ContainersReady: %v", kept, want)
+	}
+	if pod.Status.ContainerStatuses != nil || pod.Status.HostIP != "" {
+		t.Errorf("kept status no decision reads: %+v", pod.Status)
 	}
 
-	got, _ := trimPod(full())
-	ungated := got.(*corev1.Pod)
-	if ungated.Name != "web-0" || ungated.Namespace != "shop" || ungated.UID != "u1" || ungated.Labels["app"] != "web" ||
-		ungated.Status.Phase != corev1.PodRunning {
-		t.Fatalf("an ungated pod lost what selection and Events need: %+v", ungated)
+	whole, err := bodies.restore(pod)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if ungated.Annotations != nil || ungated.ManagedFields != nil || len(ungated.Spec.Containers) != 0 || ungated.Status.PodIP != "" {
-		t.Fatalf("an ungated pod kept what no decision reads: %+v", ungated)
+	want := fullPod("readygate.io/warm", "other.io/lb")
+	if !equality.Semantic.DeepEqual(whole.Spec, want.Spec) || !equality.Semantic.DeepEqual(whole.Status, want.Status) {
+		t.Errorf("restored spec and status differ from the pod's:\n%+v\n%+v", whole, want)
 	}
-
-	got, _ = trimPod(full(corev1.PodReadinessGate{ConditionType: "readygate.io/warm"}))
-	gated := got.(*corev1.Pod)
-	if gated.ManagedFields != nil || gated.Annotations[corev1.LastAppliedConfigAnnotation] != "" {
-		t.Fatalf("a gated pod kept managed fields or the last-applied annotation: %+v", gated.ObjectMeta)
-	}
-	if gated.Annotations["team"] != "a" || len(gated.Spec.Containers) != 1 || gated.Status.PodIP != "10.0.0.7" {
-		t.Fatalf("a gated pod lost fields an expression may read: %+v", gated)
+	if whole.Name != "web-0" || whole.Annotations["team"] != "a" {
+		t.Errorf("restored metadata is not the cached pod's: %+v", whole.ObjectMeta)
 	}
 
+	bodies.forget(pod.UID)
+	if _, err := bodies.restore(pod); err == nil {
+		t.Error("a forgotten pod's body is still kept")
+	}
+}
+
+func TestTrimTombstone(t *testing.T) {
 	tombstone := toolscache.DeletedFinalStateUnknown{Key: "shop/web-0"}
-	if got, err := trimPod(tombstone); err != nil || got != tombstone {
+	if got, err := trimPod(NewPodBodies())(tombstone); err != nil || got != tombstone {
 		t.Fatalf("a tombstone came back as %v, %v", got, err)
 	}
 }

@@ -50,6 +50,7 @@ type PodGateReconciler struct {
 	cap     *unavailability
 	counts  *recounts
 	pods    *podIndex
+	bodies  *PodBodies
 	// podEvents re-evaluates pods whose polled sources changed.
 	podEvents chan event.GenericEvent
 }
@@ -207,6 +208,14 @@ func (r *PodGateReconciler) observe(ctx context.Context, c *policy.Compiled, pod
 	vals, unavailable := r.sources.gather(ctx, c, pod)
 	if unavailable != nil {
 		return *unavailable
+	}
+	if c.Program.ReadsPodBody() {
+		whole, err := r.bodies.restore(pod)
+		if err != nil {
+			countError(c.Namespace, c.Name, errorEvaluation, "")
+			return gate.Observation{Outcome: gate.OutcomeError, Message: err.Error()}
+		}
+		pod = whole
 	}
 	start := time.Now()
 	obs := policy.Observe(c.Program.Evaluate(ctx, cel.Input{Pod: pod, Gate: cel.GateOf(cur), Now: now, Sources: vals}))

@@ -19,10 +19,22 @@ type podIndex struct {
 	store toolscache.Indexer
 }
 
-func newPodIndex(ctx context.Context, c cache.Cache) (*podIndex, error) {
+// newPodIndex reads the cache's pod informer, and prunes bodies as the
+// informer drops pods.
+func newPodIndex(ctx context.Context, c cache.Cache, bodies *PodBodies) (*podIndex, error) {
 	inf, err := c.GetInformer(ctx, &corev1.Pod{})
 	if err != nil {
 		return nil, fmt.Errorf("getting the pod informer: %w", err)
+	}
+	if _, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{DeleteFunc: func(obj any) {
+		if tombstone, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
+			obj = tombstone.Obj
+		}
+		if pod, ok := obj.(*corev1.Pod); ok {
+			bodies.forget(pod.UID)
+		}
+	}}); err != nil {
+		return nil, fmt.Errorf("watching pod deletions: %w", err)
 	}
 	withIndexer, ok := inf.(interface{ GetIndexer() toolscache.Indexer })
 	if !ok {

@@ -9,6 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
 	"github.com/readygate/readygate/api/v1alpha1"
@@ -27,6 +28,28 @@ var _ = Describe("pod fields typed from the cluster's schema", func() {
 			pod.metadata.creationTimestamp < now`)
 		Expect(k8s.Create(ctx, p)).To(Succeed())
 		Eventually(reasonAndMessage(ctx, pods[0])).Should(Equal("True ExpressionTrue: the expression is true"))
+	})
+
+	// The cache keeps of a gated pod only what decisions read, and its whole
+	// spec and status apart: an expression reads them all, as they change,
+	// and a deleted pod's are dropped.
+	It("reads the spec and status the cache keeps apart, as they change", func(ctx SpecContext) {
+		ns := newNamespace(ctx)
+		pods := createPods(ctx, ns, "web", 1, withGates(warmGate))
+		p := newPolicy(ns, "whole", `
+			pod.status.conditions.exists(c, c.type == 'PodScheduled' && c.status == 'True') &&
+			pod.status.containerStatuses.size() == 1 &&
+			pod.spec.containers[0].image == 'app:2'`)
+		p.Spec.MessageExpression = `'image ' + pod.spec.containers[0].image`
+		Expect(k8s.Create(ctx, p)).To(Succeed())
+		Eventually(reasonAndMessage(ctx, pods[0])).Should(Equal("False ExpressionFalse: image app:1"))
+		Expect(podBodies.Holds(pods[0].UID)).To(BeTrue())
+
+		updatePod(ctx, pods[0], func(pod *corev1.Pod) { pod.Spec.Containers[0].Image = "app:2" })
+		Eventually(reasonAndMessage(ctx, pods[0])).Should(Equal("True ExpressionTrue: image app:2"))
+
+		Expect(k8s.Delete(ctx, pods[0], client.GracePeriodSeconds(0))).To(Succeed())
+		Eventually(func() bool { return podBodies.Holds(pods[0].UID) }).Should(BeFalse())
 	})
 })
 

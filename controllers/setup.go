@@ -5,6 +5,7 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"k8s.io/apimachinery/pkg/runtime"
@@ -33,11 +34,17 @@ type Options struct {
 	// SourceRules are where tenants' sources may reach: --source-deny-cidrs,
 	// --allow-host-network-sources, --prometheus-allowed-urls.
 	SourceRules sources.Rules
+	// PodBodies is the store the manager's cache was built with
+	// (CacheOptions): the gated pods' spec and status.
+	PodBodies *PodBodies
 }
 
 // Setup registers both reconcilers with the manager; they share the
 // compiled programs and the per-pod state.
 func Setup(ctx context.Context, mgr ctrl.Manager, env *cel.Env, opts Options) error {
+	if opts.PodBodies == nil {
+		return errors.New("controllers.Options.PodBodies must be the store CacheOptions built the manager's cache with")
+	}
 	poller := sources.NewPoller(opts.SourceWorkers, sources.BytesInFlight)
 	if err := mgr.Add(poller); err != nil {
 		return err
@@ -47,7 +54,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, env *cel.Env, opts Options) er
 	rec := mgr.GetEventRecorder("readygate")
 	recount := make(chan event.GenericEvent, 1024)
 	counts := newRecounts()
-	index, err := newPodIndex(ctx, mgr.GetCache())
+	index, err := newPodIndex(ctx, mgr.GetCache(), opts.PodBodies)
 	if err != nil {
 		return err
 	}
@@ -57,6 +64,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, env *cel.Env, opts Options) er
 		SourceClient:            sources.NewClient(opts.SourceRules),
 		counts:                  counts,
 		pods:                    index,
+		bodies:                  opts.PodBodies,
 	}
 	if err := pods.SetupWithManager(ctx, mgr, poller); err != nil {
 		return fmt.Errorf("setting up the pod gate controller: %w", err)

@@ -27,6 +27,8 @@ var (
 	scheme        = controllers.NewScheme()
 	stopManager   context.CancelFunc
 	managerExited chan struct{}
+	// podBodies is the running manager's store of gated pods' spec and status.
+	podBodies *controllers.PodBodies
 	// prometheus is the suite's one allowed Prometheus URL; specs route
 	// their servers through it.
 	prometheus *promFront
@@ -72,17 +74,18 @@ var _ = AfterSuite(func() {
 func startManager() {
 	env, err := controllers.NewCELEnv(cp.Config)
 	Expect(err).NotTo(HaveOccurred())
+	podBodies = controllers.NewPodBodies()
 	mgr, err := ctrl.NewManager(cp.Config, ctrl.Options{
 		Scheme:                 scheme,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
-		Cache:                  controllers.CacheOptions(),
+		Cache:                  controllers.CacheOptions(podBodies),
 		Controller:             config.Controller{SkipNameValidation: ptr.To(true)},
 	})
 	Expect(err).NotTo(HaveOccurred())
 	var ctx context.Context
 	ctx, stopManager = context.WithCancel(context.Background())
-	Expect(controllers.Setup(ctx, mgr, env, controllers.Options{MaxConcurrentReconciles: 4, SourceWorkers: 16, SourceRules: sourceRules()})).To(Succeed())
+	Expect(controllers.Setup(ctx, mgr, env, controllers.Options{MaxConcurrentReconciles: 4, SourceWorkers: 16, SourceRules: sourceRules(), PodBodies: podBodies})).To(Succeed())
 	managerExited = make(chan struct{})
 	go func() {
 		defer GinkgoRecover()

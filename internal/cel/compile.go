@@ -43,8 +43,9 @@ type Policy struct {
 
 // Program is a compiled policy, ready to evaluate many times concurrently.
 type Program struct {
-	env        *Env
-	readsClock bool
+	env          *Env
+	readsClock   bool
+	readsPodBody bool
 	// metricNames are the scraped metrics the expressions read by constant
 	// name; metricsAll is set when one is read by a computed name.
 	metricNames []string
@@ -137,8 +138,7 @@ func (e *Env) Compile(p Policy, stored bool) (*Program, error) {
 			continue
 		}
 		c.name = v.Name
-		prog.readsClock = prog.readsClock || reads(ast, VarNow)
-		prog.metricsAll = !metricNames(ast, names) || prog.metricsAll
+		prog.learn(ast, names)
 		prog.variables = append(prog.variables, c)
 		varType.Fields[v.Name] = apiservercel.NewDeclField(v.Name, declTypeOf(ast.OutputType()), true, nil, nil)
 	}
@@ -146,16 +146,14 @@ func (e *Env) Compile(p Policy, stored bool) (*Program, error) {
 		errs = append(errs, *ferr)
 	} else {
 		prog.expression = c
-		prog.readsClock = prog.readsClock || reads(ast, VarNow)
-		prog.metricsAll = !metricNames(ast, names) || prog.metricsAll
+		prog.learn(ast, names)
 	}
 	if p.MessageExpression != "" {
 		if c, ast, ferr := compileOne(env, "spec.messageExpression", p.MessageExpression, cel.StringType); ferr != nil {
 			errs = append(errs, *ferr)
 		} else {
 			prog.message = c
-			prog.readsClock = prog.readsClock || reads(ast, VarNow)
-			prog.metricsAll = !metricNames(ast, names) || prog.metricsAll
+			prog.learn(ast, names)
 		}
 	}
 	if len(errs) > 0 {
@@ -183,6 +181,13 @@ func compileOne(env *cel.Env, field, expr string, want *cel.Type) (*compiled, *c
 		return nil, nil, &FieldError{Field: field, Detail: "program instantiation failed: " + err.Error()}
 	}
 	return &compiled{program: program}, ast, nil
+}
+
+// learn records what one checked expression of the policy reads.
+func (p *Program) learn(checked *cel.Ast, metrics map[string]bool) {
+	p.readsClock = p.readsClock || reads(checked, VarNow)
+	p.readsPodBody = p.readsPodBody || readsPodBody(checked)
+	p.metricsAll = !metricNames(checked, metrics) || p.metricsAll
 }
 
 // ReadsClock reports whether any of the policy's expressions reads `now`: its

@@ -72,12 +72,13 @@ func runManager(cfg *rest.Config, opts ctrl.Options, webhooks bool) (ctrl.Manage
 	opts.Scheme = k8s.Scheme()
 	opts.Metrics = metricsserver.Options{BindAddress: "0"}
 	opts.HealthProbeBindAddress = "0"
-	opts.Cache = controllers.CacheOptions()
+	bodies := controllers.NewPodBodies()
+	opts.Cache = controllers.CacheOptions(bodies)
 	opts.Controller = config.Controller{SkipNameValidation: ptr.To(true)}
 	mgr, err := ctrl.NewManager(cfg, opts)
 	Expect(err).NotTo(HaveOccurred())
 	ctx, cancel := context.WithCancel(context.Background())
-	Expect(controllers.Setup(ctx, mgr, env, controllers.Options{MaxConcurrentReconciles: 4, SourceWorkers: 4})).To(Succeed())
+	Expect(controllers.Setup(ctx, mgr, env, controllers.Options{MaxConcurrentReconciles: 4, SourceWorkers: 4, PodBodies: bodies})).To(Succeed())
 	if webhooks {
 		Expect(webhook.Setup(ctx, mgr, env, "")).To(Succeed())
 	}
@@ -94,7 +95,9 @@ func runManager(cfg *rest.Config, opts ctrl.Options, webhooks bool) (ctrl.Manage
 }
 
 var _ = AfterSuite(func() {
-	stopTheManager()
+	if stopTheManager != nil { // nil when BeforeSuite failed
+		stopTheManager()
+	}
 	if cp != nil {
 		Expect(cp.Stop()).To(Succeed())
 	}
