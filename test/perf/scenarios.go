@@ -31,12 +31,17 @@ type sizeResult struct {
 	Baseline, Converge time.Duration
 	FlipP50, FlipP99   time.Duration
 	Flips              int
-	WritesPerPodMinute float64 // by the operator
+	// RawWriteP50 and RawWriteP99 time one condition write by a bare
+	// client to the watch event that shows it: the floor under a flip,
+	// which takes two writes (the label, then the condition).
+	RawWriteP50, RawWriteP99 time.Duration
+	WritesPerPodMinute       float64 // by the operator
 	// AllWritesPerPodMinute counts every writer the apiserver saw.
 	AllWritesPerPodMinute float64
 	SteadyWindow          time.Duration
-	// PeakRSSBytes is the operator's high-water mark over the whole run.
-	RSSBytes, PeakRSSBytes, HeapBytes float64
+	// PeakRSSBytes is the operator's high-water mark over the whole run;
+	// AnonBytes, the part of RSS that is not the binary's mapped pages.
+	RSSBytes, PeakRSSBytes, AnonBytes, HeapBytes float64
 	// RecountMean is the mean time of a policy recount over the run;
 	// TalliedPerFlip, the pods the recounts tallied per flip.
 	RecountMean    time.Duration
@@ -126,6 +131,11 @@ func runSize(ctx context.Context, root, manager string, n, ungated, flips int, s
 	res.Flips = len(lat)
 	res.TalliedPerFlip = (tallied1 - tallied0) / float64(len(lat))
 	res.FlipP50, res.FlipP99 = percentile(lat, 0.50), percentile(lat, 0.99)
+	raw, err := c.rawWriteLatencies(ctx, min(flips/2, n))
+	if err != nil {
+		return res, err
+	}
+	res.RawWriteP50, res.RawWriteP99 = percentile(raw, 0.50), percentile(raw, 0.99)
 
 	logf("N=%d: steady state for %s", n, steady)
 	res.SteadyWindow = steady
@@ -140,6 +150,9 @@ func runSize(ctx context.Context, root, manager string, n, ungated, flips int, s
 		return res, err
 	}
 	if res.PeakRSSBytes, err = c.operatorStatus("VmHWM:"); err != nil {
+		return res, err
+	}
+	if res.AnonBytes, err = c.operatorStatus("RssAnon:"); err != nil {
 		return res, err
 	}
 	if res.RecountMean, err = c.recountMean(); err != nil {
@@ -215,7 +228,7 @@ func (c *cluster) flipLatencies(ctx context.Context, pods int) ([]time.Duration,
 			if _, err := c.cs.CoreV1().Pods(benchNamespace).Patch(ctx, name, types.MergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
 				return nil, err
 			}
-			if err := c.awaitFlip(name, step.want); err != nil {
+			if err := c.awaitFlip(name, flipGate, step.want); err != nil {
 				return nil, err
 			}
 			out = append(out, time.Since(start))
@@ -224,12 +237,35 @@ func (c *cluster) flipLatencies(ctx context.Context, pods int) ([]time.Duration,
 	return out, nil
 }
 
-func (c *cluster) awaitFlip(pod string, want corev1.ConditionStatus) error {
+// rawWriteLatencies sets the baseline gate False and True again on pods
+// one at a time, as a bare client, and times each write to the watch event
+// that shows it.
+func (c *cluster) rawWriteLatencies(ctx context.Context, pods int) ([]time.Duration, error) {
+	var out []time.Duration
+	for i := range pods {
+		name := fmt.Sprintf("pod-%05d", i)
+		for _, status := range []corev1.ConditionStatus{corev1.ConditionFalse, corev1.ConditionTrue} {
+			start := time.Now()
+			patch := fmt.Sprintf(`{"status":{"conditions":[{"type":%q,"status":%q,"reason":"Baseline","lastTransitionTime":%q}]}}`,
+				baselineGate, status, start.UTC().Format(time.RFC3339))
+			if _, err := c.cs.CoreV1().Pods(benchNamespace).Patch(ctx, name, types.StrategicMergePatchType, []byte(patch), metav1.PatchOptions{}, "status"); err != nil {
+				return nil, err
+			}
+			if err := c.awaitFlip(name, baselineGate, status); err != nil {
+				return nil, err
+			}
+			out = append(out, time.Since(start))
+		}
+	}
+	return out, nil
+}
+
+func (c *cluster) awaitFlip(pod, conditionType string, want corev1.ConditionStatus) error {
 	timeout := time.After(30 * time.Second)
 	for {
 		select {
 		case f := <-c.tracker.flips:
-			if f.pod == pod && f.status == want {
+			if f.pod == pod && f.conditionType == conditionType && f.status == want {
 				return nil
 			}
 		case <-timeout:

@@ -20,9 +20,9 @@ type tracker struct {
 }
 
 type flip struct {
-	pod    string
-	status corev1.ConditionStatus
-	at     time.Time
+	pod, conditionType string
+	status             corev1.ConditionStatus
+	at                 time.Time
 }
 
 func newTracker() *tracker {
@@ -44,9 +44,9 @@ func (t *tracker) observe(p *corev1.Pod) {
 			t.first[ct][p.Name] = now
 		}
 		key := p.Name + "/" + ct
-		if prev, ok := t.status[key]; ok && prev != c.Status && ct == flipGate {
+		if prev, ok := t.status[key]; ok && prev != c.Status && (ct == flipGate || ct == baselineGate) {
 			select {
-			case t.flips <- flip{pod: p.Name, status: c.Status, at: now}:
+			case t.flips <- flip{pod: p.Name, conditionType: ct, status: c.Status, at: now}:
 			default:
 			}
 		}
