@@ -42,7 +42,9 @@ func main() {
 	sourcePods := flag.Int("source-pods", 2000, "Pods polled in the sources scenario.")
 	out := flag.String("out", "docs/performance.md", "Report to write; its plots go beside it.")
 	manager := flag.String("manager", "bin/manager", "The manager binary.")
+	flag.IntVar(&memoryLimit, "memory-limit-mib", deployedMemoryLimit>>20, "The operator's memory limit (MEMORY_LIMIT), in MiB; default the deployment's.")
 	flag.Parse()
+	memoryLimit <<= 20
 
 	pl := plan{mixed: *mixed, flips: *flips, steady: *steady, sourcePods: *sourcePods}
 	for _, s := range strings.Split(*sizes, ",") {
