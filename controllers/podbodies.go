@@ -9,7 +9,7 @@ import (
 )
 
 // PodBodies keeps each gated pod's whole spec and status, protobuf-encoded,
-// beside the trimmed object the cache holds: about a fifth of the memory of
+// beside the trimmed object the cache holds: about a quarter of the memory of
 // the decoded structs, and decoded again only for a policy whose
 // expressions read them (cel.Program.ReadsPodBody). So any policy, created
 // at any time, reads the whole pod, with no relist of the cluster's pods.

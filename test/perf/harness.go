@@ -93,6 +93,10 @@ func (c *cluster) startOperator(manager string) error {
 	// No cert-manager here: the harness measures the controllers. The
 	// memory limit is the default deployment's, as its downward API passes it.
 	c.manager.Env = append(os.Environ(), "ENABLE_WEBHOOKS=false", fmt.Sprintf("MEMORY_LIMIT=%d", memoryLimit))
+	// BENCH_OPERATOR_ENV sets variables for the operator alone, such as
+	// GOGC, which in the harness's own environment would tune the
+	// apiserver and etcd too.
+	c.manager.Env = append(c.manager.Env, strings.Fields(os.Getenv("BENCH_OPERATOR_ENV"))...)
 	if os.Getenv("BENCH_OPERATOR_LOGS") == "1" {
 		c.manager.Stdout, c.manager.Stderr = os.Stderr, os.Stderr
 	}

@@ -35,7 +35,7 @@ type plan struct {
 }
 
 func main() {
-	sizes := flag.String("sizes", "1000,5000,10000", "Gated pod counts to measure; BENCH_FULL=1 adds 50000.")
+	sizes := flag.String("sizes", "1000,5000,10000", "Gated pod counts to measure (none: only the mixed scenario); BENCH_FULL=1 adds 50000.")
 	mixed := flag.Int("mixed", 10000, "Gated pods of the scenario with as many ungated pods beside them; 0 skips it.")
 	flips := flag.Int("flips", 200, "Flips to time at each size.")
 	steady := flag.Duration("steady", 30*time.Second, "Window in which steady-state writes are counted.")
@@ -47,7 +47,7 @@ func main() {
 	memoryLimit <<= 20
 
 	pl := plan{mixed: *mixed, flips: *flips, steady: *steady, sourcePods: *sourcePods}
-	for _, s := range strings.Split(*sizes, ",") {
+	for _, s := range strings.FieldsFunc(*sizes, func(r rune) bool { return r == ',' }) {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
 		if err != nil {
 			fail(fmt.Errorf("--sizes: %w", err))
@@ -109,9 +109,9 @@ func runAndLog(ctx context.Context, root, manager string, n, ungated int, pl pla
 	if err != nil {
 		return r, fmt.Errorf("%s: %w", r.label(), err)
 	}
-	logf("%s: baseline %s, operator %s (%.2fx), flip p50 %s p99 %s (bare write p50 %s p99 %s), %.3f operator writes/pod/min (all writers %.3f), RSS %.1f MiB (peak %.1f, anonymous %.1f), heap %.1f MiB, recount mean %s, %.1f pods tallied per flip, load %s",
+	logf("%s: baseline %s, operator %s (%.2fx), flip p50 %s p99 %s (bare write p50 %s p99 %s), %.3f operator writes/pod/min (all writers %.3f), RSS %.1f MiB (peak %.1f, anonymous %.1f), heap %.1f MiB (live %.1f), recount mean %s, %.1f pods tallied per flip, load %s",
 		r.label(), r.Baseline, r.Converge, r.ratio(), r.FlipP50, r.FlipP99, r.RawWriteP50, r.RawWriteP99, r.WritesPerPodMinute, r.AllWritesPerPodMinute,
-		r.RSSBytes/(1<<20), r.PeakRSSBytes/(1<<20), r.AnonBytes/(1<<20), r.HeapBytes/(1<<20), r.RecountMean, r.TalliedPerFlip, r.Load)
+		r.RSSBytes/(1<<20), r.PeakRSSBytes/(1<<20), r.AnonBytes/(1<<20), r.HeapBytes/(1<<20), r.LiveHeapBytes/(1<<20), r.RecountMean, r.TalliedPerFlip, r.Load)
 	return r, nil
 }
 

@@ -40,8 +40,10 @@ type sizeResult struct {
 	AllWritesPerPodMinute float64
 	SteadyWindow          time.Duration
 	// PeakRSSBytes is the operator's high-water mark over the whole run;
-	// AnonBytes, the part of RSS that is not the binary's mapped pages.
-	RSSBytes, PeakRSSBytes, AnonBytes, HeapBytes float64
+	// AnonBytes, the part of RSS that is not the binary's mapped pages;
+	// LiveHeapBytes, the heap the last collection found alive: what the
+	// operator needs, where the rest is the collector's headroom.
+	RSSBytes, PeakRSSBytes, AnonBytes, HeapBytes, LiveHeapBytes float64
 	// RecountMean is the mean time of a policy recount over the run;
 	// TalliedPerFlip, the pods the recounts tallied per flip.
 	RecountMean    time.Duration
@@ -162,6 +164,9 @@ func runSize(ctx context.Context, root, manager string, n, ungated, flips int, s
 	if hold, err := time.ParseDuration(os.Getenv("BENCH_HOLD")); err == nil {
 		logf("N=%d: holding for %s (profile the operator now)", n, hold)
 		time.Sleep(hold)
+	}
+	if res.LiveHeapBytes, err = c.operatorMetric("go_gc_heap_live_bytes"); err != nil {
+		return res, err
 	}
 	res.HeapBytes, err = c.operatorMetric("go_memstats_heap_inuse_bytes")
 	return res, err
