@@ -23,7 +23,7 @@ func TestHarnessSmoke(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, s := range []sizeResult{rep.Sizes[0], *rep.Mixed} {
-		if s.N != 50 || s.Baseline <= 0 || s.Converge <= 0 || s.Flips != 10 || s.FlipP99 < s.FlipP50 || s.RawWriteP50 <= 0 || s.RawWriteP99 < s.RawWriteP50 ||
+		if s.N != 50 || s.Baseline <= 0 || s.BaselineBefore <= 0 || s.BaselineAfter <= 0 || s.Converge <= 0 || s.Flips != 10 || s.FlipP99 < s.FlipP50 || s.RawWriteP50 <= 0 || s.RawWriteP99 < s.RawWriteP50 ||
 			s.RSSBytes <= 0 || s.PeakRSSBytes < s.RSSBytes || s.AnonBytes <= 0 || s.AnonBytes > s.RSSBytes || s.HeapBytes <= 0 || s.LiveHeapBytes <= 0 || s.RecountMean <= 0 || s.TalliedPerFlip <= 0 {
 			t.Fatalf("implausible figures: %+v", s)
 		}

@@ -19,18 +19,23 @@ import (
 
 const (
 	baselineGate = "bench.readygate.io/baseline"
-	flipGate     = "bench.readygate.io/flip"
-	httpGate     = "bench.readygate.io/http"
-	metricsGate  = "bench.readygate.io/metrics"
+	// afterGate is the raw loop's second run, after the operator's.
+	afterGate   = "bench.readygate.io/baseline-after"
+	flipGate    = "bench.readygate.io/flip"
+	httpGate    = "bench.readygate.io/http"
+	metricsGate = "bench.readygate.io/metrics"
 )
 
 // sizeResult holds the figures measured with N gated pods, and Ungated
 // pods that no policy selects beside them.
 type sizeResult struct {
-	N, Ungated         int
-	Baseline, Converge time.Duration
-	FlipP50, FlipP99   time.Duration
-	Flips              int
+	N, Ungated int
+	// Baseline is the mean of the raw loop's runs before and after the
+	// operator's: whichever runs second does so on a cluster with the
+	// first's writes in its history, and was measured to take longer.
+	Baseline, BaselineBefore, BaselineAfter, Converge time.Duration
+	FlipP50, FlipP99                                  time.Duration
+	Flips                                             int
 	// RawWriteP50 and RawWriteP99 time one condition write by a bare
 	// client to the watch event that shows it: the floor under a flip,
 	// which takes two writes (the label, then the condition).
@@ -76,7 +81,7 @@ func runSize(ctx context.Context, root, manager string, n, ungated, flips int, s
 	}
 	defer c.stop()
 	logf("%s: creating pods", res.label())
-	if err := c.createPods(ctx, n, []string{baselineGate, flipGate}, nil); err != nil {
+	if err := c.createPods(ctx, n, []string{baselineGate, flipGate, afterGate}, nil); err != nil {
 		return res, err
 	}
 	if err := c.createUngatedPods(ctx, ungated); err != nil {
@@ -89,8 +94,8 @@ func runSize(ctx context.Context, root, manager string, n, ungated, flips int, s
 		return res, err
 	}
 
-	logf("N=%d: baseline", n)
-	if res.Baseline, err = c.baseline(ctx, n); err != nil {
+	logf("N=%d: baseline before", n)
+	if res.BaselineBefore, err = c.baseline(ctx, n, baselineGate); err != nil {
 		return res, err
 	}
 
@@ -110,6 +115,14 @@ func runSize(ctx context.Context, root, manager string, n, ungated, flips int, s
 		return res, err
 	}
 	res.Converge = c.tracker.lastSeen(flipGate).Sub(start)
+	if err := c.waitFor("the cluster to settle after the operator", func() bool { return c.tracker.quietFor(time.Second) }); err != nil {
+		return res, err
+	}
+	logf("N=%d: baseline after", n)
+	if res.BaselineAfter, err = c.baseline(ctx, n, afterGate); err != nil {
+		return res, err
+	}
+	res.Baseline = (res.BaselineBefore + res.BaselineAfter) / 2
 	// Let the simulator's Ready updates and the policy status settle.
 	if err := c.waitFor("every pod Ready", func() bool { return c.readyPods(ctx) == n+ungated }); err != nil {
 		return res, err
@@ -194,7 +207,7 @@ const baselineWorkers = 64
 // baseline is the fastest raw loop a client can write: parallel strategic
 // merge patches of one condition on pods/status, with the operator's client
 // rate limits.
-func (c *cluster) baseline(ctx context.Context, n int) (time.Duration, error) {
+func (c *cluster) baseline(ctx context.Context, n int, gate string) (time.Duration, error) {
 	cfg := *c.cfg
 	cfg.QPS, cfg.Burst = clientQPS, clientBurst
 	cs, err := kubernetesFor(&cfg)
@@ -204,17 +217,17 @@ func (c *cluster) baseline(ctx context.Context, n int) (time.Duration, error) {
 	start := time.Now()
 	err = parallel(n, baselineWorkers, func(i int) error {
 		patch := fmt.Sprintf(`{"status":{"conditions":[{"type":%q,"status":"True","reason":"Baseline","lastTransitionTime":%q}]}}`,
-			baselineGate, time.Now().UTC().Format(time.RFC3339))
+			gate, time.Now().UTC().Format(time.RFC3339))
 		_, err := cs.CoreV1().Pods(benchNamespace).Patch(ctx, fmt.Sprintf("pod-%05d", i), types.StrategicMergePatchType, []byte(patch), metav1.PatchOptions{}, "status")
 		return err
 	})
 	if err != nil {
 		return 0, err
 	}
-	if err := c.waitFor("the baseline", func() bool { return c.tracker.count(baselineGate) == n }); err != nil {
+	if err := c.waitFor("the baseline", func() bool { return c.tracker.count(gate) == n }); err != nil {
 		return 0, err
 	}
-	return c.tracker.lastSeen(baselineGate).Sub(start), nil
+	return c.tracker.lastSeen(gate).Sub(start), nil
 }
 
 // flipLatencies toggles the label on pods one at a time, each off and on
