@@ -6,6 +6,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	toolscache "k8s.io/client-go/tools/cache"
 )
 
@@ -114,5 +115,38 @@ func TestTrimTombstone(t *testing.T) {
 	tombstone := toolscache.DeletedFinalStateUnknown{Key: "shop/web-0"}
 	if got, err := trimPod(NewPodBodies())(tombstone); err != nil || got != tombstone {
 		t.Fatalf("a tombstone came back as %v, %v", got, err)
+	}
+}
+
+func TestPodBodiesPruner(t *testing.T) {
+	bodies := NewPodBodies()
+	keep := func(uid types.UID) *corev1.Pod {
+		pod := fullPod("readygate.io/warm")
+		pod.UID = uid
+		got, err := trimPod(bodies)(pod)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got.(*corev1.Pod)
+	}
+	prune := bodies.pruner()
+	first, same := keep("u1"), keep("u1")
+	prune.OnUpdate(first, same)
+	if !bodies.Holds("u1") {
+		t.Fatal("an update of the same pod dropped its body")
+	}
+	replaced := keep("u2")
+	prune.OnUpdate(first, replaced)
+	if bodies.Holds("u1") || !bodies.Holds("u2") {
+		t.Fatal("a pod replaced under its name by another UID (a relist's update) kept the old body or lost the new")
+	}
+	prune.OnDelete(toolscache.DeletedFinalStateUnknown{Key: "shop/web-0", Obj: replaced})
+	if bodies.Holds("u2") {
+		t.Fatal("a pod deleted while the watch was down (a tombstone) kept its body")
+	}
+	third := keep("u3")
+	prune.OnDelete(third)
+	if bodies.Holds("u3") {
+		t.Fatal("a deleted pod kept its body")
 	}
 }

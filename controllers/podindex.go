@@ -26,14 +26,7 @@ func newPodIndex(ctx context.Context, c cache.Cache, bodies *PodBodies) (*podInd
 	if err != nil {
 		return nil, fmt.Errorf("getting the pod informer: %w", err)
 	}
-	if _, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{DeleteFunc: func(obj any) {
-		if tombstone, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
-			obj = tombstone.Obj
-		}
-		if pod, ok := obj.(*corev1.Pod); ok {
-			bodies.forget(pod.UID)
-		}
-	}}); err != nil {
+	if _, err := inf.AddEventHandler(bodies.pruner()); err != nil {
 		return nil, fmt.Errorf("watching pod deletions: %w", err)
 	}
 	withIndexer, ok := inf.(interface{ GetIndexer() toolscache.Indexer })
