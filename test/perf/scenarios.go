@@ -216,9 +216,7 @@ func (c *cluster) baseline(ctx context.Context, n int, gate string) (time.Durati
 	}
 	start := time.Now()
 	err = parallel(n, baselineWorkers, func(i int) error {
-		patch := fmt.Sprintf(`{"status":{"conditions":[{"type":%q,"status":"True","reason":"Baseline","lastTransitionTime":%q}]}}`,
-			gate, time.Now().UTC().Format(time.RFC3339))
-		_, err := cs.CoreV1().Pods(benchNamespace).Patch(ctx, fmt.Sprintf("pod-%05d", i), types.StrategicMergePatchType, []byte(patch), metav1.PatchOptions{}, "status")
+		_, err := cs.CoreV1().Pods(benchNamespace).Patch(ctx, fmt.Sprintf("pod-%05d", i), types.StrategicMergePatchType, conditionPatch(gate, corev1.ConditionTrue), metav1.PatchOptions{}, "status")
 		return err
 	})
 	if err != nil {
@@ -255,6 +253,12 @@ func (c *cluster) flipLatencies(ctx context.Context, pods int) ([]time.Duration,
 	return out, nil
 }
 
+// conditionPatch is a bare client's strategic merge patch of one condition.
+func conditionPatch(conditionType string, status corev1.ConditionStatus) []byte {
+	return fmt.Appendf(nil, `{"status":{"conditions":[{"type":%q,"status":%q,"reason":"Baseline","lastTransitionTime":%q}]}}`,
+		conditionType, status, time.Now().UTC().Format(time.RFC3339))
+}
+
 // rawWriteLatencies sets the baseline gate False and True again on pods
 // one at a time, as a bare client, and times each write to the watch event
 // that shows it.
@@ -264,9 +268,7 @@ func (c *cluster) rawWriteLatencies(ctx context.Context, pods int) ([]time.Durat
 		name := fmt.Sprintf("pod-%05d", i)
 		for _, status := range []corev1.ConditionStatus{corev1.ConditionFalse, corev1.ConditionTrue} {
 			start := time.Now()
-			patch := fmt.Sprintf(`{"status":{"conditions":[{"type":%q,"status":%q,"reason":"Baseline","lastTransitionTime":%q}]}}`,
-				baselineGate, status, start.UTC().Format(time.RFC3339))
-			if _, err := c.cs.CoreV1().Pods(benchNamespace).Patch(ctx, name, types.StrategicMergePatchType, []byte(patch), metav1.PatchOptions{}, "status"); err != nil {
+			if _, err := c.cs.CoreV1().Pods(benchNamespace).Patch(ctx, name, types.StrategicMergePatchType, conditionPatch(baselineGate, status), metav1.PatchOptions{}, "status"); err != nil {
 				return nil, err
 			}
 			if err := c.awaitFlip(name, baselineGate, status); err != nil {
