@@ -101,8 +101,7 @@ func (s *Simulator) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resul
 	if err := s.client.Get(ctx, req.NamespacedName, pod); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	// A kubelet never brings a finished pod back (and the API server
-	// refuses a phase change out of Succeeded or Failed).
+	// A kubelet never brings a finished pod back.
 	if pod.DeletionTimestamp != nil || pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
 		return ctrl.Result{}, nil
 	}
@@ -118,11 +117,19 @@ func (s *Simulator) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resul
 	if !changed {
 		return ctrl.Result{}, nil
 	}
+	// The patch holds the whole phase, so it must not land on a newer pod
+	// than the one it was computed from: the API server lets a stale
+	// "Running" bring back a pod a test has just finished. A conflict means
+	// a newer pod is on its way here anyway.
+	patch["metadata"] = map[string]any{"resourceVersion": pod.ResourceVersion}
 	data, err := json.Marshal(patch)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
 	err = s.client.Status().Patch(ctx, pod, client.RawPatch(types.StrategicMergePatchType, data))
+	if apierrors.IsConflict(err) {
+		return ctrl.Result{}, nil
+	}
 	return ctrl.Result{}, client.IgnoreNotFound(err)
 }
 

@@ -3,6 +3,7 @@ package testenv_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -153,5 +154,39 @@ var _ = Describe("the pod simulator", func() {
 		patch := `{"metadata":{"annotations":{"` + testenv.AnnotationContainersReady + `":"true"}}}`
 		Expect(k8s.Patch(ctx, pod, client.RawPatch(types.MergePatchType, []byte(patch)))).To(Succeed())
 		Eventually(func() corev1.ConditionStatus { return statusOf(condition(ctx, pod, corev1.PodReady)()) }).Should(Equal(corev1.ConditionTrue))
+	})
+})
+
+var _ = Describe("the pod simulator, racing a test that finishes pods", func() {
+	// A pod a test finishes while the simulator answers its gate's flip must
+	// stay finished: the API server would accept the simulator's "Running"
+	// computed from the pod before it finished, as it accepts any phase.
+	It("never brings a finished pod back to Running", func(ctx SpecContext) {
+		const pods = 30
+		finished := make([]*corev1.Pod, 0, pods)
+		for i := range pods {
+			pod := newPod(fmt.Sprintf("finished-%d", i), nil, gateType)
+			Expect(k8s.Create(ctx, pod)).To(Succeed())
+			finished = append(finished, pod)
+		}
+		for _, pod := range finished {
+			Eventually(condition(ctx, pod, corev1.ContainersReady)).Should(HaveField("Status", corev1.ConditionTrue))
+		}
+		for _, pod := range finished {
+			// The flip has the simulator compute a new Ready condition, with
+			// the phase, while the pod finishes.
+			setGate(ctx, pod, corev1.ConditionTrue)
+			Expect(k8s.Status().Patch(ctx, pod, client.RawPatch(types.MergePatchType, []byte(`{"status":{"phase":"Succeeded"}}`)))).To(Succeed())
+		}
+		phases := func() []corev1.PodPhase {
+			out := make([]corev1.PodPhase, 0, pods)
+			for _, pod := range finished {
+				got := &corev1.Pod{}
+				Expect(k8s.Get(ctx, client.ObjectKeyFromObject(pod), got)).To(Succeed())
+				out = append(out, got.Status.Phase)
+			}
+			return out
+		}
+		Consistently(phases, "2s", "100ms").Should(HaveEach(corev1.PodSucceeded))
 	})
 })
