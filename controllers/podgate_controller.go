@@ -51,6 +51,7 @@ type PodGateReconciler struct {
 	counts  *recounts
 	pods    *podIndex
 	bodies  *PodBodies
+	writes  *ownWrites
 	// podEvents re-evaluates pods whose polled sources changed.
 	podEvents chan event.GenericEvent
 }
@@ -71,9 +72,13 @@ func (r *PodGateReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		if apierrors.IsNotFound(err) {
 			r.Tracker.ForgetPod(req.NamespacedName)
 			r.cap.forgetPod(req.NamespacedName)
+			r.writes.forget(req.NamespacedName)
 			return ctrl.Result{}, nil
 		}
 		return ctrl.Result{}, err
+	}
+	if r.writes.unseen(pod) {
+		return ctrl.Result{}, nil
 	}
 	// A finished pod is not evaluated, and its IP, back in the pool, is not
 	// dialled again (design rule 15).
@@ -160,7 +165,8 @@ func (r *PodGateReconciler) releaseUngated(ctx context.Context, pod *corev1.Pod,
 // gate that no policy decides any more.
 func (r *PodGateReconciler) apply(ctx context.Context, pod *corev1.Pod, p *v1alpha1.ReadinessGatePolicy, plan gate.Plan) error {
 	if plan.Write != nil {
-		if err := writeCondition(ctx, r.Client, pod, *plan.Write); err != nil {
+		rv, err := writeCondition(ctx, r.Client, pod, *plan.Write)
+		if err != nil {
 			if plan.AdmittedFlip {
 				r.cap.giveBack(p.UID, pod)
 			}
@@ -169,6 +175,7 @@ func (r *PodGateReconciler) apply(ctx context.Context, pod *corev1.Pod, p *v1alp
 			}
 			return fmt.Errorf("writing %s on pod %s: %w", plan.Write.Type, pod.Name, err)
 		}
+		r.writes.wrote(client.ObjectKeyFromObject(pod), rv)
 	}
 	if plan.Event == nil {
 		return nil
@@ -232,16 +239,20 @@ func (r *PodGateReconciler) observe(ctx context.Context, c *policy.Compiled, pod
 // failed evaluations are counted in readygate_errors_total.
 var evaluationResult = map[gate.Outcome]string{gate.OutcomeTrue: "true", gate.OutcomeFalse: "false"}
 
-// writeCondition patches one condition on pods/status; a pod gone meanwhile
-// is no error. The response lands in a scratch object, since pod may be the
+// writeCondition patches one condition on pods/status and returns the
+// pod's new resourceVersion; a pod gone meanwhile is no error, and no
+// version. The response lands in a scratch object, since pod may be the
 // cache's own.
-func writeCondition(ctx context.Context, c client.StatusClient, pod *corev1.Pod, cond corev1.PodCondition) error {
+func writeCondition(ctx context.Context, c client.StatusClient, pod *corev1.Pod, cond corev1.PodCondition) (string, error) {
 	data, err := gate.Patch(pod.UID, cond)
 	if err != nil {
-		return err
+		return "", err
 	}
 	scratch := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: pod.Namespace, Name: pod.Name}}
-	return client.IgnoreNotFound(c.Status().Patch(ctx, scratch, client.RawPatch(types.StrategicMergePatchType, data)))
+	if err := c.Status().Patch(ctx, scratch, client.RawPatch(types.StrategicMergePatchType, data)); err != nil {
+		return "", client.IgnoreNotFound(err)
+	}
+	return scratch.ResourceVersion, nil
 }
 
 // SetupWithManager watches pods; policies and EndpointSlices, to re-evaluate

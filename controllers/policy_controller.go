@@ -172,7 +172,7 @@ func (r *PolicyReconciler) release(ctx context.Context, p *v1alpha1.ReadinessGat
 		if plan.Write == nil {
 			continue
 		}
-		if err := writeCondition(ctx, r.Client, pod, *plan.Write); err != nil {
+		if _, err := writeCondition(ctx, r.Client, pod, *plan.Write); err != nil {
 			errs = append(errs, fmt.Errorf("releasing pod %s: %w", pod.Name, err))
 			continue
 		}

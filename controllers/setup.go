@@ -65,6 +65,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, env *cel.Env, opts Options) er
 		counts:                  counts,
 		pods:                    index,
 		bodies:                  opts.PodBodies,
+		writes:                  newOwnWrites(),
 	}
 	if err := pods.SetupWithManager(ctx, mgr, poller); err != nil {
 		return fmt.Errorf("setting up the pod gate controller: %w", err)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -159,7 +160,14 @@ var _ = Describe("a Service's endpoints follow the gate", func() {
 			}
 			defer func() { _ = resp.Body.Close() }()
 			body, _ := io.ReadAll(resp.Body)
-			return string(body)
+			// Only the policy's series, so that a failure shows them whole.
+			var series []string
+			for line := range strings.Lines(string(body)) {
+				if strings.Contains(line, `namespace="metrics"`) {
+					series = append(series, line)
+				}
+			}
+			return strings.Join(series, "")
 		}).Should(And(
 			ContainSubstring(`readygate_evaluations_total{namespace="metrics",policy="counted",result="true"}`),
 			ContainSubstring(`readygate_gate_flips_total{namespace="metrics",policy="counted",reason="ExpressionTrue",status="True"} 1`),
