@@ -53,6 +53,10 @@ type sizeResult struct {
 	// TalliedPerFlip, the pods the recounts tallied per flip.
 	RecountMean    time.Duration
 	TalliedPerFlip float64
+	// ConvergePatchesPerPod is the operator's PATCHes (pod conditions and
+	// policy status) per pod from the policy's creation until the cluster
+	// settled: 1 when no condition is written twice.
+	ConvergePatchesPerPod float64
 	// Load is the machine's load average (1, 5, 15 min) at the end.
 	Load string
 }
@@ -107,6 +111,10 @@ func runSize(ctx context.Context, root, manager string, n, ungated, flips int, s
 	}
 
 	logf("N=%d: converge", n)
+	patches0, err := c.operatorMetric("rest_client_requests_total", `method="PATCH"`)
+	if err != nil {
+		return res, err
+	}
 	start := time.Now()
 	if err := c.k8s.Create(ctx, flipPolicy()); err != nil {
 		return res, err
@@ -118,6 +126,11 @@ func runSize(ctx context.Context, root, manager string, n, ungated, flips int, s
 	if err := c.waitFor("the cluster to settle after the operator", func() bool { return c.tracker.quietFor(time.Second) }); err != nil {
 		return res, err
 	}
+	patches1, err := c.operatorMetric("rest_client_requests_total", `method="PATCH"`)
+	if err != nil {
+		return res, err
+	}
+	res.ConvergePatchesPerPod = (patches1 - patches0) / float64(n)
 	logf("N=%d: baseline after", n)
 	if res.BaselineAfter, err = c.baseline(ctx, n, afterGate); err != nil {
 		return res, err
