@@ -118,6 +118,9 @@ func Start(opts Options) (*ControlPlane, error) {
 	return cp, nil
 }
 
+// EtcdURL is etcd's client address, which also serves its /metrics.
+func (cp *ControlPlane) EtcdURL() string { return cp.env.ControlPlane.Etcd.URL.String() }
+
 func (cp *ControlPlane) writeKubeconfig() error {
 	user, err := cp.env.ControlPlane.AddUser(envtest.User{Name: "admin", Groups: []string{"system:masters"}}, nil)
 	if err != nil {

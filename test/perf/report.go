@@ -154,6 +154,21 @@ func (r *report) write(path string) error {
 			s.RSSBytes*per, s.LiveHeapBytes*per, s.ratio(), s.ConvergePatchesPerPod, s.FlipP99.Round(100*time.Microsecond), s.RawWriteP99.Round(100*time.Microsecond), s.RecountMean.Round(time.Microsecond), s.TalliedPerFlip, s.Load)
 	}
 	w("")
+	w("## Where each run's time went")
+	w("")
+	w("Each convergence run until the cluster settled (the simulator's Ready updates included): the PATCHes of pods/status the API")
+	w("server served and its mean time to serve one, and the CPU time of each process. The harness process holds the kubelet")
+	w("simulator and the watch that timestamps pods. Cores busy is all of it divided by the run's time, out of %d.", runtime.NumCPU())
+	w("")
+	w("| scenario | run | time | PATCHes of pods/status | server time per PATCH | CPU: API server | etcd | operator | harness | cores busy |")
+	w("|---|---|---|---|---|---|---|---|---|---|")
+	for _, s := range r.all() {
+		for _, l := range s.loads() {
+			w("| %s | %s | %s | %.0f | %s | %s | %s | %s | %s | %.2f |", s.label(), l.name, l.Wall.Round(100*time.Millisecond), l.StatusPatches, l.meanStatusPatch().Round(100*time.Microsecond),
+				l.CPU.APIServer.Round(100*time.Millisecond), l.CPU.Etcd.Round(100*time.Millisecond), l.CPU.Operator.Round(100*time.Millisecond), l.CPU.Harness.Round(100*time.Millisecond), l.CPU.total().Seconds()/l.Wall.Seconds())
+		}
+	}
+	w("")
 	w("## Plots")
 	w("")
 	w("![convergence](performance-convergence.png)")

@@ -57,6 +57,10 @@ type sizeResult struct {
 	// policy status) per pod from the policy's creation until the cluster
 	// settled: 1 when no condition is written twice.
 	ConvergePatchesPerPod float64
+	// LoadBefore, LoadConverge and LoadAfter are what the raw loop's first
+	// run, the operator's and the raw loop's second cost the API server,
+	// etcd and each process, until the cluster settled.
+	LoadBefore, LoadConverge, LoadAfter load
 	// Load is the machine's load average (1, 5, 15 min) at the end.
 	Load string
 }
@@ -98,15 +102,14 @@ func runSize(ctx context.Context, root, manager string, n, ungated, flips int, s
 		return res, err
 	}
 
+	// Each run starts and ends on a quiet cluster: the simulator updates
+	// every pod's Ready message after a gate's write, and that work counts
+	// in the run's load.
 	logf("N=%d: baseline before", n)
-	if res.BaselineBefore, err = c.baseline(ctx, n, baselineGate); err != nil {
-		return res, err
-	}
-
-	// The simulator updates every pod's Ready message after the baseline's
-	// write; the operator's run starts once that is over, as the baseline
-	// started on a quiet cluster.
-	if err := c.waitFor("the cluster to settle after the baseline", func() bool { return c.tracker.quietFor(time.Second) }); err != nil {
+	if res.LoadBefore, err = c.measuredRun(ctx, func() (err error) {
+		res.BaselineBefore, err = c.baseline(ctx, n, baselineGate)
+		return err
+	}); err != nil {
 		return res, err
 	}
 
@@ -115,15 +118,17 @@ func runSize(ctx context.Context, root, manager string, n, ungated, flips int, s
 	if err != nil {
 		return res, err
 	}
-	start := time.Now()
-	if err := c.k8s.Create(ctx, flipPolicy()); err != nil {
-		return res, err
-	}
-	if err := c.waitFor("every pod to carry the condition", func() bool { return c.tracker.count(flipGate) == n }); err != nil {
-		return res, err
-	}
-	res.Converge = c.tracker.lastSeen(flipGate).Sub(start)
-	if err := c.waitFor("the cluster to settle after the operator", func() bool { return c.tracker.quietFor(time.Second) }); err != nil {
+	if res.LoadConverge, err = c.measuredRun(ctx, func() error {
+		start := time.Now()
+		if err := c.k8s.Create(ctx, flipPolicy()); err != nil {
+			return err
+		}
+		if err := c.waitFor("every pod to carry the condition", func() bool { return c.tracker.count(flipGate) == n }); err != nil {
+			return err
+		}
+		res.Converge = c.tracker.lastSeen(flipGate).Sub(start)
+		return nil
+	}); err != nil {
 		return res, err
 	}
 	patches1, err := c.operatorMetric("rest_client_requests_total", `method="PATCH"`)
@@ -132,7 +137,10 @@ func runSize(ctx context.Context, root, manager string, n, ungated, flips int, s
 	}
 	res.ConvergePatchesPerPod = (patches1 - patches0) / float64(n)
 	logf("N=%d: baseline after", n)
-	if res.BaselineAfter, err = c.baseline(ctx, n, afterGate); err != nil {
+	if res.LoadAfter, err = c.measuredRun(ctx, func() (err error) {
+		res.BaselineAfter, err = c.baseline(ctx, n, afterGate)
+		return err
+	}); err != nil {
 		return res, err
 	}
 	res.Baseline = (res.BaselineBefore + res.BaselineAfter) / 2
@@ -291,6 +299,23 @@ func (c *cluster) rawWriteLatencies(ctx context.Context, pods int) ([]time.Durat
 		}
 	}
 	return out, nil
+}
+
+// measuredRun runs one convergence and waits for the cluster to settle
+// after it, and returns what that cost.
+func (c *cluster) measuredRun(ctx context.Context, run func() error) (load, error) {
+	l0, err := c.measureLoad(ctx)
+	if err != nil {
+		return load{}, err
+	}
+	if err := run(); err != nil {
+		return load{}, err
+	}
+	if err := c.waitFor("the cluster to settle", func() bool { return c.tracker.quietFor(time.Second) }); err != nil {
+		return load{}, err
+	}
+	l1, err := c.measureLoad(ctx)
+	return l1.sub(l0), err
 }
 
 func (c *cluster) awaitFlip(pod, conditionType string, want corev1.ConditionStatus) error {
