@@ -21,6 +21,7 @@ func FuzzParseMetrics(f *testing.F) {
 		f.Add([]byte(seed), "text/plain; version=0.0.4")
 		f.Add([]byte(seed), "application/openmetrics-text; version=1.0.0")
 	}
+	f.Add([]byte{0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x40}, "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited")
 	f.Fuzz(func(t *testing.T, body []byte, contentType string) {
 		m, err := ParseMetrics(body, http.Header{"Content-Type": {contentType}}, "fuzz")
 		if err != nil {

@@ -2,6 +2,7 @@ package sources
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"reflect"
 	"sync"
@@ -21,10 +22,14 @@ var (
 		Help:    "Time to fetch a source, by source, whether the fetch succeeds or fails.",
 		Buckets: prometheus.ExponentialBuckets(0.0005, 4, 9),
 	}, []string{"source"})
+	fetchPanics = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "readygate_source_fetch_panics_total",
+		Help: "Fetches that panicked, by source: a bug in readygate, which failed that target alone.",
+	}, []string{"source"})
 )
 
 func init() {
-	metrics.Registry.MustRegister(fetchSeconds)
+	metrics.Registry.MustRegister(fetchSeconds, fetchPanics)
 }
 
 // Fetch fetches one target once.
@@ -277,7 +282,7 @@ func (p *Poller) fetch(ctx context.Context, pt *polled) bool {
 		}
 	}
 	start := time.Now()
-	v, err := t.Fetch(ctx)
+	v, err := fetchRecovered(ctx, t)
 	if weight > 0 {
 		p.bytes.Release(weight)
 	}
@@ -335,4 +340,18 @@ func errText(err error) string {
 		return ""
 	}
 	return err.Error()
+}
+
+// fetchRecovered runs a fetch and turns a panic into the target's error. The
+// poller's goroutines are its own, where no controller recovers, and the
+// parsers read what tenants serve: a parser's bug must fail one target, not
+// stop every gate in the cluster.
+func fetchRecovered(ctx context.Context, t Target) (v any, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			fetchPanics.WithLabelValues(t.Source).Inc()
+			v, err = nil, fmt.Errorf("the fetch panicked, a bug in readygate: %v", r)
+		}
+	}()
+	return t.Fetch(ctx)
 }

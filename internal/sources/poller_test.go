@@ -3,6 +3,7 @@ package sources
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -89,4 +90,21 @@ func waitFor(t *testing.T, cond func() bool) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// A fetch that panics, such as a parser tripping over a tenant's answer,
+// fails that target alone: the poller, and the process, go on.
+func TestPollerSurvivesAPanickingFetch(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	p := NewPoller(2, BytesInFlight)
+	go func() { _ = p.Start(ctx) }()
+	bad := Target{Key: "bad", Source: "metrics", Interval: time.Hour, Fetch: func(context.Context) (any, error) { panic("makeslice: len out of range") }}
+	good := Target{Key: "good", Source: "http", Interval: time.Hour, Fetch: func(context.Context) (any, error) { return 1, nil }}
+	p.Want(bad)
+	waitFor(t, func() bool { r, ok := p.Want(bad); return ok && r.Err != nil })
+	if r, _ := p.Want(bad); !strings.Contains(r.Err.Error(), "makeslice: len out of range") {
+		t.Fatalf("err = %v, want the panic's message", r.Err)
+	}
+	waitFor(t, func() bool { r, ok := p.Want(good); return ok && r.Err == nil })
 }

@@ -61,8 +61,16 @@ func (c *Client) Scrape(ctx context.Context, r Request) (*cel.Metrics, error) {
 // (expfmt's SampleDecoder would make them up as 0, and a gate reading
 // `metrics.value("x_count") == 0.0` would pass on a lie), and no +Inf bucket
 // is added to a histogram that lacks one.
+//
+// A protobuf answer is refused unread: the scrape never asks for one, and
+// expfmt's protobuf decoder allocates whatever length the body's first bytes
+// claim, so eight bytes from a pod could take the operator down.
 func ParseMetrics(body []byte, header http.Header, origin string) (*cel.Metrics, error) {
-	dec := expfmt.NewDecoder(bytes.NewReader(body), expfmt.ResponseFormat(header))
+	format := expfmt.ResponseFormat(header)
+	if t := format.FormatType(); t != expfmt.TypeTextPlain && t != expfmt.TypeOpenMetrics && t != expfmt.TypeUnknown {
+		return nil, fmt.Errorf("the answer's Content-Type is %q (%s); readygate asks for and reads only text/plain or OpenMetrics", header.Get("Content-Type"), format)
+	}
+	dec := expfmt.NewDecoder(bytes.NewReader(body), format)
 	m := &cel.Metrics{Families: map[string][]cel.Sample{}, Origin: origin}
 	count := 0
 	add := func(name string, labels map[string]string, value float64) error {

@@ -91,3 +91,22 @@ func TestScrapeAtTheCap(t *testing.T) {
 		}
 	}
 }
+
+// A pod that answers in protobuf, which the scrape never asks for, is
+// refused before any of it is decoded: a delimited length of 2^62 bytes
+// once made the decoder allocate that much and take the process down.
+func TestScrapeRefusesProtobuf(t *testing.T) {
+	const protobuf = "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited"
+	huge := []byte{0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x40}
+	if _, err := ParseMetrics(huge, http.Header{"Content-Type": {protobuf}}, "pod"); err == nil || !strings.Contains(err.Error(), "protobuf") {
+		t.Fatalf("ParseMetrics: err = %v, want the protobuf format refused", err)
+	}
+	url := serve(t, func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", protobuf)
+		_, _ = w.Write(huge)
+	})
+	_, err := NewClient(Rules{}).Scrape(context.Background(), Request{URL: url + "/metrics", Timeout: 5 * time.Second})
+	if err == nil || !strings.Contains(err.Error(), url+"/metrics") || !strings.Contains(err.Error(), "text/plain or OpenMetrics") {
+		t.Fatalf("Scrape: err = %v, want the URL and the formats it reads named", err)
+	}
+}
