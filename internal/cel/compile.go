@@ -29,8 +29,10 @@ type Source struct {
 	CelType *cel.Type
 	// DeclTypes are nested object types that Type refers to.
 	DeclTypes []*apiservercel.DeclType
-	// Options add the source's functions.
-	Options []cel.EnvOption
+	// Options add the source's functions, and ProgramOptions what they
+	// cost at run time.
+	Options        []cel.EnvOption
+	ProgramOptions []cel.ProgramOption
 }
 
 // Policy holds the expressions of one policy and the sources it enables.
@@ -98,8 +100,10 @@ func (e *Env) Compile(p Policy, stored bool) (*Program, error) {
 	decls := make([]*apiservercel.DeclType, 0, len(p.Sources)+1)
 	decls = append(decls, varType)
 	opts = append(opts, cel.Variable(VarVariables, varType.CelType()))
+	var progOpts []cel.ProgramOption
 	for _, s := range p.Sources {
 		opts = append(opts, s.Options...)
+		progOpts = append(progOpts, s.ProgramOptions...)
 		decls = append(decls, s.DeclTypes...)
 		if s.CelType != nil {
 			opts = append(opts, cel.Variable(s.Name, s.CelType))
@@ -113,6 +117,7 @@ func (e *Env) Compile(p Policy, stored bool) (*Program, error) {
 	envSet, err := e.base.Extend(environment.VersionedOptions{
 		IntroducedVersion: version.MajorMinor(1, 0),
 		EnvOptions:        opts,
+		ProgramOptions:    progOpts,
 		DeclTypes:         decls,
 	})
 	if err != nil {

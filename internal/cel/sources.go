@@ -2,11 +2,15 @@ package cel
 
 import (
 	"fmt"
+	"math"
 	"reflect"
 
 	"github.com/google/cel-go/cel"
+	"github.com/google/cel-go/checker"
+	celcommon "github.com/google/cel-go/common"
 	"github.com/google/cel-go/common/types"
 	"github.com/google/cel-go/common/types/ref"
+	"github.com/google/cel-go/interpreter"
 	apiservercel "k8s.io/apiserver/pkg/cel"
 	"k8s.io/apiserver/pkg/cel/lazy"
 )
@@ -71,20 +75,84 @@ func HTTPSource() Source {
 	return Source{Name: VarHTTP, Type: httpType}
 }
 
-// MetricsSource declares `metrics` with value() and samples().
+// MaxMetricSamples is the most series a scrape holds; the scrape refuses a
+// page with more.
+const MaxMetricSamples = 50000
+
+// Overloads of the metrics functions.
+const (
+	overloadValue       = "readygate_metrics_value"
+	overloadValueLabels = "readygate_metrics_value_labels"
+	overloadSamples     = "readygate_metrics_samples"
+)
+
+// MetricsSource declares `metrics` with value() and samples(). Each call
+// costs what it does: value() scans the metric's series, at the traversal
+// factor Kubernetes CEL charges per string byte, and samples() builds one
+// map per series. Without that a call would cost 1, and a loop of them
+// over a tenant's scrape of 50,000 series would run for minutes within
+// the cost limit.
 func MetricsSource() Source {
-	return Source{Name: VarMetrics, CelType: metricsType, Options: []cel.EnvOption{
-		cel.Function("value",
-			cel.MemberOverload("readygate_metrics_value", []*cel.Type{metricsType, cel.StringType}, cel.DoubleType,
-				cel.BinaryBinding(func(m, name ref.Val) ref.Val { return m.(*Metrics).value(name, nil) })),
-			cel.MemberOverload("readygate_metrics_value_labels", []*cel.Type{metricsType, cel.StringType, cel.MapType(cel.StringType, cel.StringType)}, cel.DoubleType,
-				cel.FunctionBinding(func(args ...ref.Val) ref.Val { return args[0].(*Metrics).value(args[1], args[2]) })),
-		),
-		cel.Function("samples",
-			cel.MemberOverload("readygate_metrics_samples", []*cel.Type{metricsType, cel.StringType}, cel.ListType(sampleType),
-				cel.BinaryBinding(func(m, name ref.Val) ref.Val { return m.(*Metrics).samples(name) })),
-		),
-	}}
+	return Source{Name: VarMetrics, CelType: metricsType,
+		Options: []cel.EnvOption{
+			cel.Function("value",
+				cel.MemberOverload(overloadValue, []*cel.Type{metricsType, cel.StringType}, cel.DoubleType,
+					cel.BinaryBinding(func(m, name ref.Val) ref.Val { return m.(*Metrics).value(name, nil) })),
+				cel.MemberOverload(overloadValueLabels, []*cel.Type{metricsType, cel.StringType, cel.MapType(cel.StringType, cel.StringType)}, cel.DoubleType,
+					cel.FunctionBinding(func(args ...ref.Val) ref.Val { return args[0].(*Metrics).value(args[1], args[2]) })),
+			),
+			cel.Function("samples",
+				cel.MemberOverload(overloadSamples, []*cel.Type{metricsType, cel.StringType}, cel.ListType(sampleType),
+					cel.BinaryBinding(func(m, name ref.Val) ref.Val { return m.(*Metrics).samples(name) })),
+			),
+			cel.CostEstimatorOptions(
+				checker.OverloadCostEstimate(overloadValue, estimateValue),
+				checker.OverloadCostEstimate(overloadValueLabels, estimateValue),
+				checker.OverloadCostEstimate(overloadSamples, estimateSamples),
+			),
+		},
+		ProgramOptions: []cel.ProgramOption{cel.CostTrackerOptions(
+			interpreter.OverloadCostTracker(overloadValue, valueCost),
+			interpreter.OverloadCostTracker(overloadValueLabels, valueCost),
+			interpreter.OverloadCostTracker(overloadSamples, samplesCost),
+		)},
+	}
+}
+
+// scanCost is what value() pays per series it scans.
+func scanCost(series int) uint64 {
+	return 1 + uint64(math.Ceil(float64(series)*celcommon.StringTraversalCostFactor))
+}
+
+func estimateValue(checker.CostEstimator, *checker.AstNode, []checker.AstNode) *checker.CallEstimate {
+	return &checker.CallEstimate{CostEstimate: checker.CostEstimate{Min: 1, Max: scanCost(MaxMetricSamples)}}
+}
+
+func estimateSamples(checker.CostEstimator, *checker.AstNode, []checker.AstNode) *checker.CallEstimate {
+	return &checker.CallEstimate{
+		CostEstimate: checker.CostEstimate{Min: 1, Max: 1 + MaxMetricSamples},
+		ResultSize:   &checker.SizeEstimate{Min: 0, Max: MaxMetricSamples},
+	}
+}
+
+// seriesOf is how many series of the named metric a call's arguments reach.
+func seriesOf(args []ref.Val) int {
+	m, ok := args[0].(*Metrics)
+	if !ok || len(args) < 2 {
+		return 0
+	}
+	name, _ := args[1].(types.String)
+	return len(m.Families[string(name)])
+}
+
+func valueCost(args []ref.Val, _ ref.Val) *uint64 {
+	c := scanCost(seriesOf(args))
+	return &c
+}
+
+func samplesCost(args []ref.Val, _ ref.Val) *uint64 {
+	c := 1 + uint64(seriesOf(args))
+	return &c
 }
 
 // PrometheusSource declares `prometheus` with one double field per query.

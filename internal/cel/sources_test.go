@@ -2,6 +2,7 @@ package cel
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -85,6 +86,60 @@ func TestSourceCompileErrors(t *testing.T) {
 			_, err := env.Compile(Policy{Expression: tc.expr, Sources: tc.sources}, false)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("err = %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// metrics.value() and metrics.samples() cost what they scan, so that a
+// loop of them over a tenant's scrape is refused at admission when the
+// estimate can tell, and stopped by the cost limit at run time when it
+// cannot: before, each call cost 1, and one evaluation of such an
+// expression over 50,000 series held a worker for minutes.
+func TestMetricsFunctionsCostWhatTheyScan(t *testing.T) {
+	env := mustEnv(t)
+	big := &Metrics{Origin: "http://127.0.1.1:9090/metrics", Families: map[string][]Sample{"x": nil}}
+	for i := range MaxMetricSamples {
+		big.Families["x"] = append(big.Families["x"], Sample{Labels: map[string]string{"i": strconv.Itoa(i)}, Value: 1})
+	}
+	small := &Metrics{Origin: "http://127.0.1.1:9090/metrics", Families: map[string][]Sample{"x": big.Families["x"][:10]}}
+
+	for _, tc := range []struct {
+		name, expr string
+		// wantCompile is the admission error; empty when the estimate
+		// cannot tell and it falls to the run-time limit.
+		wantCompile string
+	}{
+		{"value in a loop over samples", `metrics.samples("x").all(s, metrics.value("x", s.labels) >= 0.0)`, "estimated cost"},
+		{"samples in a loop over samples", `metrics.samples("x").all(s, metrics.samples("x").size() > 0)`, "estimated cost"},
+		// Inside a loop over the pod's labels, a map of no declared size,
+		// the estimate is unbounded.
+		{"value in loops over samples and the pod's labels", `pod.metadata.labels.all(k, metrics.samples("x").all(s, metrics.value("x", s.labels) >= 0.0))`, ""},
+		{"samples in loops over samples and the pod's labels", `pod.metadata.labels.all(k, metrics.samples("x").all(s, metrics.samples("x").size() > 0))`, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			prog, err := env.Compile(Policy{Expression: tc.expr, Sources: []Source{MetricsSource()}}, false)
+			if tc.wantCompile != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantCompile) {
+					t.Fatalf("compile err = %v, want %q", err, tc.wantCompile)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			pod := testPod()
+			pod.Labels = map[string]string{"app": "web"}
+			if res, err := prog.Evaluate(context.Background(), Input{Pod: pod, Now: time.Now(), Sources: map[string]ref.Val{VarMetrics: small}}); err != nil || !res.Ready {
+				t.Fatalf("over 10 series: %v %v", res, err)
+			}
+			// Without the costs it runs for minutes: give up well before.
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			start := time.Now()
+			_, err = prog.Evaluate(ctx, Input{Pod: pod, Now: time.Now(), Sources: map[string]ref.Val{VarMetrics: big}})
+			if err == nil || !strings.Contains(err.Error(), "cost limit exceeded") {
+				t.Fatalf("over %d series: err = %v after %s, want the cost limit", MaxMetricSamples, err, time.Since(start))
 			}
 		})
 	}

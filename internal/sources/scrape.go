@@ -24,7 +24,7 @@ import (
 // real exporters' pages are far smaller.
 const (
 	MaxScrapeBytes = 2 << 20
-	MaxSamples     = 50000
+	MaxSamples     = cel.MaxMetricSamples
 )
 
 // acceptMetrics prefers the classic text format, which every exporter serves
