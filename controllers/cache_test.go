@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"slices"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -118,7 +119,7 @@ func TestTrimTombstone(t *testing.T) {
 	}
 }
 
-func TestPodBodiesPruner(t *testing.T) {
+func TestOnPodGoneForgetsBodies(t *testing.T) {
 	bodies := NewPodBodies()
 	keep := func(uid types.UID) *corev1.Pod {
 		pod := fullPod("readygate.io/warm")
@@ -129,7 +130,8 @@ func TestPodBodiesPruner(t *testing.T) {
 		}
 		return got.(*corev1.Pod)
 	}
-	prune := bodies.pruner()
+	var forgotten []types.UID // as the poller's targets are
+	prune := onPodGone(bodies.forget, func(uid types.UID) { forgotten = append(forgotten, uid) })
 	first, same := keep("u1"), keep("u1")
 	prune.OnUpdate(first, same)
 	if !bodies.Holds("u1") {
@@ -148,5 +150,8 @@ func TestPodBodiesPruner(t *testing.T) {
 	prune.OnDelete(third)
 	if bodies.Holds("u3") {
 		t.Fatal("a deleted pod kept its body")
+	}
+	if want := []types.UID{"u1", "u2", "u3"}; !slices.Equal(forgotten, want) {
+		t.Fatalf("the second forget saw %v, want %v", forgotten, want)
 	}
 }

@@ -6,7 +6,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
-	toolscache "k8s.io/client-go/tools/cache"
 )
 
 // PodBodies keeps each gated pod's whole spec and status, protobuf-encoded,
@@ -35,35 +34,6 @@ func (b *PodBodies) keep(pod *corev1.Pod) error {
 	b.bodies[pod.UID] = body
 	b.mu.Unlock()
 	return nil
-}
-
-// pruner drops the bodies of pods the informer drops: deleted, or replaced
-// under the same name by a pod with another UID, which a relist after a
-// broken watch reports as an update.
-func (b *PodBodies) pruner() toolscache.ResourceEventHandlerFuncs {
-	uid := func(obj any) (types.UID, bool) {
-		if tombstone, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
-			obj = tombstone.Obj
-		}
-		pod, ok := obj.(*corev1.Pod)
-		if !ok {
-			return "", false
-		}
-		return pod.UID, true
-	}
-	return toolscache.ResourceEventHandlerFuncs{
-		UpdateFunc: func(oldObj, newObj any) {
-			old, ok := uid(oldObj)
-			if cur, _ := uid(newObj); ok && old != cur {
-				b.forget(old)
-			}
-		},
-		DeleteFunc: func(obj any) {
-			if gone, ok := uid(obj); ok {
-				b.forget(gone)
-			}
-		},
-	}
 }
 
 // forget drops a pod's body.

@@ -19,14 +19,14 @@ type podIndex struct {
 	store toolscache.Indexer
 }
 
-// newPodIndex reads the cache's pod informer, and prunes bodies as the
-// informer drops pods.
-func newPodIndex(ctx context.Context, c cache.Cache, bodies *PodBodies) (*podIndex, error) {
+// newPodIndex reads the cache's pod informer, and calls each forget as the
+// informer drops a pod.
+func newPodIndex(ctx context.Context, c cache.Cache, forgets ...func(types.UID)) (*podIndex, error) {
 	inf, err := c.GetInformer(ctx, &corev1.Pod{})
 	if err != nil {
 		return nil, fmt.Errorf("getting the pod informer: %w", err)
 	}
-	if _, err := inf.AddEventHandler(bodies.pruner()); err != nil {
+	if _, err := inf.AddEventHandler(onPodGone(forgets...)); err != nil {
 		return nil, fmt.Errorf("watching pod deletions: %w", err)
 	}
 	withIndexer, ok := inf.(interface{ GetIndexer() toolscache.Indexer })

@@ -54,7 +54,9 @@ func Setup(ctx context.Context, mgr ctrl.Manager, env *cel.Env, opts Options) er
 	rec := mgr.GetEventRecorder("readygate")
 	recount := make(chan event.GenericEvent, 1024)
 	counts := newRecounts()
-	index, err := newPodIndex(ctx, mgr.GetCache(), opts.PodBodies)
+	// A gone pod's body, and its sources' targets: its IP goes back to the
+	// pool, and whatever answers there next is not the pod (rule 15).
+	index, err := newPodIndex(ctx, mgr.GetCache(), opts.PodBodies.forget, poller.ForgetPod)
 	if err != nil {
 		return err
 	}

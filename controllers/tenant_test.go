@@ -10,6 +10,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -66,6 +67,26 @@ var _ = Describe("tenant safety", func() {
 		// three intervals means its targets were dropped.
 		Expect(srv.WaitQuiet(3*time.Second, 20*time.Second)).To(Succeed())
 		Expect(reasonAndMessage(ctx, pod)()).To(Equal("True ExpressionTrue: the expression is true"), "a finished pod is not evaluated")
+		stillGating(ctx)
+	})
+
+	It("dials a deleted pod's IP no more, as soon as the pod is gone", func(ctx SpecContext) {
+		ns := newNamespace(ctx)
+		pod, srv := podWithServer(ctx, ns, "gone")
+		srv.Answer(http.StatusOK, "text/plain", "ok")
+		Expect(k8s.Create(ctx, newPolicy(ns, "http", `http.statusCode == 200`, func(p *v1alpha1.ReadinessGatePolicy) {
+			p.Spec.Sources = httpSource(intstr.FromString("http"), "/ready")
+		}))).To(Succeed())
+		Eventually(statusOf(ctx, pod)).Should(Equal(corev1.ConditionTrue))
+		Eventually(srv.Requests).Should(BeNumerically(">=", 2), "polled every second while it runs")
+
+		By("the pod is force-deleted")
+		Expect(k8s.Delete(ctx, pod, client.GracePeriodSeconds(0))).To(Succeed())
+		Eventually(func() bool { return apierrors.IsNotFound(k8s.Get(ctx, client.ObjectKeyFromObject(pod), &corev1.Pod{})) }).Should(BeTrue())
+		// Unwanted targets expire after three intervals anyway; a deleted
+		// pod's must go at once: at most a fetch already in flight lands.
+		n := srv.Requests()
+		Consistently(srv.Requests).WithTimeout(5 * time.Second).Should(BeNumerically("<=", n+1))
 		stillGating(ctx)
 	})
 
