@@ -119,7 +119,7 @@ func TestTrimTombstone(t *testing.T) {
 	}
 }
 
-func TestOnPodGoneForgetsBodies(t *testing.T) {
+func TestOnGoneForgetsBodies(t *testing.T) {
 	bodies := NewPodBodies()
 	keep := func(uid types.UID) *corev1.Pod {
 		pod := fullPod("readygate.io/warm")
@@ -131,7 +131,7 @@ func TestOnPodGoneForgetsBodies(t *testing.T) {
 		return got.(*corev1.Pod)
 	}
 	var forgotten []types.UID // as the poller's targets are
-	prune := onPodGone(bodies.forget, func(uid types.UID) { forgotten = append(forgotten, uid) })
+	prune := onGone(byUID(bodies.forget), byUID(func(uid types.UID) { forgotten = append(forgotten, uid) }))
 	first, same := keep("u1"), keep("u1")
 	prune.OnUpdate(first, same)
 	if !bodies.Holds("u1") {

@@ -91,6 +91,21 @@ var _ = Describe("thresholds, timeout and modes", func() {
 		Eventually(func() error { return k8s.Get(ctx, client.ObjectKeyFromObject(p), &v1alpha1.ReadinessGatePolicy{}) }).Should(MatchError(ContainSubstring("not found")))
 	})
 
+	It("sets True on delete the gates it never evaluated, as an invalid policy's", func(ctx SpecContext) {
+		ns := newNamespace(ctx)
+		pods := createPods(ctx, ns, "web", 2, withGates(warmGate))
+		p := newPolicy(ns, "invalid", "pod.spec.nosuchfield == 'x'")
+		Expect(k8s.Create(ctx, p)).To(Succeed())
+		Eventually(policyCondition(ctx, p, v1alpha1.ConditionAccepted)).Should(HaveField("Reason", v1alpha1.ReasonInvalidExpression))
+		for _, pod := range pods {
+			Expect(gateOf(ctx, pod)()).To(BeNil(), "an invalid policy writes no pod")
+		}
+		Expect(k8s.Delete(ctx, p)).To(Succeed())
+		for _, pod := range pods {
+			Eventually(gateOf(ctx, pod)).Should(And(HaveField("Status", corev1.ConditionTrue), HaveField("Reason", v1alpha1.ReasonPolicyDeleted)))
+		}
+	})
+
 	It("leaves every gate as it is on delete with onDelete: Retain", func(ctx SpecContext) {
 		ns := newNamespace(ctx)
 		pods := createPods(ctx, ns, "web", 2, withGates(warmGate))

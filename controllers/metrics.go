@@ -3,6 +3,7 @@ package controllers
 import (
 	"github.com/prometheus/client_golang/prometheus"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/readygate/readygate/api/v1alpha1"
@@ -123,8 +124,8 @@ func countError(namespace, name, kind, source string) {
 
 // forgetPolicyMetrics deletes a deleted policy's series, so that tenants
 // creating and deleting policies cannot grow the metrics without bound.
-func forgetPolicyMetrics(p *v1alpha1.ReadinessGatePolicy) {
+func forgetPolicyMetrics(p client.Object) {
 	for _, v := range policyVecs {
-		v.DeletePartialMatch(prometheus.Labels{labelNamespace: p.Namespace, labelPolicy: p.Name})
+		v.DeletePartialMatch(prometheus.Labels{labelNamespace: p.GetNamespace(), labelPolicy: p.GetName()})
 	}
 }

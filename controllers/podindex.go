@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	toolscache "k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
 // podIndex reads pods straight from the informer's store. A cached List,
@@ -21,12 +22,12 @@ type podIndex struct {
 
 // newPodIndex reads the cache's pod informer, and calls each forget as the
 // informer drops a pod.
-func newPodIndex(ctx context.Context, c cache.Cache, forgets ...func(types.UID)) (*podIndex, error) {
+func newPodIndex(ctx context.Context, c cache.Cache, forgets ...func(client.Object)) (*podIndex, error) {
 	inf, err := c.GetInformer(ctx, &corev1.Pod{})
 	if err != nil {
 		return nil, fmt.Errorf("getting the pod informer: %w", err)
 	}
-	if _, err := inf.AddEventHandler(onPodGone(forgets...)); err != nil {
+	if _, err := inf.AddEventHandler(onGone(forgets...)); err != nil {
 		return nil, fmt.Errorf("watching pod deletions: %w", err)
 	}
 	withIndexer, ok := inf.(interface{ GetIndexer() toolscache.Indexer })

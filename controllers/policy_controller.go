@@ -135,27 +135,33 @@ func (r *PolicyReconciler) finalize(ctx context.Context, p *v1alpha1.ReadinessGa
 	if !controllerutil.ContainsFinalizer(p, v1alpha1.Finalizer) {
 		return nil
 	}
+	// A DryRun policy releases too: a pod left False before the switch to
+	// DryRun would otherwise stay unready, with no policy to decide it.
 	c := r.Policies.Get(p)
-	if c.Release && !c.Settings.DryRun {
+	if c.Release {
 		if err := r.release(ctx, p, c); err != nil {
 			return err
 		}
 	}
 	before := p.DeepCopy()
 	controllerutil.RemoveFinalizer(p, v1alpha1.Finalizer)
-	if err := r.Patch(ctx, p, client.MergeFrom(before)); err != nil {
-		return client.IgnoreNotFound(err)
-	}
-	r.Policies.Forget(p.UID)
-	r.Tracker.ForgetPolicy(p.UID)
-	r.Forget(p.UID)
-	r.counts.forget(policyKey(p))
+	return client.IgnoreNotFound(r.Patch(ctx, p, client.MergeFrom(before)))
+}
+
+// forgetPolicy drops what the operator keeps of a policy gone from the
+// cluster, by its finalizer or with the finalizer stripped: compiled
+// programs, pod states, counts and metric series would otherwise pile up
+// with each policy a tenant creates and deletes.
+func (r *PolicyReconciler) forgetPolicy(p client.Object) {
+	r.Policies.Forget(p.GetUID())
+	r.Tracker.ForgetPolicy(p.GetUID())
+	r.Forget(p.GetUID())
+	r.counts.forget(client.ObjectKeyFromObject(p))
 	forgetPolicyMetrics(p)
-	return nil
 }
 
 // release sets the condition True on every pod the policy gates that no
-// other live policy takes over. A DryRun gate is True already.
+// other live policy takes over.
 func (r *PolicyReconciler) release(ctx context.Context, p *v1alpha1.ReadinessGatePolicy, c *policy.Compiled) error {
 	pods, peers, err := r.selected(ctx, c)
 	if err != nil {
@@ -206,7 +212,14 @@ func (r *PolicyReconciler) peers(ctx context.Context, namespace string) ([]v1alp
 
 // SetupWithManager watches policies and the pods of their namespaces
 // (counts and conflicts follow pod changes).
-func (r *PolicyReconciler) SetupWithManager(mgr ctrl.Manager) error {
+func (r *PolicyReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) error {
+	inf, err := mgr.GetCache().GetInformer(ctx, &v1alpha1.ReadinessGatePolicy{})
+	if err != nil {
+		return fmt.Errorf("getting the policy informer: %w", err)
+	}
+	if _, err := inf.AddEventHandler(onGone(r.forgetPolicy)); err != nil {
+		return fmt.Errorf("watching policy deletions: %w", err)
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("policy").
 		For(&v1alpha1.ReadinessGatePolicy{}).

@@ -56,7 +56,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, env *cel.Env, opts Options) er
 	counts := newRecounts()
 	// A gone pod's body, and its sources' targets: its IP goes back to the
 	// pool, and whatever answers there next is not the pod (rule 15).
-	index, err := newPodIndex(ctx, mgr.GetCache(), opts.PodBodies.forget, poller.ForgetPod)
+	index, err := newPodIndex(ctx, mgr.GetCache(), byUID(opts.PodBodies.forget), byUID(poller.ForgetPod))
 	if err != nil {
 		return err
 	}
@@ -75,7 +75,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, env *cel.Env, opts Options) er
 	if err := (&PolicyReconciler{
 		Client: mgr.GetClient(), Policies: policies, Tracker: tracker, Recorder: rec, Forget: pods.cap.forgetPolicy, Recount: recount,
 		pods: index, counts: counts,
-	}).SetupWithManager(mgr); err != nil {
+	}).SetupWithManager(ctx, mgr); err != nil {
 		return fmt.Errorf("setting up the policy controller: %w", err)
 	}
 	return nil

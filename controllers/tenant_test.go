@@ -90,6 +90,27 @@ var _ = Describe("tenant safety", func() {
 		stillGating(ctx)
 	})
 
+	It("forgets a policy whose finalizer a tenant stripped before deleting it", func(ctx SpecContext) {
+		ns := newNamespace(ctx)
+		pods := createPods(ctx, ns, "web", 1, withGates(warmGate))
+		p := newPolicy(ns, "stripped", "true")
+		createAndSettle(ctx, p, pods, corev1.ConditionTrue)
+		Eventually(value("readygate_policy_pods", policyLabels(p, "status", "True"))).Should(BeEquivalentTo(1))
+
+		By("the finalizer stripped and the policy deleted at once, before the operator puts it back")
+		got := &v1alpha1.ReadinessGatePolicy{}
+		Expect(k8s.Get(ctx, client.ObjectKeyFromObject(p), got)).To(Succeed())
+		stripped := got.DeepCopy()
+		stripped.Finalizers = nil
+		Expect(k8s.Patch(ctx, stripped, client.MergeFrom(got))).To(Succeed())
+		Expect(k8s.Delete(ctx, p)).To(Succeed())
+		Eventually(func() bool { return apierrors.IsNotFound(k8s.Get(ctx, client.ObjectKeyFromObject(p), got)) }).Should(BeTrue())
+		for _, name := range []string{"readygate_policy_pods", "readygate_policy_condition"} {
+			Eventually(func() bool { _, ok := sample(name, policyLabels(p))(); return ok }).Should(BeFalse(), name)
+		}
+		stillGating(ctx)
+	})
+
 	It("refuses a hostNetwork pod, whose IP is its node's", func(ctx SpecContext) {
 		ns := newNamespace(ctx)
 		ip := fmt.Sprintf("127.0.200.%d", nextLoopback.Add(1))

@@ -158,9 +158,11 @@ func holdFlip(in PodInput, st State, d Decision, requeue time.Duration) Plan {
 }
 
 // planRelease sets a gate True that nothing decides any more, so no pod is
-// left unready forever.
+// left unready forever: one with no condition too, such as a pod created
+// while its policy did not compile. Gates readygate did not write are the
+// caller's to leave alone.
 func planRelease(in PodInput) Plan {
-	if in.Current == nil || isTrue(in.Current) {
+	if isTrue(in.Current) {
 		return Plan{}
 	}
 	d := Decision{Status: corev1.ConditionTrue, Reason: in.Release}

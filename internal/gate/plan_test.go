@@ -74,6 +74,8 @@ func TestPlanPod(t *testing.T) {
 			want: "False/" + ReasonSuccessThresholdNotMet},
 		{rule: "7", name: "a deleted policy with onDelete Release sets a False gate True",
 			in: PodInput{Settings: enforce, Release: v1alpha1.ReasonPolicyDeleted, Current: falseCond, Now: t0}, want: "True/PolicyDeleted", wantEvent: EventGateFlipped},
+		{rule: "7", name: "a deleted policy with onDelete Release sets True a gate it never wrote",
+			in: PodInput{Settings: enforce, Release: v1alpha1.ReasonPolicyDeleted, Now: t0}, want: "True/PolicyDeleted", wantEvent: EventGateFlipped},
 		{rule: "7", name: "a released True gate is not written again",
 			in: PodInput{Settings: enforce, Release: v1alpha1.ReasonPolicyDeleted, Current: trueCond, Now: t0}},
 		{rule: "8", name: "after a restart, a source not fetched yet leaves a True gate alone",
