@@ -2,6 +2,7 @@ package policy
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/readygate/readygate/api/v1alpha1"
 	"github.com/readygate/readygate/internal/cel"
 	"github.com/readygate/readygate/internal/gate"
+	"github.com/readygate/readygate/internal/sources"
 )
 
 var t0 = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
@@ -134,5 +136,25 @@ func TestNamespaceInjects(t *testing.T) {
 				t.Fatalf("NamespaceInjects(%q, %v) = %v, want %v", tc.namespace, tc.labels, got, tc.want)
 			}
 		})
+	}
+}
+
+// Only the pod's own endpoint failing is a verdict on the pod; readygate's
+// own shared budgets being full is not, even for the pod's http or metrics.
+func TestSourceFailed(t *testing.T) {
+	for _, tc := range []struct {
+		source string
+		err    error
+		want   gate.Outcome
+	}{
+		{cel.VarHTTP, errors.New("connection refused"), gate.OutcomeUnreachable},
+		{cel.VarMetrics, errors.New("status 500"), gate.OutcomeUnreachable},
+		{cel.VarPrometheus, errors.New("connection refused"), gate.OutcomeSourceUnavailable},
+		{cel.VarHTTP, fmt.Errorf("the answer keeps 10 bytes: %w", sources.ErrOverloaded), gate.OutcomeSourceUnavailable},
+		{cel.VarMetrics, fmt.Errorf("the answer keeps 10 bytes: %w", sources.ErrOverloaded), gate.OutcomeSourceUnavailable},
+	} {
+		if got := SourceFailed(tc.source, tc.err); got.Outcome != tc.want {
+			t.Errorf("%s: %v: outcome %v, want %v", tc.source, tc.err, got.Outcome, tc.want)
+		}
 	}
 }

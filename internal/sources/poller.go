@@ -196,6 +196,7 @@ func (p *Poller) leave(pt *polled) {
 	defer p.mu.Unlock()
 	if pt.lane.pollers--; pt.lane.pollers == 0 {
 		delete(p.namespaces, pt.Namespace)
+		p.retained.leave(pt.Namespace)
 	}
 	if pt.cancel != nil {
 		pt.cancel()

@@ -1,6 +1,7 @@
 package sources
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/readygate/readygate/internal/cel"
@@ -8,9 +9,14 @@ import (
 
 // RetainedResults is the default budget of memory that the latest results of
 // all targets together may keep between fetches, at most a quarter of it for
-// one namespace. Without it, a tenant's pods each serving a scrape at the
-// cap would keep about 13 MiB apiece, without bound across pods.
+// one namespace, and an equal share once more than four namespaces keep
+// results. Without it, a tenant's pods each serving a scrape at the cap
+// would keep about 13 MiB apiece, without bound across pods.
 const RetainedResults = 64 << 20
+
+// ErrOverloaded marks a result refused because readygate's shared budget is
+// full, which other namespaces may have filled: no verdict on the pod.
+var ErrOverloaded = errors.New("readygate's budget for kept results is full")
 
 // retainedBytes estimates what a fetch's result keeps in memory. Estimates,
 // not measurements: they count the strings and a fixed overhead per map
@@ -19,11 +25,7 @@ func retainedBytes(v any) int64 {
 	const entry = 64 // map bucket, header and pointer words per entry
 	switch r := v.(type) {
 	case cel.HTTPResult:
-		n := int64(len(r.Body) + len(r.Error))
-		if r.JSON != nil {
-			n *= 4 // a parsed body: maps, slices and boxed values
-		}
-		return n
+		return int64(len(r.Body)+len(r.Error)) + jsonBytes(r.JSON)
 	case *cel.Metrics:
 		if r == nil { // a failed scrape
 			return 0
@@ -53,42 +55,105 @@ func retainedBytes(v any) int64 {
 	}
 }
 
+// jsonBytes estimates what a parsed JSON value keeps: every value is an
+// interface word pair, a number also its boxed float, and a string, array
+// or object its header and contents; a body of small numbers keeps several
+// times its size.
+func jsonBytes(v any) int64 {
+	const iface, box, header, entry = 16, 8, 24, 64
+	switch x := v.(type) {
+	case nil, bool:
+		return iface
+	case float64:
+		return iface + box
+	case string:
+		return iface + header + int64(len(x))
+	case []any:
+		n := int64(iface + header)
+		for _, e := range x {
+			n += jsonBytes(e)
+		}
+		return n
+	case map[string]any:
+		n := int64(iface + header)
+		for k, e := range x {
+			n += entry + int64(len(k)) + jsonBytes(e)
+		}
+		return n
+	default:
+		return iface
+	}
+}
+
 // retention accounts what the targets' latest results keep, in total and
 // per namespace; the poller holds its lock while using it.
 type retention struct {
 	budget      int64
 	total       int64
 	byNamespace map[string]int64
+	// waiting are the namespaces refused for want of room: until a result of
+	// theirs is kept, or they stop polling, the others make room for them.
+	waiting map[string]bool
 }
 
 func newRetention(budget int64) *retention {
-	return &retention{budget: max(budget, 1), byNamespace: map[string]int64{}}
+	return &retention{budget: max(budget, 1), byNamespace: map[string]int64{}, waiting: map[string]bool{}}
 }
 
+// namespaceBudget is the most one namespace may keep: a quarter of the
+// budget. A result over what is left of it is the tenant's own doing.
 func (r *retention) namespaceBudget() int64 { return max(r.budget/4, 1) }
 
+// fairShare is the namespace's equal part of the budget among those that
+// keep results or wait for room, four at least.
+func (r *retention) fairShare(namespace string) int64 {
+	n := len(r.byNamespace)
+	for ns := range r.waiting {
+		if _, keeps := r.byNamespace[ns]; !keeps {
+			n++
+		}
+	}
+	if _, keeps := r.byNamespace[namespace]; !keeps && !r.waiting[namespace] {
+		n++
+	}
+	return max(r.budget/int64(max(n, 4)), 1)
+}
+
 // replace swaps a target's kept result for the next one, or, when the next
-// one would exceed the budget, for an error that says so: the tenant's own
-// gate sees that its endpoint serves too much, and no one else pays for it.
+// one does not fit, for an error that says why. Over the namespace's quarter
+// it is the tenant's own gate that learns its endpoint serves too much. When
+// other namespaces filled the budget it is ErrOverloaded, no verdict on the
+// pod, and the namespace waits: each namespace over its fair share is then
+// refused in turn at its next fetch, which makes the room.
 func (r *retention) replace(namespace string, prev *Result, next Result) Result {
 	if prev != nil {
 		r.release(namespace, prev)
 	}
 	size := retainedBytes(next.Value)
+	used := r.byNamespace[namespace]
+	othersWait := len(r.waiting) > 1 || len(r.waiting) == 1 && !r.waiting[namespace]
 	switch {
-	case size > r.namespaceBudget()-r.byNamespace[namespace]:
+	case size > r.namespaceBudget()-used:
 		return Result{Err: fmt.Errorf("the answer keeps about %d bytes, more than namespace %s may keep between fetches (%d bytes for all its pods' sources): serve fewer series or a smaller body",
 			size, namespace, r.namespaceBudget()), At: next.At}
+	case othersWait && size > r.fairShare(namespace)-used:
+		return Result{Err: fmt.Errorf("the answer keeps about %d bytes, more than namespace %s's fair share (%d bytes) while other namespaces wait for room: %w",
+			size, namespace, r.fairShare(namespace), ErrOverloaded), At: next.At}
 	case size > r.budget-r.total:
-		return Result{Err: fmt.Errorf("the answer keeps about %d bytes, more than is left of readygate's budget for kept results (%d bytes): serve fewer series or a smaller body",
-			size, r.budget), At: next.At}
+		r.waiting[namespace] = true
+		return Result{Err: fmt.Errorf("the answer keeps about %d bytes, more than other namespaces left of readygate's budget (%d bytes) for now: %w",
+			size, r.budget, ErrOverloaded), At: next.At}
 	}
+	delete(r.waiting, namespace)
 	r.total += size
 	if size > 0 {
 		r.byNamespace[namespace] += size
 	}
 	return next
 }
+
+// leave forgets a namespace that polls no more.
+func (r *retention) leave(namespace string) { delete(r.waiting, namespace) }
 
 // release forgets a dropped target's kept result.
 func (r *retention) release(namespace string, res *Result) {

@@ -1,6 +1,9 @@
 package sources
 
 import (
+	"encoding/json"
+	"errors"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -60,4 +63,61 @@ func TestRetainedBytesCountsWhatDominates(t *testing.T) {
 	if retainedBytes(nil) != 0 || retainedBytes(failed) != 0 || retainedBytes((*PromResult)(nil)) != 0 {
 		t.Fatal("an error keeps nothing")
 	}
+}
+
+// Namespaces share the budget fairly as more of them keep results: four
+// tenants at their quarter fill it, and a fifth namespace's small result is
+// refused as readygate's overload, which is no verdict on its pod, only
+// until the four next store theirs: one over its fair share while the fifth
+// waits is refused, as overload too, and the fifth gets the room.
+func TestRetentionSharesTheBudgetAsNamespacesJoin(t *testing.T) {
+	small, big := metricsOf(1), metricsOf(100)
+	r := newRetention(4 * retainedBytes(big))
+	kept := map[string]*Result{}
+	for _, ns := range []string{"a", "b", "c", "d"} {
+		res := r.replace(ns, nil, Result{Value: big})
+		if res.Err != nil {
+			t.Fatalf("namespace %s at its quarter: %v", ns, res.Err)
+		}
+		kept[ns] = &res
+	}
+	first := r.replace("victim", nil, Result{Value: small})
+	if !errors.Is(first.Err, ErrOverloaded) {
+		t.Fatalf("with the budget full, err = %v, want ErrOverloaded", first.Err)
+	}
+	refused := 0
+	for _, ns := range []string{"a", "b", "c", "d"} {
+		switch res := r.replace(ns, kept[ns], Result{Value: big}); {
+		case errors.Is(res.Err, ErrOverloaded):
+			refused++
+		case res.Err != nil:
+			t.Fatalf("namespace %s, within its quarter: err = %v, want at most ErrOverloaded, no verdict on its pod", ns, res.Err)
+		}
+	}
+	if refused == 0 {
+		t.Fatal("no namespace over its fair share made room for the one waiting")
+	}
+	if res := r.replace("victim", &first, Result{Value: small}); res.Err != nil {
+		t.Fatalf("the fifth namespace's small result, once the others stored theirs again: %v", res.Err)
+	}
+}
+
+// A parsed JSON body counts at least what it keeps on the heap: a 1 MiB
+// array of numbers is half a million boxed values, several times its bytes.
+func TestRetainedBytesCountsParsedJSON(t *testing.T) {
+	body := []byte("[" + strings.Repeat("1,", 1<<19) + "1]")
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	var v any
+	if err := json.Unmarshal(body, &v); err != nil {
+		t.Fatal(err)
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	kept := int64(after.HeapAlloc) - int64(before.HeapAlloc)
+	if got := retainedBytes(cel.HTTPResult{Body: string(body), JSON: v}); got < kept {
+		t.Fatalf("a parsed %d-byte array counted %d bytes; it keeps %d on the heap", len(body), got, kept)
+	}
+	runtime.KeepAlive(v)
 }
