@@ -73,6 +73,27 @@ var _ = Describe("thresholds, timeout and modes", func() {
 		Eventually(policyCondition(ctx, p, v1alpha1.ConditionProgressing)).Should(HaveField("Reason", v1alpha1.ReasonSuspended))
 	})
 
+	// An invalid policy writes no pod, but the break-glass switches must
+	// still work: its pods may be False from before it broke, or never
+	// evaluated, and DryRun never blocks traffic.
+	DescribeTable("releases an invalid policy's gates when switched to",
+		func(ctx SpecContext, mutate func(*v1alpha1.ReadinessGatePolicy), reason string) {
+			ns := newNamespace(ctx)
+			pods := createPods(ctx, ns, "web", 2, withGates(warmGate))
+			p := newPolicy(ns, "broken", "false")
+			createAndSettle(ctx, p, pods, corev1.ConditionFalse)
+			updatePolicy(ctx, p, func(p *v1alpha1.ReadinessGatePolicy) { p.Spec.Expression = "pod.spec.nosuchfield == 'x'" })
+			Eventually(policyCondition(ctx, p, v1alpha1.ConditionAccepted)).Should(HaveField("Reason", v1alpha1.ReasonInvalidExpression))
+			unevaluated := createPods(ctx, ns, "late", 1, withGates(warmGate))
+			updatePolicy(ctx, p, mutate)
+			for _, pod := range append(pods, unevaluated...) {
+				Eventually(gateOf(ctx, pod)).Should(And(HaveField("Status", corev1.ConditionTrue), HaveField("Reason", reason)), pod.Name)
+			}
+		},
+		Entry("suspend", func(p *v1alpha1.ReadinessGatePolicy) { p.Spec.Suspend = true }, v1alpha1.ReasonSuspended),
+		Entry("DryRun", func(p *v1alpha1.ReadinessGatePolicy) { p.Spec.Mode = v1alpha1.ModeDryRun }, v1alpha1.ReasonDryRun),
+	)
+
 	It("sets every gate True on delete with onDelete: Release", func(ctx SpecContext) {
 		ns := newNamespace(ctx)
 		pods := createPods(ctx, ns, "web", 3, withGates(warmGate))

@@ -114,7 +114,7 @@ func (r *PodGateReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 // reconcileGate plans one policy's gate on the pod and applies the plan.
 func (r *PodGateReconciler) reconcileGate(ctx context.Context, pod *corev1.Pod, p *v1alpha1.ReadinessGatePolicy) (time.Duration, error) {
 	c := r.Policies.Get(p)
-	if c.Err != nil {
+	if c.Err != nil && !c.ReleasesWithoutEvaluating() {
 		return 0, nil // Accepted=False on the policy says why; no pod is touched.
 	}
 	now := time.Now()
@@ -128,7 +128,11 @@ func (r *PodGateReconciler) reconcileGate(ctx context.Context, pod *corev1.Pod, 
 		Now:                  now,
 		AdmitFlip:            func() bool { return r.cap.admit(ctx, c, int(p.Status.MatchedPods), pod) },
 	}
-	if in.Gated && !c.Settings.Suspended {
+	switch {
+	case !in.Gated || c.Settings.Suspended:
+	case c.Err != nil: // DryRun: the verdict the message reports is the error
+		in.Observation = gate.Observation{Outcome: gate.OutcomeError, Message: c.Err.Error()}
+	default:
 		in.Observation = r.observe(ctx, c, pod, gate.VerdictOf(in.Current), now)
 	}
 	plan := gate.PlanPod(in)

@@ -119,9 +119,19 @@ func (c *Compiled) Cap(matched int) int {
 	return n
 }
 
-// Selects reports whether the policy selects a pod with these labels in its namespace.
+// Selects reports whether the policy decides pods with these labels in its
+// namespace. An invalid policy decides none, unless it is suspended or in
+// DryRun: those set the gate True without an evaluation, and must do so
+// when the policy broke with its pods False.
 func (c *Compiled) Selects(namespace string, podLabels map[string]string) bool {
-	return c.Err == nil && namespace == c.Namespace && c.Selector.Matches(labels.Set(podLabels))
+	return (c.Err == nil || c.ReleasesWithoutEvaluating()) && c.Selector != nil &&
+		namespace == c.Namespace && c.Selector.Matches(labels.Set(podLabels))
+}
+
+// ReleasesWithoutEvaluating reports whether the policy's gates are True
+// whatever an evaluation says: it is suspended, or in DryRun.
+func (c *Compiled) ReleasesWithoutEvaluating() bool {
+	return c.Settings.Suspended || c.Settings.DryRun
 }
 
 // ReadsOnlyPod reports whether the policy's result can change only with the
