@@ -59,6 +59,16 @@ func (r sizeResult) loads() []namedLoad {
 	return []namedLoad{{"raw loop before", r.LoadBefore}, {"operator", r.LoadConverge}, {"raw loop after", r.LoadAfter}}
 }
 
+// settledRatio compares the operator's run with the raw loop's, each until
+// the cluster settled, in time and in the CPU every process spent: what the
+// whole cluster pays for the operator's convergence, where ratio() stops at
+// the last condition and leaves out the kubelet's work behind it.
+func (r sizeResult) settledRatio() (wall, cpu float64) {
+	meanWall := (r.LoadBefore.Wall + r.LoadAfter.Wall).Seconds() / 2
+	meanCPU := (r.LoadBefore.CPU.total() + r.LoadAfter.CPU.total()).Seconds() / 2
+	return r.LoadConverge.Wall.Seconds() / meanWall, r.LoadConverge.CPU.total().Seconds() / meanCPU
+}
+
 // measureLoad reads the API server's, etcd's and the operator's metrics and
 // the harness's own rusage; the harness process holds the kubelet
 // simulator and the watch that timestamps pods.
