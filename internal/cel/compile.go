@@ -137,7 +137,7 @@ func (e *Env) Compile(p Policy, stored bool) (*Program, error) {
 	var errs []FieldError
 	for i, v := range p.Variables {
 		field := fmt.Sprintf("spec.variables[%d].expression", i)
-		c, ast, ferr := compileOne(env, field, v.Expression, nil)
+		c, ast, ferr := compileOne(env, stored, field, v.Expression, nil)
 		if ferr != nil {
 			errs = append(errs, *ferr)
 			continue
@@ -147,14 +147,14 @@ func (e *Env) Compile(p Policy, stored bool) (*Program, error) {
 		prog.variables = append(prog.variables, c)
 		varType.Fields[v.Name] = apiservercel.NewDeclField(v.Name, declTypeOf(ast.OutputType()), true, nil, nil)
 	}
-	if c, ast, ferr := compileOne(env, "spec.expression", p.Expression, cel.BoolType); ferr != nil {
+	if c, ast, ferr := compileOne(env, stored, "spec.expression", p.Expression, cel.BoolType); ferr != nil {
 		errs = append(errs, *ferr)
 	} else {
 		prog.expression = c
 		prog.learn(ast, names)
 	}
 	if p.MessageExpression != "" {
-		if c, ast, ferr := compileOne(env, "spec.messageExpression", p.MessageExpression, cel.StringType); ferr != nil {
+		if c, ast, ferr := compileOne(env, stored, "spec.messageExpression", p.MessageExpression, cel.StringType); ferr != nil {
 			errs = append(errs, *ferr)
 		} else {
 			prog.message = c
@@ -169,8 +169,11 @@ func (e *Env) Compile(p Policy, stored bool) (*Program, error) {
 }
 
 // compileOne parses, type-checks and plans one expression. want, when set, is
-// the type the expression must have.
-func compileOne(env *cel.Env, field, expr string, want *cel.Type) (*compiled, *cel.Ast, *FieldError) {
+// the type the expression must have. The cost estimate judges new and
+// changed expressions only, as the API server's does: a stored one was
+// admitted, and an operator upgrade whose estimates know more must not take
+// it away (the run-time limit still holds).
+func compileOne(env *cel.Env, stored bool, field, expr string, want *cel.Type) (*compiled, *cel.Ast, *FieldError) {
 	ast, issues := env.CompileSource(celcommon.NewStringSource(expr, field))
 	if issues != nil && issues.Err() != nil {
 		return nil, nil, &FieldError{Field: field, Detail: "compilation failed: " + strings.TrimSpace(issues.String())}
@@ -178,7 +181,7 @@ func compileOne(env *cel.Env, field, expr string, want *cel.Type) (*compiled, *c
 	if want != nil && !ast.OutputType().IsExactType(want) && !ast.OutputType().IsExactType(cel.DynType) {
 		return nil, nil, &FieldError{Field: field, Detail: fmt.Sprintf("must evaluate to %s but evaluates to %s", want, ast.OutputType())}
 	}
-	if ferr := checkEstimatedCost(env, field, ast); ferr != nil {
+	if ferr := checkEstimatedCost(env, field, ast); ferr != nil && !stored {
 		return nil, nil, ferr
 	}
 	program, err := env.Program(ast, cel.InterruptCheckFrequency(100))

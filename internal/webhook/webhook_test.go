@@ -143,6 +143,20 @@ var _ = Describe("the policy validator", func() {
 		)))
 	})
 
+	// The operator compiles stored policies without the estimate, so that an
+	// upgrade never takes an admitted policy away: admission is where it
+	// judges, as the API server does.
+	It("rejects an expression whose estimated cost is over the limit", func(ctx SpecContext) {
+		ns := namespace(ctx, false)
+		const list = "[1,2,3,4,5,6,7,8,9,10]"
+		p := newPolicy(ns, "costly", list+".all(a, "+list+".all(b, "+list+".all(c, "+list+".all(d, "+list+".all(e, "+list+".all(f, true))))))")
+		Expect(k8s.Create(ctx, p)).To(MatchError(And(
+			ContainSubstring("spec.expression"),
+			ContainSubstring("estimated cost"),
+			ContainSubstring("exceeds the limit of 1000000 per expression"),
+		)))
+	})
+
 	It("rejects a bad selector", func(ctx SpecContext) {
 		ns := namespace(ctx, false)
 		p := newPolicy(ns, "badsel", "true")
