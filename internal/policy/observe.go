@@ -26,11 +26,11 @@ func Observe(res cel.Result, err error) gate.Observation {
 // SourceFailed is the observation of a source that could not be read: the
 // pod's own http or metrics endpoint not answering is a verdict about the
 // pod, as a failing readiness probe is; anything else (the API server,
-// Prometheus, a Secret, readygate's own budgets that other tenants filled)
-// says nothing about it.
+// Prometheus, a Secret, readygate's own bugs and budgets that other tenants
+// filled) says nothing about it.
 func SourceFailed(source string, err error) gate.Observation {
 	outcome := gate.OutcomeSourceUnavailable
-	if (source == cel.VarHTTP || source == cel.VarMetrics) && !errors.Is(err, sources.ErrOverloaded) {
+	if (source == cel.VarHTTP || source == cel.VarMetrics) && !errors.Is(err, sources.ErrNoVerdict) {
 		outcome = gate.OutcomeUnreachable
 	}
 	return gate.Observation{Outcome: outcome, Message: fmt.Sprintf("%s: %v", source, err)}

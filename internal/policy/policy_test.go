@@ -152,6 +152,7 @@ func TestSourceFailed(t *testing.T) {
 		{cel.VarPrometheus, errors.New("connection refused"), gate.OutcomeSourceUnavailable},
 		{cel.VarHTTP, fmt.Errorf("the answer keeps 10 bytes: %w", sources.ErrOverloaded), gate.OutcomeSourceUnavailable},
 		{cel.VarMetrics, fmt.Errorf("the answer keeps 10 bytes: %w", sources.ErrOverloaded), gate.OutcomeSourceUnavailable},
+		{cel.VarMetrics, fmt.Errorf("the fetch panicked: %w", sources.ErrNoVerdict), gate.OutcomeSourceUnavailable},
 	} {
 		if got := SourceFailed(tc.source, tc.err); got.Outcome != tc.want {
 			t.Errorf("%s: %v: outcome %v, want %v", tc.source, tc.err, got.Outcome, tc.want)

@@ -351,7 +351,7 @@ func fetchRecovered(ctx context.Context, t Target) (v any, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			fetchPanics.WithLabelValues(t.Source).Inc()
-			v, err = nil, fmt.Errorf("the fetch panicked, a bug in readygate: %v", r)
+			v, err = nil, fmt.Errorf("the fetch panicked, a bug in readygate (%v): %w", r, ErrNoVerdict)
 		}
 	}()
 	return t.Fetch(ctx)

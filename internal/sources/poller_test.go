@@ -103,8 +103,8 @@ func TestPollerSurvivesAPanickingFetch(t *testing.T) {
 	good := Target{Key: "good", Source: "http", Interval: time.Hour, Fetch: func(context.Context) (any, error) { return 1, nil }}
 	p.Want(bad)
 	waitFor(t, func() bool { r, ok := p.Want(bad); return ok && r.Err != nil })
-	if r, _ := p.Want(bad); !strings.Contains(r.Err.Error(), "makeslice: len out of range") {
-		t.Fatalf("err = %v, want the panic's message", r.Err)
+	if r, _ := p.Want(bad); !strings.Contains(r.Err.Error(), "makeslice: len out of range") || !errors.Is(r.Err, ErrNoVerdict) {
+		t.Fatalf("err = %v, want the panic's message, and no verdict on the pod: the bug is readygate's", r.Err)
 	}
 	waitFor(t, func() bool { r, ok := p.Want(good); return ok && r.Err == nil })
 }

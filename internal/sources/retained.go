@@ -14,9 +14,13 @@ import (
 // would keep about 13 MiB apiece, without bound across pods.
 const RetainedResults = 64 << 20
 
+// ErrNoVerdict marks a failed fetch that says nothing about the pod, though
+// it reads the pod's own endpoint: readygate's own fault or limits.
+var ErrNoVerdict = errors.New("no verdict on the pod")
+
 // ErrOverloaded marks a result refused because readygate's shared budget is
-// full, which other namespaces may have filled: no verdict on the pod.
-var ErrOverloaded = errors.New("readygate's budget for kept results is full")
+// full, which other namespaces may have filled.
+var ErrOverloaded = fmt.Errorf("readygate's budget for kept results is full, %w", ErrNoVerdict)
 
 // retainedBytes estimates what a fetch's result keeps in memory. Estimates,
 // not measurements: they count the strings and a fixed overhead per map
@@ -25,7 +29,11 @@ func retainedBytes(v any) int64 {
 	const entry = 64 // map bucket, header and pointer words per entry
 	switch r := v.(type) {
 	case cel.HTTPResult:
-		return int64(len(r.Body)+len(r.Error)) + jsonBytes(r.JSON)
+		n := int64(len(r.Body) + len(r.Error))
+		if r.JSON != nil {
+			n += jsonBytes(r.JSON)
+		}
+		return n
 	case *cel.Metrics:
 		if r == nil { // a failed scrape
 			return 0
@@ -133,6 +141,7 @@ func (r *retention) replace(namespace string, prev *Result, next Result) Result 
 	used := r.byNamespace[namespace]
 	othersWait := len(r.waiting) > 1 || len(r.waiting) == 1 && !r.waiting[namespace]
 	switch {
+	case next.Err != nil: // a failure is the pod's verdict to give, and small
 	case size > r.namespaceBudget()-used:
 		return Result{Err: fmt.Errorf("the answer keeps about %d bytes, more than namespace %s may keep between fetches (%d bytes for all its pods' sources): serve fewer series or a smaller body",
 			size, namespace, r.namespaceBudget()), At: next.At}

@@ -121,3 +121,25 @@ func TestRetainedBytesCountsParsedJSON(t *testing.T) {
 	}
 	runtime.KeepAlive(v)
 }
+
+// While a namespace waits for room, another over its fair share is refused
+// what it would keep, but not its failures: a dead endpoint keeps nothing,
+// and must stay the pod's verdict, not turn into readygate's overload.
+func TestRetentionPassesFailuresWhileNamespacesWait(t *testing.T) {
+	small, big := metricsOf(1), metricsOf(100)
+	r := newRetention(4 * retainedBytes(big))
+	for _, ns := range []string{"a", "b", "c", "d"} {
+		if res := r.replace(ns, nil, Result{Value: big}); res.Err != nil {
+			t.Fatal(res.Err)
+		}
+	}
+	if res := r.replace("victim", nil, Result{Value: small}); !errors.Is(res.Err, ErrOverloaded) {
+		t.Fatalf("err = %v, want the victim waiting", res.Err)
+	}
+	refused := errors.New("connection refused")
+	for _, failed := range []any{(*cel.Metrics)(nil), cel.HTTPResult{}} {
+		if res := r.replace("a", nil, Result{Value: failed, Err: refused}); res.Err != refused {
+			t.Fatalf("a failed fetch (%T) of a namespace over its share: err = %v, want the failure itself", failed, res.Err)
+		}
+	}
+}
