@@ -3,7 +3,7 @@ package controllers
 import (
 	"github.com/prometheus/client_golang/prometheus"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/controller-runtime/pkg/client"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/readygate/readygate/api/v1alpha1"
@@ -124,8 +124,8 @@ func countError(namespace, name, kind, source string) {
 
 // forgetPolicyMetrics deletes a deleted policy's series, so that tenants
 // creating and deleting policies cannot grow the metrics without bound.
-func forgetPolicyMetrics(p client.Object) {
+func forgetPolicyMetrics(p types.NamespacedName) {
 	for _, v := range policyVecs {
-		v.DeletePartialMatch(prometheus.Labels{labelNamespace: p.GetNamespace(), labelPolicy: p.GetName()})
+		v.DeletePartialMatch(prometheus.Labels{labelNamespace: p.Namespace, labelPolicy: p.Name})
 	}
 }

@@ -9,6 +9,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/workqueue"
@@ -58,6 +59,12 @@ type PolicyReconciler struct {
 func (r *PolicyReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	p := &v1alpha1.ReadinessGatePolicy{}
 	if err := r.Get(ctx, req.NamespacedName, p); err != nil {
+		if apierrors.IsNotFound(err) {
+			// The deletion's forgetting may have run while a reconcile of the
+			// policy was under way, which then recorded its counts and series
+			// again: this one, queued by the deletion, comes after it.
+			r.forgetCounts(req.NamespacedName)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if p.DeletionTimestamp != nil {
@@ -156,8 +163,13 @@ func (r *PolicyReconciler) forgetPolicy(p client.Object) {
 	r.Policies.Forget(p.GetUID())
 	r.Tracker.ForgetPolicy(p.GetUID())
 	r.Forget(p.GetUID())
-	r.counts.forget(client.ObjectKeyFromObject(p))
-	forgetPolicyMetrics(p)
+	r.forgetCounts(client.ObjectKeyFromObject(p))
+}
+
+// forgetCounts drops a policy's counts and metric series, kept by name.
+func (r *PolicyReconciler) forgetCounts(key types.NamespacedName) {
+	r.counts.forget(key)
+	forgetPolicyMetrics(key)
 }
 
 // release sets the condition True on every pod the policy gates that no

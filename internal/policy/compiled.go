@@ -149,7 +149,15 @@ type Cache struct {
 
 	mu      sync.Mutex
 	entries map[types.UID]*cacheEntry
+	// forgotten are the policies deleted in the last forgetFor: an event
+	// or reconcile that read one just before its deletion compiles it
+	// without bringing its entry back.
+	forgotten map[types.UID]time.Time
 }
+
+// forgetFor is how long a deleted policy's late reads are expected: far
+// longer than an event or a reconcile takes.
+const forgetFor = time.Minute
 
 type cacheEntry struct {
 	once       sync.Once
@@ -160,14 +168,16 @@ type cacheEntry struct {
 // NewCache returns a cache that compiles in env and allows the prometheus
 // source only at prometheusURLs.
 func NewCache(env *cel.Env, prometheusURLs sources.URLAllowlist) *Cache {
-	return &Cache{env: env, prometheusURLs: prometheusURLs, entries: map[types.UID]*cacheEntry{}}
+	return &Cache{env: env, prometheusURLs: prometheusURLs, entries: map[types.UID]*cacheEntry{}, forgotten: map[types.UID]time.Time{}}
 }
 
 // Get returns the stored policy compiled, compiling it when its generation is new.
 func (c *Cache) Get(p *v1alpha1.ReadinessGatePolicy) *Compiled {
 	c.mu.Lock()
 	e, ok := c.entries[p.UID]
-	if !ok || e.generation != p.Generation {
+	if _, gone := c.forgotten[p.UID]; gone {
+		e = &cacheEntry{generation: p.Generation}
+	} else if !ok || e.generation != p.Generation {
 		e = &cacheEntry{generation: p.Generation}
 		c.entries[p.UID] = e
 	}
@@ -178,9 +188,23 @@ func (c *Cache) Get(p *v1alpha1.ReadinessGatePolicy) *Compiled {
 
 // Forget drops a deleted policy.
 func (c *Cache) Forget(uid types.UID) {
+	now := time.Now()
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	delete(c.entries, uid)
-	c.mu.Unlock()
+	for old, at := range c.forgotten {
+		if now.Sub(at) > forgetFor {
+			delete(c.forgotten, old)
+		}
+	}
+	c.forgotten[uid] = now
+}
+
+// Len is the number of policies the cache holds compiled.
+func (c *Cache) Len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.entries)
 }
 
 func prefixed(field string, err error) error {

@@ -182,3 +182,27 @@ func TestCompiledSelects(t *testing.T) {
 		}
 	}
 }
+
+// A deleted policy's late events (a pod reconcile that listed it just
+// before, the pod controller's delete event) must not bring back the entry
+// its deletion dropped: a tenant creating and deleting policies in a loop
+// would pile up compiled environments.
+func TestCacheKeepsAForgottenPolicyForgotten(t *testing.T) {
+	env, err := cel.NewEnv(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := NewCache(env, nil)
+	p := pol("gone", time.Minute, "x/a", map[string]string{"app": "web"})
+	p.Spec.Expression = "true"
+	if got := c.Get(&p); got.Err != nil {
+		t.Fatal(got.Err)
+	}
+	c.Forget(p.UID)
+	if got := c.Get(&p); got.Err != nil || got.Name != "gone" {
+		t.Fatalf("a late Get of a forgotten policy: %+v", got)
+	}
+	if n := c.Len(); n != 0 {
+		t.Fatalf("%d entries after the policy was forgotten and read late, want 0", n)
+	}
+}
