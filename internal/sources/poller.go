@@ -2,6 +2,7 @@ package sources
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"reflect"
@@ -95,6 +96,9 @@ type polled struct {
 	lane   *lane
 	wanted time.Time
 	result *Result
+	// overloaded counts the fetches in a row refused for want of room, to
+	// retry sooner than the interval, backing off.
+	overloaded int
 	// forgotten is set when the target is dropped while its fetch may run;
 	// cancel ends that fetch.
 	forgotten bool
@@ -238,6 +242,9 @@ func (p *Poller) poll(pt *polled) {
 		}
 		p.mu.Lock()
 		interval := pt.Interval
+		if pt.overloaded > 0 {
+			interval = min(interval, time.Second<<min(pt.overloaded-1, 10))
+		}
 		p.mu.Unlock()
 		select {
 		case <-time.After(jitter(interval)):
@@ -291,23 +298,62 @@ func (p *Poller) fetch(ctx context.Context, pt *polled) bool {
 		return false // forgotten, or the poller stops: the result is no one's
 	}
 	fetchSeconds.WithLabelValues(t.Source).Observe(time.Since(start).Seconds())
-	if p.store(pt, Result{Value: v, Err: err, At: time.Now()}) && t.OnChange != nil {
-		t.OnChange()
+	for _, changed := range p.store(pt, Result{Value: v, Err: err, At: time.Now()}) {
+		changed()
 	}
 	return true
 }
 
-// store records a result and reports whether it differs from the last one.
-func (p *Poller) store(pt *polled, r Result) bool {
+// store records a result and returns the OnChange of each target whose
+// result changed, to call outside the lock: this one's when its result
+// differs from the last, and those of the results dropped to make room.
+func (p *Poller) store(pt *polled, r Result) []func() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if pt.forgotten {
-		return false
+		return nil
 	}
 	prev := pt.result
+	need := retainedBytes(r.Value)
 	r = p.retained.replace(pt.Namespace, prev, r)
 	pt.result = &r
-	return prev == nil || errText(prev.Err) != errText(r.Err) || !reflect.DeepEqual(prev.Value, r.Value)
+	var changed []func()
+	if errors.Is(r.Err, ErrOverloaded) {
+		pt.overloaded++
+		if p.retained.waiting[pt.Namespace] {
+			changed = p.makeRoom(need)
+		}
+	} else {
+		pt.overloaded = 0
+	}
+	if (prev == nil || errText(prev.Err) != errText(r.Err) || !reflect.DeepEqual(prev.Value, r.Value)) && pt.OnChange != nil {
+		changed = append(changed, pt.OnChange)
+	}
+	return changed
+}
+
+// makeRoom drops the kept results of namespaces over their fair share until
+// need bytes are free, for a namespace within its share that waits: they
+// would otherwise keep it waiting until their own next fetches, an hour
+// away at most. Their pods get no verdict (Hold) until their results fit
+// again; they retry sooner than their interval meanwhile.
+func (p *Poller) makeRoom(need int64) []func() {
+	var changed []func()
+	for _, other := range p.targets {
+		if p.retained.budget-p.retained.total >= need {
+			break
+		}
+		if other.result == nil || retainedBytes(other.result.Value) == 0 || !p.retained.overShare(other.Namespace) {
+			continue
+		}
+		p.retained.release(other.Namespace, other.result)
+		other.result = &Result{Err: fmt.Errorf("dropped to make room for a namespace within its fair share: %w", ErrOverloaded), At: time.Now()}
+		other.overloaded++
+		if other.OnChange != nil {
+			changed = append(changed, other.OnChange)
+		}
+	}
+	return changed
 }
 
 func (p *Poller) dropIfUnwanted(pt *polled) bool {

@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/readygate/readygate/internal/cel"
 )
 
 func TestPollerFetchesOncePerKeyAndNotifiesChanges(t *testing.T) {
@@ -107,4 +109,42 @@ func TestPollerSurvivesAPanickingFetch(t *testing.T) {
 		t.Fatalf("err = %v, want the panic's message, and no verdict on the pod: the bug is readygate's", r.Err)
 	}
 	waitFor(t, func() bool { r, ok := p.Want(good); return ok && r.Err == nil })
+}
+
+// Tenants whose kept results fill the budget, polling once an hour, do not
+// keep another namespace waiting for their next fetch: a result within its
+// fair share makes room at once, from namespaces over theirs, whose pods
+// get no verdict (Hold) until they fit again.
+func TestPollerMakesRoomForANamespaceWithinItsShare(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	p := NewPoller(8, BytesInFlight)
+	small, big := metricsOf(1), metricsOf(100)
+	p.retained = newRetention(4 * retainedBytes(big))
+	go func() { _ = p.Start(ctx) }()
+	target := func(ns string, v *cel.Metrics) Target {
+		return Target{Key: ns + "/m", Namespace: ns, Source: "metrics", Interval: time.Hour, Fetch: func(context.Context) (any, error) { return v, nil }}
+	}
+	hogs := []Target{target("a", big), target("b", big), target("c", big), target("d", big)}
+	for _, h := range hogs {
+		p.Want(h)
+	}
+	for _, h := range hogs {
+		waitFor(t, func() bool { r, ok := p.Want(h); return ok && r.Err == nil })
+	}
+	victim := target("victim", small)
+	p.Want(victim)
+	waitFor(t, func() bool { r, ok := p.Want(victim); return ok && r.Err == nil })
+	trimmed := 0
+	for _, h := range hogs {
+		if r, _ := p.Want(h); r.Err != nil {
+			if !errors.Is(r.Err, ErrNoVerdict) {
+				t.Fatalf("namespace %s: err = %v, want no verdict on its pods", h.Namespace, r.Err)
+			}
+			trimmed++
+		}
+	}
+	if trimmed == 0 {
+		t.Fatal("the victim's result was kept, but no namespace over its share gave up room")
+	}
 }

@@ -131,8 +131,8 @@ func (r *retention) fairShare(namespace string) int64 {
 // one does not fit, for an error that says why. Over the namespace's quarter
 // it is the tenant's own gate that learns its endpoint serves too much. When
 // other namespaces filled the budget it is ErrOverloaded, no verdict on the
-// pod, and the namespace waits: each namespace over its fair share is then
-// refused in turn at its next fetch, which makes the room.
+// pod; a namespace within its fair share then waits, and the namespaces over
+// theirs make room (the poller's makeRoom, and their next fetches).
 func (r *retention) replace(namespace string, prev *Result, next Result) Result {
 	if prev != nil {
 		r.release(namespace, prev)
@@ -149,7 +149,9 @@ func (r *retention) replace(namespace string, prev *Result, next Result) Result 
 		return Result{Err: fmt.Errorf("the answer keeps about %d bytes, more than namespace %s's fair share (%d bytes) while other namespaces wait for room: %w",
 			size, namespace, r.fairShare(namespace), ErrOverloaded), At: next.At}
 	case size > r.budget-r.total:
-		r.waiting[namespace] = true
+		if size <= r.fairShare(namespace)-used {
+			r.waiting[namespace] = true
+		}
 		return Result{Err: fmt.Errorf("the answer keeps about %d bytes, more than other namespaces left of readygate's budget (%d bytes) for now: %w",
 			size, r.budget, ErrOverloaded), At: next.At}
 	}
@@ -159,6 +161,11 @@ func (r *retention) replace(namespace string, prev *Result, next Result) Result 
 		r.byNamespace[namespace] += size
 	}
 	return next
+}
+
+// overShare reports whether a namespace keeps more than its fair share.
+func (r *retention) overShare(namespace string) bool {
+	return r.byNamespace[namespace] > r.fairShare(namespace)
 }
 
 // leave forgets a namespace that polls no more.
