@@ -8,6 +8,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
+	utilcache "k8s.io/apimachinery/pkg/util/cache"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/readygate/readygate/api/v1alpha1"
@@ -152,10 +153,10 @@ type Cache struct {
 	// forgotten are the policies deleted in the last forgetFor: an event
 	// or reconcile that read one just before its deletion compiles it
 	// without bringing its entry back.
-	forgotten map[types.UID]time.Time
+	forgotten *utilcache.Expiring
 }
 
-// forgetFor is how long a deleted policy's late reads are expected: far
+// forgetFor is how long a deleted object's late reads are expected: far
 // longer than an event or a reconcile takes.
 const forgetFor = time.Minute
 
@@ -168,14 +169,14 @@ type cacheEntry struct {
 // NewCache returns a cache that compiles in env and allows the prometheus
 // source only at prometheusURLs.
 func NewCache(env *cel.Env, prometheusURLs sources.URLAllowlist) *Cache {
-	return &Cache{env: env, prometheusURLs: prometheusURLs, entries: map[types.UID]*cacheEntry{}, forgotten: map[types.UID]time.Time{}}
+	return &Cache{env: env, prometheusURLs: prometheusURLs, entries: map[types.UID]*cacheEntry{}, forgotten: utilcache.NewExpiring()}
 }
 
 // Get returns the stored policy compiled, compiling it when its generation is new.
 func (c *Cache) Get(p *v1alpha1.ReadinessGatePolicy) *Compiled {
 	c.mu.Lock()
 	e, ok := c.entries[p.UID]
-	if _, gone := c.forgotten[p.UID]; gone {
+	if _, gone := c.forgotten.Get(p.UID); gone {
 		e = &cacheEntry{generation: p.Generation}
 	} else if !ok || e.generation != p.Generation {
 		e = &cacheEntry{generation: p.Generation}
@@ -188,16 +189,10 @@ func (c *Cache) Get(p *v1alpha1.ReadinessGatePolicy) *Compiled {
 
 // Forget drops a deleted policy.
 func (c *Cache) Forget(uid types.UID) {
-	now := time.Now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	delete(c.entries, uid)
-	for old, at := range c.forgotten {
-		if now.Sub(at) > forgetFor {
-			delete(c.forgotten, old)
-		}
-	}
-	c.forgotten[uid] = now
+	c.forgotten.Set(uid, struct{}{}, forgetFor)
 }
 
 // Len is the number of policies the cache holds compiled.

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/semaphore"
 	"k8s.io/apimachinery/pkg/types"
+	utilcache "k8s.io/apimachinery/pkg/util/cache"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 )
 
@@ -89,7 +90,14 @@ type Poller struct {
 	targets    map[string]*polled
 	byPod      map[types.UID]map[*polled]struct{}
 	namespaces map[string]*lane
+	// forgottenPods are the pods dropped in the last forgottenPodFor: a
+	// reconcile that read one just before must not poll it again.
+	forgottenPods *utilcache.Expiring
 }
+
+// forgottenPodFor is how long a dropped pod's late reconciles are expected:
+// far longer than a reconcile takes.
+const forgottenPodFor = time.Minute
 
 type polled struct {
 	Target
@@ -118,15 +126,16 @@ type lane struct {
 func NewPoller(workers int, bytesInFlight int64) *Poller {
 	workers = max(workers, 1)
 	return &Poller{
-		workers:      make(chan struct{}, workers),
-		perNamespace: min(workers, max(4, workers/8)),
-		bytes:        semaphore.NewWeighted(max(bytesInFlight, 1)),
-		budget:       max(bytesInFlight, 1),
-		started:      make(chan struct{}),
-		targets:      map[string]*polled{},
-		byPod:        map[types.UID]map[*polled]struct{}{},
-		namespaces:   map[string]*lane{},
-		retained:     newRetention(RetainedResults),
+		workers:       make(chan struct{}, workers),
+		perNamespace:  min(workers, max(4, workers/8)),
+		bytes:         semaphore.NewWeighted(max(bytesInFlight, 1)),
+		budget:        max(bytesInFlight, 1),
+		started:       make(chan struct{}),
+		targets:       map[string]*polled{},
+		byPod:         map[types.UID]map[*polled]struct{}{},
+		namespaces:    map[string]*lane{},
+		retained:      newRetention(RetainedResults),
+		forgottenPods: utilcache.NewExpiring(),
 	}
 }
 
@@ -139,11 +148,15 @@ func (p *Poller) Start(ctx context.Context) error {
 }
 
 // Want registers interest in a target and returns its latest result, if
-// any. The first call starts polling it at once.
+// any. The first call starts polling it at once, unless its pod was
+// forgotten in the last minute.
 func (p *Poller) Want(t Target) (Result, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	pt, ok := p.targets[t.Key]
+	if _, gone := p.forgottenPods.Get(t.Pod); gone && !ok {
+		return Result{}, false
+	}
 	if !ok {
 		pt = &polled{Target: t, lane: p.join(t.Namespace)}
 		p.targets[t.Key] = pt
@@ -168,6 +181,7 @@ func (p *Poller) Want(t Target) (Result, bool) {
 func (p *Poller) ForgetPod(uid types.UID) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.forgottenPods.Set(uid, struct{}{}, forgottenPodFor)
 	for pt := range p.byPod[uid] {
 		p.remove(pt)
 		pt.forgotten = true

@@ -148,3 +148,23 @@ func TestPollerMakesRoomForANamespaceWithinItsShare(t *testing.T) {
 		t.Fatal("the victim's result was kept, but no namespace over its share gave up room")
 	}
 }
+
+// A reconcile that read a pod just before its deletion must not bring back
+// the targets the deletion dropped: they would dial the pod's IP, back in
+// the pool, for three more intervals.
+func TestPollerKeepsAForgottenPodForgotten(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	p := NewPoller(2, BytesInFlight)
+	go func() { _ = p.Start(ctx) }()
+	var fetches atomic.Int32
+	late := Target{Key: "gone/http", Pod: "uid-gone", Namespace: "ns", Source: "http", Interval: time.Hour,
+		Fetch: func(context.Context) (any, error) { fetches.Add(1); return 1, nil }}
+	p.ForgetPod("uid-gone")
+	if _, ok := p.Want(late); ok || p.Len() != 0 {
+		t.Fatalf("a late Want of a forgotten pod's target: %d targets, want 0", p.Len())
+	}
+	if fetches.Load() != 0 {
+		t.Fatal("a forgotten pod was dialled")
+	}
+}
