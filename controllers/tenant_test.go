@@ -47,15 +47,22 @@ var _ = Describe("tenant safety", func() {
 		})
 	}
 
-	It("neither evaluates nor dials a finished pod, whose IP is back in the pool", func(ctx SpecContext) {
-		ns := newNamespace(ctx)
-		pod, srv := podWithServer(ctx, ns, "job")
+	// polledPod is a running pod whose http endpoint a policy polls every
+	// second, its gate True.
+	polledPod := func(ctx SpecContext, ns, name string) (*corev1.Pod, *testenv.PodServer) {
+		pod, srv := podWithServer(ctx, ns, name)
 		srv.Answer(http.StatusOK, "text/plain", "ok")
 		Expect(k8s.Create(ctx, newPolicy(ns, "http", `http.statusCode == 200`, func(p *v1alpha1.ReadinessGatePolicy) {
 			p.Spec.Sources = httpSource(intstr.FromString("http"), "/ready")
 		}))).To(Succeed())
 		Eventually(statusOf(ctx, pod)).Should(Equal(corev1.ConditionTrue))
 		Eventually(srv.Requests).Should(BeNumerically(">=", 2), "polled every second while it runs")
+		return pod, srv
+	}
+
+	It("neither evaluates nor dials a finished pod, whose IP is back in the pool", func(ctx SpecContext) {
+		ns := newNamespace(ctx)
+		pod, srv := polledPod(ctx, ns, "job")
 
 		By("the pod succeeds")
 		got := &corev1.Pod{}
@@ -72,13 +79,7 @@ var _ = Describe("tenant safety", func() {
 
 	It("dials a deleted pod's IP no more, as soon as the pod is gone", func(ctx SpecContext) {
 		ns := newNamespace(ctx)
-		pod, srv := podWithServer(ctx, ns, "gone")
-		srv.Answer(http.StatusOK, "text/plain", "ok")
-		Expect(k8s.Create(ctx, newPolicy(ns, "http", `http.statusCode == 200`, func(p *v1alpha1.ReadinessGatePolicy) {
-			p.Spec.Sources = httpSource(intstr.FromString("http"), "/ready")
-		}))).To(Succeed())
-		Eventually(statusOf(ctx, pod)).Should(Equal(corev1.ConditionTrue))
-		Eventually(srv.Requests).Should(BeNumerically(">=", 2), "polled every second while it runs")
+		pod, srv := polledPod(ctx, ns, "gone")
 
 		By("the pod is force-deleted")
 		Expect(k8s.Delete(ctx, pod, client.GracePeriodSeconds(0))).To(Succeed())

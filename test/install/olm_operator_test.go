@@ -14,6 +14,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	certutil "k8s.io/client-go/util/cert"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
@@ -43,7 +44,16 @@ var _ = Describe("the OLM operator", Ordered, func() {
 		// An OperatorGroup without a selector or target namespaces: AllNamespaces.
 		Expect(olm.K8s.Create(ctx, &operatorsv1.OperatorGroup{ObjectMeta: metav1.ObjectMeta{Name: "global-operators", Namespace: operatorNamespace}})).To(Succeed())
 
-		cmd := exec.Command(binary, "--namespace=olm", "--writeStatusName=", "--writePackageServerStatusName=")
+		// Without TLS its health server takes :8080 on every address, which
+		// the test packages running beside this one bind on loopback IPs
+		// for their pods' servers; with TLS it takes :8443, which none use.
+		cert, key, err := certutil.GenerateSelfSignedCertKey("127.0.0.1", nil, nil)
+		Expect(err).NotTo(HaveOccurred())
+		dir := GinkgoT().TempDir()
+		certPath, keyPath := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
+		Expect(os.WriteFile(certPath, cert, 0o600)).To(Succeed())
+		Expect(os.WriteFile(keyPath, key, 0o600)).To(Succeed())
+		cmd := exec.Command(binary, "--namespace=olm", "--writeStatusName=", "--writePackageServerStatusName=", "--tls-cert="+certPath, "--tls-key="+keyPath, "--client-ca="+certPath)
 		cmd.Env = append(os.Environ(), "KUBECONFIG="+olm.CP.KubeconfigPath)
 		cmd.Stdout, cmd.Stderr = GinkgoWriter, GinkgoWriter
 		Expect(cmd.Start()).To(Succeed())
