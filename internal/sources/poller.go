@@ -95,6 +95,14 @@ type Poller struct {
 	forgottenPods *utilcache.Expiring
 }
 
+// A result refused for want of room is fetched again after overloadedRetry,
+// doubling up to overloadedBackoffs times (17 minutes) or the interval: the
+// room may come at the next fetch, and the pod's gate waits on it.
+const (
+	overloadedRetry    = time.Second
+	overloadedBackoffs = 10
+)
+
 // forgottenPodFor is how long a dropped pod's late reconciles are expected:
 // far longer than a reconcile takes.
 const forgottenPodFor = time.Minute
@@ -257,7 +265,7 @@ func (p *Poller) poll(pt *polled) {
 		p.mu.Lock()
 		interval := pt.Interval
 		if pt.overloaded > 0 {
-			interval = min(interval, time.Second<<min(pt.overloaded-1, 10))
+			interval = min(interval, overloadedRetry<<min(pt.overloaded-1, overloadedBackoffs))
 		}
 		p.mu.Unlock()
 		select {
