@@ -160,8 +160,16 @@ var _ = Describe("a hostile tenant", func() {
 			p.Spec.Sources = &v1alpha1.Sources{Metrics: &v1alpha1.MetricsSource{PodEndpoint: v1alpha1.PodEndpoint{
 				Port: intstr.FromString("http"), Path: "/metrics", Timeout: &metav1.Duration{Duration: 5 * time.Second}}}}
 		}))).To(Succeed())
+		// One more scraped pod answers in protobuf, which the scrape never
+		// asks for, with a length of 2^62 bytes: expfmt allocated it, and
+		// the panic took the whole manager down.
+		_, bombServer := gatedPodWithServer(ctx, scrapeNS, "scrape-protobuf", "scrape", fmt.Sprintf("127.0.211.%d", scrapers+1))
+		bombServer.Answer(http.StatusOK, "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited",
+			"\x80\x80\x80\x80\x80\x80\x80\x80\x40")
+		scrapes = append(scrapes, bombServer)
 		Eventually(totalRequests(pits)).Should(BeNumerically(">=", 4), "the tarpits hold fetches")
 		Eventually(totalRequests(scrapes)).Should(BeNumerically(">=", scrapers), "the scrapes are fetched")
+		Eventually(bombServer.Requests).Should(BeNumerically(">=", 1), "the protobuf answer is fetched")
 		Eventually(huge.Answers.Load).Should(BeNumerically(">=", 1), "the 300 MiB Prometheus is queried")
 
 		By("a finished pod, whose IP is back in the pool, is dialled no more")
