@@ -25,7 +25,7 @@ type settings struct {
 	leaderElect, secureMetrics        bool
 	qps                               float64
 	burst                             int
-	webhookPort                       int
+	webhookPort, maxPolicies          int
 	webhookCertDir, metricsCertDir    string
 	cacheSyncTimeout                  time.Duration
 	lease                             lease
@@ -44,6 +44,7 @@ func main() {
 	flag.Float64Var(&s.qps, "kube-api-qps", 500, "Client-side rate limit for API requests, per second.")
 	flag.IntVar(&s.burst, "kube-api-burst", 1000, "Client-side burst for API requests.")
 	flag.IntVar(&s.webhookPort, "webhook-port", webhook.DefaultPort, "Port of the admission webhooks.")
+	flag.IntVar(&s.maxPolicies, "max-policies-per-namespace", rgwebhook.DefaultMaxPoliciesPerNamespace, "Most ReadinessGatePolicies the validating webhook admits in one namespace (0: no cap); each costs the operator about 80 KiB of compiled CEL.")
 	flag.StringVar(&s.webhookCertDir, "webhook-cert-dir", "", "Directory with the webhooks' tls.crt and tls.key (default: where cert-manager's and OLM's mounts put them, /tmp/k8s-webhook-server/serving-certs).")
 	flag.DurationVar(&s.cacheSyncTimeout, "cache-sync-timeout", 2*time.Minute, "Exit when the informers have not synced by then, e.g. because RBAC forbids a list.")
 	flag.IntVar(&s.controllers.MaxConcurrentReconciles, "max-concurrent-reconciles", 64, "Pods evaluated at once; a reconcile mostly waits on its one write, so this is far above the core count.")
@@ -109,7 +110,7 @@ func run(s settings) error {
 	ready := caches.ready
 	// make run and clusters without cert-manager run without webhooks.
 	if os.Getenv("ENABLE_WEBHOOKS") != "false" {
-		if err := rgwebhook.Setup(ctx, mgr, env, namespace); err != nil {
+		if err := rgwebhook.Setup(ctx, mgr, env, rgwebhook.Options{OperatorNamespace: namespace, MaxPoliciesPerNamespace: s.maxPolicies}); err != nil {
 			return fmt.Errorf("setting up the webhooks: %w", err)
 		}
 		// Not ready, so no traffic from the webhook Service, until it serves.

@@ -13,9 +13,22 @@ import (
 	"github.com/readygate/readygate/internal/cel"
 )
 
-// Setup registers both webhooks with the manager's webhook server. The
-// injector never injects into operatorNamespace.
-func Setup(ctx context.Context, mgr ctrl.Manager, env *cel.Env, operatorNamespace string) error {
+// Options configure the webhooks.
+type Options struct {
+	// OperatorNamespace is never injected into.
+	OperatorNamespace string
+	// MaxPoliciesPerNamespace is the most policies the validator admits in
+	// one namespace.
+	MaxPoliciesPerNamespace int
+}
+
+// DefaultMaxPoliciesPerNamespace bounds what one namespace's policies cost
+// the operator: each holds its compiled CEL, about 80 KiB, so 100 cost
+// about 8 MiB, where a tenant's thousands would exhaust the memory limit.
+const DefaultMaxPoliciesPerNamespace = 100
+
+// Setup registers both webhooks with the manager's webhook server.
+func Setup(ctx context.Context, mgr ctrl.Manager, env *cel.Env, opts Options) error {
 	// Started with the manager rather than on the first admission, which
 	// would otherwise wait for a full list within its timeout. Every replica
 	// serves the webhooks, but only the leader's controllers ask for the
@@ -27,9 +40,9 @@ func Setup(ctx context.Context, mgr ctrl.Manager, env *cel.Env, operatorNamespac
 		}
 	}
 	mgr.GetWebhookServer().Register(InjectPath, &webhook.Admission{Handler: &PodInjector{
-		Cache: mgr.GetClient(), API: mgr.GetAPIReader(), Decoder: admission.NewDecoder(mgr.GetScheme()), OperatorNamespace: operatorNamespace,
+		Cache: mgr.GetClient(), API: mgr.GetAPIReader(), Decoder: admission.NewDecoder(mgr.GetScheme()), OperatorNamespace: opts.OperatorNamespace,
 	}})
 	return ctrl.NewWebhookManagedBy(mgr, &v1alpha1.ReadinessGatePolicy{}).
-		WithValidator(&PolicyValidator{Env: env, API: mgr.GetAPIReader(), Access: mgr.GetClient()}).
+		WithValidator(&PolicyValidator{Env: env, API: mgr.GetAPIReader(), Access: mgr.GetClient(), MaxPerNamespace: opts.MaxPoliciesPerNamespace}).
 		Complete()
 }

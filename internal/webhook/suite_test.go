@@ -57,6 +57,10 @@ var _ = BeforeSuite(func() {
 
 // startManager runs the operator with its webhooks, as cmd/ wires them, and
 // returns once the webhook server is up.
+// suitePolicyCap is the suite's --max-policies-per-namespace: small, so a
+// spec reaches it quickly.
+const suitePolicyCap = 5
+
 func startManager() {
 	var mgr ctrl.Manager
 	mgr, stopTheManager = runManager(cp.Config, ctrl.Options{WebhookServer: cp.WebhookServer()}, true)
@@ -80,7 +84,7 @@ func runManager(cfg *rest.Config, opts ctrl.Options, webhooks bool) (ctrl.Manage
 	ctx, cancel := context.WithCancel(context.Background())
 	Expect(controllers.Setup(ctx, mgr, env, controllers.Options{MaxConcurrentReconciles: 4, SourceWorkers: 4, PodBodies: bodies})).To(Succeed())
 	if webhooks {
-		Expect(webhook.Setup(ctx, mgr, env, "")).To(Succeed())
+		Expect(webhook.Setup(ctx, mgr, env, webhook.Options{MaxPoliciesPerNamespace: suitePolicyCap})).To(Succeed())
 	}
 	done := make(chan struct{})
 	go func() {

@@ -30,12 +30,27 @@ type PolicyValidator struct {
 	API client.Reader
 	// Access asks the API server what the operator itself may do.
 	Access client.Client
+	// MaxPerNamespace is the most policies one namespace may hold; 0, no cap.
+	MaxPerNamespace int
 }
 
 var _ admission.Validator[*v1alpha1.ReadinessGatePolicy] = (*PolicyValidator)(nil)
 
-// ValidateCreate validates a new policy.
+// ValidateCreate validates a new policy, and refuses it when its namespace
+// holds MaxPerNamespace already. Counted live, so concurrent creates may
+// pass it by a few; the cap bounds a tenant's cost, not an exact count.
 func (v *PolicyValidator) ValidateCreate(ctx context.Context, p *v1alpha1.ReadinessGatePolicy) (admission.Warnings, error) {
+	if v.MaxPerNamespace > 0 {
+		peers := &v1alpha1.ReadinessGatePolicyList{}
+		if err := v.API.List(ctx, peers, client.InNamespace(p.Namespace)); err != nil {
+			return nil, err
+		}
+		if len(peers.Items) >= v.MaxPerNamespace {
+			return nil, apierrors.NewForbidden(v1alpha1.GroupVersion.WithResource("readinessgatepolicies").GroupResource(), p.Name, fmt.Errorf(
+				"namespace %s already holds %d ReadinessGatePolicies, the most readygate admits in one namespace (--max-policies-per-namespace): delete one, or ask your administrator to raise the cap",
+				p.Namespace, len(peers.Items)))
+		}
+	}
 	return v.validate(ctx, nil, p)
 }
 

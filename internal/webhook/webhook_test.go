@@ -2,6 +2,7 @@ package webhook_test
 
 import (
 	"context"
+	"fmt"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -155,6 +156,27 @@ var _ = Describe("the policy validator", func() {
 			ContainSubstring("estimated cost"),
 			ContainSubstring("exceeds the limit of 1000000 per expression"),
 		)))
+	})
+
+	// Each policy costs the operator its compiled CEL (about 80 KiB): a
+	// namespace holds at most MaxPoliciesPerNamespace, as the suite sets it.
+	It("caps the policies of one namespace, and still lets them be updated and deleted", func(ctx SpecContext) {
+		ns := namespace(ctx, false)
+		var policies []*v1alpha1.ReadinessGatePolicy
+		for i := range suitePolicyCap {
+			p := newPolicy(ns, fmt.Sprintf("p%d", i), "true")
+			Expect(k8s.Create(ctx, p)).To(Succeed())
+			policies = append(policies, p)
+		}
+		Expect(k8s.Create(ctx, newPolicy(ns, "one-too-many", "true"))).To(MatchError(And(
+			ContainSubstring(fmt.Sprintf("namespace %s already holds %d ReadinessGatePolicies", ns, suitePolicyCap)),
+			ContainSubstring("--max-policies-per-namespace"),
+		)))
+		updated := policies[0].DeepCopy()
+		updated.Spec.Expression = "false"
+		Expect(k8s.Patch(ctx, updated, client.MergeFrom(policies[0]))).To(Succeed(), "a policy at the cap stays updatable")
+		Expect(k8s.Delete(ctx, policies[1])).To(Succeed())
+		Eventually(func() error { return k8s.Create(ctx, newPolicy(ns, "one-too-many", "true")) }).Should(Succeed(), "room freed by a deletion")
 	})
 
 	It("rejects a bad selector", func(ctx SpecContext) {
