@@ -66,6 +66,7 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 - --metrics-cert-dir=/tmp/k8s-metrics-server/metrics-certs
 {{- end }}
 - --webhook-port={{ .Values.webhook.port }}
+- --max-policies-per-namespace={{ .Values.webhook.maxPoliciesPerNamespace }}
 - --kube-api-qps={{ $m.kubeAPIQPS }}
 - --kube-api-burst={{ $m.kubeAPIBurst }}
 - --cache-sync-timeout={{ $m.cacheSyncTimeout }}
