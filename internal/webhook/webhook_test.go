@@ -162,7 +162,7 @@ var _ = Describe("the policy validator", func() {
 	// namespace holds at most MaxPoliciesPerNamespace, as the suite sets it.
 	It("caps the policies of one namespace, and still lets them be updated and deleted", func(ctx SpecContext) {
 		ns := namespace(ctx, false)
-		var policies []*v1alpha1.ReadinessGatePolicy
+		policies := make([]*v1alpha1.ReadinessGatePolicy, 0, suitePolicyCap)
 		for i := range suitePolicyCap {
 			p := newPolicy(ns, fmt.Sprintf("p%d", i), "true")
 			Expect(k8s.Create(ctx, p)).To(Succeed())
