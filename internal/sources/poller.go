@@ -360,6 +360,11 @@ func (p *Poller) store(pt *polled, r Result) []func() {
 // away at most. Their pods get no verdict (Hold) until their results fit
 // again; they retry sooner than their interval meanwhile.
 func (p *Poller) makeRoom(need int64) []func() {
+	// Every refused fetch of a waiting namespace asks; the walk over all
+	// targets, under the lock every fetch takes, is for when it can help.
+	if !p.retained.anyOverShare() {
+		return nil
+	}
 	var changed []func()
 	for _, other := range p.targets {
 		if p.retained.budget-p.retained.total >= need {

@@ -168,6 +168,16 @@ func (r *retention) overShare(namespace string) bool {
 	return r.byNamespace[namespace] > r.fairShare(namespace)
 }
 
+// anyOverShare reports whether some namespace keeps more than its fair share.
+func (r *retention) anyOverShare() bool {
+	for ns := range r.byNamespace {
+		if r.overShare(ns) {
+			return true
+		}
+	}
+	return false
+}
+
 // leave forgets a namespace that polls no more.
 func (r *retention) leave(namespace string) { delete(r.waiting, namespace) }
 
