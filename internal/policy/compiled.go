@@ -195,12 +195,6 @@ func (c *Cache) Forget(uid types.UID) {
 	c.forgotten.Set(uid, struct{}{}, forgetFor)
 }
 
-// Len is the number of policies the cache holds compiled.
-func (c *Cache) Len() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.entries)
-}
 
 func prefixed(field string, err error) error {
 	return fmt.Errorf("%s: %w", field, err)
