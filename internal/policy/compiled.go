@@ -195,7 +195,6 @@ func (c *Cache) Forget(uid types.UID) {
 	c.forgotten.Set(uid, struct{}{}, forgetFor)
 }
 
-
 func prefixed(field string, err error) error {
 	return fmt.Errorf("%s: %w", field, err)
 }
