@@ -176,11 +176,11 @@ func NewCache(env *cel.Env, prometheusURLs sources.URLAllowlist) *Cache {
 func (c *Cache) Get(p *v1alpha1.ReadinessGatePolicy) *Compiled {
 	c.mu.Lock()
 	e, ok := c.entries[p.UID]
-	if _, gone := c.forgotten.Get(p.UID); gone {
+	if !ok || e.generation != p.Generation {
 		e = &cacheEntry{generation: p.Generation}
-	} else if !ok || e.generation != p.Generation {
-		e = &cacheEntry{generation: p.Generation}
-		c.entries[p.UID] = e
+		if _, gone := c.forgotten.Get(p.UID); !gone {
+			c.entries[p.UID] = e
+		}
 	}
 	c.mu.Unlock()
 	e.once.Do(func() { e.compiled = Compile(c.env, p, true, &c.prometheusURLs) })

@@ -162,10 +162,10 @@ func (p *Poller) Want(t Target) (Result, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	pt, ok := p.targets[t.Key]
-	if _, gone := p.forgottenPods.Get(t.Pod); gone && !ok {
-		return Result{}, false
-	}
 	if !ok {
+		if _, gone := p.forgottenPods.Get(t.Pod); gone {
+			return Result{}, false
+		}
 		pt = &polled{Target: t, lane: p.join(t.Namespace)}
 		p.targets[t.Key] = pt
 		if t.Pod != "" {
