@@ -18,6 +18,7 @@ import (
 
 	"github.com/readygate/readygate/api/v1alpha1"
 	"github.com/readygate/readygate/internal/gate"
+	"github.com/readygate/readygate/internal/testenv"
 )
 
 const warmGate = "readygate.io/warm"
@@ -113,6 +114,24 @@ func conditionOf(ctx context.Context, pod *corev1.Pod, t string) func() (*corev1
 			}
 		}
 		return nil, nil
+	}
+}
+
+// kubeletSettled is whether the simulated kubelet has nothing left to write
+// to the pod's Ready condition.
+func kubeletSettled(ctx context.Context, pod *corev1.Pod) func() (bool, error) {
+	return func() (bool, error) {
+		got := &corev1.Pod{}
+		if err := k8s.Get(ctx, client.ObjectKeyFromObject(pod), got); err != nil {
+			return false, err
+		}
+		want := testenv.KubeletReady(got)
+		for _, c := range got.Status.Conditions {
+			if c.Type == corev1.PodReady {
+				return c.Status == want.Status && c.Reason == want.Reason && c.Message == want.Message, nil
+			}
+		}
+		return false, nil
 	}
 }
 

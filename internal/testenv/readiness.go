@@ -31,6 +31,20 @@ func containersReadyCondition(pod *corev1.Pod, ready bool) corev1.PodCondition {
 	}
 }
 
+// KubeletReady is the Ready condition the simulated kubelet reports for the
+// pod as it stands. Its message names the unmet gates, so it changes when a
+// gate goes from missing to False with no change of status: a test that
+// counts a pod's writes waits for it first.
+func KubeletReady(pod *corev1.Pod) corev1.PodCondition {
+	return readyCondition(pod, containersReadyCondition(pod, containersReady(pod)))
+}
+
+// containersReady is whether the pod's containers report ready: all do
+// unless a test says otherwise by annotation.
+func containersReady(pod *corev1.Pod) bool {
+	return pod.Annotations[AnnotationContainersReady] != "false"
+}
+
 // readyCondition computes the pod's Ready condition the way the kubelet does:
 // containers first, then every readiness gate must have a True condition.
 func readyCondition(pod *corev1.Pod, containersReady corev1.PodCondition) corev1.PodCondition {

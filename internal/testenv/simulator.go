@@ -155,7 +155,7 @@ func (s *Simulator) ensureNode(ctx context.Context) error {
 // to what the kubelet would report. It names only the kubelet's own
 // conditions, so conditions that others own are never touched.
 func (s *Simulator) statusPatch(pod *corev1.Pod, now metav1.Time) (map[string]any, bool) {
-	ready := pod.Annotations[AnnotationContainersReady] != "false"
+	ready := containersReady(pod)
 	ip := s.podIP(pod)
 
 	containersReady := containersReadyCondition(pod, ready)
@@ -176,7 +176,6 @@ func (s *Simulator) statusPatch(pod *corev1.Pod, now metav1.Time) (map[string]an
 		if cur != nil && cur.Status == c.Status {
 			c.LastTransitionTime = cur.LastTransitionTime
 		}
-		c.LastProbeTime = metav1.Time{}
 		conds = append(conds, c)
 	}
 	statuses := s.containerStatuses(pod, ready, now)
@@ -194,12 +193,38 @@ func (s *Simulator) statusPatch(pod *corev1.Pod, now metav1.Time) (map[string]an
 		status["startTime"] = now
 	}
 	if len(conds) > 0 {
-		status["conditions"] = conds
+		status["conditions"] = conditionPatches(conds)
 	}
 	if statuses != nil {
 		status["containerStatuses"] = statuses
 	}
 	return map[string]any{"status": status}, true
+}
+
+// conditionPatches names every field of each condition, an empty reason or
+// message as null: a strategic merge keeps the fields a patch leaves out, so
+// a Ready turning True would keep its old "gate does not exist" message,
+// which the kubelet's whole-status update clears.
+func conditionPatches(conds []corev1.PodCondition) []map[string]any {
+	out := make([]map[string]any, 0, len(conds))
+	for _, c := range conds {
+		out = append(out, map[string]any{
+			"type":               c.Type,
+			"status":             c.Status,
+			"lastTransitionTime": c.LastTransitionTime,
+			"lastProbeTime":      nil,
+			"reason":             nilIfEmpty(c.Reason),
+			"message":            nilIfEmpty(c.Message),
+		})
+	}
+	return out
+}
+
+func nilIfEmpty(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
 }
 
 // containerStatuses returns the statuses to write, or nil when they are current.

@@ -116,6 +116,8 @@ var _ = Describe("the pod simulator", func() {
 		By("setting the gate condition True")
 		setGate(ctx, pod, corev1.ConditionTrue)
 		Eventually(func() corev1.ConditionStatus { return statusOf(condition(ctx, pod, corev1.PodReady)()) }).Should(Equal(corev1.ConditionTrue))
+		Expect(condition(ctx, pod, corev1.PodReady)()).To(And(HaveField("Reason", ""), HaveField("Message", "")),
+			"a Ready pod carries no reason, as under the kubelet, whose status updates replace the conditions")
 		Expect(condition(ctx, pod, gateType)()).To(HaveField("Reason", "Test"), "the simulator must not touch the gate's condition")
 
 		By("deleting the gate condition")
@@ -154,6 +156,8 @@ var _ = Describe("the pod simulator", func() {
 		patch := `{"metadata":{"annotations":{"` + testenv.AnnotationContainersReady + `":"true"}}}`
 		Expect(k8s.Patch(ctx, pod, client.RawPatch(types.MergePatchType, []byte(patch)))).To(Succeed())
 		Eventually(func() corev1.ConditionStatus { return statusOf(condition(ctx, pod, corev1.PodReady)()) }).Should(Equal(corev1.ConditionTrue))
+		Expect(condition(ctx, pod, corev1.PodReady)()).To(And(HaveField("Reason", ""), HaveField("Message", "")),
+			"a Ready pod carries no reason, as under the kubelet, whose status updates replace the conditions")
 	})
 })
 
