@@ -2,10 +2,10 @@ package webhook
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 
+	"gomodules.xyz/jsonpatch/v2"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -70,12 +70,25 @@ func (i *PodInjector) Handle(ctx context.Context, req admission.Request) admissi
 	if len(gates) == 0 {
 		return admission.Allowed("no readiness gate to add")
 	}
+	return admission.Patched("added the readiness gates of the policies that select the pod", gatePatches(pod, gates)...)
+}
+
+// gatePatches adds the gates to the end of the pod's spec.readinessGates and
+// touches nothing else. A patch computed from the pod as this build decodes
+// and re-encodes it would remove every field an API server newer than the
+// build sends, from every pod it gates.
+func gatePatches(pod *corev1.Pod, gates []string) []jsonpatch.JsonPatchOperation {
+	added := make([]corev1.PodReadinessGate, 0, len(gates))
 	for _, g := range gates {
-		pod.Spec.ReadinessGates = append(pod.Spec.ReadinessGates, corev1.PodReadinessGate{ConditionType: corev1.PodConditionType(g)})
+		added = append(added, corev1.PodReadinessGate{ConditionType: corev1.PodConditionType(g)})
 	}
-	mutated, err := json.Marshal(pod)
-	if err != nil {
-		return admission.Errored(http.StatusInternalServerError, err)
+	if len(pod.Spec.ReadinessGates) == 0 {
+		// Also replaces an explicit null or empty list.
+		return []jsonpatch.JsonPatchOperation{jsonpatch.NewOperation("add", "/spec/readinessGates", added)}
 	}
-	return admission.PatchResponseFromRaw(req.Object.Raw, mutated)
+	ops := make([]jsonpatch.JsonPatchOperation, 0, len(added))
+	for _, g := range added {
+		ops = append(ops, jsonpatch.NewOperation("add", "/spec/readinessGates/-", g))
+	}
+	return ops
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	authorizationv1 "k8s.io/api/authorization/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
@@ -21,16 +22,16 @@ type secretRef struct {
 
 // secretRefs lists the Secrets the prometheus source names.
 func secretRefs(p *v1alpha1.ReadinessGatePolicy) []secretRef {
-	s := p.Spec.Sources
-	if s == nil || s.Prometheus == nil {
+	s := prometheusOf(p)
+	if s == nil {
 		return nil
 	}
 	prom := field.NewPath("spec", "sources", "prometheus")
 	var refs []secretRef
-	if r := s.Prometheus.BearerTokenSecretRef; r != nil {
+	if r := s.BearerTokenSecretRef; r != nil {
 		refs = append(refs, secretRef{prom.Child("bearerTokenSecretRef"), r.Name})
 	}
-	if r := s.Prometheus.CASecretRef; r != nil {
+	if r := s.CASecretRef; r != nil {
 		refs = append(refs, secretRef{prom.Child("caSecretRef"), r.Name})
 	}
 	return refs
@@ -38,28 +39,23 @@ func secretRefs(p *v1alpha1.ReadinessGatePolicy) []secretRef {
 
 // +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create
 
-// secretErrors asks the API server, for every Secret the policy newly names,
-// whether the user writing the policy may get that Secret: the operator
-// reads it with its own rights and sends it to the policy's address, so a
-// policy would otherwise lend its author a Secret they cannot read. A
-// reference the stored policy already had is not checked again, so a policy
-// stays updatable and deletable after its author loses access. old is nil on
-// create. A review that cannot be made denies the policy, since allowing it
-// would skip the check.
+// secretErrors asks the API server whether the user writing the policy may
+// get every Secret it names: the operator reads them with its own rights and
+// uses them for what the policy says, so a policy would otherwise lend its
+// author a Secret they cannot read. An update that leaves their use alone
+// (the prometheus source and the expressions that show its results) is not
+// checked again, so a policy stays suspendable, updatable and deletable after
+// its author loses access; any other change of them is the author's use of
+// the Secrets, and all are checked. old is nil on create. A review that
+// cannot be made denies the policy, since allowing it would skip the check.
 func (v *PolicyValidator) secretErrors(ctx context.Context, old, p *v1alpha1.ReadinessGatePolicy) (field.ErrorList, error) {
 	refs := secretRefs(p)
-	if len(refs) == 0 {
+	if len(refs) == 0 || old != nil && sameSecretUse(old, p) {
 		return nil, nil
 	}
 	req, err := admission.RequestFromContext(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("finding the user who writes the policy: %w", err)
-	}
-	stored := map[string]string{}
-	if old != nil {
-		for _, r := range secretRefs(old) {
-			stored[r.path.String()] = r.name
-		}
 	}
 	user := req.UserInfo
 	extra := make(map[string]authorizationv1.ExtraValue, len(user.Extra))
@@ -68,9 +64,6 @@ func (v *PolicyValidator) secretErrors(ctx context.Context, old, p *v1alpha1.Rea
 	}
 	var errs field.ErrorList
 	for _, r := range refs {
-		if name, ok := stored[r.path.String()]; ok && name == r.name {
-			continue
-		}
 		review := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
 			User: user.Username, Groups: user.Groups, UID: user.UID, Extra: extra,
 			ResourceAttributes: &authorizationv1.ResourceAttributes{Namespace: p.Namespace, Verb: "get", Resource: "secrets", Name: r.name},
@@ -85,6 +78,20 @@ func (v *PolicyValidator) secretErrors(ctx context.Context, old, p *v1alpha1.Rea
 		}
 	}
 	return errs, nil
+}
+
+// sameSecretUse reports whether an update leaves alone where the policy's
+// Secrets go and what they read (the prometheus source), and what the policy
+// shows of the results (its expressions).
+func sameSecretUse(old, p *v1alpha1.ReadinessGatePolicy) bool {
+	return equality.Semantic.DeepEqual(prometheusOf(old), prometheusOf(p)) && sameExpressions(old, p)
+}
+
+func prometheusOf(p *v1alpha1.ReadinessGatePolicy) *v1alpha1.PrometheusSource {
+	if p.Spec.Sources == nil {
+		return nil
+	}
+	return p.Spec.Sources.Prometheus
 }
 
 // +kubebuilder:rbac:groups=authorization.k8s.io,resources=selfsubjectaccessreviews,verbs=create

@@ -102,7 +102,7 @@ var _ = Describe("the policy validator's Secret check", func() {
 		Expect(alice.Create(ctx, prometheusPolicy(ns, "errors-2", "other"))).To(secretDenied("spec.sources.prometheus.bearerTokenSecretRef", "other"))
 	})
 
-	It("checks only a reference that changed, so a stored policy stays updatable and deletable", func(ctx SpecContext) {
+	It("checks every reference again when what the Secrets are used for changes, and nothing else", func(ctx SpecContext) {
 		grant(ctx, ns, "get-token", getSecret("token"))
 		p := prometheusPolicy(ns, "errors", "token")
 		Eventually(func() error { return alice.Create(ctx, p) }).Should(Succeed())
@@ -111,12 +111,24 @@ var _ = Describe("the policy validator's Secret check", func() {
 			secretDenied("spec.sources.prometheus.bearerTokenSecretRef", "token"), "the author has lost get on the Secret")
 
 		// Merge patches: the operator adds its finalizer meanwhile.
-		stored := client.MergeFrom(p.DeepCopy())
-		p.Spec.Expression = "prometheus.errorRate < 0.02"
-		Expect(alice.Patch(ctx, p, stored)).To(Succeed(), "the unchanged reference is not checked again")
-		stored = client.MergeFrom(p.DeepCopy())
-		p.Spec.Sources.Prometheus.BearerTokenSecretRef.Name = "other"
-		Expect(alice.Patch(ctx, p, stored)).To(secretDenied("spec.sources.prometheus.bearerTokenSecretRef", "other"))
+		patch := func(change func(*v1alpha1.ReadinessGatePolicy)) error {
+			changed := p.DeepCopy()
+			change(changed)
+			return alice.Patch(ctx, changed, client.MergeFrom(p))
+		}
+		Expect(patch(func(p *v1alpha1.ReadinessGatePolicy) { p.Spec.Suspend = true })).To(Succeed(),
+			"a change that does not touch how the Secret is used passes: the policy stays suspendable and deletable")
+
+		By("a change of where the token goes, what it reads, or what the policy shows of it is the author's use of the Secret")
+		denied := secretDenied("spec.sources.prometheus.bearerTokenSecretRef", "token")
+		Expect(patch(func(p *v1alpha1.ReadinessGatePolicy) { p.Spec.Sources.Prometheus.Address = "http://127.0.0.2:9" })).To(denied)
+		Expect(patch(func(p *v1alpha1.ReadinessGatePolicy) { p.Spec.Sources.Prometheus.InsecureSkipVerify = true })).To(denied)
+		Expect(patch(func(p *v1alpha1.ReadinessGatePolicy) { p.Spec.Sources.Prometheus.Queries[0].Query = "sum by (pod) (up)" })).To(denied)
+		Expect(patch(func(p *v1alpha1.ReadinessGatePolicy) {
+			p.Spec.MessageExpression = "'rate ' + string(prometheus.errorRate)"
+		})).To(denied)
+		Expect(patch(func(p *v1alpha1.ReadinessGatePolicy) { p.Spec.Sources.Prometheus.BearerTokenSecretRef.Name = "other" })).To(
+			secretDenied("spec.sources.prometheus.bearerTokenSecretRef", "other"))
 		Expect(alice.Delete(ctx, p)).To(Succeed())
 	})
 })
