@@ -225,13 +225,17 @@ func messageOr(o Observation, fallback string) string {
 // applyTimeout fails a not-True gate open once the containers have been ready
 // for the timeout while the gate was not True. The clock starts at the later
 // of the containers turning ready and the gate turning False, so a gate that
-// fell to False later in the pod's life gets the full timeout again.
+// fell to False later in the pod's life gets the full timeout again; a True
+// gate that this decision flips turns False now, and its clock starts now.
 func applyTimeout(d *Decision, in Input) {
 	if in.Thresholds.FailOpenAfter <= 0 || in.ContainersReadySince.IsZero() {
 		return
 	}
 	since := in.ContainersReadySince
-	if in.Current != nil && in.Current.Status != corev1.ConditionTrue && in.Current.LastTransitionTime.After(since) {
+	switch {
+	case in.Current != nil && in.Current.Status == corev1.ConditionTrue:
+		since = in.Now
+	case in.Current != nil && in.Current.LastTransitionTime.After(since):
 		since = in.Current.LastTransitionTime.Time
 	}
 	left := in.Thresholds.FailOpenAfter - in.Now.Sub(since)

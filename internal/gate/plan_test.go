@@ -21,6 +21,8 @@ func TestPlanPod(t *testing.T) {
 	failOpen.FailOpenAfter = time.Minute
 	dryRunSettings := enforce
 	dryRunSettings.DryRun = true
+	dryRunFailOpen := dryRunSettings
+	dryRunFailOpen.Failure, dryRunFailOpen.FailOpenAfter = 1, time.Minute
 	suspended := enforce
 	suspended.Suspended = true
 	trueCond := cond(corev1.ConditionTrue, v1alpha1.ReasonExpressionTrue, t0)
@@ -88,6 +90,10 @@ func TestPlanPod(t *testing.T) {
 			want: "False/ExpressionFalse", wantEvent: EventGateFlipped},
 		{rule: "11", name: "DryRun writes True with the would-be verdict",
 			in: PodInput{Settings: dryRunSettings, Gated: true, Observation: obs(OutcomeFalse, "cold")}, want: "True/DryRun", wantMsg: "would be False (ExpressionFalse): cold"},
+		{rule: "5", name: "DryRun of a long-ready pod with failOpenAfter tells a would-be flip to False, not a timeout",
+			in: PodInput{Settings: dryRunFailOpen, Gated: true, Current: dryRunTrue, Observation: obs(OutcomeFalse, "cold"),
+				ContainersReadySince: t0, Now: t0.Add(time.Hour), AdmitFlip: admit},
+			want: "True/DryRun", wantEvent: v1alpha1.ReasonDryRun, wantMsg: "would be False (ExpressionFalse): cold"},
 		{rule: "11", name: "DryRun tells a changed verdict in an Event, still True",
 			in: PodInput{Settings: dryRunSettings, Gated: true, Current: dryRunFalse, Observation: obs(OutcomeTrue, "ok")}, want: "True/DryRun", wantEvent: v1alpha1.ReasonDryRun, wantMsg: "would be True (ExpressionTrue): ok"},
 		{rule: "11", name: "DryRun to Enforce: a would-be False pod goes False within maxUnavailable",
