@@ -2,6 +2,7 @@ package sources
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -96,6 +97,11 @@ func TestPodRequestFollowsTheReachRules(t *testing.T) {
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("err = %v, want %q", err, tc.wantErr)
+				}
+				// readygate's refusal is no verdict on the pod (rule 4): a
+				// changed flag must not flip True gates False.
+				if !errors.Is(err, ErrNoVerdict) {
+					t.Fatalf("err = %v, want it to carry ErrNoVerdict", err)
 				}
 				if hits.Load() != 0 {
 					t.Fatal("the pod was dialled")

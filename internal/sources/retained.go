@@ -1,7 +1,6 @@
 package sources
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/readygate/readygate/internal/cel"
@@ -13,14 +12,6 @@ import (
 // results. Without it, a tenant's pods each serving a scrape at the cap
 // would keep about 13 MiB apiece, without bound across pods.
 const RetainedResults = 64 << 20
-
-// ErrNoVerdict marks a failed fetch that says nothing about the pod, though
-// it reads the pod's own endpoint: readygate's own fault or limits.
-var ErrNoVerdict = errors.New("no verdict on the pod")
-
-// ErrOverloaded marks a result refused because readygate's shared budget is
-// full, which other namespaces may have filled.
-var ErrOverloaded = fmt.Errorf("readygate's budget for kept results is full, %w", ErrNoVerdict)
 
 // retainedBytes estimates what a fetch's result keeps in memory. Estimates,
 // not measurements: they count the strings and a fixed overhead per map

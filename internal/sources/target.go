@@ -88,11 +88,13 @@ func timeoutOr(d *metav1.Duration, def time.Duration) time.Duration {
 }
 
 // NewRequest builds the request for a pod endpoint, or says why the rules
-// forbid dialling the pod.
+// forbid dialling the pod. That is readygate's refusal, or the policy's
+// endpoint not fitting the pod, and no verdict on the pod: a changed flag
+// or policy must not flip True gates False.
 func (c *Client) NewRequest(pod *corev1.Pod, ep v1alpha1.PodEndpoint, defaultPath string) (Request, error) {
 	u, err := c.rules.podURL(pod, ep, defaultPath)
 	if err != nil {
-		return Request{}, err
+		return Request{}, noVerdict{err}
 	}
 	return Request{URL: u.String(), Timeout: timeoutOr(ep.Timeout, DefaultTimeout), InsecureSkipVerify: ep.InsecureSkipVerify}, nil
 }

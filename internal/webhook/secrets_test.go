@@ -123,7 +123,9 @@ var _ = Describe("the policy validator's Secret check", func() {
 		denied := secretDenied("spec.sources.prometheus.bearerTokenSecretRef", "token")
 		Expect(patch(func(p *v1alpha1.ReadinessGatePolicy) { p.Spec.Sources.Prometheus.Address = "http://127.0.0.2:9" })).To(denied)
 		Expect(patch(func(p *v1alpha1.ReadinessGatePolicy) { p.Spec.Sources.Prometheus.InsecureSkipVerify = true })).To(denied)
-		Expect(patch(func(p *v1alpha1.ReadinessGatePolicy) { p.Spec.Sources.Prometheus.Queries[0].Query = "sum by (pod) (up)" })).To(denied)
+		Expect(patch(func(p *v1alpha1.ReadinessGatePolicy) {
+			p.Spec.Sources.Prometheus.Queries[0].Query = "sum by (pod) (up)"
+		})).To(denied)
 		Expect(patch(func(p *v1alpha1.ReadinessGatePolicy) {
 			p.Spec.MessageExpression = "'rate ' + string(prometheus.errorRate)"
 		})).To(denied)
