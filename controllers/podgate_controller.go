@@ -216,7 +216,7 @@ func (r *PodGateReconciler) remember(ctx context.Context, pod *corev1.Pod, p *v1
 
 // observe gathers the policy's sources, runs its program and classifies the result.
 func (r *PodGateReconciler) observe(ctx context.Context, c *policy.Compiled, pod *corev1.Pod, cur *corev1.PodCondition, now time.Time) gate.Observation {
-	vals, unavailable := r.sources.gather(ctx, c, pod)
+	vals, fetched, unavailable := r.sources.gather(ctx, c, pod)
 	if unavailable != nil {
 		return *unavailable
 	}
@@ -230,6 +230,7 @@ func (r *PodGateReconciler) observe(ctx context.Context, c *policy.Compiled, pod
 	}
 	start := time.Now()
 	obs := policy.Observe(c.Program.Evaluate(ctx, cel.Input{Pod: pod, Gate: cel.GateOf(cur), Now: now, Sources: vals}))
+	obs.Fetched = fetched
 	evaluationSeconds.WithLabelValues(c.Namespace, c.Name).Observe(time.Since(start).Seconds())
 	if obs.Outcome == gate.OutcomeError {
 		countError(c.Namespace, c.Name, errorEvaluation, "")

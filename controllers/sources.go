@@ -48,64 +48,84 @@ type sourceGatherer struct {
 	enqueuePolicy func(c *policy.Compiled)
 }
 
-// gather returns the source values, or the observation to make instead of
-// evaluating: a source that failed (SourceUnavailable) or has no result yet.
-func (g *sourceGatherer) gather(ctx context.Context, c *policy.Compiled, pod *corev1.Pod) (map[string]ref.Val, *gate.Observation) {
+// sourceValue is one source's value for a pod, or why there is none.
+type sourceValue struct {
+	val ref.Val
+	// fetched is when a polled source's result was fetched; zero for the
+	// sources read from the cache.
+	fetched time.Time
+	// pending is a polled source with no result yet.
+	pending bool
+	err     error
+}
+
+// polled is a polled source's value from the poller's latest result.
+func polled(res sources.Result, ok bool, val func(any) ref.Val) sourceValue {
+	switch {
+	case !ok:
+		return sourceValue{pending: true}
+	case res.Err != nil:
+		return sourceValue{fetched: res.At, err: res.Err}
+	}
+	return sourceValue{val: val(res.Value), fetched: res.At}
+}
+
+// gather returns the source values and when the oldest polled one was
+// fetched, or the observation to make instead of evaluating: a source that
+// failed (SourceUnavailable) or has no result yet.
+func (g *sourceGatherer) gather(ctx context.Context, c *policy.Compiled, pod *corev1.Pod) (map[string]ref.Val, time.Time, *gate.Observation) {
 	src := c.Sources
 	if src == nil {
-		return nil, nil
+		return nil, time.Time{}, nil
+	}
+	type named struct {
+		name string
+		sourceValue
+	}
+	var read []named
+	if src.Endpoints != nil {
+		read = append(read, named{cel.VarEndpoints, g.endpoints(ctx, pod)})
+	}
+	if src.HTTP != nil {
+		read = append(read, named{cel.VarHTTP, g.httpValue(c, pod)})
+	}
+	if src.Metrics != nil {
+		read = append(read, named{cel.VarMetrics, g.metricsValue(c, pod)})
+	}
+	if src.Prometheus != nil {
+		read = append(read, named{cel.VarPrometheus, g.prometheusValue(c, pod)})
 	}
 	vals := map[string]ref.Val{}
 	var pending []string
-	add := func(name string, v ref.Val, ok bool, err error) *gate.Observation {
+	var oldest time.Time
+	for _, v := range read {
 		switch {
-		case err != nil:
-			countError(c.Namespace, c.Name, errorSource, name)
-			obs := policy.SourceFailed(name, err)
-			return &obs
-		case !ok:
-			pending = append(pending, name)
+		case v.err != nil:
+			countError(c.Namespace, c.Name, errorSource, v.name)
+			obs := policy.SourceFailed(v.name, v.err)
+			obs.Fetched = v.fetched
+			return nil, time.Time{}, &obs
+		case v.pending:
+			pending = append(pending, v.name)
 		default:
-			vals[name] = v
+			vals[v.name] = v.val
 		}
-		return nil
-	}
-	if src.Endpoints != nil {
-		v, err := g.endpoints(ctx, pod)
-		if obs := add(cel.VarEndpoints, v, true, err); obs != nil {
-			return nil, obs
-		}
-	}
-	if src.HTTP != nil {
-		v, ok, err := g.httpValue(c, pod)
-		if obs := add(cel.VarHTTP, v, ok, err); obs != nil {
-			return nil, obs
-		}
-	}
-	if src.Metrics != nil {
-		v, ok, err := g.metricsValue(c, pod)
-		if obs := add(cel.VarMetrics, v, ok, err); obs != nil {
-			return nil, obs
-		}
-	}
-	if src.Prometheus != nil {
-		v, ok, err := g.prometheusValue(c, pod)
-		if obs := add(cel.VarPrometheus, v, ok, err); obs != nil {
-			return nil, obs
+		if !v.fetched.IsZero() && (oldest.IsZero() || v.fetched.Before(oldest)) {
+			oldest = v.fetched
 		}
 	}
 	if len(pending) > 0 {
-		return nil, &gate.Observation{Outcome: gate.OutcomePending, Message: "waiting for the first fetch of " + strings.Join(pending, ", ")}
+		return nil, time.Time{}, &gate.Observation{Outcome: gate.OutcomePending, Message: "waiting for the first fetch of " + strings.Join(pending, ", ")}
 	}
-	return vals, nil
+	return vals, oldest, nil
 }
 
-func (g *sourceGatherer) endpoints(ctx context.Context, pod *corev1.Pod) (ref.Val, error) {
+func (g *sourceGatherer) endpoints(ctx context.Context, pod *corev1.Pod) sourceValue {
 	slices := &discoveryv1.EndpointSliceList{}
 	if err := g.cache.List(ctx, slices, client.InNamespace(pod.Namespace), client.MatchingFields{indexSlicePods: pod.Name}); err != nil {
-		return nil, err
+		return sourceValue{err: err}
 	}
-	return cel.EndpointsValue(sources.EndpointsOf(slices.Items, pod)), nil
+	return sourceValue{val: cel.EndpointsValue(sources.EndpointsOf(slices.Items, pod))}
 }
 
 // podTarget polls one pod endpoint; the key makes policies that read the same
@@ -120,11 +140,11 @@ func (g *sourceGatherer) podTarget(source string, maxBytes int64, c *policy.Comp
 	})
 }
 
-func (g *sourceGatherer) httpValue(c *policy.Compiled, pod *corev1.Pod) (ref.Val, bool, error) {
+func (g *sourceGatherer) httpValue(c *policy.Compiled, pod *corev1.Pod) sourceValue {
 	spec := c.Sources.HTTP
 	req, err := g.http.NewRequest(pod, spec.PodEndpoint, "/")
 	if err != nil {
-		return nil, false, err
+		return sourceValue{err: err}
 	}
 	req.Headers = make(map[string]string, len(spec.Headers))
 	for _, h := range spec.Headers {
@@ -134,16 +154,13 @@ func (g *sourceGatherer) httpValue(c *policy.Compiled, pod *corev1.Pod) (ref.Val
 		r, err := g.http.FetchHTTP(ctx, req)
 		return r, err
 	})
-	if !ok || res.Err != nil {
-		return nil, ok, res.Err
-	}
-	return cel.HTTPValue(res.Value.(cel.HTTPResult)), true, nil
+	return polled(res, ok, func(v any) ref.Val { return cel.HTTPValue(v.(cel.HTTPResult)) })
 }
 
-func (g *sourceGatherer) metricsValue(c *policy.Compiled, pod *corev1.Pod) (ref.Val, bool, error) {
+func (g *sourceGatherer) metricsValue(c *policy.Compiled, pod *corev1.Pod) sourceValue {
 	req, err := g.http.NewRequest(pod, c.Sources.Metrics.PodEndpoint, sources.DefaultMetricsPath)
 	if err != nil {
-		return nil, false, err
+		return sourceValue{err: err}
 	}
 	if names, all := c.Program.MetricNames(); !all {
 		req.Families = append([]string{}, names...) // none read: keep none
@@ -151,19 +168,16 @@ func (g *sourceGatherer) metricsValue(c *policy.Compiled, pod *corev1.Pod) (ref.
 	res, ok := g.podTarget(cel.VarMetrics, sources.MaxScrapeBytes, c, pod, req, func(ctx context.Context) (any, error) {
 		return g.http.Scrape(ctx, req)
 	})
-	if !ok || res.Err != nil {
-		return nil, ok, res.Err
-	}
-	return res.Value.(*cel.Metrics), true, nil
+	return polled(res, ok, func(v any) ref.Val { return v.(*cel.Metrics) })
 }
 
 // prometheusValue polls the policy's queries once per interval for all its
 // pods and picks this pod's samples.
-func (g *sourceGatherer) prometheusValue(c *policy.Compiled, pod *corev1.Pod) (ref.Val, bool, error) {
+func (g *sourceGatherer) prometheusValue(c *policy.Compiled, pod *corev1.Pod) sourceValue {
 	spec := c.Sources.Prometheus
 	queries, err := sources.RenderQueries(spec.Queries, c.Namespace)
 	if err != nil {
-		return nil, false, err
+		return sourceValue{err: err}
 	}
 	res, ok := g.poller.Want(sources.Target{
 		Key:       fmt.Sprintf("prometheus/%s/%d", c.UID, c.Generation),
@@ -180,15 +194,14 @@ func (g *sourceGatherer) prometheusValue(c *policy.Compiled, pod *corev1.Pod) (r
 		},
 		OnChange: func() { g.enqueuePolicy(c) },
 	})
-	if !ok || res.Err != nil {
-		return nil, ok, res.Err
-	}
-	r := res.Value.(*sources.PromResult)
 	names := make([]string, len(spec.Queries))
 	for i, q := range spec.Queries {
 		names[i] = q.Name
 	}
-	return cel.PrometheusValue(names, r.Values[pod.Name], func(q string) string { return r.Missing(pod.Name, q) }), true, nil
+	return polled(res, ok, func(v any) ref.Val {
+		r := v.(*sources.PromResult)
+		return cel.PrometheusValue(names, r.Values[pod.Name], func(q string) string { return r.Missing(pod.Name, q) })
+	})
 }
 
 // promServer reads the policy's Prometheus settings, with the token and CA

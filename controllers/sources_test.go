@@ -87,6 +87,32 @@ var _ = Describe("the http source", func() {
 		Eventually(reasonAndMessage(ctx, pod)).Should(Equal(fmt.Sprintf("False SourceUnavailable: http: GET http://%s/: timed out", srv.Addr)))
 	})
 
+	It("counts each fetched answer once toward failureThreshold, however often the pod is reconciled", func(ctx SpecContext) {
+		ns := newNamespace(ctx)
+		pod, srv := podWithServer(ctx, ns, "blip")
+		p := newPolicy(ns, "blip", `http.statusCode == 200`, func(p *v1alpha1.ReadinessGatePolicy) {
+			p.Spec.Sources = httpSource(intstr.FromInt32(8080), "/")
+			p.Spec.Interval = &metav1.Duration{Duration: time.Second}
+			p.Spec.FailureThreshold = 2
+		})
+		Expect(k8s.Create(ctx, p)).To(Succeed())
+		Eventually(statusOf(ctx, pod)).Should(Equal(corev1.ConditionTrue))
+		flipped := watchMostFalse(ctx, ns)
+		// A reconcile an interval after the failed answer often comes before
+		// the next fetch, and reads the same answer again: counted twice,
+		// one failed probe would reach failureThreshold 2.
+		for range 4 {
+			srv.Answer(http.StatusServiceUnavailable, "text/plain", "blip")
+			failed := srv.Requests()
+			Eventually(srv.Requests).Should(BeNumerically(">", failed))
+			srv.Answer(http.StatusOK, "text/plain", "ok")
+			answered := srv.Requests()
+			Eventually(srv.Requests, "3s").Should(BeNumerically(">", answered+1))
+		}
+		Expect(flipped()).To(BeZero(), "one failed answer at a time never reaches failureThreshold 2")
+		Expect(statusOf(ctx, pod)()).To(Equal(corev1.ConditionTrue))
+	})
+
 	It("fetches a pod's endpoint once per interval however many policies read it", func(ctx SpecContext) {
 		ns := newNamespace(ctx)
 		pod, srv := podWithServer(ctx, ns, "shared", "readygate.io/one", "readygate.io/two")

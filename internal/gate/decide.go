@@ -42,6 +42,9 @@ const (
 type Observation struct {
 	Outcome Outcome
 	Message string
+	// Fetched is when the oldest polled result the observation was made
+	// from was fetched; zero when it reads no polled source.
+	Fetched time.Time
 }
 
 // Counters count consecutive results; they live in memory only, so a restart
@@ -53,6 +56,10 @@ type Counters struct {
 	// interval, so the re-evaluations that pod events (including the
 	// operator's own writes) trigger do not satisfy a threshold early.
 	Counted time.Time
+	// Fetched is the Fetched of the observation last counted: over polled
+	// sources a streak grows once per fetch instead, since every reconcile
+	// reads the latest result, however old.
+	Fetched time.Time
 }
 
 // Thresholds are the policy's knobs for one decision.
@@ -103,7 +110,7 @@ func Decide(in Input) Decision {
 	if in.Observation.isError() && !in.Thresholds.OnErrorFail {
 		return hold(in, isTrue)
 	}
-	c := count(in.Counters, in.Observation.Outcome, in.Now, in.Thresholds.Interval)
+	c := count(in.Counters, in.Observation, in.Now, in.Thresholds.Interval)
 
 	var d Decision
 	switch {
@@ -179,25 +186,37 @@ func (d Decision) Settled() bool {
 	return d.Counters.Successes == 0
 }
 
-// count updates the consecutive counters with one outcome. A changed outcome
-// starts a new streak at once; the same outcome extends the streak only once
-// an interval has passed (less a tenth, for requeue jitter).
-func count(c Counters, o Outcome, now time.Time, interval time.Duration) Counters {
-	success := o == OutcomeTrue
+// count updates the consecutive counters with one observation. A changed
+// outcome starts a new streak at once; the same outcome extends the streak
+// only with a newer fetched result, or, over the pod alone, once an interval
+// has passed (less a tenth, for requeue jitter).
+func count(c Counters, o Observation, now time.Time, interval time.Duration) Counters {
+	success := o.Outcome == OutcomeTrue
 	sameStreak := (success && c.Successes > 0) || (!success && c.Failures > 0)
-	if sameStreak && now.Sub(c.Counted) < interval-interval/10 {
+	if sameStreak && !freshFor(c, o, now, interval) {
 		return c
 	}
-	if success {
-		if !sameStreak {
-			return Counters{Successes: 1, Counted: now}
-		}
-		return Counters{Successes: c.Successes + 1, Counted: now}
+	next := Counters{Counted: now, Fetched: o.Fetched}
+	switch {
+	case success && sameStreak:
+		next.Successes = c.Successes + 1
+	case success:
+		next.Successes = 1
+	case sameStreak:
+		next.Failures = c.Failures + 1
+	default:
+		next.Failures = 1
 	}
-	if !sameStreak {
-		return Counters{Failures: 1, Counted: now}
+	return next
+}
+
+// freshFor reports whether the observation is one the streak has not
+// counted yet.
+func freshFor(c Counters, o Observation, now time.Time, interval time.Duration) bool {
+	if !o.Fetched.IsZero() {
+		return o.Fetched.After(c.Fetched)
 	}
-	return Counters{Failures: c.Failures + 1, Counted: now}
+	return now.Sub(c.Counted) >= interval-interval/10
 }
 
 func keep(cur *corev1.PodCondition) Decision {

@@ -134,6 +134,34 @@ func TestStreakGrowsOncePerInterval(t *testing.T) {
 	}
 }
 
+// A policy that reads a polled source counts each fetched result once:
+// the reconciles that pod events and the interval's requeue bring read the
+// same result again, and a fetch lands anywhere in its jittered interval.
+func TestStreakGrowsOncePerFetchedResult(t *testing.T) {
+	th := Thresholds{Success: 3, Failure: 3, Interval: 10 * time.Second}
+	c := Counters{Failures: 1, Counted: t0, Fetched: t0}
+	cases := []struct {
+		name    string
+		fetched time.Duration
+		at      time.Duration
+		want    Counters
+	}{
+		{"the same result an interval later", 0, 10 * time.Second, c},
+		{"the same result two intervals later", 0, 20 * time.Second, c},
+		{"a newer result within the interval", 8 * time.Second, 8500 * time.Millisecond,
+			Counters{Failures: 2, Counted: t0.Add(8500 * time.Millisecond), Fetched: t0.Add(8 * time.Second)}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			d := Decide(Input{Current: cond("True", v1alpha1.ReasonExpressionTrue, t0), Counters: c,
+				Observation: Observation{Outcome: OutcomeUnreachable, Message: "refused", Fetched: t0.Add(tc.fetched)}, Thresholds: th, Now: t0.Add(tc.at)})
+			if d.Counters != tc.want {
+				t.Fatalf("counters %+v, want %+v", d.Counters, tc.want)
+			}
+		})
+	}
+}
+
 func TestConditionKeepsTransitionTimeUnlessFlipped(t *testing.T) {
 	cur := cond("False", v1alpha1.ReasonExpressionFalse, t0)
 	now := metav1.NewTime(t0.Add(time.Minute))

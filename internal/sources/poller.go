@@ -62,7 +62,8 @@ type Target struct {
 	MaxBytes int64
 	Interval time.Duration
 	Fetch    Fetch
-	// OnChange is called when a fetch's result differs from the previous one.
+	// OnChange is called when a fetch's result differs from the previous
+	// one, and after every failed fetch that is a verdict on the pod.
 	OnChange func()
 }
 
@@ -328,7 +329,8 @@ func (p *Poller) fetch(ctx context.Context, pt *polled) bool {
 
 // store records a result and returns the OnChange of each target whose
 // result changed, to call outside the lock: this one's when its result
-// differs from the last, and those of the results dropped to make room.
+// differs from the last or failed (see Target.OnChange), and those of the
+// results dropped to make room.
 func (p *Poller) store(pt *polled, r Result) []func() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -348,7 +350,10 @@ func (p *Poller) store(pt *polled, r Result) []func() {
 	} else {
 		pt.overloaded = 0
 	}
-	if (prev == nil || errText(prev.Err) != errText(r.Err) || !reflect.DeepEqual(prev.Value, r.Value)) && pt.OnChange != nil {
+	// A failed fetch is a probe that counts toward failureThreshold, so
+	// each one is told, not only the first of a run with the same error.
+	probeFailed := r.Err != nil && !errors.Is(r.Err, ErrNoVerdict)
+	if (prev == nil || probeFailed || errText(prev.Err) != errText(r.Err) || !reflect.DeepEqual(prev.Value, r.Value)) && pt.OnChange != nil {
 		changed = append(changed, pt.OnChange)
 	}
 	return changed

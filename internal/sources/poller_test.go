@@ -44,7 +44,13 @@ func TestPollerFetchesOncePerKeyAndNotifiesChanges(t *testing.T) {
 	}
 	fail.Store(true)
 	waitFor(t, func() bool { r, _ := p.Want(target); return r.Err != nil })
-	waitFor(t, func() bool { p.Want(target); return changes.Load() == 2 })
+	// Each failed fetch is a probe toward failureThreshold, so each is told,
+	// the same error or not: the pod's reconcile must count every one.
+	failedAt := fetches.Load()
+	waitFor(t, func() bool { p.Want(target); return fetches.Load() >= failedAt+3 })
+	if n := changes.Load(); n < 4 {
+		t.Fatalf("%d notifications after %d failed fetches, want one per failed fetch", n-1, fetches.Load()-failedAt+1)
+	}
 }
 
 func TestPollerDropsUnwantedTargets(t *testing.T) {
