@@ -171,7 +171,7 @@ func (r *PodGateReconciler) apply(ctx context.Context, pod *corev1.Pod, p *v1alp
 	if plan.Write != nil {
 		rv, err := writeCondition(ctx, r.Client, pod, *plan.Write)
 		if err != nil {
-			if plan.AdmittedFlip {
+			if plan.AdmittedFlip && writeRejected(err) {
 				r.cap.giveBack(p.UID, pod)
 			}
 			if p != nil {

@@ -2,10 +2,13 @@ package controllers
 
 import (
 	"context"
+	"errors"
+	"net/http"
 	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
@@ -105,7 +108,20 @@ func (u *unavailability) observe(pod *corev1.Pod) {
 	}
 }
 
-// giveBack returns an admitted flip whose write failed.
+// writeRejected reports whether a failed write certainly changed nothing:
+// the API server refused it. After a timeout, a server error or a dropped
+// connection the write may have landed, and only the cache will tell; its
+// flip keeps counting until then, or for admittedFor.
+func writeRejected(err error) bool {
+	var status apierrors.APIStatus
+	if !errors.As(err, &status) {
+		return false
+	}
+	code := status.Status().Code
+	return code >= http.StatusBadRequest && code < http.StatusInternalServerError && code != http.StatusRequestTimeout
+}
+
+// giveBack returns an admitted flip whose write was rejected.
 func (u *unavailability) giveBack(policyUID types.UID, pod *corev1.Pod) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
