@@ -7,6 +7,7 @@ import (
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -126,6 +127,54 @@ var _ = Describe("thresholds, timeout and modes", func() {
 			Eventually(gateOf(ctx, pod)).Should(And(HaveField("Status", corev1.ConditionTrue), HaveField("Reason", v1alpha1.ReasonPolicyDeleted)))
 		}
 	})
+
+	// An evaluation that listed the policy before its deletion can write
+	// False after the deletion's release read the pod, or the release can
+	// read a cache that does not show the False yet: either way the pod would
+	// stay unready with no policy to decide it (rules 7 and 13).
+	DescribeTable("releases a False gate written after the deletion's release",
+		func(ctx SpecContext, policyGone bool) {
+			ns := newNamespace(ctx)
+			pods := createPods(ctx, ns, "web", 1, withGates(warmGate))
+			p := newPolicy(ns, "late", "true")
+			createAndSettle(ctx, p, pods, corev1.ConditionTrue)
+			const hold = "test.readygate.io/hold"
+			if !policyGone {
+				Eventually(func() error {
+					got := &v1alpha1.ReadinessGatePolicy{}
+					if err := k8s.Get(ctx, client.ObjectKeyFromObject(p), got); err != nil {
+						return err
+					}
+					got.Finalizers = append(got.Finalizers, hold)
+					return k8s.Update(ctx, got)
+				}).Should(Succeed())
+				DeferCleanup(func(ctx SpecContext) {
+					Eventually(func() error {
+						got := &v1alpha1.ReadinessGatePolicy{}
+						if err := k8s.Get(ctx, client.ObjectKeyFromObject(p), got); err != nil {
+							return client.IgnoreNotFound(err)
+						}
+						got.Finalizers = nil
+						return k8s.Update(ctx, got)
+					}).Should(Succeed())
+				})
+			}
+			Expect(k8s.Delete(ctx, p)).To(Succeed())
+			Eventually(func() ([]string, error) {
+				got := &v1alpha1.ReadinessGatePolicy{}
+				err := k8s.Get(ctx, client.ObjectKeyFromObject(p), got)
+				return got.Finalizers, client.IgnoreNotFound(err)
+			}).ShouldNot(ContainElement(v1alpha1.Finalizer), "the deletion's release is done")
+
+			By("the late write of an evaluation that began before the deletion lands")
+			patch := []byte(`{"status":{"conditions":[{"type":"` + warmGate + `","status":"False","reason":"` + v1alpha1.ReasonExpressionFalse +
+				`","message":"late","lastTransitionTime":"` + time.Now().UTC().Format(time.RFC3339) + `"}]}}`)
+			Expect(k8s.Status().Patch(ctx, pods[0], client.RawPatch(types.StrategicMergePatchType, patch))).To(Succeed())
+			Eventually(gateOf(ctx, pods[0])).Should(And(HaveField("Status", corev1.ConditionTrue), HaveField("Reason", v1alpha1.ReasonPolicyDeleted)))
+		},
+		Entry("while the policy is still being deleted", false),
+		Entry("once the policy is gone", true),
+	)
 
 	It("leaves every gate as it is on delete with onDelete: Retain", func(ctx SpecContext) {
 		ns := newNamespace(ctx)

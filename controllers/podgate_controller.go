@@ -46,12 +46,13 @@ type PodGateReconciler struct {
 	// moved: no pod write will, as those states live in memory.
 	Recount chan<- event.GenericEvent
 
-	sources *sourceGatherer
-	cap     *unavailability
-	counts  *recounts
-	pods    *podIndex
-	bodies  *PodBodies
-	writes  *ownWrites
+	sources  *sourceGatherer
+	cap      *unavailability
+	counts   *recounts
+	pods     *podIndex
+	bodies   *PodBodies
+	writes   *ownWrites
+	released *releasedTypes
 	// podEvents re-evaluates pods whose polled sources changed.
 	podEvents chan event.GenericEvent
 }
@@ -144,25 +145,41 @@ func (r *PodGateReconciler) reconcileGate(ctx context.Context, pod *corev1.Pod, 
 }
 
 // releaseUngated sets True the False gates the operator wrote on the pod
-// that no live policy decides any more, because the pod's labels or a
-// selector changed: no pod is left unready by nothing. A condition type that
-// no live policy declares at all is left alone: its policy was deleted with
-// onDelete: Retain.
+// that no live policy decides any more: no pod is left unready by nothing.
 func (r *PodGateReconciler) releaseUngated(ctx context.Context, pod *corev1.Pod, policies []v1alpha1.ReadinessGatePolicy) error {
 	var errs []error
 	for _, g := range pod.Spec.ReadinessGates {
 		ct := string(g.ConditionType)
 		cur := gate.Find(pod, ct)
 		if cur == nil || cur.Status == corev1.ConditionTrue || !gate.WrittenByOperator(cur) ||
-			!policy.Declared(policies, ct) || policy.Owner(policies, pod, ct, r.Policies.Selects) != nil {
+			policy.Owner(policies, pod, ct, r.Policies.Selects) != nil {
+			continue
+		}
+		reason := r.releaseReason(policies, pod.Namespace, ct)
+		if reason == "" {
 			continue
 		}
 		plan := gate.PlanPod(gate.PodInput{
-			Settings: gate.Settings{ConditionType: ct}, Release: v1alpha1.ReasonNotSelected, Current: cur, Now: time.Now(),
+			Settings: gate.Settings{ConditionType: ct}, Release: reason, Current: cur, Now: time.Now(),
 		})
 		errs = append(errs, r.apply(ctx, pod, nil, plan))
 	}
 	return errors.Join(errs...)
+}
+
+// releaseReason is why a False gate that no live policy decides on the pod
+// is set True: a live policy declares its type but selects the pod no more
+// (its labels or the selector changed), or the policy that decided it was
+// deleted with onDelete: Release and this False came late. "" leaves it:
+// its policy was deleted with onDelete: Retain.
+func (r *PodGateReconciler) releaseReason(policies []v1alpha1.ReadinessGatePolicy, namespace, conditionType string) string {
+	switch {
+	case policy.Declared(policies, conditionType):
+		return v1alpha1.ReasonNotSelected
+	case policy.ReleasedOnDelete(policies, conditionType) || r.released.recently(namespace, conditionType):
+		return v1alpha1.ReasonPolicyDeleted
+	}
+	return ""
 }
 
 // apply writes what the plan says and records its Event; p is nil for a

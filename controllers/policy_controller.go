@@ -47,8 +47,9 @@ type PolicyReconciler struct {
 	// Recount carries the policies whose pods' held or stale states moved.
 	Recount <-chan event.GenericEvent
 
-	pods   *podIndex
-	counts *recounts
+	pods     *podIndex
+	counts   *recounts
+	released *releasedTypes
 }
 
 // +kubebuilder:rbac:groups=readygate.io,resources=readinessgatepolicies,verbs=get;list;watch;update;patch
@@ -158,8 +159,10 @@ func (r *PolicyReconciler) finalize(ctx context.Context, p *v1alpha1.ReadinessGa
 // forgetPolicy drops what the operator keeps of a policy gone from the
 // cluster, by its finalizer or with the finalizer stripped: compiled
 // programs, pod states, counts and metric series would otherwise pile up
-// with each policy a tenant creates and deletes.
+// with each policy a tenant creates and deletes. What it released is
+// remembered, for the late writes of evaluations under way.
 func (r *PolicyReconciler) forgetPolicy(p client.Object) {
+	r.released.note(p)
 	r.Policies.Forget(p.GetUID())
 	r.Tracker.ForgetPolicy(p.GetUID())
 	r.Forget(p.GetUID())

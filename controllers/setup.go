@@ -54,6 +54,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, env *cel.Env, opts Options) er
 	rec := mgr.GetEventRecorder("readygate")
 	recount := make(chan event.GenericEvent, 1024)
 	counts := newRecounts()
+	released := newReleasedTypes()
 	// A gone pod's body, and its sources' targets: its IP goes back to the
 	// pool, and whatever answers there next is not the pod (rule 15).
 	index, err := newPodIndex(ctx, mgr.GetCache(), byUID(opts.PodBodies.forget), byUID(poller.ForgetPod))
@@ -68,13 +69,14 @@ func Setup(ctx context.Context, mgr ctrl.Manager, env *cel.Env, opts Options) er
 		pods:                    index,
 		bodies:                  opts.PodBodies,
 		writes:                  newOwnWrites(),
+		released:                released,
 	}
 	if err := pods.SetupWithManager(ctx, mgr, poller); err != nil {
 		return fmt.Errorf("setting up the pod gate controller: %w", err)
 	}
 	if err := (&PolicyReconciler{
 		Client: mgr.GetClient(), Policies: policies, Tracker: tracker, Recorder: rec, Forget: pods.cap.forgetPolicy, Recount: recount,
-		pods: index, counts: counts,
+		pods: index, counts: counts, released: released,
 	}).SetupWithManager(ctx, mgr); err != nil {
 		return fmt.Errorf("setting up the policy controller: %w", err)
 	}

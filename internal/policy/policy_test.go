@@ -67,6 +67,36 @@ func TestOwner(t *testing.T) {
 	}
 }
 
+func TestReleasedOnDelete(t *testing.T) {
+	deleting := func(onDelete v1alpha1.OnDeletePolicy) v1alpha1.ReadinessGatePolicy {
+		p := pol("p", time.Hour, "x/a", nil)
+		p.DeletionTimestamp, p.Spec.OnDelete = &metav1.Time{Time: t0}, onDelete
+		return p
+	}
+	cases := []struct {
+		name     string
+		policies []v1alpha1.ReadinessGatePolicy
+		want     bool
+	}{
+		{"a policy deleted with Release", []v1alpha1.ReadinessGatePolicy{deleting(v1alpha1.OnDeleteRelease)}, true},
+		{"a policy deleted with the default", []v1alpha1.ReadinessGatePolicy{deleting("")}, true},
+		{"a policy deleted with Retain", []v1alpha1.ReadinessGatePolicy{deleting(v1alpha1.OnDeleteRetain)}, false},
+		{"a live policy", []v1alpha1.ReadinessGatePolicy{pol("p", time.Hour, "x/a", nil)}, false},
+		{"a policy of another type deleted with Release", []v1alpha1.ReadinessGatePolicy{func() v1alpha1.ReadinessGatePolicy {
+			p := deleting(v1alpha1.OnDeleteRelease)
+			p.Spec.ConditionType = "x/b"
+			return p
+		}()}, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := ReleasedOnDelete(tc.policies, "x/a"); got != tc.want {
+				t.Fatalf("ReleasedOnDelete = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
 func TestSummarizeAndConditions(t *testing.T) {
 	web := map[string]string{"app": "web"}
 	p := pol("p", time.Minute, "x/a", web)

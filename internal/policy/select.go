@@ -64,3 +64,15 @@ func Declared(policies []v1alpha1.ReadinessGatePolicy, conditionType string) boo
 	}
 	return false
 }
+
+// ReleasedOnDelete reports whether a policy of the list that is being
+// deleted with onDelete: Release declares conditionType.
+func ReleasedOnDelete(policies []v1alpha1.ReadinessGatePolicy, conditionType string) bool {
+	for i := range policies {
+		p := &policies[i]
+		if p.DeletionTimestamp != nil && p.Spec.ConditionType == conditionType && p.Spec.OnDelete != v1alpha1.OnDeleteRetain {
+			return true
+		}
+	}
+	return false
+}
