@@ -3,6 +3,7 @@ package webhook
 import (
 	"context"
 
+	corev1 "k8s.io/api/core/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -33,8 +34,9 @@ func Setup(ctx context.Context, mgr ctrl.Manager, env *cel.Env, opts Options) er
 	// would otherwise wait for a full list within its timeout. Every replica
 	// serves the webhooks, but only the leader's controllers ask for the
 	// policies' informer: a standby must start it here, and its readiness
-	// waits for it.
-	for _, obj := range []client.Object{namespaceMeta(), &v1alpha1.ReadinessGatePolicy{}} {
+	// waits for it. The policy warnings also read the pods' informer, the
+	// one the controllers read.
+	for _, obj := range []client.Object{namespaceMeta(), &v1alpha1.ReadinessGatePolicy{}, &corev1.Pod{}} {
 		if _, err := mgr.GetCache().GetInformer(ctx, obj, cache.BlockUntilSynced(false)); err != nil {
 			return err
 		}
@@ -43,6 +45,6 @@ func Setup(ctx context.Context, mgr ctrl.Manager, env *cel.Env, opts Options) er
 		Cache: mgr.GetClient(), API: mgr.GetAPIReader(), Decoder: admission.NewDecoder(mgr.GetScheme()), OperatorNamespace: opts.OperatorNamespace,
 	}})
 	return ctrl.NewWebhookManagedBy(mgr, &v1alpha1.ReadinessGatePolicy{}).
-		WithValidator(&PolicyValidator{Env: env, API: mgr.GetAPIReader(), Access: mgr.GetClient(), MaxPerNamespace: opts.MaxPoliciesPerNamespace}).
+		WithValidator(&PolicyValidator{Env: env, Cache: mgr.GetClient(), API: mgr.GetAPIReader(), Access: mgr.GetClient(), MaxPerNamespace: opts.MaxPoliciesPerNamespace}).
 		Complete()
 }

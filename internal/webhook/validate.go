@@ -25,8 +25,12 @@ import (
 // not read.
 type PolicyValidator struct {
 	Env *cel.Env
-	// API reads the pods and policies live: policies change rarely, and a
-	// warning must not miss a pod the cache has not seen yet.
+	// Cache reads the pods and policies the warnings look at: the manager's
+	// cache, which every replica keeps and which holds only what selection
+	// reads, so that no admission, however often made, copies a namespace's
+	// whole pods. A pod the cache has not seen yet only misses a warning.
+	Cache client.Reader
+	// API counts the namespace's policies live, for the cap.
 	API client.Reader
 	// Access asks the API server what the operator itself may do.
 	Access client.Client
@@ -41,7 +45,9 @@ var _ admission.Validator[*v1alpha1.ReadinessGatePolicy] = (*PolicyValidator)(ni
 // pass it by a few; the cap bounds a tenant's cost, not an exact count.
 func (v *PolicyValidator) ValidateCreate(ctx context.Context, p *v1alpha1.ReadinessGatePolicy) (admission.Warnings, error) {
 	if v.MaxPerNamespace > 0 {
-		peers := &v1alpha1.ReadinessGatePolicyList{}
+		// Metadata only: a count needs no specs, however large.
+		peers := &metav1.PartialObjectMetadataList{}
+		peers.SetGroupVersionKind(v1alpha1.GroupVersion.WithKind("ReadinessGatePolicyList"))
 		if err := v.API.List(ctx, peers, client.InNamespace(p.Namespace)); err != nil {
 			return nil, err
 		}
@@ -57,9 +63,17 @@ func (v *PolicyValidator) ValidateCreate(ctx context.Context, p *v1alpha1.Readin
 // ValidateUpdate validates a changed policy. A change that leaves the spec
 // alone (the operator's finalizer, labels) always passes, so a policy that
 // slipped in while the webhook was down can still be reported and deleted.
+// A policy being deleted changes its spec no more: a finalizer of its
+// author's own could hold it there for good, its release still reads the
+// spec, and the spec would otherwise escape validation.
 func (v *PolicyValidator) ValidateUpdate(ctx context.Context, old, p *v1alpha1.ReadinessGatePolicy) (admission.Warnings, error) {
-	if p.DeletionTimestamp != nil || equality.Semantic.DeepEqual(old.Spec, p.Spec) {
+	if equality.Semantic.DeepEqual(old.Spec, p.Spec) {
 		return nil, nil
+	}
+	if p.DeletionTimestamp != nil {
+		return nil, apierrors.NewInvalid(v1alpha1.GroupVersion.WithKind("ReadinessGatePolicy").GroupKind(), p.Name, field.ErrorList{
+			field.Forbidden(field.NewPath("spec"), "the policy is being deleted: its spec can no longer change"),
+		})
 	}
 	return v.validate(ctx, old, p)
 }
@@ -126,11 +140,11 @@ func (v *PolicyValidator) podWarnings(ctx context.Context, p *v1alpha1.Readiness
 		return nil, nil
 	}
 	pods := &corev1.PodList{}
-	if err := v.API.List(ctx, pods, client.InNamespace(p.Namespace), client.MatchingLabelsSelector{Selector: sel}); err != nil {
+	if err := v.Cache.List(ctx, pods, client.InNamespace(p.Namespace), client.MatchingLabelsSelector{Selector: sel}, client.UnsafeDisableDeepCopy); err != nil {
 		return nil, err
 	}
 	peers := &v1alpha1.ReadinessGatePolicyList{}
-	if err := v.API.List(ctx, peers, client.InNamespace(p.Namespace)); err != nil {
+	if err := v.Cache.List(ctx, peers, client.InNamespace(p.Namespace), client.UnsafeDisableDeepCopy); err != nil {
 		return nil, err
 	}
 	var warnings admission.Warnings

@@ -179,6 +179,29 @@ var _ = Describe("the policy validator", func() {
 		Eventually(func() error { return k8s.Create(ctx, newPolicy(ns, "one-too-many", "true")) }).Should(Succeed(), "room freed by a deletion")
 	})
 
+	It("lets a policy being deleted change no spec, only let go of it", func(ctx SpecContext) {
+		ns := namespace(ctx, false)
+		p := newPolicy(ns, "going", "true")
+		p.Finalizers = []string{"test.readygate.io/hold"}
+		Expect(k8s.Create(ctx, p)).To(Succeed())
+		Expect(k8s.Delete(ctx, p)).To(Succeed())
+		update := func(change func(*v1alpha1.ReadinessGatePolicy)) error {
+			got := &v1alpha1.ReadinessGatePolicy{}
+			if err := k8s.Get(ctx, client.ObjectKeyFromObject(p), got); err != nil {
+				return err
+			}
+			change(got)
+			return k8s.Update(ctx, got)
+		}
+		// A finalizer a tenant keeps holds the policy in deletion as long as
+		// they like: its spec must not become a way around validation.
+		Expect(update(func(p *v1alpha1.ReadinessGatePolicy) { p.Spec.Expression = "pod.nosuchfield" })).To(
+			MatchError(ContainSubstring("spec: Forbidden: the policy is being deleted")))
+		Eventually(func() error {
+			return update(func(p *v1alpha1.ReadinessGatePolicy) { p.Finalizers = nil })
+		}).Should(Succeed(), "finalizers still come off")
+	})
+
 	It("rejects a bad selector", func(ctx SpecContext) {
 		ns := namespace(ctx, false)
 		p := newPolicy(ns, "badsel", "true")
@@ -190,12 +213,20 @@ var _ = Describe("the policy validator", func() {
 		ns := namespace(ctx, false)
 		createPod(ctx, ns, "gated", web, nil, gateType)
 		createPod(ctx, ns, "ungated", web, nil)
-		warnings.Take()
+		// The warnings read the operator's cache, which sees the pods and
+		// policies a moment after they are written.
+		warningsOnCreate := func(name string) func() []string {
+			return func() []string {
+				warnings.Take()
+				if err := k8s.Create(ctx, newPolicy(ns, name, "true"), client.DryRunAll); err != nil {
+					return []string{err.Error()}
+				}
+				return warnings.Take()
+			}
+		}
+		Eventually(warningsOnCreate("first")).Should(ContainElement(ContainSubstring("1 selected pods do not list readygate.io/warm")))
 		acceptedPolicy(ctx, newPolicy(ns, "first", "true"))
-		Expect(warnings.Take()).To(ContainElement(ContainSubstring("1 selected pods do not list readygate.io/warm")))
-
-		Expect(k8s.Create(ctx, newPolicy(ns, "second", "true"))).To(Succeed())
-		Expect(warnings.Take()).To(ContainElement(ContainSubstring("policy first also decides readygate.io/warm on pod")))
+		Eventually(warningsOnCreate("second")).Should(ContainElement(ContainSubstring("policy first also decides readygate.io/warm on pod")))
 	})
 })
 
