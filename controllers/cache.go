@@ -8,6 +8,8 @@ import (
 	toolscache "k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/readygate/readygate/internal/sources"
 )
 
 // CacheOptions keep in the pod cache only what the operator's decisions
@@ -64,23 +66,28 @@ func ungatedPod(pod *corev1.Pod) *corev1.Pod {
 // managed fields and the last-applied annotation (often the largest part
 // of a pod, and nothing a policy has reason to read); its gates and their
 // conditions; ContainersReady, from which failOpenAfter counts; and the
-// phase, IP, host networking and named container ports that the http and
-// metrics sources dial.
+// phase, IP, host networking and named ports of the containers and native
+// sidecars that the http and metrics sources dial.
 func gatedPod(pod *corev1.Pod) *corev1.Pod {
 	meta := pod.ObjectMeta
 	meta.ManagedFields = nil
 	delete(meta.Annotations, corev1.LastAppliedConfigAnnotation)
-	var containers []corev1.Container
+	var containers, sidecars []corev1.Container
 	for _, c := range pod.Spec.Containers {
 		if len(c.Ports) > 0 {
 			containers = append(containers, corev1.Container{Name: c.Name, Ports: c.Ports})
+		}
+	}
+	for i := range pod.Spec.InitContainers {
+		if c := &pod.Spec.InitContainers[i]; len(c.Ports) > 0 && sources.NativeSidecar(c) {
+			sidecars = append(sidecars, corev1.Container{Name: c.Name, Ports: c.Ports, RestartPolicy: c.RestartPolicy})
 		}
 	}
 	return &corev1.Pod{
 		TypeMeta:   pod.TypeMeta,
 		ObjectMeta: meta,
 		Spec: corev1.PodSpec{
-			ReadinessGates: pod.Spec.ReadinessGates, HostNetwork: pod.Spec.HostNetwork, Containers: containers,
+			ReadinessGates: pod.Spec.ReadinessGates, HostNetwork: pod.Spec.HostNetwork, Containers: containers, InitContainers: sidecars,
 		},
 		Status: corev1.PodStatus{
 			Phase: pod.Status.Phase, PodIP: pod.Status.PodIP,

@@ -9,6 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	toolscache "k8s.io/client-go/tools/cache"
+	"k8s.io/utils/ptr"
 )
 
 // fullPod is a pod as the watch decodes it, with every section the cache
@@ -25,6 +26,11 @@ func fullPod(gates ...corev1.PodConditionType) *corev1.Pod {
 				{Name: "app", Image: "app:1", Env: []corev1.EnvVar{{Name: "MODE", Value: "warm"}},
 					Ports: []corev1.ContainerPort{{Name: "http", ContainerPort: 8080}}},
 				{Name: "sidecar", Image: "proxy:2"},
+			},
+			InitContainers: []corev1.Container{
+				{Name: "migrate", Image: "migrate:1", Ports: []corev1.ContainerPort{{Name: "migrate", ContainerPort: 9000}}},
+				{Name: "istio-proxy", Image: "proxy:2", RestartPolicy: ptr.To(corev1.ContainerRestartPolicyAlways),
+					Ports: []corev1.ContainerPort{{Name: "http-envoy-prom", ContainerPort: 15090}}},
 			},
 		},
 		Status: corev1.PodStatus{Phase: corev1.PodRunning, PodIP: "10.0.0.7", HostIP: "10.1.0.1",
@@ -82,6 +88,11 @@ func TestTrimGatedPod(t *testing.T) {
 	wantContainers := []corev1.Container{{Name: "app", Ports: []corev1.ContainerPort{{Name: "http", ContainerPort: 8080}}}}
 	if !equality.Semantic.DeepEqual(pod.Spec.Containers, wantContainers) {
 		t.Errorf("containers = %+v, want only the named ports: %+v", pod.Spec.Containers, wantContainers)
+	}
+	wantSidecars := []corev1.Container{{Name: "istio-proxy", RestartPolicy: ptr.To(corev1.ContainerRestartPolicyAlways),
+		Ports: []corev1.ContainerPort{{Name: "http-envoy-prom", ContainerPort: 15090}}}}
+	if !equality.Semantic.DeepEqual(pod.Spec.InitContainers, wantSidecars) {
+		t.Errorf("init containers = %+v, want only the native sidecars' ports: %+v", pod.Spec.InitContainers, wantSidecars)
 	}
 	kept := make([]corev1.PodConditionType, 0, len(pod.Status.Conditions))
 	for _, c := range pod.Status.Conditions {

@@ -72,8 +72,9 @@ func (allowed allowedURL) covers(u allowedURL) bool {
 }
 
 // normalizeURL parses an http(s) URL with a host and nothing that could make
-// it mean something else to a client than to this check: no credentials, no
-// query or fragment, no "." or ".." path segments.
+// it mean something else to a server than to this check: no credentials, no
+// query or fragment, no "." or ".." path segments, no ";", "\" or encoded
+// slash in the path.
 func normalizeURL(s string) (allowedURL, error) {
 	u, err := url.Parse(s)
 	if err != nil {
@@ -96,6 +97,15 @@ func normalizeURL(s string) (allowedURL, error) {
 		return allowedURL{}, fmt.Errorf("%q carries credentials before its host", s)
 	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
 		return allowedURL{}, fmt.Errorf("%q has a query or fragment", s)
+	}
+	// Servers in front of Prometheus (Tomcat, Spring, some gateways) read
+	// ";" and "\" as parts of path segments and decode encoded separators,
+	// so they would see segments, and "..", where this check sees none.
+	if i := strings.IndexAny(u.Path, `;\`); i >= 0 {
+		return allowedURL{}, fmt.Errorf("%q has %q in its path", s, u.Path[i:i+1])
+	}
+	if raw := strings.ToLower(u.EscapedPath()); strings.Contains(raw, "%2f") {
+		return allowedURL{}, fmt.Errorf("%q has an encoded slash in its path", s)
 	}
 	for seg := range strings.SplitSeq(u.Path, "/") {
 		if seg == "." || seg == ".." {

@@ -31,6 +31,13 @@ func TestURLAllowlist(t *testing.T) {
 		{address: "https://thanos.example.com/tenant-a/../tenant-b", wantErr: `has a ".." path segment`},
 		{address: "https://thanos.example.com/tenant-a/%2e%2e/tenant-b", wantErr: `has a ".." path segment`},
 		{address: "https://thanos.example.com:8443/tenant-a", wantErr: "is not under any URL"},
+		// Gateways in front of Prometheus read these as ".." or "/", and the
+		// check would see one segment where they see two.
+		{address: "https://thanos.example.com/tenant-a/..;/tenant-b", wantErr: `has ";" in its path`},
+		{address: "https://thanos.example.com/tenant-a/%2e%2e;/tenant-b", wantErr: `has ";" in its path`},
+		{address: "https://thanos.example.com/tenant-a%2F..%2Ftenant-b", wantErr: "has an encoded slash in its path"},
+		{address: "https://thanos.example.com/tenant-a/..%5Ctenant-b", wantErr: `has "\\" in its path`},
+		{address: `https://thanos.example.com/tenant-a/..\tenant-b`, wantErr: `has "\\" in its path`},
 		{address: "http://prom.monitoring:9090/?x=1", wantErr: "has a query or fragment"},
 		{address: "http://prom.monitoring:9090#frag", wantErr: "has a query or fragment"},
 		{address: "file:///etc/passwd", wantErr: "the scheme must be http or https"},

@@ -64,19 +64,40 @@ func (r Reach) podURL(pod *corev1.Pod, ep v1alpha1.PodEndpoint, defaultPath stri
 	return u, nil
 }
 
-// resolvePort returns a port number, looking a name up among the pod's container ports.
+// resolvePort returns a port number, looking a name up among the ports of
+// the pod's containers and native sidecars, as a Service's targetPort does.
 func resolvePort(pod *corev1.Pod, port intstr.IntOrString) (int32, error) {
 	if port.Type == intstr.Int {
 		return port.IntVal, nil
 	}
-	for _, c := range pod.Spec.Containers {
-		for _, p := range c.Ports {
-			if p.Name == port.StrVal {
-				return p.ContainerPort, nil
+	for i := range pod.Spec.Containers {
+		if n, ok := portNamed(&pod.Spec.Containers[i], port.StrVal); ok {
+			return n, nil
+		}
+	}
+	for i := range pod.Spec.InitContainers {
+		if c := &pod.Spec.InitContainers[i]; NativeSidecar(c) {
+			if n, ok := portNamed(c, port.StrVal); ok {
+				return n, nil
 			}
 		}
 	}
 	return 0, fmt.Errorf("no container of the pod has a port named %q", port.StrVal)
+}
+
+func portNamed(c *corev1.Container, name string) (int32, bool) {
+	for _, p := range c.Ports {
+		if p.Name == name {
+			return p.ContainerPort, true
+		}
+	}
+	return 0, false
+}
+
+// NativeSidecar reports whether an init container keeps running beside the
+// pod's containers, serving its ports.
+func NativeSidecar(c *corev1.Container) bool {
+	return c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways
 }
 
 // timeoutOr returns d, or def when d is unset.
