@@ -56,6 +56,8 @@ func main() {
 		"Let the http and metrics sources dial hostNetwork pods, whose IP is their node's: any port of the node becomes reachable to policy authors.")
 	flag.Var(&s.controllers.SourceRules.PrometheusURLs, "prometheus-allowed-urls",
 		"Comma-separated URL prefixes (scheme, host, port, path) the prometheus source may query; empty refuses the source (Accepted=False, SourceNotAllowed).")
+	flag.Var(&s.controllers.SourceRules.PrometheusNamespaceHeader, "prometheus-namespace-header",
+		"HTTP header in which the prometheus source names the policy's namespace, for a proxy in front of Prometheus (prom-label-proxy -header-name) to confine its queries; empty sends none.")
 	opts := zap.Options{}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()

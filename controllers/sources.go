@@ -207,7 +207,7 @@ func (g *sourceGatherer) prometheusValue(c *policy.Compiled, pod *corev1.Pod) so
 // promServer reads the policy's Prometheus settings, with the token and CA
 // from Secrets of the policy's namespace.
 func (g *sourceGatherer) promServer(ctx context.Context, namespace string, spec *v1alpha1.PrometheusSource) (sources.PromServer, error) {
-	s := sources.PromServer{Address: spec.Address, InsecureSkipVerify: spec.InsecureSkipVerify, Timeout: 5 * time.Second}
+	s := sources.PromServer{Namespace: namespace, Address: spec.Address, InsecureSkipVerify: spec.InsecureSkipVerify, Timeout: 5 * time.Second}
 	if spec.Timeout != nil {
 		s.Timeout = spec.Timeout.Duration
 	}

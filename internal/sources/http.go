@@ -28,6 +28,8 @@ type Rules struct {
 	Reach
 	// PrometheusURLs is --prometheus-allowed-urls.
 	PrometheusURLs URLAllowlist
+	// PrometheusNamespaceHeader is --prometheus-namespace-header.
+	PrometheusNamespaceHeader HeaderName
 }
 
 // Client makes the requests to pods and to Prometheus. Redirects are never

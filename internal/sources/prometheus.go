@@ -29,6 +29,8 @@ const PodLabel = "pod"
 
 // PromServer says how to reach a Prometheus server.
 type PromServer struct {
+	// Namespace is the policy's, named in --prometheus-namespace-header.
+	Namespace          string
 	Address            string
 	BearerToken        string
 	CAPEM              []byte
@@ -101,10 +103,17 @@ func (c *Client) QueryPrometheus(ctx context.Context, s PromServer, queries map[
 	hc := &http.Client{Transport: transport, CheckRedirect: func(r *http.Request, _ []*http.Request) error {
 		return fmt.Errorf("prometheus at %s redirected to %s: readygate follows no redirects from Prometheus; set spec.sources.prometheus.address to the final URL", s.Address, r.URL.Redacted())
 	}}
+	header := http.Header{}
+	if s.BearerToken != "" {
+		header.Set("Authorization", "Bearer "+s.BearerToken)
+	}
+	if h := c.rules.PrometheusNamespaceHeader; h != "" {
+		header.Set(string(h), s.Namespace)
+	}
 	ctx, cancel := context.WithTimeout(ctx, s.Timeout)
 	defer cancel()
 	return PromResultOf(queries, func(name, query string) ([]byte, error) {
-		body, err := queryOnce(ctx, hc, endpoint, s.BearerToken, query)
+		body, err := queryOnce(ctx, hc, endpoint, header, query)
 		if err != nil {
 			return nil, fmt.Errorf("prometheus query %s (%s) at %s: %w", name, query, s.Address, err)
 		}
@@ -139,17 +148,15 @@ func PromResultOf(queries map[string]string, answer func(name, query string) ([]
 // queryOnce POSTs one instant query, as Prometheus's own client does, and
 // reads at most MaxPrometheusBytes of the answer, whatever its status: an
 // error answer is JSON that says what was wrong.
-func queryOnce(ctx context.Context, hc *http.Client, endpoint, token, query string) ([]byte, error) {
+func queryOnce(ctx context.Context, hc *http.Client, endpoint string, header http.Header, query string) ([]byte, error) {
 	form := url.Values{"query": {query}, "time": {strconv.FormatInt(time.Now().Unix(), 10)}}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
 	if err != nil {
 		return nil, err
 	}
+	req.Header = header.Clone()
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("User-Agent", "readygate")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
 	resp, err := hc.Do(req)
 	if err != nil {
 		return nil, unwrapURLError(err)

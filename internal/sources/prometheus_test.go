@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"runtime"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -139,5 +140,53 @@ func TestQueryPrometheusCapsTheAnswer(t *testing.T) {
 	}
 	if elapsed > 10*time.Second {
 		t.Fatalf("took %s", elapsed)
+	}
+}
+
+// With --prometheus-namespace-header the operator, never the policy, names
+// the policy's namespace to Prometheus: a proxy in front of it (such as
+// prom-label-proxy with -header-name) confines each query to that namespace.
+func TestQueryPrometheusNamesThePolicysNamespace(t *testing.T) {
+	var seen atomic.Value
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen.Store(r.Header.Values("X-Readygate-Namespace"))
+		_, _ = w.Write([]byte(`{"status":"success","data":{"resultType":"vector","result":[]}}`))
+	}))
+	t.Cleanup(srv.Close)
+	for _, tc := range []struct {
+		header string
+		want   []string
+	}{{"X-Readygate-Namespace", []string{"shop"}}, {"", nil}} {
+		c := allowing(t, srv.URL)
+		if err := c.rules.PrometheusNamespaceHeader.Set(tc.header); err != nil {
+			t.Fatal(err)
+		}
+		_, err := c.QueryPrometheus(context.Background(), PromServer{Address: srv.URL, Namespace: "shop", Timeout: 2 * time.Second},
+			map[string]string{"q": "up"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := seen.Load().([]string); !slices.Equal(got, tc.want) {
+			t.Errorf("flag %q: the namespace header was %q, want %q", tc.header, got, tc.want)
+		}
+	}
+}
+
+func TestNamespaceHeaderFlagRefusesHeadersThatMeanSomethingElse(t *testing.T) {
+	for v, want := range map[string]string{
+		"X Namespace":    "is not an HTTP header name",
+		"authorization":  "carries something else",
+		"Content-Type":   "carries something else",
+		"Host":           "carries something else",
+		"X-Scope-OrgID:": "is not an HTTP header name",
+	} {
+		var h HeaderName
+		if err := h.Set(v); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: err = %v, want %q", v, err, want)
+		}
+	}
+	var h HeaderName
+	if err := h.Set("x-scope-orgid"); err != nil || h.String() != "X-Scope-Orgid" {
+		t.Fatalf("%q, %v", h.String(), err)
 	}
 }

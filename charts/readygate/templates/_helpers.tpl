@@ -75,6 +75,7 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 - --source-deny-cidrs={{ join "," $m.sourceDenyCIDRs }}
 - --allow-host-network-sources={{ $m.allowHostNetworkSources }}
 - --prometheus-allowed-urls={{ join "," $m.prometheusAllowedURLs }}
+- --prometheus-namespace-header={{ $m.prometheusNamespaceHeader }}
 - --zap-devel={{ $m.log.development }}
 - --zap-log-level={{ $m.log.level }}
 - --zap-encoder={{ $m.log.encoder }}
