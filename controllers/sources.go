@@ -183,6 +183,7 @@ func (g *sourceGatherer) prometheusValue(c *policy.Compiled, pod *corev1.Pod) so
 		Key:       fmt.Sprintf("prometheus/%s/%d", c.UID, c.Generation),
 		Source:    cel.VarPrometheus,
 		Namespace: c.Namespace,
+		Shared:    sources.ServerOf(spec.Address),
 		MaxBytes:  sources.MaxPrometheusBytes,
 		Interval:  c.Settings.Interval,
 		Fetch: func(ctx context.Context) (any, error) {

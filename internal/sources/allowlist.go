@@ -3,6 +3,7 @@ package sources
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"strings"
 )
@@ -64,6 +65,16 @@ func (a URLAllowlist) Allows(address string) error {
 		}
 	}
 	return fmt.Errorf("prometheus address %q is not under any URL that readygate's --prometheus-allowed-urls allows (%s)", address, a.String())
+}
+
+// ServerOf names the server an address reaches, its scheme, host and port,
+// for Target.Shared: every path on a server shares its concurrency.
+func ServerOf(address string) string {
+	u, err := normalizeURL(address)
+	if err != nil {
+		return address // refused before any fetch
+	}
+	return u.scheme + "://" + net.JoinHostPort(u.host, u.port)
 }
 
 func (allowed allowedURL) covers(u allowedURL) bool {

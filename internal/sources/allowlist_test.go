@@ -83,3 +83,16 @@ func TestURLAllowlistRejectsBadEntries(t *testing.T) {
 		}
 	}
 }
+
+func TestServerOf(t *testing.T) {
+	for address, want := range map[string]string{
+		"http://Prom.monitoring:9090/":         "http://prom.monitoring:9090",
+		"http://prom.monitoring:9090/tenant-a": "http://prom.monitoring:9090",
+		"https://thanos.example.com/x/y":       "https://thanos.example.com:443",
+		"http://[::1]/api":                     "http://[::1]:80",
+	} {
+		if got := ServerOf(address); got != want {
+			t.Errorf("ServerOf(%q) = %q, want %q", address, got, want)
+		}
+	}
+}

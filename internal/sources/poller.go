@@ -56,6 +56,11 @@ type Target struct {
 	// Pod is the pod whose endpoint is fetched, if any, so that ForgetPod
 	// can drop it at once.
 	Pod types.UID
+	// Shared names a server that all namespaces' targets query, such as a
+	// Prometheus: a namespace's fetches of it run at most SharedPerNamespace
+	// at once, so that one tenant's policies cannot take all the server's
+	// own concurrency. Empty for a pod's own endpoint.
+	Shared string
 	// MaxBytes is the most the fetch's response holds in memory (its body
 	// cap); it is reserved from the bytes-in-flight budget, and from its
 	// namespace's share, while the fetch runs.
@@ -122,11 +127,20 @@ type polled struct {
 	cancel    context.CancelFunc
 }
 
+// SharedPerNamespace is how many fetches of one shared server (Target.Shared)
+// one namespace runs at once: a policy's queries run one after another, so
+// two policies' rounds at once, of the 20 queries Prometheus runs at once
+// by default.
+const SharedPerNamespace = 2
+
 // lane bounds one namespace's fetches, and the bytes they hold, at once.
 type lane struct {
 	slots   chan struct{}
 	bytes   *semaphore.Weighted
 	pollers int
+	// shared bounds the namespace's fetches of each shared server; the
+	// poller's lock guards the map.
+	shared map[string]chan struct{}
 }
 
 // NewPoller returns a poller with the given number of concurrent fetches,
@@ -211,6 +225,23 @@ func (p *Poller) join(namespace string) *lane {
 	return l
 }
 
+// sharedSlots returns the lane's bound on fetches of a shared server, nil
+// for none; the caller holds p.mu.
+func (l *lane) sharedSlots(server string) chan struct{} {
+	if server == "" {
+		return nil
+	}
+	if l.shared == nil {
+		l.shared = map[string]chan struct{}{}
+	}
+	slots := l.shared[server]
+	if slots == nil {
+		slots = make(chan struct{}, SharedPerNamespace)
+		l.shared[server] = slots
+	}
+	return slots
+}
+
 // laneBudget is a namespace's share of the bytes in flight: a quarter, so
 // that one tenant's tarpits, which hold their reservations until they time
 // out, leave the rest to the others.
@@ -283,15 +314,26 @@ func (p *Poller) poll(pt *polled) {
 // fetch runs one fetch once a slot of the namespace, a worker and the
 // fetch's bytes are free, and stores its result; false means the poll ends.
 func (p *Poller) fetch(ctx context.Context, pt *polled) bool {
+	p.mu.Lock()
+	t := pt.Target
+	shared := pt.lane.sharedSlots(t.Shared)
+	p.mu.Unlock()
+	// The shared server's room first: waiting for it holds none of the
+	// namespace's slots, which its pods' fetches need.
+	if shared != nil {
+		select {
+		case shared <- struct{}{}:
+		case <-ctx.Done():
+			return false
+		}
+		defer func() { <-shared }()
+	}
 	select {
 	case pt.lane.slots <- struct{}{}:
 	case <-ctx.Done():
 		return false
 	}
 	defer func() { <-pt.lane.slots }()
-	p.mu.Lock()
-	t := pt.Target
-	p.mu.Unlock()
 	// The namespace's share first, so that waiting for it holds nothing
 	// that other namespaces need.
 	weight := min(max(t.MaxBytes, 0), p.laneBudget())

@@ -3,6 +3,7 @@ package sources
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -172,5 +173,38 @@ func TestPollerKeepsAForgottenPodForgotten(t *testing.T) {
 	}
 	if fetches.Load() != 0 {
 		t.Fatal("a forgotten pod was dialled")
+	}
+}
+
+// A server that every namespace's policies query, Prometheus, has a
+// concurrency of its own (20 queries by default): one namespace's policies
+// hold at most SharedPerNamespace of it at once, whatever their number.
+func TestPollerBoundsOneNamespacesQueriesOfASharedServer(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	p := NewPoller(64, BytesInFlight)
+	go func() { _ = p.Start(ctx) }()
+	release := make(chan struct{})
+	var running, peak, done atomic.Int32
+	for i := range 10 {
+		p.Want(Target{Key: fmt.Sprintf("hog-%d", i), Source: "prometheus", Namespace: "hog", Shared: "prometheus.monitoring:9090",
+			Interval: time.Hour, Fetch: func(context.Context) (any, error) {
+				n := running.Add(1)
+				for old := peak.Load(); n > old && !peak.CompareAndSwap(old, n); old = peak.Load() {
+				}
+				<-release
+				running.Add(-1)
+				done.Add(1)
+				return nil, nil
+			}})
+	}
+	var other atomic.Bool
+	p.Want(Target{Key: "other", Source: "prometheus", Namespace: "other", Shared: "prometheus.monitoring:9090", Interval: time.Hour,
+		Fetch: func(context.Context) (any, error) { other.Store(true); return nil, nil }})
+	waitFor(t, func() bool { return running.Load() == SharedPerNamespace && other.Load() })
+	close(release)
+	waitFor(t, func() bool { return done.Load() == 10 })
+	if peak.Load() != SharedPerNamespace {
+		t.Fatalf("%d queries of one namespace ran at once, want %d", peak.Load(), SharedPerNamespace)
 	}
 }
