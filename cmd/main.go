@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	"github.com/readygate/readygate/controllers"
+	"github.com/readygate/readygate/internal/policy"
 	"github.com/readygate/readygate/internal/sources"
 	rgwebhook "github.com/readygate/readygate/internal/webhook"
 )
@@ -56,6 +57,9 @@ func main() {
 		"Let the http and metrics sources dial hostNetwork pods, whose IP is their node's: any port of the node becomes reachable to policy authors.")
 	flag.Var(&s.controllers.SourceRules.PrometheusURLs, "prometheus-allowed-urls",
 		"Comma-separated URL prefixes (scheme, host, port, path) the prometheus source may query; empty refuses the source (Accepted=False, SourceNotAllowed).")
+	s.controllers.ReservedConditionTypes = policy.DefaultReservedConditionTypes()
+	flag.Var(&s.controllers.ReservedConditionTypes, "reserved-condition-types",
+		"Comma-separated pod condition types, or domains ending in /, that other controllers own and no policy may decide; an empty value reserves none.")
 	flag.Var(&s.controllers.SourceRules.PrometheusNamespaceHeader, "prometheus-namespace-header",
 		"HTTP header in which the prometheus source names the policy's namespace, for a proxy in front of Prometheus (prom-label-proxy -header-name) to confine its queries; empty sends none.")
 	opts := zap.Options{}
@@ -112,7 +116,9 @@ func run(s settings) error {
 	ready := caches.ready
 	// make run and clusters without cert-manager run without webhooks.
 	if os.Getenv("ENABLE_WEBHOOKS") != "false" {
-		if err := rgwebhook.Setup(ctx, mgr, env, rgwebhook.Options{OperatorNamespace: namespace, MaxPoliciesPerNamespace: s.maxPolicies}); err != nil {
+		if err := rgwebhook.Setup(ctx, mgr, env, rgwebhook.Options{
+			OperatorNamespace: namespace, MaxPoliciesPerNamespace: s.maxPolicies, ReservedConditionTypes: s.controllers.ReservedConditionTypes,
+		}); err != nil {
 			return fmt.Errorf("setting up the webhooks: %w", err)
 		}
 		// Not ready, so no traffic from the webhook Service, until it serves.

@@ -151,7 +151,7 @@ func (r *PodGateReconciler) releaseUngated(ctx context.Context, pod *corev1.Pod,
 	for _, g := range pod.Spec.ReadinessGates {
 		ct := string(g.ConditionType)
 		cur := gate.Find(pod, ct)
-		if cur == nil || cur.Status == corev1.ConditionTrue || !gate.WrittenByOperator(cur) ||
+		if cur == nil || cur.Status == corev1.ConditionTrue || !gate.WrittenByOperator(cur) || r.Policies.Reserves(ct) ||
 			policy.Owner(policies, pod, ct, r.Policies.Selects) != nil {
 			continue
 		}

@@ -34,6 +34,9 @@ type Options struct {
 	// SourceRules are where tenants' sources may reach: --source-deny-cidrs,
 	// --allow-host-network-sources, --prometheus-allowed-urls.
 	SourceRules sources.Rules
+	// ReservedConditionTypes are --reserved-condition-types: no policy
+	// decides them.
+	ReservedConditionTypes policy.ConditionTypes
 	// PodBodies is the store the manager's cache was built with
 	// (CacheOptions): the gated pods' spec and status.
 	PodBodies *PodBodies
@@ -49,7 +52,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, env *cel.Env, opts Options) er
 	if err := mgr.Add(poller); err != nil {
 		return err
 	}
-	policies := policy.NewCache(env, opts.SourceRules.PrometheusURLs)
+	policies := policy.NewCache(env, opts.SourceRules.PrometheusURLs, opts.ReservedConditionTypes)
 	tracker := gate.NewTracker()
 	rec := mgr.GetEventRecorder("readygate")
 	recount := make(chan event.GenericEvent, 1024)

@@ -17,6 +17,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/readygate/readygate/controllers"
+	"github.com/readygate/readygate/internal/policy"
 	"github.com/readygate/readygate/internal/sources"
 	"github.com/readygate/readygate/internal/testenv"
 )
@@ -85,7 +86,8 @@ func startManager() {
 	Expect(err).NotTo(HaveOccurred())
 	var ctx context.Context
 	ctx, stopManager = context.WithCancel(context.Background())
-	Expect(controllers.Setup(ctx, mgr, env, controllers.Options{MaxConcurrentReconciles: 4, SourceWorkers: 16, SourceRules: sourceRules(), PodBodies: podBodies})).To(Succeed())
+	Expect(controllers.Setup(ctx, mgr, env, controllers.Options{MaxConcurrentReconciles: 4, SourceWorkers: 16, SourceRules: sourceRules(), PodBodies: podBodies,
+		ReservedConditionTypes: policy.DefaultReservedConditionTypes()})).To(Succeed())
 	managerExited = make(chan struct{})
 	go func() {
 		defer GinkgoRecover()

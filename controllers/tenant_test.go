@@ -23,6 +23,33 @@ import (
 // Tenants attack the operator (design rules 15-18). The deny list and
 // --allow-host-network-sources are unit-tested in internal/sources: the
 // suite's pods live on loopback, so it runs with an empty deny list.
+var _ = Describe("a reserved condition type", func() {
+	// A load balancer's gate keeps a pod out of traffic until the load
+	// balancer can reach it: a tenant's policy must not open it early, even
+	// by suspending itself, which sets its gates True unevaluated.
+	It("is never written, even by a suspended policy", func(ctx SpecContext) {
+		ns := newNamespace(ctx)
+		const lb = "target-health.elbv2.k8s.aws/k8s-shop-web"
+		pods := createPods(ctx, ns, "web", 2, withGates(lb))
+		p := newPolicy(ns, "lb", "true", func(p *v1alpha1.ReadinessGatePolicy) {
+			p.Spec.ConditionType = lb
+			p.Spec.Suspend = true
+		})
+		Expect(k8s.Create(ctx, p)).To(Succeed())
+		Eventually(policyCondition(ctx, p, v1alpha1.ConditionAccepted)).Should(And(
+			HaveField("Reason", v1alpha1.ReasonConditionTypeReserved),
+			HaveField("Message", ContainSubstring("--reserved-condition-types")),
+		))
+		for _, pod := range pods {
+			Consistently(conditionOf(ctx, pod, lb), "2s").Should(BeNil())
+		}
+		Expect(k8s.Delete(ctx, p)).To(Succeed())
+		for _, pod := range pods {
+			Consistently(conditionOf(ctx, pod, lb), "1s").Should(BeNil(), "nor released on delete")
+		}
+	})
+})
+
 var _ = Describe("tenant safety", func() {
 	// stillGating checks, after each attack, that the operator is alive and
 	// still gates another namespace's pods by their expression.

@@ -35,6 +35,11 @@ const (
 	// administrator does not allow (a Prometheus URL outside
 	// --prometheus-allowed-urls).
 	ReasonSourceNotAllowed = "SourceNotAllowed"
+
+	// ReasonConditionTypeReserved: the policy's conditionType belongs to
+	// another controller, as the operator's administrator says
+	// (--reserved-condition-types): the policy touches no pod.
+	ReasonConditionTypeReserved = "ConditionTypeReserved"
 )
 
 // Reasons on the pod condition a policy owns.

@@ -147,6 +147,7 @@ func (c *Compiled) ReadsOnlyPod() bool {
 type Cache struct {
 	env            *cel.Env
 	prometheusURLs sources.URLAllowlist
+	reserved       ConditionTypes
 
 	mu      sync.Mutex
 	entries map[types.UID]*cacheEntry
@@ -166,11 +167,15 @@ type cacheEntry struct {
 	compiled   *Compiled
 }
 
-// NewCache returns a cache that compiles in env and allows the prometheus
-// source only at prometheusURLs.
-func NewCache(env *cel.Env, prometheusURLs sources.URLAllowlist) *Cache {
-	return &Cache{env: env, prometheusURLs: prometheusURLs, entries: map[types.UID]*cacheEntry{}, forgotten: utilcache.NewExpiring()}
+// NewCache returns a cache that compiles in env, allows the prometheus
+// source only at prometheusURLs, and refuses the reserved condition types.
+func NewCache(env *cel.Env, prometheusURLs sources.URLAllowlist, reserved ConditionTypes) *Cache {
+	return &Cache{env: env, prometheusURLs: prometheusURLs, reserved: reserved, entries: map[types.UID]*cacheEntry{}, forgotten: utilcache.NewExpiring()}
 }
+
+// Reserves reports whether conditionType is another controller's: the
+// operator writes no condition of that type, whatever a policy says.
+func (c *Cache) Reserves(conditionType string) bool { return c.reserved.Reserves(conditionType) }
 
 // Get returns the stored policy compiled, compiling it when its generation is new.
 func (c *Cache) Get(p *v1alpha1.ReadinessGatePolicy) *Compiled {
@@ -183,8 +188,20 @@ func (c *Cache) Get(p *v1alpha1.ReadinessGatePolicy) *Compiled {
 		}
 	}
 	c.mu.Unlock()
-	e.once.Do(func() { e.compiled = Compile(c.env, p, true, &c.prometheusURLs) })
+	e.once.Do(func() { e.compiled = c.compile(p) })
 	return e.compiled
+}
+
+// compile compiles a stored policy. One for a reserved condition type
+// selects nothing, so it writes no pod, not even when suspended or in
+// DryRun, which set gates True unevaluated.
+func (c *Cache) compile(p *v1alpha1.ReadinessGatePolicy) *Compiled {
+	compiled := Compile(c.env, p, true, &c.prometheusURLs)
+	if err := c.reserved.Check(p.Spec.ConditionType); err != nil {
+		compiled.Err = &InvalidError{Reason: v1alpha1.ReasonConditionTypeReserved, Err: err}
+		compiled.Selector = nil
+	}
+	return compiled
 }
 
 // Forget drops a deleted policy.

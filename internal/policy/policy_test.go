@@ -222,7 +222,7 @@ func TestCacheKeepsAForgottenPolicyForgotten(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := NewCache(env, nil)
+	c := NewCache(env, nil, nil)
 	p := pol("gone", time.Minute, "x/a", map[string]string{"app": "web"})
 	p.Spec.Expression = "true"
 	if got := c.Get(&p); got.Err != nil {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/readygate/readygate/api/v1alpha1"
 	"github.com/readygate/readygate/internal/cel"
+	"github.com/readygate/readygate/internal/policy"
 )
 
 // Options configure the webhooks.
@@ -21,6 +22,8 @@ type Options struct {
 	// MaxPoliciesPerNamespace is the most policies the validator admits in
 	// one namespace.
 	MaxPoliciesPerNamespace int
+	// ReservedConditionTypes are refused as a policy's conditionType.
+	ReservedConditionTypes policy.ConditionTypes
 }
 
 // DefaultMaxPoliciesPerNamespace bounds what one namespace's policies cost
@@ -45,6 +48,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, env *cel.Env, opts Options) er
 		Cache: mgr.GetClient(), API: mgr.GetAPIReader(), Decoder: admission.NewDecoder(mgr.GetScheme()), OperatorNamespace: opts.OperatorNamespace,
 	}})
 	return ctrl.NewWebhookManagedBy(mgr, &v1alpha1.ReadinessGatePolicy{}).
-		WithValidator(&PolicyValidator{Env: env, Cache: mgr.GetClient(), API: mgr.GetAPIReader(), Access: mgr.GetClient(), MaxPerNamespace: opts.MaxPoliciesPerNamespace}).
+		WithValidator(&PolicyValidator{Env: env, Cache: mgr.GetClient(), API: mgr.GetAPIReader(), Access: mgr.GetClient(),
+			MaxPerNamespace: opts.MaxPoliciesPerNamespace, Reserved: opts.ReservedConditionTypes}).
 		Complete()
 }

@@ -18,6 +18,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/readygate/readygate/controllers"
+	"github.com/readygate/readygate/internal/policy"
 	"github.com/readygate/readygate/internal/testenv"
 	"github.com/readygate/readygate/internal/webhook"
 )
@@ -84,7 +85,7 @@ func runManager(cfg *rest.Config, opts ctrl.Options, webhooks bool) (ctrl.Manage
 	ctx, cancel := context.WithCancel(context.Background())
 	Expect(controllers.Setup(ctx, mgr, env, controllers.Options{MaxConcurrentReconciles: 4, SourceWorkers: 4, PodBodies: bodies})).To(Succeed())
 	if webhooks {
-		Expect(webhook.Setup(ctx, mgr, env, webhook.Options{MaxPoliciesPerNamespace: suitePolicyCap})).To(Succeed())
+		Expect(webhook.Setup(ctx, mgr, env, webhook.Options{MaxPoliciesPerNamespace: suitePolicyCap, ReservedConditionTypes: policy.DefaultReservedConditionTypes()})).To(Succeed())
 	}
 	done := make(chan struct{})
 	go func() {

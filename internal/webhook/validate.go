@@ -36,6 +36,8 @@ type PolicyValidator struct {
 	Access client.Client
 	// MaxPerNamespace is the most policies one namespace may hold; 0, no cap.
 	MaxPerNamespace int
+	// Reserved are the condition types other controllers own.
+	Reserved policy.ConditionTypes
 }
 
 var _ admission.Validator[*v1alpha1.ReadinessGatePolicy] = (*PolicyValidator)(nil)
@@ -95,6 +97,9 @@ func (v *PolicyValidator) ValidateDelete(context.Context, *v1alpha1.ReadinessGat
 func (v *PolicyValidator) validate(ctx context.Context, old, p *v1alpha1.ReadinessGatePolicy) (admission.Warnings, error) {
 	stored := old != nil && sameExpressions(old, p)
 	errs := fieldErrors(policy.Compile(v.Env, p, stored, nil), p)
+	if err := v.Reserved.Check(p.Spec.ConditionType); err != nil {
+		errs = append(errs, field.Forbidden(field.NewPath("spec", "conditionType"), err.Error()))
+	}
 	denied, err := v.secretErrors(ctx, old, p)
 	if err != nil {
 		return nil, err

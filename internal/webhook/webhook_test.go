@@ -202,6 +202,16 @@ var _ = Describe("the policy validator", func() {
 		}).Should(Succeed(), "finalizers still come off")
 	})
 
+	It("refuses a condition type that another controller owns, and says which flag reserves it", func(ctx SpecContext) {
+		ns := namespace(ctx, false)
+		p := newPolicy(ns, "neg", "true")
+		p.Spec.ConditionType = "cloud.google.com/load-balancer-neg-ready"
+		Expect(k8s.Create(ctx, p)).To(MatchError(And(
+			ContainSubstring("spec.conditionType: Forbidden"),
+			ContainSubstring("belongs to another controller, as readygate's --reserved-condition-types says"),
+		)))
+	})
+
 	It("rejects a bad selector", func(ctx SpecContext) {
 		ns := namespace(ctx, false)
 		p := newPolicy(ns, "badsel", "true")

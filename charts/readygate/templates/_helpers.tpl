@@ -76,6 +76,7 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 - --allow-host-network-sources={{ $m.allowHostNetworkSources }}
 - --prometheus-allowed-urls={{ join "," $m.prometheusAllowedURLs }}
 - --prometheus-namespace-header={{ $m.prometheusNamespaceHeader }}
+- --reserved-condition-types={{ join "," $m.reservedConditionTypes }}
 - --zap-devel={{ $m.log.development }}
 - --zap-log-level={{ $m.log.level }}
 - --zap-encoder={{ $m.log.encoder }}
