@@ -110,7 +110,9 @@ func PlanPod(in PodInput) Plan {
 		d = dryRun(d)
 	}
 	if !Changed(cur, d) {
-		st.FlipHeld = false
+		// An error held the gate, as it was: a held flip stays held, and is
+		// not told again when the next verdict holds it once more.
+		st.FlipHeld = st.FlipHeld && d.Stale
 		return Plan{State: st, Requeue: requeue}
 	}
 	admitted := false
