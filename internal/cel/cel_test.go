@@ -44,6 +44,8 @@ func TestCompileErrors(t *testing.T) {
 			[]string{"spec.expression: must evaluate to bool but evaluates to int"}},
 		{"undeclared variable", Policy{Expression: "http.statusCode == 200"},
 			[]string{"spec.expression: compilation failed", "undeclared reference to 'http'"}},
+		{"a source the policy does not declare says how to declare it", Policy{Expression: "metrics.value('x') > 0.0"},
+			[]string{"undeclared reference to 'metrics'", "spec.sources.metrics is not set: declare it to read metrics"}},
 		{"message must be string", Policy{Expression: "true", MessageExpression: "1 + 1"},
 			[]string{"spec.messageExpression: must evaluate to string but evaluates to int"}},
 		{"unknown variable", Policy{Expression: "variables.nope"},

@@ -162,10 +162,30 @@ func (e *Env) Compile(p Policy, stored bool) (*Program, error) {
 		}
 	}
 	if len(errs) > 0 {
+		for i := range errs {
+			errs[i].Detail += undeclaredSourceHint(errs[i].Detail, p.Sources)
+		}
 		return nil, &CompileError{Errors: errs}
 	}
 	prog.metricNames = slices.Sorted(maps.Keys(names))
 	return prog, nil
+}
+
+// undeclaredSourceHint tells the author of an expression that reads a source
+// the policy does not declare how to declare it: CEL says only that the
+// name is undeclared.
+func undeclaredSourceHint(detail string, declared []Source) string {
+	var hints []string
+	for _, name := range []string{VarEndpoints, VarHTTP, VarMetrics, VarPrometheus} {
+		if strings.Contains(detail, "undeclared reference to '"+name+"'") &&
+			!slices.ContainsFunc(declared, func(s Source) bool { return s.Name == name }) {
+			hints = append(hints, fmt.Sprintf("spec.sources.%s is not set: declare it to read %s", name, name))
+		}
+	}
+	if len(hints) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(hints, "; ") + ")"
 }
 
 // compileOne parses, type-checks and plans one expression. want, when set, is
