@@ -46,7 +46,10 @@ type Result struct {
 
 // Target is what a caller wants polled.
 type Target struct {
-	// Key identifies the target: the same key from several policies is fetched once.
+	// Key identifies the target: the same key at the same interval from
+	// several policies is fetched once. At another interval it is another
+	// target: a policy's thresholds count its own fetches, and one policy's
+	// hour must not space out another's seconds.
 	Key string
 	// Source names the source in metrics, e.g. http.
 	Source string
@@ -68,7 +71,8 @@ type Target struct {
 	Interval time.Duration
 	Fetch    Fetch
 	// OnChange is called when a fetch's result differs from the previous
-	// one, and after every failed fetch that is a verdict on the pod.
+	// one, and after every failed fetch of a pod's endpoint that is a
+	// verdict on the pod.
 	OnChange func()
 }
 
@@ -174,6 +178,7 @@ func (p *Poller) Start(ctx context.Context) error {
 // any. The first call starts polling it at once, unless its pod was
 // forgotten in the last minute.
 func (p *Poller) Want(t Target) (Result, bool) {
+	t.Key = fmt.Sprintf("%s@%s", t.Key, t.Interval)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	pt, ok := p.targets[t.Key]
@@ -291,7 +296,11 @@ func (p *Poller) poll(pt *polled) {
 		return
 	}
 	for {
-		if !p.fetch(ctx, pt) {
+		changed, ok := p.fetch(ctx, pt)
+		for _, f := range changed {
+			f()
+		}
+		if !ok {
 			return
 		}
 		p.mu.Lock()
@@ -312,8 +321,10 @@ func (p *Poller) poll(pt *polled) {
 }
 
 // fetch runs one fetch once a slot of the namespace, a worker and the
-// fetch's bytes are free, and stores its result; false means the poll ends.
-func (p *Poller) fetch(ctx context.Context, pt *polled) bool {
+// fetch's bytes are free, and stores its result. It returns the OnChange
+// calls its result asks for, to make once it holds none of those (they may
+// wait on the reconcilers' queues), and false when the poll ends.
+func (p *Poller) fetch(ctx context.Context, pt *polled) ([]func(), bool) {
 	p.mu.Lock()
 	t := pt.Target
 	shared := pt.lane.sharedSlots(t.Shared)
@@ -324,14 +335,14 @@ func (p *Poller) fetch(ctx context.Context, pt *polled) bool {
 		select {
 		case shared <- struct{}{}:
 		case <-ctx.Done():
-			return false
+			return nil, false
 		}
 		defer func() { <-shared }()
 	}
 	select {
 	case pt.lane.slots <- struct{}{}:
 	case <-ctx.Done():
-		return false
+		return nil, false
 	}
 	defer func() { <-pt.lane.slots }()
 	// The namespace's share first, so that waiting for it holds nothing
@@ -339,19 +350,19 @@ func (p *Poller) fetch(ctx context.Context, pt *polled) bool {
 	weight := min(max(t.MaxBytes, 0), p.laneBudget())
 	if weight > 0 {
 		if err := pt.lane.bytes.Acquire(ctx, weight); err != nil {
-			return false
+			return nil, false
 		}
 		defer pt.lane.bytes.Release(weight)
 	}
 	select {
 	case p.workers <- struct{}{}:
 	case <-ctx.Done():
-		return false
+		return nil, false
 	}
 	defer func() { <-p.workers }()
 	if weight > 0 {
 		if err := p.bytes.Acquire(ctx, weight); err != nil {
-			return false
+			return nil, false
 		}
 	}
 	start := time.Now()
@@ -360,13 +371,10 @@ func (p *Poller) fetch(ctx context.Context, pt *polled) bool {
 		p.bytes.Release(weight)
 	}
 	if ctx.Err() != nil {
-		return false // forgotten, or the poller stops: the result is no one's
+		return nil, false // forgotten, or the poller stops: the result is no one's
 	}
 	fetchSeconds.WithLabelValues(t.Source).Observe(time.Since(start).Seconds())
-	for _, changed := range p.store(pt, Result{Value: v, Err: err, At: time.Now()}) {
-		changed()
-	}
-	return true
+	return p.store(pt, Result{Value: v, Err: err, At: time.Now()}), true
 }
 
 // store records a result and returns the OnChange of each target whose
@@ -392,9 +400,11 @@ func (p *Poller) store(pt *polled, r Result) []func() {
 	} else {
 		pt.overloaded = 0
 	}
-	// A failed fetch is a probe that counts toward failureThreshold, so
-	// each one is told, not only the first of a run with the same error.
-	probeFailed := r.Err != nil && !errors.Is(r.Err, ErrNoVerdict)
+	// A failed fetch of a pod's own endpoint is a probe that counts toward
+	// failureThreshold, so each one is told, not only the first of a run
+	// with the same error. A shared server's failure is no verdict on any
+	// pod, and its repeats change nothing.
+	probeFailed := pt.Pod != "" && r.Err != nil && !errors.Is(r.Err, ErrNoVerdict)
 	if (prev == nil || probeFailed || errText(prev.Err) != errText(r.Err) || !reflect.DeepEqual(prev.Value, r.Value)) && pt.OnChange != nil {
 		changed = append(changed, pt.OnChange)
 	}

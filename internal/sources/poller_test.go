@@ -20,7 +20,7 @@ func TestPollerFetchesOncePerKeyAndNotifiesChanges(t *testing.T) {
 
 	var fetches, changes atomic.Int32
 	var fail atomic.Bool
-	target := Target{Key: "pod-a/http", Source: "http", Interval: 50 * time.Millisecond,
+	target := Target{Key: "pod-a/http", Source: "http", Pod: "pod-a", Interval: 50 * time.Millisecond,
 		Fetch: func(context.Context) (any, error) {
 			fetches.Add(1)
 			if fail.Load() {
@@ -206,5 +206,44 @@ func TestPollerBoundsOneNamespacesQueriesOfASharedServer(t *testing.T) {
 	waitFor(t, func() bool { return done.Load() == 10 })
 	if peak.Load() != SharedPerNamespace {
 		t.Fatalf("%d queries of one namespace ran at once, want %d", peak.Load(), SharedPerNamespace)
+	}
+}
+
+// Two policies that read one endpoint at different intervals each get
+// their own fetches: a shared target polled at the interval of whichever
+// asked last left the other's thresholds waiting for the slower interval.
+func TestPollerFetchesEachIntervalOnItsOwn(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	p := NewPoller(4, BytesInFlight)
+	go func() { _ = p.Start(ctx) }()
+	var fetches atomic.Int32
+	fast := Target{Key: "pod-a/http", Source: "http", Interval: 20 * time.Millisecond,
+		Fetch: func(context.Context) (any, error) { fetches.Add(1); return 1, nil }}
+	slow := fast
+	slow.Interval = time.Hour
+	p.Want(fast)
+	p.Want(slow)
+	waitFor(t, func() bool { p.Want(fast); p.Want(slow); return fetches.Load() >= 10 })
+	if p.Len() != 2 {
+		t.Fatalf("%d targets, want one per interval", p.Len())
+	}
+}
+
+// A shared server's failure says nothing about any pod: its repeats are not
+// told, or a Prometheus outage would re-evaluate every pod of every policy
+// at each failed round, to no effect.
+func TestPollerTellsASharedServersSameFailureOnce(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	p := NewPoller(2, BytesInFlight)
+	go func() { _ = p.Start(ctx) }()
+	var fetches, changes atomic.Int32
+	target := Target{Key: "policy/prometheus", Source: "prometheus", Shared: "http://prom:9090", Interval: 20 * time.Millisecond,
+		Fetch: func(context.Context) (any, error) { fetches.Add(1); return nil, errors.New("connection refused") },
+		OnChange: func() { changes.Add(1) }}
+	waitFor(t, func() bool { p.Want(target); return fetches.Load() >= 5 })
+	if n := changes.Load(); n != 1 {
+		t.Fatalf("%d notifications of one failure repeated %d times, want 1", n, fetches.Load())
 	}
 }
