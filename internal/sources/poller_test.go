@@ -240,7 +240,7 @@ func TestPollerTellsASharedServersSameFailureOnce(t *testing.T) {
 	go func() { _ = p.Start(ctx) }()
 	var fetches, changes atomic.Int32
 	target := Target{Key: "policy/prometheus", Source: "prometheus", Shared: "http://prom:9090", Interval: 20 * time.Millisecond,
-		Fetch: func(context.Context) (any, error) { fetches.Add(1); return nil, errors.New("connection refused") },
+		Fetch:    func(context.Context) (any, error) { fetches.Add(1); return nil, errors.New("connection refused") },
 		OnChange: func() { changes.Add(1) }}
 	waitFor(t, func() bool { p.Want(target); return fetches.Load() >= 5 })
 	if n := changes.Load(); n != 1 {
