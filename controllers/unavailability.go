@@ -62,6 +62,13 @@ func newUnavailability(cache client.Reader) *unavailability {
 func (u *unavailability) admit(ctx context.Context, c *policy.Compiled, matched int, pod *corev1.Pod) bool {
 	u.mu.Lock()
 	defer u.mu.Unlock()
+	// The pod's own flip, admitted before and whose write got no answer,
+	// holds its room still: the retry takes it again, renewed.
+	key := client.ObjectKeyFromObject(pod)
+	if at, ok := u.admitted[c.UID][key]; ok && time.Since(at) <= admittedFor {
+		u.admitted[c.UID][key] = time.Now()
+		return true
+	}
 	unready := &corev1.PodList{}
 	if err := u.cache.List(ctx, unready, client.InNamespace(c.Namespace), client.MatchingFields{indexUnreadyGates: c.ConditionType}, client.UnsafeDisableDeepCopy); err != nil {
 		log.FromContext(ctx).Error(err, "counting the pods whose gate is not True; holding the flip", "policy", c.Name)
@@ -87,7 +94,7 @@ func (u *unavailability) admit(ctx context.Context, c *policy.Compiled, matched 
 	if u.admitted[c.UID] == nil {
 		u.admitted[c.UID] = map[types.NamespacedName]time.Time{}
 	}
-	u.admitted[c.UID][client.ObjectKeyFromObject(pod)] = now
+	u.admitted[c.UID][key] = now
 	return true
 }
 

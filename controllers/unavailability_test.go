@@ -6,9 +6,16 @@ import (
 	"fmt"
 	"net/url"
 	"testing"
+	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/readygate/readygate/internal/policy"
 )
 
 // An admitted flip is given back only when its write certainly changed
@@ -40,5 +47,21 @@ func TestWriteRejected(t *testing.T) {
 				t.Fatalf("writeRejected(%v) = %v, want %v", tc.err, got, tc.want)
 			}
 		})
+	}
+}
+
+// A flip whose write got no answer keeps its room; when the pod's next
+// evaluation asks again, that room is its own, not another pod's: it must
+// not wait out admittedFor behind itself. The cache is never read then.
+func TestAdmitLetsAPodRetryItsOwnAdmittedFlip(t *testing.T) {
+	u := newUnavailability(nil)
+	c := &policy.Compiled{UID: "p1", Namespace: "shop", ConditionType: "readygate.io/x", MaxUnavailable: intstr.FromInt32(1)}
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "web-0"}}
+	u.admitted[c.UID] = map[types.NamespacedName]time.Time{{Namespace: "shop", Name: "web-0"}: time.Now().Add(-30 * time.Second)}
+	if !u.admit(context.Background(), c, 4, pod) {
+		t.Fatal("the pod's retry was refused its own room")
+	}
+	if at := u.admitted[c.UID][types.NamespacedName{Namespace: "shop", Name: "web-0"}]; time.Since(at) > time.Second {
+		t.Fatalf("the retry did not renew the admission (%s old)", time.Since(at))
 	}
 }
