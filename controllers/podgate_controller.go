@@ -155,7 +155,7 @@ func (r *PodGateReconciler) releaseUngated(ctx context.Context, pod *corev1.Pod,
 			policy.Owner(policies, pod, ct, r.Policies.Selects) != nil {
 			continue
 		}
-		reason := r.releaseReason(policies, pod.Namespace, ct)
+		reason := r.releaseReason(policies, pod, ct)
 		if reason == "" {
 			continue
 		}
@@ -172,11 +172,11 @@ func (r *PodGateReconciler) releaseUngated(ctx context.Context, pod *corev1.Pod,
 // (its labels or the selector changed), or the policy that decided it was
 // deleted with onDelete: Release and this False came late. "" leaves it:
 // its policy was deleted with onDelete: Retain.
-func (r *PodGateReconciler) releaseReason(policies []v1alpha1.ReadinessGatePolicy, namespace, conditionType string) string {
+func (r *PodGateReconciler) releaseReason(policies []v1alpha1.ReadinessGatePolicy, pod *corev1.Pod, conditionType string) string {
 	switch {
 	case policy.Declared(policies, conditionType):
 		return v1alpha1.ReasonNotSelected
-	case policy.ReleasedOnDelete(policies, conditionType) || r.released.recently(namespace, conditionType):
+	case policy.ReleasedOnDelete(policies, pod, conditionType) || r.released.recently(pod.Namespace, conditionType, pod.Labels):
 		return v1alpha1.ReasonPolicyDeleted
 	}
 	return ""

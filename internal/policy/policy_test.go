@@ -68,29 +68,33 @@ func TestOwner(t *testing.T) {
 }
 
 func TestReleasedOnDelete(t *testing.T) {
-	deleting := func(onDelete v1alpha1.OnDeletePolicy) v1alpha1.ReadinessGatePolicy {
-		p := pol("p", time.Hour, "x/a", nil)
+	web := map[string]string{"app": "web"}
+	deleting := func(name string, onDelete v1alpha1.OnDeletePolicy, match map[string]string) v1alpha1.ReadinessGatePolicy {
+		p := pol(name, time.Hour, "x/a", match)
 		p.DeletionTimestamp, p.Spec.OnDelete = &metav1.Time{Time: t0}, onDelete
 		return p
 	}
+	p := pod("p", web, []string{"x/a"})
 	cases := []struct {
 		name     string
 		policies []v1alpha1.ReadinessGatePolicy
 		want     bool
 	}{
-		{"a policy deleted with Release", []v1alpha1.ReadinessGatePolicy{deleting(v1alpha1.OnDeleteRelease)}, true},
-		{"a policy deleted with the default", []v1alpha1.ReadinessGatePolicy{deleting("")}, true},
-		{"a policy deleted with Retain", []v1alpha1.ReadinessGatePolicy{deleting(v1alpha1.OnDeleteRetain)}, false},
-		{"a live policy", []v1alpha1.ReadinessGatePolicy{pol("p", time.Hour, "x/a", nil)}, false},
+		{"a policy deleted with Release", []v1alpha1.ReadinessGatePolicy{deleting("l", v1alpha1.OnDeleteRelease, web)}, true},
+		{"a policy deleted with the default", []v1alpha1.ReadinessGatePolicy{deleting("l", "", web)}, true},
+		{"a policy deleted with Retain", []v1alpha1.ReadinessGatePolicy{deleting("r", v1alpha1.OnDeleteRetain, web)}, false},
+		{"a live policy", []v1alpha1.ReadinessGatePolicy{pol("l", time.Hour, "x/a", web)}, false},
+		{"a Release policy that did not select the pod, deleted with a Retain one that did", []v1alpha1.ReadinessGatePolicy{
+			deleting("l", v1alpha1.OnDeleteRelease, map[string]string{"app": "db"}), deleting("r", v1alpha1.OnDeleteRetain, web)}, false},
 		{"a policy of another type deleted with Release", []v1alpha1.ReadinessGatePolicy{func() v1alpha1.ReadinessGatePolicy {
-			p := deleting(v1alpha1.OnDeleteRelease)
+			p := deleting("l", v1alpha1.OnDeleteRelease, web)
 			p.Spec.ConditionType = "x/b"
 			return p
 		}()}, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := ReleasedOnDelete(tc.policies, "x/a"); got != tc.want {
+			if got := ReleasedOnDelete(tc.policies, &p, "x/a"); got != tc.want {
 				t.Fatalf("ReleasedOnDelete = %v, want %v", got, tc.want)
 			}
 		})

@@ -66,13 +66,19 @@ func Declared(policies []v1alpha1.ReadinessGatePolicy, conditionType string) boo
 }
 
 // ReleasedOnDelete reports whether a policy of the list that is being
-// deleted with onDelete: Release declares conditionType.
-func ReleasedOnDelete(policies []v1alpha1.ReadinessGatePolicy, conditionType string) bool {
+// deleted with onDelete: Release decided conditionType on the pod, and no
+// policy being deleted with Retain did.
+func ReleasedOnDelete(policies []v1alpha1.ReadinessGatePolicy, pod *corev1.Pod, conditionType string) bool {
+	released := false
 	for i := range policies {
 		p := &policies[i]
-		if p.DeletionTimestamp != nil && p.Spec.ConditionType == conditionType && p.Spec.OnDelete != v1alpha1.OnDeleteRetain {
-			return true
+		if p.DeletionTimestamp == nil || p.Spec.ConditionType != conditionType || !Selects(p, pod) {
+			continue
 		}
+		if p.Spec.OnDelete == v1alpha1.OnDeleteRetain {
+			return false
+		}
+		released = true
 	}
-	return false
+	return released
 }
