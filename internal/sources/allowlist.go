@@ -67,6 +67,13 @@ func (a URLAllowlist) Allows(address string) error {
 	return fmt.Errorf("prometheus address %q is not under any URL that readygate's --prometheus-allowed-urls allows (%s)", address, a.String())
 }
 
+// oddInPath is a character of a decoded path that some server in front of
+// Prometheus may read otherwise than this check: ";" and "\" as separators,
+// "%" as a second encoding, spaces, controls and anything not ASCII.
+func oddInPath(r rune) bool {
+	return r <= ' ' || r > '~' || r == ';' || r == '\\' || r == '%'
+}
+
 // ServerOf names the server an address reaches, its scheme, host and port,
 // for Target.Shared: every path on a server shares its concurrency.
 func ServerOf(address string) string {
@@ -84,8 +91,8 @@ func (allowed allowedURL) covers(u allowedURL) bool {
 
 // normalizeURL parses an http(s) URL with a host and nothing that could make
 // it mean something else to a server than to this check: no credentials, no
-// query or fragment, no "." or ".." path segments, no ";", "\" or encoded
-// slash in the path.
+// query or fragment, no "." or ".." path segments, no encoded slash and
+// nothing oddInPath in the path.
 func normalizeURL(s string) (allowedURL, error) {
 	u, err := url.Parse(s)
 	if err != nil {
@@ -110,9 +117,10 @@ func normalizeURL(s string) (allowedURL, error) {
 		return allowedURL{}, fmt.Errorf("%q has a query or fragment", s)
 	}
 	// Servers in front of Prometheus (Tomcat, Spring, some gateways) read
-	// ";" and "\" as parts of path segments and decode encoded separators,
-	// so they would see segments, and "..", where this check sees none.
-	if i := strings.IndexAny(u.Path, `;\`); i >= 0 {
+	// ";" and "\" as parts of path segments, decode encoded separators or
+	// decode twice, so they would see segments, and "..", where this check
+	// sees none.
+	if i := strings.IndexFunc(u.Path, oddInPath); i >= 0 {
 		return allowedURL{}, fmt.Errorf("%q has %q in its path", s, u.Path[i:i+1])
 	}
 	if raw := strings.ToLower(u.EscapedPath()); strings.Contains(raw, "%2f") {

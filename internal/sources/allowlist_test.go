@@ -38,6 +38,11 @@ func TestURLAllowlist(t *testing.T) {
 		{address: "https://thanos.example.com/tenant-a%2F..%2Ftenant-b", wantErr: "has an encoded slash in its path"},
 		{address: "https://thanos.example.com/tenant-a/..%5Ctenant-b", wantErr: `has "\\" in its path`},
 		{address: `https://thanos.example.com/tenant-a/..\tenant-b`, wantErr: `has "\\" in its path`},
+		// Double-encoded, control and non-ASCII bytes: for gateways that decode twice or leniently.
+		{address: "https://thanos.example.com/tenant-a/%252e%252e/tenant-b", wantErr: `has "%" in its path`},
+		{address: "https://thanos.example.com/tenant-a/..%00/tenant-b", wantErr: `has "\x00" in its path`},
+		{address: "https://thanos.example.com/tenant-a/%c0%ae%c0%ae/tenant-b", wantErr: `has "\xc0" in its path`},
+		{address: "https://thanos.example.com/tenant-a/api%20v1", wantErr: `has " " in its path`},
 		{address: "http://prom.monitoring:9090/?x=1", wantErr: "has a query or fragment"},
 		{address: "http://prom.monitoring:9090#frag", wantErr: "has a query or fragment"},
 		{address: "file:///etc/passwd", wantErr: "the scheme must be http or https"},

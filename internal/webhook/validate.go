@@ -97,7 +97,9 @@ func (v *PolicyValidator) ValidateDelete(context.Context, *v1alpha1.ReadinessGat
 func (v *PolicyValidator) validate(ctx context.Context, old, p *v1alpha1.ReadinessGatePolicy) (admission.Warnings, error) {
 	stored := old != nil && sameExpressions(old, p)
 	errs := fieldErrors(policy.Compile(v.Env, p, stored, nil), p)
-	if err := v.Reserved.Check(p.Spec.ConditionType); err != nil {
+	// On create only: conditionType is immutable, and a policy stored before
+	// its type was reserved stays updatable and deletable.
+	if err := v.Reserved.Check(p.Spec.ConditionType); old == nil && err != nil {
 		errs = append(errs, field.Forbidden(field.NewPath("spec", "conditionType"), err.Error()))
 	}
 	denied, err := v.secretErrors(ctx, old, p)
