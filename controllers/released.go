@@ -39,8 +39,15 @@ func (r *releasedTypes) note(gone client.Object) {
 	key := releasedKey(p.Namespace, p.Spec.ConditionType)
 	selectors, _ := r.recent.Get(key)
 	list, _ := selectors.([]labels.Selector)
-	r.recent.Set(key, append(append([]labels.Selector{}, list...), sel), releasedFor)
+	// A tenant deleting policies in a loop must not grow it without bound:
+	// the newest ones are those whose evaluations may still be under way.
+	list = append(list[max(0, len(list)-releasedPerType+1):len(list):len(list)], sel)
+	r.recent.Set(key, list, releasedFor)
 }
+
+// releasedPerType is how many deleted policies of one namespace and
+// condition type are remembered.
+const releasedPerType = 16
 
 // recently reports whether a policy of the namespace that decided the
 // condition type, and selected a pod with these labels, was deleted with

@@ -1,9 +1,11 @@
 package controllers
 
 import (
+	"strconv"
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/readygate/readygate/api/v1alpha1"
 )
@@ -35,5 +37,24 @@ func TestReleasedTypesRemembersWhatTheDeletedPolicySelected(t *testing.T) {
 		if got := r.recently(tc.ns, tc.ct, map[string]string{"app": tc.app}); got != tc.want {
 			t.Errorf("recently(%s, %s, app=%s) = %v, want %v", tc.ns, tc.ct, tc.app, got, tc.want)
 		}
+	}
+}
+
+func TestReleasedTypesKeepsTheNewestDeletionsOnly(t *testing.T) {
+	r := newReleasedTypes()
+	for i := range releasedPerType + 5 {
+		r.note(&v1alpha1.ReadinessGatePolicy{
+			ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "p"},
+			Spec: v1alpha1.ReadinessGatePolicySpec{ConditionType: "readygate.io/warm",
+				Selector: metav1.LabelSelector{MatchLabels: map[string]string{"n": strconv.Itoa(i)}}},
+		})
+	}
+	selectors, _ := r.recent.Get(releasedKey("shop", "readygate.io/warm"))
+	if n := len(selectors.([]labels.Selector)); n != releasedPerType {
+		t.Fatalf("%d selectors kept, want %d", n, releasedPerType)
+	}
+	if r.recently("shop", "readygate.io/warm", map[string]string{"n": "0"}) ||
+		!r.recently("shop", "readygate.io/warm", map[string]string{"n": strconv.Itoa(releasedPerType + 4)}) {
+		t.Fatal("the oldest deletions were kept, or the newest dropped")
 	}
 }
