@@ -1,32 +1,47 @@
 package controllers
 
-import "sync"
+import (
+	"sync"
+	"time"
+)
 
 // secretRef is one key of one Secret.
 type secretRef struct{ namespace, name, key string }
+
+// secretFreshFor is how long a Secret value read is used before it is read
+// again: a tenant's policies at an interval of a second must not cost the
+// API server a read per policy per second, and a rotated token is in use
+// within this.
+const secretFreshFor = 30 * time.Second
 
 // lastGood keeps the last value read of each Secret key the prometheus
 // source uses. Entries are dropped when the Secret or key is gone, so it holds
 // at most one value per key that a live policy names.
 type lastGood struct {
 	mu     sync.Mutex
-	values map[secretRef][]byte
+	values map[secretRef]readValue
 }
 
-func (l *lastGood) get(r secretRef) ([]byte, bool) {
+type readValue struct {
+	value []byte
+	at    time.Time
+}
+
+// get returns the last value read, and whether it is still fresh.
+func (l *lastGood) get(r secretRef) (value []byte, ok, fresh bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	v, ok := l.values[r]
-	return v, ok
+	return v.value, ok, ok && time.Since(v.at) < secretFreshFor
 }
 
 func (l *lastGood) set(r secretRef, v []byte) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.values == nil {
-		l.values = map[secretRef][]byte{}
+		l.values = map[secretRef]readValue{}
 	}
-	l.values[r] = v
+	l.values[r] = readValue{value: v, at: time.Now()}
 }
 
 func (l *lastGood) forget(r secretRef) {

@@ -1,16 +1,21 @@
 package controllers_test
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"strconv"
+	"strings"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/readygate/readygate/api/v1alpha1"
 	"github.com/readygate/readygate/internal/testenv"
@@ -115,6 +120,29 @@ var _ = Describe("the prometheus source, against a real Prometheus", Ordered, fu
 		Eventually(reasonAndMessage(ctx, pods[0])).Should(Equal("True ExpressionTrue: the expression is true"))
 	})
 
+	It("reads the token Secret at most once a minute, however short the interval", func(ctx SpecContext) {
+		secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "busy-token", Namespace: ns}, Data: map[string][]byte{"token": []byte("t0ken")}}
+		Expect(k8s.Create(ctx, secret)).To(Succeed())
+		pods := createPods(ctx, ns, "busy", 1, withGates(warmGate), withLabels("app", "busy"))
+		p := newPolicy(ns, "busy", `prometheus.up == 1.0`, func(p *v1alpha1.ReadinessGatePolicy) {
+			p.Spec.Selector.MatchLabels = map[string]string{"app": "busy"}
+			p.Spec.Interval = &metav1.Duration{Duration: time.Second}
+			p.Spec.Sources = &v1alpha1.Sources{Prometheus: &v1alpha1.PrometheusSource{
+				Address:              promURL,
+				Queries:              []v1alpha1.PrometheusQuery{{Name: "up", Query: `label_replace(vector(1), "pod", "` + pods[0].Name + `", "", "")`}},
+				BearerTokenSecretRef: &v1alpha1.SecretKeyRef{Name: "busy-token", Key: "token"},
+			}}
+		})
+		Expect(k8s.Create(ctx, p)).To(Succeed())
+		Eventually(statusOf(ctx, pods[0])).Should(Equal(corev1.ConditionTrue))
+		// A tenant's policies at an interval of a second must not cost the
+		// API server a Secret read per policy per second.
+		before := secretGets(ctx)
+		start := time.Now()
+		Eventually(func() time.Duration { return time.Since(start) }, "6s").Should(BeNumerically(">=", 4*time.Second))
+		Expect(secretGets(ctx)-before).To(BeNumerically("<=", 1), "Secret reads in 4 rounds of one policy")
+	})
+
 	It("makes an unreachable Prometheus SourceUnavailable", func(ctx SpecContext) {
 		pods := createPods(ctx, ns, "down", 1, withGates(warmGate), withLabels("app", "down"))
 		p := newPolicy(ns, "down", `prometheus.x > 0.0`, func(p *v1alpha1.ReadinessGatePolicy) {
@@ -161,3 +189,20 @@ var _ = Describe("the prometheus source, against a real Prometheus", Ordered, fu
 		Consistently(statusOf(ctx, a), "2s").Should(Equal(corev1.ConditionTrue))
 	})
 })
+
+// secretGets is how many GETs of a Secret the API server has served, from
+// its own metrics.
+func secretGets(ctx context.Context) float64 {
+	raw, err := kubernetes.NewForConfigOrDie(cp.Config).RESTClient().Get().AbsPath("/metrics").DoRaw(ctx)
+	Expect(err).NotTo(HaveOccurred())
+	total := 0.0
+	for line := range strings.SplitSeq(string(raw), "\n") {
+		if !strings.HasPrefix(line, "apiserver_request_total{") || !strings.Contains(line, `resource="secrets"`) || !strings.Contains(line, `verb="GET"`) {
+			continue
+		}
+		v, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
+		Expect(err).NotTo(HaveOccurred())
+		total += v
+	}
+	return total
+}

@@ -229,13 +229,16 @@ func (g *sourceGatherer) promServer(ctx context.Context, namespace string, spec 
 }
 
 func (g *sourceGatherer) secretKey(ctx context.Context, ns string, key *v1alpha1.SecretKeyRef, field string) ([]byte, error) {
-	secret := &corev1.Secret{}
 	at := secretRef{namespace: ns, name: key.Name, key: key.Key}
+	if v, _, fresh := g.secrets.get(at); fresh {
+		return v, nil
+	}
+	secret := &corev1.Secret{}
 	if err := g.secret.Get(ctx, client.ObjectKey{Namespace: ns, Name: key.Name}, secret); err != nil {
 		// An API server blip must not become an outage: a Secret that was
 		// read before keeps its last value until the API says it is gone
 		// or forbidden.
-		if v, ok := g.secrets.get(at); ok && !apierrors.IsNotFound(err) && !apierrors.IsForbidden(err) {
+		if v, ok, _ := g.secrets.get(at); ok && !apierrors.IsNotFound(err) && !apierrors.IsForbidden(err) {
 			return v, nil
 		}
 		g.secrets.forget(at)
