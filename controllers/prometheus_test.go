@@ -120,7 +120,7 @@ var _ = Describe("the prometheus source, against a real Prometheus", Ordered, fu
 		Eventually(reasonAndMessage(ctx, pods[0])).Should(Equal("True ExpressionTrue: the expression is true"))
 	})
 
-	It("reads the token Secret at most once a minute, however short the interval", func(ctx SpecContext) {
+	It("reads the token Secret at most every 30 s, however short the interval", func(ctx SpecContext) {
 		secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "busy-token", Namespace: ns}, Data: map[string][]byte{"token": []byte("t0ken")}}
 		Expect(k8s.Create(ctx, secret)).To(Succeed())
 		pods := createPods(ctx, ns, "busy", 1, withGates(warmGate), withLabels("app", "busy"))
