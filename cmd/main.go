@@ -28,6 +28,7 @@ type settings struct {
 	burst                             int
 	webhookPort, maxPolicies          int
 	webhookCertDir, metricsCertDir    string
+	webhookClientCAFile               string
 	cacheSyncTimeout                  time.Duration
 	lease                             lease
 	controllers                       controllers.Options
@@ -46,6 +47,8 @@ func main() {
 	flag.IntVar(&s.burst, "kube-api-burst", 1000, "Client-side burst for API requests.")
 	flag.IntVar(&s.webhookPort, "webhook-port", webhook.DefaultPort, "Port of the admission webhooks.")
 	flag.IntVar(&s.maxPolicies, "max-policies-per-namespace", rgwebhook.DefaultMaxPoliciesPerNamespace, "Most ReadinessGatePolicies the validating webhook admits in one namespace (0: no cap); each costs the operator about 80 KiB of compiled CEL.")
+	flag.StringVar(&s.webhookClientCAFile, "webhook-client-ca-file", "",
+		"CA file of the client certificate the API server presents to webhooks (its --admission-control-config-file); when set, the webhooks answer no other caller. Empty: any TLS client.")
 	flag.StringVar(&s.webhookCertDir, "webhook-cert-dir", "", "Directory with the webhooks' tls.crt and tls.key (default: where cert-manager's and OLM's mounts put them, /tmp/k8s-webhook-server/serving-certs).")
 	flag.DurationVar(&s.cacheSyncTimeout, "cache-sync-timeout", 2*time.Minute, "Exit when the informers have not synced by then, e.g. because RBAC forbids a list.")
 	flag.IntVar(&s.controllers.MaxConcurrentReconciles, "max-concurrent-reconciles", 64, "Pods evaluated at once; a reconcile mostly waits on its one write, so this is far above the core count.")
@@ -93,10 +96,18 @@ func run(s settings) error {
 		return err
 	}
 	s.controllers.PodBodies = controllers.NewPodBodies()
+	webhookOpts := webhook.Options{Port: s.webhookPort, CertDir: s.webhookCertDir}
+	if s.webhookClientCAFile != "" {
+		requireAPIServer, err := rgwebhook.RequireClientCert(s.webhookClientCAFile)
+		if err != nil {
+			return err
+		}
+		webhookOpts.TLSOpts = append(webhookOpts.TLSOpts, requireAPIServer)
+	}
 	opts := ctrl.Options{
 		Scheme:                  controllers.NewScheme(),
 		Metrics:                 metricsOptions(s.metricsAddr, s.secureMetrics, s.metricsCertDir),
-		WebhookServer:           webhook.NewServer(webhook.Options{Port: s.webhookPort, CertDir: s.webhookCertDir}),
+		WebhookServer:           webhook.NewServer(webhookOpts),
 		HealthProbeBindAddress:  s.probeAddr,
 		PprofBindAddress:        s.pprofAddr,
 		LeaderElection:          s.leaderElect,

@@ -35,6 +35,9 @@ type Options struct {
 	// WebhookManifests are installed, pointed at a local webhook server
 	// (see WebhookServer).
 	WebhookManifests []string
+	// WebhookClientCert makes kube-apiserver present a client certificate
+	// to the webhooks it calls; WebhookClientCAFile is its CA.
+	WebhookClientCert bool
 	// Output receives the control plane's logs; nil discards them.
 	Output io.Writer
 }
@@ -45,6 +48,9 @@ type ControlPlane struct {
 	Config *rest.Config
 	// KubeconfigPath is an admin kubeconfig for the control plane.
 	KubeconfigPath string
+	// WebhookClientCAFile signed the certificate kube-apiserver presents to
+	// webhooks, with Options.WebhookClientCert.
+	WebhookClientCAFile string
 
 	env     *envtest.Environment
 	dir     string
@@ -92,6 +98,15 @@ func Start(opts Options) (*ControlPlane, error) {
 		WebhookInstallOptions:    envtest.WebhookInstallOptions{Paths: opts.WebhookManifests},
 	}
 	env.ControlPlane.APIServer = api
+	var clientCA string
+	if opts.WebhookClientCert {
+		admission, caFile, err := webhookClientCert(dir)
+		if err != nil {
+			return nil, errors.Join(fmt.Errorf("making the webhook client certificate: %w", err), os.RemoveAll(dir))
+		}
+		api.Configure().Set("admission-control-config-file", admission)
+		clientCA = caFile
+	}
 	if opts.Output != nil {
 		api.Out, api.Err = opts.Output, opts.Output
 		env.ControlPlane.Etcd = &envtest.Etcd{Out: opts.Output, Err: opts.Output}
@@ -100,7 +115,7 @@ func Start(opts Options) (*ControlPlane, error) {
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("starting kube-apiserver and etcd: %w", err), os.RemoveAll(dir))
 	}
-	cp := &ControlPlane{Config: cfg, env: env, dir: dir}
+	cp := &ControlPlane{Config: cfg, env: env, dir: dir, WebhookClientCAFile: clientCA}
 	if err := cp.writeKubeconfig(); err != nil {
 		return nil, errors.Join(err, cp.Stop())
 	}

@@ -48,7 +48,7 @@ var _ = Describe("a replica that is not the leader", Serial, func() {
 		cfg := rest.CopyConfig(cp.Config)
 		cfg.Wrap(func(next http.RoundTripper) http.RoundTripper { return policyLists{next: next, count: &lists} })
 		standbyOpts := election
-		standbyOpts.WebhookServer = cp.WebhookServer()
+		standbyOpts.WebhookServer = webhookServer()
 		standby, stopStandby := runManager(cfg, standbyOpts, true)
 		DeferCleanup(stopStandby)
 		Eventually(func() error { return standby.GetWebhookServer().StartedChecker()(nil) }).Should(Succeed())

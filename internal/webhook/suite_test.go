@@ -16,6 +16,7 @@ import (
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	ctrlwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	"github.com/readygate/readygate/controllers"
 	"github.com/readygate/readygate/internal/policy"
@@ -46,6 +47,7 @@ var _ = BeforeSuite(func() {
 		CRDDirectoryPaths: []string{filepath.Join("..", "..", "config", "crd", "bases")},
 		WebhookManifests:  []string{filepath.Join("..", "..", "config", "webhook", "manifests.yaml")},
 		Simulator:         true,
+		WebhookClientCert: true,
 	})
 	Expect(err).NotTo(HaveOccurred())
 	cfg := rest.CopyConfig(cp.Config)
@@ -64,8 +66,18 @@ const suitePolicyCap = 5
 
 func startManager() {
 	var mgr ctrl.Manager
-	mgr, stopTheManager = runManager(cp.Config, ctrl.Options{WebhookServer: cp.WebhookServer()}, true)
+	mgr, stopTheManager = runManager(cp.Config, ctrl.Options{WebhookServer: webhookServer()}, true)
 	Eventually(func() error { return mgr.GetWebhookServer().StartedChecker()(nil) }).Should(Succeed())
+}
+
+// webhookServer serves at the installed webhooks' address and, as
+// --webhook-client-ca-file does, admits only the API server's certificate.
+func webhookServer() ctrlwebhook.Server {
+	opts := cp.WebhookOptions()
+	requireAPIServer, err := webhook.RequireClientCert(cp.WebhookClientCAFile)
+	Expect(err).NotTo(HaveOccurred())
+	opts.TLSOpts = append(opts.TLSOpts, requireAPIServer)
+	return ctrlwebhook.NewServer(opts)
 }
 
 // runManager starts a manager on cfg with opts (plus what every manager

@@ -1,8 +1,13 @@
 package webhook_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/tls"
 	"fmt"
+	"net"
+	"net/http"
+	"strconv"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -210,6 +215,19 @@ var _ = Describe("the policy validator", func() {
 			ContainSubstring("spec.conditionType: Forbidden"),
 			ContainSubstring("belongs to another controller, as readygate's --reserved-condition-types says"),
 		)))
+	})
+
+	It("answers only the API server's certificate with --webhook-client-ca-file, not a made-up review", func(ctx SpecContext) {
+		// Every other spec of the suite passes through the API server, which
+		// presents the certificate: admission works. A caller that reaches
+		// the port without it is refused before it can send a review.
+		o := cp.WebhookOptions()
+		review := []byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"1","operation":"CREATE","namespace":"payments",` +
+			`"userInfo":{"username":"someone"},"object":{"apiVersion":"readygate.io/v1alpha1","kind":"ReadinessGatePolicy"}}}`)
+		forger := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // the forger trusts anything
+		_, err := forger.Post(fmt.Sprintf("https://%s/validate-readygate-io-v1alpha1-readinessgatepolicy", net.JoinHostPort(o.Host, strconv.Itoa(o.Port))),
+			"application/json", bytes.NewReader(review))
+		Expect(err).To(MatchError(ContainSubstring("certificate required")))
 	})
 
 	It("rejects a bad selector", func(ctx SpecContext) {

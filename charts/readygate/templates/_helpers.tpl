@@ -67,6 +67,7 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- end }}
 - --webhook-port={{ .Values.webhook.port }}
 - --max-policies-per-namespace={{ .Values.webhook.maxPoliciesPerNamespace }}
+- --webhook-client-ca-file={{ if .Values.webhook.clientCASecret }}/etc/readygate/webhook-client-ca/ca.crt{{ end }}
 - --kube-api-qps={{ $m.kubeAPIQPS }}
 - --kube-api-burst={{ $m.kubeAPIBurst }}
 - --cache-sync-timeout={{ $m.cacheSyncTimeout }}
