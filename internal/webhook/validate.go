@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
@@ -130,7 +131,12 @@ func fieldErrors(c *policy.Compiled, p *v1alpha1.ReadinessGatePolicy) field.Erro
 		}
 		return errs
 	case invalid.Reason == v1alpha1.ReasonInvalidSelector:
-		return field.ErrorList{field.Invalid(field.NewPath("spec", "selector"), p.Spec.Selector, invalid.Err.Error())}
+		// The API's own selector validation names the requirement and field.
+		path := field.NewPath("spec", "selector")
+		if errs := metav1validation.ValidateLabelSelector(&p.Spec.Selector, metav1validation.LabelSelectorValidationOptions{}, path); len(errs) > 0 {
+			return errs
+		}
+		return field.ErrorList{field.Invalid(path, p.Spec.Selector, invalid.Err.Error())}
 	case invalid.Reason == v1alpha1.ReasonInvalidSource:
 		return field.ErrorList{field.Invalid(field.NewPath("spec", "sources", "prometheus", "queries"), "", invalid.Err.Error())}
 	default:
