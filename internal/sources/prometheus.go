@@ -63,15 +63,24 @@ func RenderQueries(queries []v1alpha1.PrometheusQuery, namespace string) (map[st
 	out := make(map[string]string, len(queries))
 	var errs []error
 	for i, q := range queries {
-		rendered := namespacePlaceholder.ReplaceAllLiteralString(q.Query, namespace)
-		if at := strings.Index(rendered, "{{"); at >= 0 {
-			errs = append(errs, fmt.Errorf("spec.sources.prometheus.queries[%d].query: %q at byte %d: only {{ .Namespace }} may be substituted, no other template syntax",
-				i, excerpt(rendered[at:], 24), at))
+		rendered, err := RenderQuery(q.Query, namespace)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("spec.sources.prometheus.queries[%d].query: %w", i, err))
 			continue
 		}
 		out[q.Name] = rendered
 	}
 	return out, errors.Join(errs...)
+}
+
+// RenderQuery substitutes the namespace into one query, or says which other
+// template syntax it holds.
+func RenderQuery(query, namespace string) (string, error) {
+	rendered := namespacePlaceholder.ReplaceAllLiteralString(query, namespace)
+	if at := strings.Index(rendered, "{{"); at >= 0 {
+		return "", fmt.Errorf("%q at byte %d: only {{ .Namespace }} may be substituted, no other template syntax", excerpt(rendered[at:], 24), at)
+	}
+	return rendered, nil
 }
 
 // excerpt cuts s to at most n bytes, for error messages.

@@ -18,6 +18,7 @@ import (
 	"github.com/readygate/readygate/internal/cel"
 	"github.com/readygate/readygate/internal/gate"
 	"github.com/readygate/readygate/internal/policy"
+	"github.com/readygate/readygate/internal/sources"
 )
 
 // PolicyValidator rejects a policy whose selector, query templates or
@@ -138,7 +139,16 @@ func fieldErrors(c *policy.Compiled, p *v1alpha1.ReadinessGatePolicy) field.Erro
 		}
 		return field.ErrorList{field.Invalid(path, p.Spec.Selector, invalid.Err.Error())}
 	case invalid.Reason == v1alpha1.ReasonInvalidSource:
-		return field.ErrorList{field.Invalid(field.NewPath("spec", "sources", "prometheus", "queries"), "", invalid.Err.Error())}
+		var errs field.ErrorList
+		for i, q := range p.Spec.Sources.Prometheus.Queries {
+			if _, err := sources.RenderQuery(q.Query, p.Namespace); err != nil {
+				errs = append(errs, field.Invalid(field.NewPath("spec", "sources", "prometheus", "queries").Index(i).Child("query"), q.Query, err.Error()))
+			}
+		}
+		if len(errs) == 0 {
+			errs = field.ErrorList{field.Invalid(field.NewPath("spec", "sources", "prometheus"), "", invalid.Err.Error())}
+		}
+		return errs
 	default:
 		return field.ErrorList{field.Invalid(field.NewPath("spec"), "", invalid.Err.Error())}
 	}

@@ -230,6 +230,15 @@ var _ = Describe("the policy validator", func() {
 		Expect(err).To(MatchError(ContainSubstring("certificate required")))
 	})
 
+	It("rejects query template syntax other than {{ .Namespace }}, naming the query and the byte", func(ctx SpecContext) {
+		ns := namespace(ctx, false)
+		p := newPolicy(ns, "tmpl", "prometheus.q > 0.0")
+		p.Spec.Sources = &v1alpha1.Sources{Prometheus: &v1alpha1.PrometheusSource{Address: "http://127.0.0.1:9",
+			Queries: []v1alpha1.PrometheusQuery{{Name: "ok", Query: "up"}, {Name: "q", Query: `up{job="{{ .Job }}"}`}}}}
+		Expect(k8s.Create(ctx, p)).To(MatchError(ContainSubstring(
+			`spec.sources.prometheus.queries[1].query: Invalid value: "up{job=\"{{ .Job }}\"}": "{{ .Job }}\"}" at byte 8: only {{ .Namespace }} may be substituted`)))
+	})
+
 	It("rejects a bad selector", func(ctx SpecContext) {
 		ns := namespace(ctx, false)
 		p := newPolicy(ns, "badsel", "true")
