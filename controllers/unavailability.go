@@ -60,15 +60,10 @@ func newUnavailability(cache client.Reader) *unavailability {
 // admit reports whether one more of the policy's pods may go False, and if
 // so counts it until the cache shows it.
 func (u *unavailability) admit(ctx context.Context, c *policy.Compiled, matched int, pod *corev1.Pod) bool {
+	// Listed under the lock: observe must not drop an admitted flip between
+	// a list that does not show it yet and the count.
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	// The pod's own flip, admitted before and whose write got no answer,
-	// holds its room still: the retry takes it again, renewed.
-	key := client.ObjectKeyFromObject(pod)
-	if at, ok := u.admitted[c.UID][key]; ok && time.Since(at) <= admittedFor {
-		u.admitted[c.UID][key] = time.Now()
-		return true
-	}
 	unready := &corev1.PodList{}
 	if err := u.cache.List(ctx, unready, client.InNamespace(c.Namespace), client.MatchingFields{indexUnreadyGates: c.ConditionType}, client.UnsafeDisableDeepCopy); err != nil {
 		log.FromContext(ctx).Error(err, "counting the pods whose gate is not True; holding the flip", "policy", c.Name)
@@ -80,21 +75,31 @@ func (u *unavailability) admit(ctx context.Context, c *policy.Compiled, matched 
 			down[client.ObjectKeyFromObject(p)] = true
 		}
 	}
-	now := time.Now()
-	for key, at := range u.admitted[c.UID] {
+	return u.take(c.UID, client.ObjectKeyFromObject(pod), down, c.Cap(matched), time.Now())
+}
+
+// take admits the pod's flip if the pods down in the cache and the flips
+// admitted but not shown yet leave room under the cap. The pod's own
+// earlier admission, whose write got no answer, is not counted against it:
+// its retry is the same flip, and is counted afresh like any other. The
+// caller holds u.mu.
+func (u *unavailability) take(policyUID types.UID, pod types.NamespacedName, down map[types.NamespacedName]bool, cap int, now time.Time) bool {
+	for key, at := range u.admitted[policyUID] {
 		if now.Sub(at) > admittedFor {
-			delete(u.admitted[c.UID], key)
+			delete(u.admitted[policyUID], key)
 			continue
 		}
-		down[key] = true
+		if key != pod {
+			down[key] = true
+		}
 	}
-	if len(down) >= c.Cap(matched) {
+	if len(down) >= cap {
 		return false
 	}
-	if u.admitted[c.UID] == nil {
-		u.admitted[c.UID] = map[types.NamespacedName]time.Time{}
+	if u.admitted[policyUID] == nil {
+		u.admitted[policyUID] = map[types.NamespacedName]time.Time{}
 	}
-	u.admitted[c.UID][key] = now
+	u.admitted[policyUID][pod] = now
 	return true
 }
 

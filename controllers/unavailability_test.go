@@ -8,14 +8,9 @@ import (
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/apimachinery/pkg/util/intstr"
-
-	"github.com/readygate/readygate/internal/policy"
 )
 
 // An admitted flip is given back only when its write certainly changed
@@ -51,17 +46,32 @@ func TestWriteRejected(t *testing.T) {
 }
 
 // A flip whose write got no answer keeps its room; when the pod's next
-// evaluation asks again, that room is its own, not another pod's: it must
-// not wait out admittedFor behind itself. The cache is never read then.
-func TestAdmitLetsAPodRetryItsOwnAdmittedFlip(t *testing.T) {
-	u := newUnavailability(nil)
-	c := &policy.Compiled{UID: "p1", Namespace: "shop", ConditionType: "readygate.io/x", MaxUnavailable: intstr.FromInt32(1)}
-	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "web-0"}}
-	u.admitted[c.UID] = map[types.NamespacedName]time.Time{{Namespace: "shop", Name: "web-0"}: time.Now().Add(-30 * time.Second)}
-	if !u.admit(context.Background(), c, 4, pod) {
-		t.Fatal("the pod's retry was refused its own room")
-	}
-	if at := u.admitted[c.UID][types.NamespacedName{Namespace: "shop", Name: "web-0"}]; time.Since(at) > time.Second {
-		t.Fatalf("the retry did not renew the admission (%s old)", time.Since(at))
+// evaluation asks again, that room is its own and not counted against it,
+// but the pods down meanwhile are: the retry is counted afresh.
+func TestTakeCountsAPodsRetryAfresh(t *testing.T) {
+	web0 := types.NamespacedName{Namespace: "shop", Name: "web-0"}
+	web1 := types.NamespacedName{Namespace: "shop", Name: "web-1"}
+	now := time.Now()
+	for _, tc := range []struct {
+		name string
+		down map[types.NamespacedName]bool
+		cap  int
+		want bool
+	}{
+		{"its own admission alone, cap 1", map[types.NamespacedName]bool{}, 1, true},
+		{"another pod down in the cache meanwhile, cap 1", map[types.NamespacedName]bool{web1: true}, 1, false},
+		{"another pod down in the cache meanwhile, cap 2", map[types.NamespacedName]bool{web1: true}, 2, true},
+		{"the cap set to 0 meanwhile", map[types.NamespacedName]bool{}, 0, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			u := newUnavailability(nil)
+			u.admitted["p1"] = map[types.NamespacedName]time.Time{web0: now.Add(-30 * time.Second)}
+			if got := u.take("p1", web0, tc.down, tc.cap, now); got != tc.want {
+				t.Fatalf("take = %v, want %v", got, tc.want)
+			}
+			if tc.want && !u.admitted["p1"][web0].Equal(now) {
+				t.Fatal("the retry did not renew the admission")
+			}
+		})
 	}
 }

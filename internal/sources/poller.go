@@ -46,10 +46,8 @@ type Result struct {
 
 // Target is what a caller wants polled.
 type Target struct {
-	// Key identifies the target: the same key at the same interval from
-	// several policies is fetched once. At another interval it is another
-	// target: a policy's thresholds count its own fetches, and one policy's
-	// hour must not space out another's seconds.
+	// Key identifies the target: the same key from several policies is
+	// fetched once, at the shortest interval they ask for.
 	Key string
 	// Source names the source in metrics, e.g. http.
 	Source string
@@ -129,6 +127,33 @@ type polled struct {
 	// cancel ends that fetch.
 	forgotten bool
 	cancel    context.CancelFunc
+	// intervals holds when each interval was last asked for. The target is
+	// fetched at the shortest one asked for within three of its periods:
+	// policies that read one endpoint share its fetches, and none waits on
+	// another's longer interval for its thresholds. wake cuts a sleep short
+	// when a shorter interval is asked for.
+	intervals map[time.Duration]time.Time
+	wake      chan struct{}
+}
+
+// intervalsAskedFor returns the shortest and longest intervals asked for
+// within three of their periods, forgetting older ones; the caller holds
+// p.mu.
+func (pt *polled) intervalsAskedFor(now time.Time) (shortest, longest time.Duration) {
+	for interval, at := range pt.intervals {
+		if now.Sub(at) >= 3*interval {
+			delete(pt.intervals, interval)
+			continue
+		}
+		if shortest == 0 || interval < shortest {
+			shortest = interval
+		}
+		longest = max(longest, interval)
+	}
+	if shortest == 0 {
+		return pt.Interval, pt.Interval
+	}
+	return shortest, longest
 }
 
 // SharedPerNamespace is how many fetches of one shared server (Target.Shared)
@@ -178,7 +203,6 @@ func (p *Poller) Start(ctx context.Context) error {
 // any. The first call starts polling it at once, unless its pod was
 // forgotten in the last minute.
 func (p *Poller) Want(t Target) (Result, bool) {
-	t.Key = fmt.Sprintf("%s@%s", t.Key, t.Interval)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	pt, ok := p.targets[t.Key]
@@ -186,7 +210,7 @@ func (p *Poller) Want(t Target) (Result, bool) {
 		if _, gone := p.forgottenPods.Get(t.Pod); gone {
 			return Result{}, false
 		}
-		pt = &polled{Target: t, lane: p.join(t.Namespace)}
+		pt = &polled{Target: t, lane: p.join(t.Namespace), intervals: map[time.Duration]time.Time{}, wake: make(chan struct{}, 1)}
 		p.targets[t.Key] = pt
 		if t.Pod != "" {
 			if p.byPod[t.Pod] == nil {
@@ -196,7 +220,15 @@ func (p *Poller) Want(t Target) (Result, bool) {
 		}
 		go p.poll(pt)
 	}
-	pt.Target, pt.wanted = t, time.Now()
+	now := time.Now()
+	if shortest, _ := pt.intervalsAskedFor(now); t.Interval < shortest {
+		select { // the poll sleeps for a longer interval: fetch now
+		case pt.wake <- struct{}{}:
+		default:
+		}
+	}
+	pt.Target, pt.wanted = t, now
+	pt.intervals[t.Interval] = now
 	if pt.result == nil {
 		return Result{}, false
 	}
@@ -304,13 +336,14 @@ func (p *Poller) poll(pt *polled) {
 			return
 		}
 		p.mu.Lock()
-		interval := pt.Interval
+		interval, _ := pt.intervalsAskedFor(time.Now())
 		if pt.overloaded > 0 {
 			interval = min(interval, overloadedRetry<<min(pt.overloaded-1, overloadedBackoffs))
 		}
 		p.mu.Unlock()
 		select {
 		case <-time.After(jitter(interval)):
+		case <-pt.wake:
 		case <-ctx.Done():
 			return
 		}
@@ -446,7 +479,7 @@ func (p *Poller) dropIfUnwanted(pt *polled) bool {
 	if pt.forgotten {
 		return true
 	}
-	if time.Since(pt.wanted) < 3*pt.Interval {
+	if _, longest := pt.intervalsAskedFor(time.Now()); time.Since(pt.wanted) < 3*longest {
 		return false
 	}
 	p.remove(pt)
