@@ -14,9 +14,15 @@ type secretRef struct{ namespace, name, key string }
 // within this.
 const secretFreshFor = 30 * time.Second
 
+// secretKeptFor is how long a value no round asked for is kept: a live
+// policy's rounds read it again every secretFreshFor, so an older one is
+// no live policy's any more (deleted, or naming another Secret).
+const secretKeptFor = 10 * secretFreshFor
+
 // lastGood keeps the last value read of each Secret key the prometheus
-// source uses. Entries are dropped when the Secret or key is gone, so it holds
-// at most one value per key that a live policy names.
+// source uses. Entries are dropped when the Secret or key is gone, and when
+// no round has read them for secretKeptFor, so it holds about one value per
+// key that a live policy names.
 type lastGood struct {
 	mu     sync.Mutex
 	values map[secretRef]readValue
@@ -41,7 +47,13 @@ func (l *lastGood) set(r secretRef, v []byte) {
 	if l.values == nil {
 		l.values = map[secretRef]readValue{}
 	}
-	l.values[r] = readValue{value: v, at: time.Now()}
+	now := time.Now()
+	for ref, old := range l.values {
+		if now.Sub(old.at) > secretKeptFor {
+			delete(l.values, ref)
+		}
+	}
+	l.values[r] = readValue{value: v, at: now}
 }
 
 func (l *lastGood) forget(r secretRef) {

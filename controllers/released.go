@@ -11,56 +11,69 @@ import (
 	"github.com/readygate/readygate/api/v1alpha1"
 )
 
-// releasedTypes remembers for a while the policies deleted with onDelete:
-// Release, by namespace and condition type: which pods they selected. An
-// evaluation that listed such a policy before its deletion can write False
-// after the deletion's release read the pod, or the release can read a
-// cache that does not show the False yet; the write's own pod event then
-// finds no policy that declares the type, and the pod would stay unready
-// with nothing to decide it (rules 7 and 13).
+// releasedTypes remembers for a while the policies deleted from each
+// namespace: their condition type, the pods they selected and whether they
+// released them. An evaluation that listed such a policy before its
+// deletion can write False after the deletion's release read the pod, or
+// the release can read a cache that does not show the False yet; the
+// write's own pod event then finds no policy that declares the type, and the
+// pod would stay unready with nothing to decide it (rules 7 and 13).
 type releasedTypes struct{ recent *utilcache.Expiring }
+
+// deletedPolicy is what is remembered of one deleted policy.
+type deletedPolicy struct {
+	conditionType string
+	selector      labels.Selector
+	release       bool
+}
 
 // releasedFor is how long a deleted policy's late writes are expected: far
 // longer than a write in flight and the cache's lag behind it.
 const releasedFor = 5 * time.Minute
 
+// releasedPerNamespace is how many deletions of one namespace are
+// remembered, the newest: those whose evaluations may still be under way,
+// and enough for a namespace's whole set of policies deleted at once.
+const releasedPerNamespace = 256
+
+// releasedSelectorBytes bounds a remembered selector: a tenant's made-up
+// giant selectors must not be kept by the hundred.
+const releasedSelectorBytes = 4096
+
 func newReleasedTypes() *releasedTypes { return &releasedTypes{recent: utilcache.NewExpiring()} }
 
-// note remembers a policy gone from the cluster, if it released its gates.
+// note remembers a policy gone from the cluster.
 func (r *releasedTypes) note(gone client.Object) {
 	p, ok := gone.(*v1alpha1.ReadinessGatePolicy)
-	if !ok || p.Spec.OnDelete == v1alpha1.OnDeleteRetain {
+	if !ok {
 		return
 	}
 	sel, err := metav1.LabelSelectorAsSelector(&p.Spec.Selector)
-	if err != nil {
-		return // it selected no pod
+	if err != nil || len(sel.String()) > releasedSelectorBytes {
+		return
 	}
-	key := releasedKey(p.Namespace, p.Spec.ConditionType)
-	selectors, _ := r.recent.Get(key)
-	list, _ := selectors.([]labels.Selector)
-	// A tenant deleting policies in a loop must not grow it without bound:
-	// the newest ones are those whose evaluations may still be under way.
-	list = append(list[max(0, len(list)-releasedPerType+1):len(list):len(list)], sel)
-	r.recent.Set(key, list, releasedFor)
+	list := r.of(p.Namespace)
+	list = append(list[max(0, len(list)-releasedPerNamespace+1):len(list):len(list)], deletedPolicy{
+		conditionType: p.Spec.ConditionType, selector: sel, release: p.Spec.OnDelete != v1alpha1.OnDeleteRetain,
+	})
+	r.recent.Set(p.Namespace, list, releasedFor)
 }
 
-// releasedPerType is how many deleted policies of one namespace and
-// condition type are remembered.
-const releasedPerType = 16
-
-// recently reports whether a policy of the namespace that decided the
-// condition type, and selected a pod with these labels, was deleted with
-// onDelete: Release in the last releasedFor.
+// recently reports whether the newest policy of the namespace deleted in
+// the last releasedFor that decided the condition type on a pod with these
+// labels released its gates: one deleted with Retain keeps them as they are.
 func (r *releasedTypes) recently(namespace, conditionType string, podLabels map[string]string) bool {
-	selectors, _ := r.recent.Get(releasedKey(namespace, conditionType))
-	list, _ := selectors.([]labels.Selector)
-	for _, sel := range list {
-		if sel.Matches(labels.Set(podLabels)) {
-			return true
+	list := r.of(namespace)
+	for i := len(list) - 1; i >= 0; i-- {
+		if d := list[i]; d.conditionType == conditionType && d.selector.Matches(labels.Set(podLabels)) {
+			return d.release
 		}
 	}
 	return false
 }
 
-func releasedKey(namespace, conditionType string) string { return namespace + "/" + conditionType }
+func (r *releasedTypes) of(namespace string) []deletedPolicy {
+	list, _ := r.recent.Get(namespace)
+	deleted, _ := list.([]deletedPolicy)
+	return deleted
+}

@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/readygate/readygate/api/v1alpha1"
 )
@@ -42,19 +41,34 @@ func TestReleasedTypesRemembersWhatTheDeletedPolicySelected(t *testing.T) {
 
 func TestReleasedTypesKeepsTheNewestDeletionsOnly(t *testing.T) {
 	r := newReleasedTypes()
-	for i := range releasedPerType + 5 {
+	for i := range releasedPerNamespace + 5 {
 		r.note(&v1alpha1.ReadinessGatePolicy{
 			ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "p"},
 			Spec: v1alpha1.ReadinessGatePolicySpec{ConditionType: "readygate.io/warm",
 				Selector: metav1.LabelSelector{MatchLabels: map[string]string{"n": strconv.Itoa(i)}}},
 		})
 	}
-	selectors, _ := r.recent.Get(releasedKey("shop", "readygate.io/warm"))
-	if n := len(selectors.([]labels.Selector)); n != releasedPerType {
-		t.Fatalf("%d selectors kept, want %d", n, releasedPerType)
+	if n := len(r.of("shop")); n != releasedPerNamespace {
+		t.Fatalf("%d deletions kept, want %d", n, releasedPerNamespace)
 	}
 	if r.recently("shop", "readygate.io/warm", map[string]string{"n": "0"}) ||
-		!r.recently("shop", "readygate.io/warm", map[string]string{"n": strconv.Itoa(releasedPerType + 4)}) {
+		!r.recently("shop", "readygate.io/warm", map[string]string{"n": strconv.Itoa(releasedPerNamespace + 4)}) {
 		t.Fatal("the oldest deletions were kept, or the newest dropped")
+	}
+}
+
+// The newest deletion that decided the pod says: a Retain policy deleted
+// after a Release one of the same pods keeps them as they are.
+func TestReleasedTypesHonoursTheNewestDeletion(t *testing.T) {
+	r := newReleasedTypes()
+	for _, onDelete := range []v1alpha1.OnDeletePolicy{v1alpha1.OnDeleteRelease, v1alpha1.OnDeleteRetain} {
+		r.note(&v1alpha1.ReadinessGatePolicy{
+			ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "p"},
+			Spec: v1alpha1.ReadinessGatePolicySpec{ConditionType: "readygate.io/warm", OnDelete: onDelete,
+				Selector: metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}}},
+		})
+	}
+	if r.recently("shop", "readygate.io/warm", map[string]string{"app": "web"}) {
+		t.Fatal("a Retain policy's pods were released for an older Release policy of theirs")
 	}
 }

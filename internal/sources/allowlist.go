@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/url"
 	"strings"
+	"unicode/utf8"
 )
 
 // URLAllowlist is --prometheus-allowed-urls: the URL prefixes a policy's
@@ -121,7 +122,8 @@ func normalizeURL(s string) (allowedURL, error) {
 	// decode twice, so they would see segments, and "..", where this check
 	// sees none.
 	if i := strings.IndexFunc(u.Path, oddInPath); i >= 0 {
-		return allowedURL{}, fmt.Errorf("%q has %q in its path", s, u.Path[i:i+1])
+		_, size := utf8.DecodeRuneInString(u.Path[i:]) // a whole character, or the one bad byte
+		return allowedURL{}, fmt.Errorf("%q has %q in its path", s, u.Path[i:i+size])
 	}
 	if raw := strings.ToLower(u.EscapedPath()); strings.Contains(raw, "%2f") {
 		return allowedURL{}, fmt.Errorf("%q has an encoded slash in its path", s)

@@ -43,6 +43,7 @@ func TestURLAllowlist(t *testing.T) {
 		{address: "https://thanos.example.com/tenant-a/..%00/tenant-b", wantErr: `has "\x00" in its path`},
 		{address: "https://thanos.example.com/tenant-a/%c0%ae%c0%ae/tenant-b", wantErr: `has "\xc0" in its path`},
 		{address: "https://thanos.example.com/tenant-a/api%20v1", wantErr: `has " " in its path`},
+		{address: "https://thanos.example.com/m%C3%BCnchen", wantErr: `has "ü" in its path`},
 		{address: "http://prom.monitoring:9090/?x=1", wantErr: "has a query or fragment"},
 		{address: "http://prom.monitoring:9090#frag", wantErr: "has a query or fragment"},
 		{address: "file:///etc/passwd", wantErr: "the scheme must be http or https"},
