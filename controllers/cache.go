@@ -27,7 +27,8 @@ func CacheOptions(bodies *PodBodies) cache.Options {
 // A pod that declares no readiness gate can never be gated
 // (spec.readinessGates is immutable), so no expression is ever evaluated on
 // it: the operator needs only what selects it and counts it as missing the
-// gate. Such pods are most of a cluster's pods.
+// gate. Such pods are most of a cluster's pods. podcache.Index reads both
+// kinds of entry.
 //
 // A gated pod keeps its metadata, which nearly every expression reads, and
 // of its spec and status what the planner and the sources read; the rest
@@ -49,16 +50,16 @@ func trimPod(bodies *PodBodies) toolscache.TransformFunc {
 }
 
 // ungatedPod is what the operator keeps of a pod without readiness gates:
-// its name, namespace, labels, UID, deletion and phase.
-func ungatedPod(pod *corev1.Pod) *corev1.Pod {
-	return &corev1.Pod{
-		TypeMeta: pod.TypeMeta,
+// the metadata that selects it and names it in an Event (typed as a v1 Pod
+// for that), as a PartialObjectMetadata, a quarter of an empty Pod's size.
+func ungatedPod(pod *corev1.Pod) *metav1.PartialObjectMetadata {
+	return &metav1.PartialObjectMetadata{
+		TypeMeta: metav1.TypeMeta{APIVersion: corev1.SchemeGroupVersion.String(), Kind: "Pod"},
 		ObjectMeta: metav1.ObjectMeta{
 			Name: pod.Name, Namespace: pod.Namespace, UID: pod.UID, ResourceVersion: pod.ResourceVersion,
 			Generation: pod.Generation, CreationTimestamp: pod.CreationTimestamp,
 			DeletionTimestamp: pod.DeletionTimestamp, Labels: pod.Labels,
 		},
-		Status: corev1.PodStatus{Phase: pod.Status.Phase},
 	}
 }
 

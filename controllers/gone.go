@@ -1,8 +1,12 @@
 package controllers
 
 import (
+	"context"
+	"fmt"
+
 	"k8s.io/apimachinery/pkg/types"
 	toolscache "k8s.io/client-go/tools/cache"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
@@ -42,4 +46,17 @@ func onGone(forgets ...func(gone client.Object)) toolscache.ResourceEventHandler
 // byUID adapts a forget keyed by UID.
 func byUID(forget func(types.UID)) func(client.Object) {
 	return func(o client.Object) { forget(o.GetUID()) }
+}
+
+// forgetGone calls each forget with an object of obj's kind that the
+// cache's informer drops.
+func forgetGone(ctx context.Context, c cache.Cache, obj client.Object, forgets ...func(client.Object)) error {
+	inf, err := c.GetInformer(ctx, obj, cache.BlockUntilSynced(false))
+	if err != nil {
+		return fmt.Errorf("getting the %T informer: %w", obj, err)
+	}
+	if _, err := inf.AddEventHandler(onGone(forgets...)); err != nil {
+		return fmt.Errorf("watching %T deletions: %w", obj, err)
+	}
+	return nil
 }

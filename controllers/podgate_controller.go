@@ -8,7 +8,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -26,6 +25,7 @@ import (
 	"github.com/readygate/readygate/api/v1alpha1"
 	"github.com/readygate/readygate/internal/cel"
 	"github.com/readygate/readygate/internal/gate"
+	"github.com/readygate/readygate/internal/podcache"
 	"github.com/readygate/readygate/internal/policy"
 	"github.com/readygate/readygate/internal/sources"
 )
@@ -49,7 +49,7 @@ type PodGateReconciler struct {
 	sources  *sourceGatherer
 	cap      *unavailability
 	counts   *recounts
-	pods     *podIndex
+	pods     *podcache.Index
 	bodies   *PodBodies
 	writes   *ownWrites
 	released *releasedTypes
@@ -68,15 +68,12 @@ type PodGateReconciler struct {
 func (r *PodGateReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	// The pod and the policies are read straight from the cache, never
 	// modified: copying them would be most of the reconcile's garbage.
-	pod := &corev1.Pod{}
-	if err := r.Get(ctx, req.NamespacedName, pod, client.UnsafeDisableDeepCopy); err != nil {
-		if apierrors.IsNotFound(err) {
-			r.Tracker.ForgetPod(req.NamespacedName)
-			r.cap.forgetPod(req.NamespacedName)
-			r.writes.forget(req.NamespacedName)
-			return ctrl.Result{}, nil
-		}
-		return ctrl.Result{}, err
+	pod, ok := r.pods.Get(req.NamespacedName)
+	if !ok {
+		r.Tracker.ForgetPod(req.NamespacedName)
+		r.cap.forgetPod(req.NamespacedName)
+		r.writes.forget(req.NamespacedName)
+		return ctrl.Result{}, nil
 	}
 	if r.writes.unseen(pod) {
 		return ctrl.Result{}, nil
@@ -334,7 +331,7 @@ func (r *PodGateReconciler) podsOfPolicy(ctx context.Context, c *policy.Compiled
 	if c.Selector == nil {
 		return nil
 	}
-	selected, err := r.pods.selected(c.Namespace, c.Selector)
+	selected, err := r.pods.Selected(c.Namespace, c.Selector)
 	if err != nil {
 		log.FromContext(ctx).Error(err, "listing the pods of a policy", "policy", c.Name)
 		return nil
@@ -345,10 +342,10 @@ func (r *PodGateReconciler) podsOfPolicy(ctx context.Context, c *policy.Compiled
 	}
 	seen := make(map[string]bool, len(selected))
 	reqs := make([]reconcile.Request, 0, len(selected)+len(unready.Items))
-	add := func(pod *corev1.Pod) {
-		if !seen[pod.Name] {
-			seen[pod.Name] = true
-			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(pod)})
+	add := func(pod metav1.Object) {
+		if !seen[pod.GetName()] {
+			seen[pod.GetName()] = true
+			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKey{Namespace: pod.GetNamespace(), Name: pod.GetName()}})
 		}
 	}
 	for _, pod := range selected {

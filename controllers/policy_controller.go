@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -24,6 +25,7 @@ import (
 
 	"github.com/readygate/readygate/api/v1alpha1"
 	"github.com/readygate/readygate/internal/gate"
+	"github.com/readygate/readygate/internal/podcache"
 	"github.com/readygate/readygate/internal/policy"
 )
 
@@ -47,7 +49,7 @@ type PolicyReconciler struct {
 	// Recount carries the policies whose pods' held or stale states moved.
 	Recount <-chan event.GenericEvent
 
-	pods     *podIndex
+	pods     *podcache.Index
 	counts   *recounts
 	released *releasedTypes
 }
@@ -83,7 +85,7 @@ func (r *PolicyReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	summary, err := r.counts.summarize(p, c, peers, r.pods, func(pod *corev1.Pod) policy.Tally {
+	summary, err := r.counts.summarize(p, c, peers, r.pods, func(pod metav1.Object) policy.Tally {
 		return policy.TallyPod(c, pod, peers, r.Policies.Selects, func(pod *corev1.Pod) gate.State { return r.Tracker.Get(pod, p.UID) })
 	})
 	if err != nil {
@@ -184,8 +186,9 @@ func (r *PolicyReconciler) release(ctx context.Context, p *v1alpha1.ReadinessGat
 	}
 	var errs []error
 	released := 0
-	for _, pod := range pods {
-		if !gate.HasGate(pod, c.ConditionType) || policy.Owner(peers, pod, c.ConditionType, r.Policies.Selects) != nil {
+	for _, obj := range pods {
+		pod, gated := obj.(*corev1.Pod) // else an ungated pod's metadata
+		if !gated || !gate.HasGate(pod, c.ConditionType) || policy.Owner(peers, pod, c.ConditionType, r.Policies.Selects) != nil {
 			continue
 		}
 		plan := gate.PlanPod(gate.PodInput{Settings: c.Settings, Release: v1alpha1.ReasonPolicyDeleted,
@@ -207,12 +210,12 @@ func (r *PolicyReconciler) release(ctx context.Context, p *v1alpha1.ReadinessGat
 
 // selected returns the pods the policy selects and the policies of its
 // namespace, the cache's own: the caller must not modify them.
-func (r *PolicyReconciler) selected(ctx context.Context, c *policy.Compiled) ([]*corev1.Pod, []v1alpha1.ReadinessGatePolicy, error) {
+func (r *PolicyReconciler) selected(ctx context.Context, c *policy.Compiled) ([]metav1.Object, []v1alpha1.ReadinessGatePolicy, error) {
 	peers, err := r.peers(ctx, c.Namespace)
 	if err != nil || c.Selector == nil {
 		return nil, peers, err // Accepted=False says why a selector is missing; the policy selects nothing
 	}
-	pods, err := r.pods.selected(c.Namespace, c.Selector)
+	pods, err := r.pods.Selected(c.Namespace, c.Selector)
 	return pods, peers, err
 }
 
@@ -228,12 +231,8 @@ func (r *PolicyReconciler) peers(ctx context.Context, namespace string) ([]v1alp
 // SetupWithManager watches policies and the pods of their namespaces
 // (counts and conflicts follow pod changes).
 func (r *PolicyReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) error {
-	inf, err := mgr.GetCache().GetInformer(ctx, &v1alpha1.ReadinessGatePolicy{})
-	if err != nil {
-		return fmt.Errorf("getting the policy informer: %w", err)
-	}
-	if _, err := inf.AddEventHandler(onGone(r.forgetPolicy)); err != nil {
-		return fmt.Errorf("watching policy deletions: %w", err)
+	if err := forgetGone(ctx, mgr.GetCache(), &v1alpha1.ReadinessGatePolicy{}, r.forgetPolicy); err != nil {
+		return err
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("policy").

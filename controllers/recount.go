@@ -8,11 +8,12 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/readygate/readygate/api/v1alpha1"
+	"github.com/readygate/readygate/internal/podcache"
 	"github.com/readygate/readygate/internal/policy"
 )
 
@@ -80,7 +81,7 @@ func (pc *policyCounts) takeDirty() map[types.NamespacedName]bool {
 
 // summarize brings the policy's counts up to date and returns its summary.
 func (r *recounts) summarize(p *v1alpha1.ReadinessGatePolicy, c *policy.Compiled, peers []v1alpha1.ReadinessGatePolicy,
-	pods *podIndex, tally func(*corev1.Pod) policy.Tally) (policy.Summary, error) {
+	pods *podcache.Index, tally func(metav1.Object) policy.Tally) (policy.Summary, error) {
 	start := time.Now()
 	defer func() { recountSeconds.Observe(time.Since(start).Seconds()) }()
 	pc := r.of(policyKey(p))
@@ -90,20 +91,20 @@ func (r *recounts) summarize(p *v1alpha1.ReadinessGatePolicy, c *policy.Compiled
 		return policy.Summary{}, nil
 	}
 	if basis := basisOf(p, peers); pc.counts == nil || pc.basis != basis {
-		all, err := pods.selected(c.Namespace, c.Selector)
+		all, err := pods.Selected(c.Namespace, c.Selector)
 		if err != nil {
 			return policy.Summary{}, err
 		}
 		pc.basis, pc.counts = basis, policy.NewCounts()
 		for _, pod := range all {
-			pc.counts.Set(types.NamespacedName{Namespace: pod.Namespace, Name: pod.Name}, tally(pod))
+			pc.counts.Set(types.NamespacedName{Namespace: pod.GetNamespace(), Name: pod.GetName()}, tally(pod))
 		}
 		recountPods.Add(float64(len(all)))
 		return pc.counts.Summary(), nil
 	}
 	for key := range dirty {
 		t := policy.Tally{}
-		if pod, ok := pods.get(key); ok {
+		if pod, ok := pods.Get(key); ok {
 			t = tally(pod)
 		}
 		pc.counts.Set(key, t)

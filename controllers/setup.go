@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
@@ -21,6 +22,7 @@ import (
 	"github.com/readygate/readygate/api/v1alpha1"
 	"github.com/readygate/readygate/internal/cel"
 	"github.com/readygate/readygate/internal/gate"
+	"github.com/readygate/readygate/internal/podcache"
 	"github.com/readygate/readygate/internal/policy"
 	"github.com/readygate/readygate/internal/sources"
 )
@@ -58,10 +60,13 @@ func Setup(ctx context.Context, mgr ctrl.Manager, env *cel.Env, opts Options) er
 	recount := make(chan event.GenericEvent, 1024)
 	counts := newRecounts()
 	released := newReleasedTypes()
+	index, err := podcache.NewIndex(ctx, mgr.GetCache())
+	if err != nil {
+		return err
+	}
 	// A gone pod's body, and its sources' targets: its IP goes back to the
 	// pool, and whatever answers there next is not the pod (rule 15).
-	index, err := newPodIndex(ctx, mgr.GetCache(), byUID(opts.PodBodies.forget), byUID(poller.ForgetPod))
-	if err != nil {
+	if err := forgetGone(ctx, mgr.GetCache(), &corev1.Pod{}, byUID(opts.PodBodies.forget), byUID(poller.ForgetPod)); err != nil {
 		return err
 	}
 	pods := &PodGateReconciler{

@@ -23,7 +23,10 @@ const indexUnreadyGates = "readygate.io/unready-gates"
 
 // unreadyGates returns the condition types of the pod's gates that are not True.
 func unreadyGates(obj client.Object) []string {
-	pod := obj.(*corev1.Pod)
+	pod, gated := obj.(*corev1.Pod) // else an ungated pod's metadata
+	if !gated {
+		return nil
+	}
 	var out []string
 	for _, g := range pod.Spec.ReadinessGates {
 		if c := gate.Find(pod, string(g.ConditionType)); c != nil && c.Status != corev1.ConditionTrue {

@@ -10,23 +10,24 @@ import (
 	"github.com/readygate/readygate/api/v1alpha1"
 )
 
-// SelectsFunc reports whether a policy selects a pod.
-type SelectsFunc func(p *v1alpha1.ReadinessGatePolicy, pod *corev1.Pod) bool
+// SelectsFunc reports whether a policy selects a pod, of which it reads the
+// metadata alone: the cache keeps no more of an ungated pod.
+type SelectsFunc func(p *v1alpha1.ReadinessGatePolicy, pod metav1.Object) bool
 
 // Selects reports whether p selects the pod: same namespace and matching
 // labels. It parses the selector on every call; the reconcilers use
 // Cache.Selects, which parses once per generation.
-func Selects(p *v1alpha1.ReadinessGatePolicy, pod *corev1.Pod) bool {
-	if p.Namespace != pod.Namespace {
+func Selects(p *v1alpha1.ReadinessGatePolicy, pod metav1.Object) bool {
+	if p.Namespace != pod.GetNamespace() {
 		return false
 	}
 	sel, err := metav1.LabelSelectorAsSelector(&p.Spec.Selector)
-	return err == nil && sel.Matches(labels.Set(pod.Labels))
+	return err == nil && sel.Matches(labels.Set(pod.GetLabels()))
 }
 
 // Selects reports whether p, compiled, selects the pod.
-func (c *Cache) Selects(p *v1alpha1.ReadinessGatePolicy, pod *corev1.Pod) bool {
-	return c.Get(p).Selects(pod.Namespace, pod.Labels)
+func (c *Cache) Selects(p *v1alpha1.ReadinessGatePolicy, pod metav1.Object) bool {
+	return c.Get(p).Selects(pod.GetNamespace(), pod.GetLabels())
 }
 
 // Older reports whether a wins over b for a condition type both claim: the
@@ -40,7 +41,7 @@ func Older(a, b *v1alpha1.ReadinessGatePolicy) bool {
 
 // Owner returns, among the live policies, the one that decides conditionType
 // on the pod: the oldest that selects it. Policies being deleted own nothing.
-func Owner(policies []v1alpha1.ReadinessGatePolicy, pod *corev1.Pod, conditionType string, selects SelectsFunc) *v1alpha1.ReadinessGatePolicy {
+func Owner(policies []v1alpha1.ReadinessGatePolicy, pod metav1.Object, conditionType string, selects SelectsFunc) *v1alpha1.ReadinessGatePolicy {
 	var owner *v1alpha1.ReadinessGatePolicy
 	for i := range policies {
 		p := &policies[i]

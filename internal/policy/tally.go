@@ -2,6 +2,7 @@ package policy
 
 import (
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/readygate/readygate/api/v1alpha1"
@@ -20,14 +21,16 @@ type Tally struct {
 
 // TallyPod classifies one pod for the policy: peers are the namespace's
 // policies and stateOf what the operator remembers of the pod under it.
-func TallyPod(c *Compiled, pod *corev1.Pod, peers []v1alpha1.ReadinessGatePolicy, selects SelectsFunc, stateOf func(*corev1.Pod) gate.State) Tally {
-	if c.Err != nil || !c.Selects(pod.Namespace, pod.Labels) || pod.DeletionTimestamp != nil {
+func TallyPod(c *Compiled, obj metav1.Object, peers []v1alpha1.ReadinessGatePolicy, selects SelectsFunc, stateOf func(*corev1.Pod) gate.State) Tally {
+	if c.Err != nil || !c.Selects(obj.GetNamespace(), obj.GetLabels()) || obj.GetDeletionTimestamp() != nil {
 		return Tally{}
 	}
-	if owner := Owner(peers, pod, c.ConditionType, selects); owner != nil && owner.UID != c.UID {
+	if owner := Owner(peers, obj, c.ConditionType, selects); owner != nil && owner.UID != c.UID {
 		return Tally{Winner: owner.Name}
 	}
-	if !gate.HasGate(pod, c.ConditionType) {
+	// Of a pod that declares no readiness gate the cache keeps the metadata alone.
+	pod, gated := obj.(*corev1.Pod)
+	if !gated || !gate.HasGate(pod, c.ConditionType) {
 		return Tally{Missing: true}
 	}
 	t := Tally{Matched: true}

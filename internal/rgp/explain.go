@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/duration"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -153,13 +154,13 @@ func explainPod(ctx context.Context, c *cluster, live *liveSources, name string,
 	}
 	r := &Explanation{Pod: pod.Name, Namespace: pod.Namespace, Ready: podReady(pod)}
 	compiled := map[string]*policy.Compiled{}
-	selects := func(p *v1alpha1.ReadinessGatePolicy, pod *corev1.Pod) bool {
+	selects := func(p *v1alpha1.ReadinessGatePolicy, pod metav1.Object) bool {
 		cp, ok := compiled[p.Name]
 		if !ok {
 			cp = c.compile(p)
 			compiled[p.Name] = cp
 		}
-		return cp.Selects(pod.Namespace, pod.Labels) || (cp.Err != nil && policy.Selects(p, pod))
+		return cp.Selects(pod.GetNamespace(), pod.GetLabels()) || (cp.Err != nil && policy.Selects(p, pod))
 	}
 	for i := range policies.Items {
 		p := &policies.Items[i]

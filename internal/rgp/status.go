@@ -142,7 +142,7 @@ func rolloutOf(c *policy.Compiled, p *v1alpha1.ReadinessGatePolicy, peers []v1al
 		r.Problem = c.Err.Error()
 		return r
 	}
-	selects := func(q *v1alpha1.ReadinessGatePolicy, pod *corev1.Pod) bool { return policy.Selects(q, pod) }
+	selects := policy.Selects
 	ptrs := make([]*corev1.Pod, len(pods))
 	for i := range pods {
 		ptrs[i] = &pods[i]

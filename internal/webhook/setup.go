@@ -3,7 +3,6 @@ package webhook
 import (
 	"context"
 
-	corev1 "k8s.io/api/core/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/readygate/readygate/api/v1alpha1"
 	"github.com/readygate/readygate/internal/cel"
+	"github.com/readygate/readygate/internal/podcache"
 	"github.com/readygate/readygate/internal/policy"
 )
 
@@ -39,16 +39,20 @@ func Setup(ctx context.Context, mgr ctrl.Manager, env *cel.Env, opts Options) er
 	// policies' informer: a standby must start it here, and its readiness
 	// waits for it. The policy warnings also read the pods' informer, the
 	// one the controllers read.
-	for _, obj := range []client.Object{namespaceMeta(), &v1alpha1.ReadinessGatePolicy{}, &corev1.Pod{}} {
+	for _, obj := range []client.Object{namespaceMeta(), &v1alpha1.ReadinessGatePolicy{}} {
 		if _, err := mgr.GetCache().GetInformer(ctx, obj, cache.BlockUntilSynced(false)); err != nil {
 			return err
 		}
+	}
+	pods, err := podcache.NewIndex(ctx, mgr.GetCache())
+	if err != nil {
+		return err
 	}
 	mgr.GetWebhookServer().Register(InjectPath, &webhook.Admission{Handler: &PodInjector{
 		Cache: mgr.GetClient(), API: mgr.GetAPIReader(), Decoder: admission.NewDecoder(mgr.GetScheme()), OperatorNamespace: opts.OperatorNamespace,
 	}})
 	return ctrl.NewWebhookManagedBy(mgr, &v1alpha1.ReadinessGatePolicy{}).
-		WithValidator(&PolicyValidator{Env: env, Cache: mgr.GetClient(), API: mgr.GetAPIReader(), Access: mgr.GetClient(),
+		WithValidator(&PolicyValidator{Env: env, Pods: pods, Cache: mgr.GetClient(), API: mgr.GetAPIReader(), Access: mgr.GetClient(),
 			MaxPerNamespace: opts.MaxPoliciesPerNamespace, Reserved: opts.ReservedConditionTypes}).
 		Complete()
 }

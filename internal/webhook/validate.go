@@ -17,6 +17,7 @@ import (
 	"github.com/readygate/readygate/api/v1alpha1"
 	"github.com/readygate/readygate/internal/cel"
 	"github.com/readygate/readygate/internal/gate"
+	"github.com/readygate/readygate/internal/podcache"
 	"github.com/readygate/readygate/internal/policy"
 	"github.com/readygate/readygate/internal/sources"
 )
@@ -27,10 +28,12 @@ import (
 // not read.
 type PolicyValidator struct {
 	Env *cel.Env
-	// Cache reads the pods and policies the warnings look at: the manager's
-	// cache, which every replica keeps and which holds only what selection
-	// reads, so that no admission, however often made, copies a namespace's
-	// whole pods. A pod the cache has not seen yet only misses a warning.
+	// Pods and Cache read the pods and policies the warnings look at: the
+	// manager's cache, which every replica keeps and which holds only what
+	// selection reads, so that no admission, however often made, copies a
+	// namespace's pods. A pod the cache has not seen yet only misses a
+	// warning.
+	Pods  *podcache.Index
 	Cache client.Reader
 	// API counts the namespace's policies live, for the cap.
 	API client.Reader
@@ -162,8 +165,8 @@ func (v *PolicyValidator) podWarnings(ctx context.Context, p *v1alpha1.Readiness
 	if err != nil {
 		return nil, nil
 	}
-	pods := &corev1.PodList{}
-	if err := v.Cache.List(ctx, pods, client.InNamespace(p.Namespace), client.MatchingLabelsSelector{Selector: sel}, client.UnsafeDisableDeepCopy); err != nil {
+	pods, err := v.Pods.Selected(p.Namespace, sel)
+	if err != nil {
 		return nil, err
 	}
 	peers := &v1alpha1.ReadinessGatePolicyList{}
@@ -172,9 +175,8 @@ func (v *PolicyValidator) podWarnings(ctx context.Context, p *v1alpha1.Readiness
 	}
 	var warnings admission.Warnings
 	missing := 0
-	for i := range pods.Items {
-		pod := &pods.Items[i]
-		if !gate.HasGate(pod, p.Spec.ConditionType) {
+	for _, obj := range pods {
+		if pod, gated := obj.(*corev1.Pod); !gated || !gate.HasGate(pod, p.Spec.ConditionType) {
 			missing++
 		}
 	}
@@ -183,10 +185,10 @@ func (v *PolicyValidator) podWarnings(ctx context.Context, p *v1alpha1.Readiness
 		if peer.Name == p.Name || peer.DeletionTimestamp != nil || peer.Spec.ConditionType != p.Spec.ConditionType {
 			continue
 		}
-		for j := range pods.Items {
-			if policy.Selects(peer, &pods.Items[j]) {
+		for _, pod := range pods {
+			if policy.Selects(peer, pod) {
 				warnings = append(warnings, fmt.Sprintf("policy %s also decides %s on pod %s: the older of the two policies decides it and the other reports Accepted=False, reason Conflict",
-					peer.Name, p.Spec.ConditionType, pods.Items[j].Name))
+					peer.Name, p.Spec.ConditionType, pod.GetName()))
 				break
 			}
 		}
