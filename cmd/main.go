@@ -96,13 +96,9 @@ func run(s settings) error {
 		return err
 	}
 	s.controllers.PodBodies = controllers.NewPodBodies()
-	webhookOpts := webhook.Options{Port: s.webhookPort, CertDir: s.webhookCertDir}
-	if s.webhookClientCAFile != "" {
-		requireAPIServer, err := rgwebhook.RequireClientCert(s.webhookClientCAFile)
-		if err != nil {
-			return err
-		}
-		webhookOpts.TLSOpts = append(webhookOpts.TLSOpts, requireAPIServer)
+	webhookOpts, err := webhookOptions(s.webhookPort, s.webhookCertDir, s.webhookClientCAFile)
+	if err != nil {
+		return err
 	}
 	opts := ctrl.Options{
 		Scheme:                  controllers.NewScheme(),

@@ -112,7 +112,7 @@ func TestDeploymentMatchesConfig(t *testing.T) {
 				}
 			}
 			c, wantC := container(pod), container(wantPod)
-			for _, field := range []string{"securityContext", "env", "livenessProbe", "readinessProbe", "resources"} {
+			for _, field := range []string{"securityContext", "env", "livenessProbe", "readinessProbe", "resources", "lifecycle"} {
 				if !reflect.DeepEqual(c[field], wantC[field]) {
 					t.Errorf("container %s: %v, config/default has %v", field, c[field], wantC[field])
 				}
@@ -137,12 +137,36 @@ func TestHighAvailability(t *testing.T) {
 		t.Errorf("the default install is not two replicas with leader election: %v", dig(dep, "spec"))
 	}
 	pdb := named(t, chart, "PodDisruptionBudget", "readygate-controller-manager")
-	if dig(pdb, "spec", "minAvailable") != float64(1) || !reflect.DeepEqual(dig(pdb, "spec", "selector", "matchLabels"), dig(dep, "spec", "selector", "matchLabels")) {
-		t.Errorf("the PodDisruptionBudget does not keep one of the manager's pods: %v", pdb["spec"])
+	if want := ofKind(kustomize(t, "default"), "PodDisruptionBudget")[0]; !reflect.DeepEqual(withoutSelector(pdb), withoutSelector(want)) {
+		t.Errorf("the PodDisruptionBudget's spec is %v, config/default's %v", pdb["spec"], want["spec"])
+	}
+	if dig(pdb, "spec", "maxUnavailable") != float64(1) || dig(pdb, "spec", "unhealthyPodEvictionPolicy") != "AlwaysAllow" ||
+		!reflect.DeepEqual(dig(pdb, "spec", "selector", "matchLabels"), dig(dep, "spec", "selector", "matchLabels")) {
+		t.Errorf("the PodDisruptionBudget does not let one of the manager's pods, or any unready one, go at a time: %v", pdb["spec"])
 	}
 	if pdbs := ofKind(render(t, "replicaCount=1"), "PodDisruptionBudget"); len(pdbs) > 0 {
-		t.Error("one replica with a PodDisruptionBudget of minAvailable 1 would block every drain")
+		t.Error("one replica got a PodDisruptionBudget, which protects nothing")
 	}
+	grace := dig(dep, "spec", "template", "spec", "terminationGracePeriodSeconds").(float64)
+	sleep := dig(container(dig(dep, "spec", "template", "spec")), "lifecycle", "preStop", "sleep", "seconds").(float64)
+	if sleep < 5 || grace < sleep+10 {
+		t.Errorf("a stopping replica sleeps %vs before it stops and has %vs in all: it must serve until its endpoint is gone, then release its lease", sleep, grace)
+	}
+	out, err := helmErr(t, "template", release, chartDir, "--set", "manager.leaderElect=false")
+	if err == nil || !strings.Contains(string(out), "needs manager.leaderElect=true") {
+		t.Errorf("two replicas without leader election rendered (%v): both would write the gates\n%s", err, out)
+	}
+	if _, err := helmErr(t, "template", release, chartDir, "--set", "manager.leaderElect=false", "--set", "replicaCount=1"); err != nil {
+		t.Errorf("one replica without leader election was refused: %v", err)
+	}
+}
+
+// withoutSelector is a PodDisruptionBudget's spec without its selector,
+// whose labels differ between the chart and config/.
+func withoutSelector(pdb map[string]any) map[string]any {
+	spec := deepCopy(pdb["spec"]).(map[string]any)
+	delete(spec, "selector")
+	return spec
 }
 
 func container(pod any) map[string]any {
