@@ -16,7 +16,8 @@ const webhookPortName = "webhook-server"
 // creates them with a Service and a certificate of its own. OLM has no
 // namespaceSelector: it selects the OperatorGroup's target namespaces (all of
 // them here), which is why the pod injector checks the namespace's label
-// itself.
+// itself. Nor has it matchConditions, so under OLM a policy's metadata-only
+// updates call the validating webhook too (docs/install.md).
 func webhookDefinitions(objs *objects, deployment operatorsv1alpha1.StrategyDeploymentSpec) ([]operatorsv1alpha1.WebhookDescription, error) {
 	port, err := containerPort(deployment, webhookPortName)
 	if err != nil {
@@ -41,8 +42,9 @@ func webhookDefinitions(objs *objects, deployment operatorsv1alpha1.StrategyDepl
 }
 
 // describeWebhook describes a MutatingWebhook or ValidatingWebhook. Their
-// rules, policies, selectors and timeouts have the same JSON names in a
-// WebhookDescription, so a JSON round trip carries them all over.
+// rules, policies, object selectors and timeouts have the same JSON names in
+// a WebhookDescription, so a JSON round trip carries them over, and drops
+// what OLM cannot express.
 func describeWebhook(kind operatorsv1alpha1.WebhookAdmissionType, webhook any, name string, client admissionregistrationv1.WebhookClientConfig, deployment string, port int32) (operatorsv1alpha1.WebhookDescription, error) {
 	def := operatorsv1alpha1.WebhookDescription{}
 	if client.Service == nil || client.Service.Path == nil {
