@@ -74,6 +74,7 @@ func main() {
 		ctrl.Log.Error(err, "manager failed")
 		os.Exit(1)
 	}
+	setGCPercent()
 	if err := run(s); err != nil {
 		ctrl.Log.Error(err, "manager failed")
 		os.Exit(1)

@@ -50,3 +50,27 @@ func goMemoryLimit(containerLimit, goMemLimit string) (limit int64, ok bool, err
 	}
 	return int64(float64(q.Value()) * memoryLimitShare), true, nil
 }
+
+// defaultGCPercent is the collector's target when GOGC is not set: a new
+// collection once the heap has grown by half of what the last one left
+// alive, not by all of it. Most of the operator's heap is its caches, alive
+// for good, so Go's default of 100 doubles the memory they take for little
+// CPU saved: at 10,000 gated and 10,000 other pods, 50 took the RSS from 212
+// to 175 MiB with the same CPU over a rollout (docs/performance.md).
+const defaultGCPercent = 50
+
+// setGCPercent sets defaultGCPercent unless GOGC says otherwise.
+func setGCPercent() {
+	if percent, ok := gcPercent(os.Getenv("GOGC")); ok {
+		debug.SetGCPercent(percent)
+	}
+}
+
+// gcPercent returns the GC percent to set: ok is false when GOGC is given,
+// which the runtime applied already.
+func gcPercent(goGC string) (percent int, ok bool) {
+	if goGC != "" {
+		return 0, false
+	}
+	return defaultGCPercent, true
+}

@@ -25,3 +25,12 @@ func TestGoMemoryLimit(t *testing.T) {
 		})
 	}
 }
+
+func TestGCPercent(t *testing.T) {
+	for goGC, want := range map[string]bool{"": true, "100": false, "off": false} {
+		percent, ok := gcPercent(goGC)
+		if ok != want || (ok && percent != defaultGCPercent) {
+			t.Errorf("gcPercent(%q) = %d, %t; want the default %t", goGC, percent, ok, want)
+		}
+	}
+}
