@@ -60,3 +60,54 @@ func leaf(t *testing.T, b64 string) *x509.Certificate {
 	}
 	return cert
 }
+
+// TestLeafRenewalKeepsTheCA: with cert-manager, the webhooks trust the CA
+// that cert-manager injects from the serving certificate's Secret. Were the
+// leaf self-signed, each renewal would change that CA before the pods load
+// the new leaf, and every admission would fail its handshake until they do
+// (the injector failing open). So a self-signed Issuer issues only a CA,
+// and a CA Issuer of it issues every serving certificate.
+func TestLeafRenewalKeepsTheCA(t *testing.T) {
+	for source, objs := range map[string][]map[string]any{
+		"config/default": kustomize(t, "default"),
+		"the chart":      render(t, certModes["cert-manager"]...),
+	} {
+		t.Run(source, func(t *testing.T) {
+			issuers := map[string]map[string]any{}
+			for _, i := range ofKind(objs, "Issuer") {
+				issuers[dig(i, "metadata", "name").(string)] = i
+			}
+			caSecrets := map[string]string{} // Secret of an isCA Certificate → its issuer
+			for _, c := range ofKind(objs, "Certificate") {
+				if dig(c, "spec", "isCA") == true {
+					caSecrets[dig(c, "spec", "secretName").(string)] = dig(c, "spec", "issuerRef", "name").(string)
+				}
+			}
+			leaves := 0
+			for _, c := range ofKind(objs, "Certificate") {
+				if dig(c, "spec", "isCA") == true {
+					continue
+				}
+				leaves++
+				name := dig(c, "metadata", "name")
+				issuer, ok := issuers[dig(c, "spec", "issuerRef", "name").(string)]
+				if !ok {
+					t.Errorf("certificate %s names an issuer that is not installed: %v", name, dig(c, "spec", "issuerRef"))
+					continue
+				}
+				caSecret, _ := dig(issuer, "spec", "ca", "secretName").(string)
+				root, isCA := caSecrets[caSecret]
+				if !isCA {
+					t.Errorf("certificate %s is issued by %v, not by a CA Issuer of a CA certificate: its renewal would change the CA the webhooks trust", name, dig(issuer, "spec"))
+					continue
+				}
+				if dig(issuers[root], "spec", "selfSigned") == nil {
+					t.Errorf("the CA of certificate %s is issued by %s, which is not the self-signed Issuer", name, root)
+				}
+			}
+			if leaves == 0 {
+				t.Fatal("no serving certificate found")
+			}
+		})
+	}
+}
