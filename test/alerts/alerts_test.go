@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -208,6 +209,11 @@ func hasAlert(all []rule, name string) bool {
 	return false
 }
 
+// apiServerMetrics are the API server's own metrics the webhook alerts read;
+// the webhook suite's spec "the webhooks, unreachable" shows a real API
+// server counting them with the labels the alerts select.
+var apiServerMetrics = []string{"apiserver_admission_webhook_fail_open_count", "apiserver_admission_webhook_rejection_count"}
+
 func TestRulesReadOnlyExportedMetrics(t *testing.T) {
 	for _, a := range alerts(t) {
 		names, err := promcheck.MetricNames(a.Expr)
@@ -215,7 +221,7 @@ func TestRulesReadOnlyExportedMetrics(t *testing.T) {
 			t.Errorf("%s: %v", a.Alert, err)
 		}
 		for _, n := range names {
-			if !promcheck.Exported(metrics.Registry, n) {
+			if !promcheck.Exported(metrics.Registry, n) && !slices.Contains(apiServerMetrics, n) {
 				t.Errorf("%s reads %s, which the operator does not export", a.Alert, n)
 			}
 		}
