@@ -2,12 +2,9 @@ package webhook_test
 
 import (
 	"context"
-	"strconv"
-	"strings"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
@@ -23,9 +20,9 @@ import (
 // these very series.
 var _ = Describe("the webhooks, unreachable", Serial, func() {
 	It("let metadata change, finalizers come off, and no spec change through; pods go ungated; the API server counts both", func(ctx SpecContext) {
-		refused := `apiserver_admission_webhook_rejection_count{`
+		refused := "apiserver_admission_webhook_rejection_count"
 		refusedLabels := []string{`name="validate.readygate.io"`, `error_type="calling_webhook_error"`}
-		failedOpen := `apiserver_admission_webhook_fail_open_count{`
+		failedOpen := "apiserver_admission_webhook_fail_open_count"
 		failedOpenLabels := []string{`name="inject.readygate.io"`}
 		refused0, failedOpen0 := apiServerCount(ctx, refused, refusedLabels...), apiServerCount(ctx, failedOpen, failedOpenLabels...)
 
@@ -57,28 +54,9 @@ var _ = Describe("the webhooks, unreachable", Serial, func() {
 	})
 })
 
-// apiServerCount sums the API server's own series of a metric (given as
-// `name{`) whose labels include each of labels.
+// apiServerCount sums the API server's own series of metric with labels.
 func apiServerCount(ctx context.Context, metric string, labels ...string) float64 {
-	raw, err := kubernetes.NewForConfigOrDie(cp.Config).RESTClient().Get().AbsPath("/metrics").DoRaw(ctx)
+	n, err := testenv.APIServerCount(ctx, cp.Config, metric, labels...)
 	Expect(err).NotTo(HaveOccurred())
-	total := 0.0
-	for line := range strings.SplitSeq(string(raw), "\n") {
-		if !strings.HasPrefix(line, metric) || !hasAll(line, labels) {
-			continue
-		}
-		v, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
-		Expect(err).NotTo(HaveOccurred())
-		total += v
-	}
-	return total
-}
-
-func hasAll(line string, parts []string) bool {
-	for _, p := range parts {
-		if !strings.Contains(line, p) {
-			return false
-		}
-	}
-	return true
+	return n
 }
