@@ -9,6 +9,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/readygate/readygate/internal/podcache"
 	"github.com/readygate/readygate/internal/sources"
 )
 
@@ -50,16 +51,19 @@ func trimPod(bodies *PodBodies) toolscache.TransformFunc {
 }
 
 // ungatedPod is what the operator keeps of a pod without readiness gates:
-// the metadata that selects it and names it in an Event (typed as a v1 Pod
-// for that), as a PartialObjectMetadata, a quarter of an empty Pod's size.
-func ungatedPod(pod *corev1.Pod) *metav1.PartialObjectMetadata {
-	return &metav1.PartialObjectMetadata{
-		TypeMeta: metav1.TypeMeta{APIVersion: corev1.SchemeGroupVersion.String(), Kind: "Pod"},
-		ObjectMeta: metav1.ObjectMeta{
-			Name: pod.Name, Namespace: pod.Namespace, UID: pod.UID, ResourceVersion: pod.ResourceVersion,
-			Generation: pod.Generation, CreationTimestamp: pod.CreationTimestamp,
-			DeletionTimestamp: pod.DeletionTimestamp, Labels: pod.Labels,
+// its metadata for selection and Events, and its phase, in a quarter of an
+// empty Pod's size.
+func ungatedPod(pod *corev1.Pod) *podcache.Ungated {
+	return &podcache.Ungated{
+		PartialObjectMetadata: metav1.PartialObjectMetadata{
+			TypeMeta: metav1.TypeMeta{APIVersion: corev1.SchemeGroupVersion.String(), Kind: "Pod"},
+			ObjectMeta: metav1.ObjectMeta{
+				Name: pod.Name, Namespace: pod.Namespace, UID: pod.UID, ResourceVersion: pod.ResourceVersion,
+				Generation: pod.Generation, CreationTimestamp: pod.CreationTimestamp,
+				DeletionTimestamp: pod.DeletionTimestamp, Labels: pod.Labels,
+			},
 		},
+		Phase: pod.Status.Phase,
 	}
 }
 

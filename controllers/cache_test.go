@@ -10,6 +10,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/utils/ptr"
+
+	"github.com/readygate/readygate/internal/podcache"
 )
 
 // fullPod is a pod as the watch decodes it, with every section the cache
@@ -55,10 +57,13 @@ func TestTrimUngatedPod(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Metadata alone: a whole Pod struct, even empty, is four times its size.
-	meta, ok := got.(*metav1.PartialObjectMetadata)
+	// Metadata and phase alone: a whole Pod struct, even empty, is four times their size.
+	meta, ok := got.(*podcache.Ungated)
 	if !ok {
-		t.Fatalf("an ungated pod is cached as %T, want its metadata alone", got)
+		t.Fatalf("an ungated pod is cached as %T, want its metadata and phase alone", got)
+	}
+	if meta.Phase != corev1.PodRunning {
+		t.Fatalf("an ungated pod lost its phase (%q): a finished one would be told to add a gate", meta.Phase)
 	}
 	if meta.Name != "web-0" || meta.Namespace != "shop" || meta.UID != "u1" || meta.Labels["app"] != "web" ||
 		meta.ResourceVersion != "7" {

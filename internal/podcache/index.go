@@ -1,8 +1,7 @@
 // Package podcache reads the manager's pod informer straight from its
 // store, where controllers.CacheOptions keeps a gated pod as a trimmed
-// *corev1.Pod and a pod that declares no readiness gate as its metadata
-// alone (*metav1.PartialObjectMetadata): most of a cluster's pods, each at a
-// quarter of an empty Pod struct's size.
+// *corev1.Pod and a pod that declares no readiness gate as an *Ungated:
+// most of a cluster's pods, each at a quarter of an empty Pod struct's size.
 package podcache
 
 import (
@@ -41,7 +40,8 @@ func NewIndex(ctx context.Context, c cache.Cache) (*Index, error) {
 }
 
 // Get returns the cached pod, if any: a gated pod as the cache keeps it,
-// or for an ungated pod a Pod of its metadata alone, made for the caller.
+// or for an ungated pod a Pod of its metadata and phase alone, made for the
+// caller.
 func (x *Index) Get(key types.NamespacedName) (*corev1.Pod, bool) {
 	obj, ok, err := x.store.GetByKey(key.Namespace + "/" + key.Name)
 	if err != nil || !ok {
@@ -50,8 +50,8 @@ func (x *Index) Get(key types.NamespacedName) (*corev1.Pod, bool) {
 	switch o := obj.(type) {
 	case *corev1.Pod:
 		return o, true
-	case *metav1.PartialObjectMetadata:
-		return &corev1.Pod{TypeMeta: o.TypeMeta, ObjectMeta: o.ObjectMeta}, true
+	case *Ungated:
+		return &corev1.Pod{TypeMeta: o.TypeMeta, ObjectMeta: o.ObjectMeta, Status: corev1.PodStatus{Phase: o.Phase}}, true
 	}
 	return nil, false
 }

@@ -11,7 +11,7 @@ import (
 )
 
 // SelectsFunc reports whether a policy selects a pod, of which it reads the
-// metadata alone: the cache keeps no more of an ungated pod.
+// metadata alone: the cache keeps no more of an ungated pod but its phase.
 type SelectsFunc func(p *v1alpha1.ReadinessGatePolicy, pod metav1.Object) bool
 
 // Selects reports whether p selects the pod: same namespace and matching

@@ -28,7 +28,7 @@ func TallyPod(c *Compiled, obj metav1.Object, peers []v1alpha1.ReadinessGatePoli
 	if owner := Owner(peers, obj, c.ConditionType, selects); owner != nil && owner.UID != c.UID {
 		return Tally{Winner: owner.Name}
 	}
-	// Of a pod that declares no readiness gate the cache keeps the metadata alone.
+	// Of a pod that declares no readiness gate the cache keeps its metadata and phase alone.
 	pod, gated := obj.(*corev1.Pod)
 	if !gated || !gate.HasGate(pod, c.ConditionType) {
 		return Tally{Missing: true}

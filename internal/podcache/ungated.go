@@ -1,0 +1,20 @@
+package podcache
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+)
+
+// Ungated is what the cache keeps of a pod that declares no readiness gate:
+// the metadata that selects it and names it in an Event (typed as a v1
+// Pod), and its phase, so that a finished pod is not told to add a gate.
+type Ungated struct {
+	metav1.PartialObjectMetadata
+	Phase corev1.PodPhase
+}
+
+// DeepCopyObject copies the entry, phase included.
+func (u *Ungated) DeepCopyObject() runtime.Object {
+	return &Ungated{PartialObjectMetadata: *u.PartialObjectMetadata.DeepCopy(), Phase: u.Phase}
+}
