@@ -1,6 +1,7 @@
 package chart
 
 import (
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -156,8 +157,12 @@ func TestHighAvailability(t *testing.T) {
 	if err == nil || !strings.Contains(string(out), "needs manager.leaderElect=true") {
 		t.Errorf("two replicas without leader election rendered (%v): both would write the gates\n%s", err, out)
 	}
-	if _, err := helmErr(t, "template", release, chartDir, "--set", "manager.leaderElect=false", "--set", "replicaCount=1"); err != nil {
-		t.Errorf("one replica without leader election was refused: %v", err)
+	out, err = helmErr(t, "template", release, chartDir, "--set", "manager.leaderElect=false", "--set", "replicaCount=1")
+	if err != nil {
+		t.Fatalf("one replica without leader election was refused: %v", err)
+	}
+	if strategy := dig(named(t, parse(t, out), "Deployment", "readygate-controller-manager"), "spec", "strategy", "type"); strategy != "Recreate" {
+		t.Errorf("one replica without leader election rolls with strategy %v: a rolling update's surge would run two writers", strategy)
 	}
 }
 
@@ -221,4 +226,22 @@ func deepCopy(v any) any {
 func toYAML(v any) string {
 	out, _ := yaml.Marshal(v)
 	return string(out)
+}
+
+// TestUpgradeReusingTheLastValues: `helm upgrade --reuse-values` renders the
+// new chart with the last release's values, the old chart's defaults
+// included, as docs/install.md shows. testdata holds 0.1.0's values.yaml.
+func TestUpgradeReusingTheLastValues(t *testing.T) {
+	out, err := helmErr(t, "template", release, chartDir, "-f", filepath.Join("testdata", "values-0.1.0.yaml"))
+	if err != nil {
+		t.Fatalf("the chart refuses the last release's values: %v\n%s", err, out)
+	}
+	objs := parse(t, out)
+	dep := named(t, objs, "Deployment", "readygate-controller-manager")
+	if sleep := dig(container(dig(dep, "spec", "template", "spec")), "lifecycle", "preStop", "sleep", "seconds"); sleep != float64(5) {
+		t.Errorf("the preStop sleep is %v, want the default 5 s", sleep)
+	}
+	if pdb := named(t, objs, "PodDisruptionBudget", "readygate-controller-manager"); dig(pdb, "spec", "maxUnavailable") != float64(1) {
+		t.Errorf("the PodDisruptionBudget is %v, want maxUnavailable 1", pdb["spec"])
+	}
 }

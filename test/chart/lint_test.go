@@ -35,6 +35,7 @@ func TestSchemaRejectsBadValues(t *testing.T) {
 		"resources.limits.memory=null":                "memory",
 		"webhook.certManager.enabled=yes-please":      "enabled",
 		"metrics.serviceMonitor.interval=every-30sec": "interval",
+		"podDisruptionBudget.maxUnavailable=0":        "maxUnavailable",
 	}
 	for set, want := range cases {
 		t.Run(set, func(t *testing.T) {
