@@ -13,6 +13,10 @@ import (
 	"github.com/readygate/readygate/internal/sources"
 )
 
+// podKind is the kind of the pods the operator caches, resolves the schema
+// of, and finds named by EndpointSlices.
+var podKind = corev1.SchemeGroupVersion.WithKind("Pod")
+
 // CacheOptions keep in the pod cache only what the operator's decisions
 // read, with each gated pod's whole spec and status in bodies, and strip
 // managed fields from every cached object: nothing reads them.
@@ -56,7 +60,7 @@ func trimPod(bodies *PodBodies) toolscache.TransformFunc {
 func ungatedPod(pod *corev1.Pod) *podcache.Ungated {
 	return &podcache.Ungated{
 		PartialObjectMetadata: metav1.PartialObjectMetadata{
-			TypeMeta: metav1.TypeMeta{APIVersion: corev1.SchemeGroupVersion.String(), Kind: "Pod"},
+			TypeMeta: metav1.TypeMeta{APIVersion: podKind.GroupVersion().String(), Kind: podKind.Kind},
 			ObjectMeta: metav1.ObjectMeta{
 				Name: pod.Name, Namespace: pod.Namespace, UID: pod.UID, ResourceVersion: pod.ResourceVersion,
 				Generation: pod.Generation, CreationTimestamp: pod.CreationTimestamp,

@@ -10,7 +10,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/apiserver/pkg/cel/openapi/resolver"
 	"k8s.io/client-go/discovery"
@@ -108,7 +107,7 @@ func NewCELEnv(cfg *rest.Config) (*cel.Env, error) {
 		return nil, err
 	}
 	r := &resolver.ClientDiscoveryResolver{Discovery: dc}
-	podSchema, err := r.ResolveSchema(schema.GroupVersionKind{Version: "v1", Kind: "Pod"})
+	podSchema, err := r.ResolveSchema(podKind)
 	if err != nil {
 		return nil, fmt.Errorf("resolving the Pod schema from the cluster: %w", err)
 	}

@@ -27,7 +27,7 @@ func slicePods(obj client.Object) []string {
 	slice := obj.(*discoveryv1.EndpointSlice)
 	var pods []string
 	for _, e := range slice.Endpoints {
-		if e.TargetRef != nil && e.TargetRef.Kind == "Pod" {
+		if e.TargetRef != nil && e.TargetRef.Kind == podKind.Kind {
 			pods = append(pods, e.TargetRef.Name)
 		}
 	}

@@ -16,5 +16,5 @@ type Ungated struct {
 
 // DeepCopyObject copies the entry, phase included.
 func (u *Ungated) DeepCopyObject() runtime.Object {
-	return &Ungated{PartialObjectMetadata: *u.PartialObjectMetadata.DeepCopy(), Phase: u.Phase}
+	return &Ungated{PartialObjectMetadata: *u.DeepCopy(), Phase: u.Phase}
 }
