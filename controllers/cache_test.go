@@ -135,6 +135,44 @@ func TestTrimGatedPod(t *testing.T) {
 	}
 }
 
+// TestTrimTwiceKeepsTheWholeBody: with watch-list streaming (client-go's
+// default) the reflector transforms each listed object into a temporary
+// store, and the informer's queue transforms it again on Replace, so the
+// transform sees the pod it trimmed itself. It must not take that for the
+// pod's whole body.
+func TestTrimTwiceKeepsTheWholeBody(t *testing.T) {
+	bodies := NewPodBodies()
+	trim := trimPod(bodies)
+	once, err := trim(fullPod("readygate.io/warm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	twice, err := trim(once)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !equality.Semantic.DeepEqual(once, twice) {
+		t.Errorf("trimming a trimmed pod changed it:\n%+v\n%+v", once, twice)
+	}
+	whole, err := bodies.restore(twice.(*corev1.Pod))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fullPod("readygate.io/warm")
+	if !equality.Semantic.DeepEqual(whole.Spec, want.Spec) || !equality.Semantic.DeepEqual(whole.Status, want.Status) {
+		t.Errorf("after a second transform, expressions read %+v, want the pod's whole spec and status", whole.Status)
+	}
+	changed := fullPod("readygate.io/warm")
+	changed.ResourceVersion = "8"
+	changed.Status.HostIP = "10.1.0.2"
+	if _, err := trim(changed); err != nil {
+		t.Fatal(err)
+	}
+	if whole, err := bodies.restore(changed); err != nil || whole.Status.HostIP != "10.1.0.2" {
+		t.Errorf("a newer version of the pod did not replace its body: %v, %v", whole, err)
+	}
+}
+
 func TestTrimTombstone(t *testing.T) {
 	tombstone := toolscache.DeletedFinalStateUnknown{Key: "shop/web-0"}
 	if got, err := trimPod(NewPodBodies())(tombstone); err != nil || got != tombstone {

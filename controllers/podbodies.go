@@ -15,23 +15,39 @@ import (
 // at any time, reads the whole pod, with no relist of the cluster's pods.
 type PodBodies struct {
 	mu     sync.RWMutex
-	bodies map[types.UID][]byte
+	bodies map[types.UID]podBody
+}
+
+// podBody is a pod's encoded spec and status, and the resourceVersion of the
+// pod they were taken from.
+type podBody struct {
+	resourceVersion string
+	encoded         []byte
 }
 
 // NewPodBodies returns an empty store; CacheOptions fills it and Setup reads
 // and prunes it.
 func NewPodBodies() *PodBodies {
-	return &PodBodies{bodies: map[types.UID][]byte{}}
+	return &PodBodies{bodies: map[types.UID]podBody{}}
 }
 
-// keep records the pod's spec and status as the cache receives it.
+// keep records the pod's spec and status as the cache receives it. A
+// version it holds already is the cache's own trimmed pod coming back (a
+// watch list's items are transformed twice), not a whole one: it keeps
+// what it has.
 func (b *PodBodies) keep(pod *corev1.Pod) error {
+	b.mu.RLock()
+	held, ok := b.bodies[pod.UID]
+	b.mu.RUnlock()
+	if ok && held.resourceVersion == pod.ResourceVersion {
+		return nil
+	}
 	body, err := (&corev1.Pod{Spec: pod.Spec, Status: pod.Status}).Marshal()
 	if err != nil {
 		return fmt.Errorf("encoding pod %s/%s for the cache: %w", pod.Namespace, pod.Name, err)
 	}
 	b.mu.Lock()
-	b.bodies[pod.UID] = body
+	b.bodies[pod.UID] = podBody{resourceVersion: pod.ResourceVersion, encoded: body}
 	b.mu.Unlock()
 	return nil
 }
@@ -54,7 +70,7 @@ func (b *PodBodies) restore(pod *corev1.Pod) (*corev1.Pod, error) {
 		return nil, fmt.Errorf("the cache holds no spec and status of pod %s/%s", pod.Namespace, pod.Name)
 	}
 	whole := &corev1.Pod{}
-	if err := whole.Unmarshal(body); err != nil {
+	if err := whole.Unmarshal(body.encoded); err != nil {
 		return nil, fmt.Errorf("decoding the cached spec and status of pod %s/%s: %w", pod.Namespace, pod.Name, err)
 	}
 	whole.TypeMeta, whole.ObjectMeta = pod.TypeMeta, pod.ObjectMeta
