@@ -15,16 +15,19 @@ import (
 
 	"github.com/readygate/readygate/internal/gate"
 	"github.com/readygate/readygate/internal/policy"
+	"github.com/readygate/readygate/internal/sources"
 )
 
 // indexUnreadyGates indexes pods by the readiness gates they declare whose
 // condition is written and not True.
 const indexUnreadyGates = "readygate.io/unready-gates"
 
-// unreadyGates returns the condition types of the pod's gates that are not True.
+// unreadyGates returns the condition types of the pod's gates that are not
+// True, none for a finished pod: it serves no traffic, so it takes no room
+// under maxUnavailable and needs no release.
 func unreadyGates(obj client.Object) []string {
 	pod, gated := obj.(*corev1.Pod) // else an ungated pod's metadata
-	if !gated {
+	if !gated || sources.Terminal(pod) {
 		return nil
 	}
 	var out []string

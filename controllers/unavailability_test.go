@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
@@ -73,5 +75,31 @@ func TestTakeCountsAPodsRetryAfresh(t *testing.T) {
 				t.Fatal("the retry did not renew the admission")
 			}
 		})
+	}
+}
+
+// A finished pod serves no traffic: its gate, False or not, takes no room
+// under maxUnavailable (nor needs a release), and an ungated pod has no gate.
+func TestUnreadyGatesLeaveFinishedAndUngatedPodsOut(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		phase corev1.PodPhase
+		want  []string
+	}{
+		{"running", corev1.PodRunning, []string{"x/a"}},
+		{"succeeded", corev1.PodSucceeded, nil},
+		{"failed", corev1.PodFailed, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pod := fullPod("x/a", "x/b")
+			pod.Status.Phase = tc.phase
+			pod.Status.Conditions = []corev1.PodCondition{{Type: "x/a", Status: corev1.ConditionFalse}, {Type: "x/b", Status: corev1.ConditionTrue}}
+			if got := unreadyGates(pod); !slices.Equal(got, tc.want) {
+				t.Errorf("unreadyGates = %v, want %v", got, tc.want)
+			}
+		})
+	}
+	if got := unreadyGates(ungatedPod(fullPod())); got != nil {
+		t.Errorf("an ungated pod's entry is indexed under %v", got)
 	}
 }

@@ -343,7 +343,8 @@ type ReadinessGatePolicyStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
-	// matchedPods counts the selected pods that declare the gate.
+	// matchedPods counts the selected pods that declare the gate. No count
+	// of the status includes finished pods (Succeeded or Failed).
 	// +optional
 	MatchedPods int32 `json:"matchedPods"`
 

@@ -18,3 +18,6 @@ type Ungated struct {
 func (u *Ungated) DeepCopyObject() runtime.Object {
 	return &Ungated{PartialObjectMetadata: *u.DeepCopy(), Phase: u.Phase}
 }
+
+// PodPhase is the pod's phase, as policy counts read it.
+func (u *Ungated) PodPhase() corev1.PodPhase { return u.Phase }

@@ -22,7 +22,7 @@ type Tally struct {
 // TallyPod classifies one pod for the policy: peers are the namespace's
 // policies and stateOf what the operator remembers of the pod under it.
 func TallyPod(c *Compiled, obj metav1.Object, peers []v1alpha1.ReadinessGatePolicy, selects SelectsFunc, stateOf func(*corev1.Pod) gate.State) Tally {
-	if c.Err != nil || !c.Selects(obj.GetNamespace(), obj.GetLabels()) || obj.GetDeletionTimestamp() != nil {
+	if c.Err != nil || !c.Selects(obj.GetNamespace(), obj.GetLabels()) || obj.GetDeletionTimestamp() != nil || finished(obj) {
 		return Tally{}
 	}
 	if owner := Owner(peers, obj, c.ConditionType, selects); owner != nil && owner.UID != c.UID {
@@ -128,4 +128,18 @@ func example(set map[types.NamespacedName]bool, current types.NamespacedName) ty
 
 func podKey(pod *corev1.Pod) types.NamespacedName {
 	return types.NamespacedName{Namespace: pod.Namespace, Name: pod.Name}
+}
+
+// finished says whether the pod ran to completion or failed: it serves no
+// traffic, so none of the policy's counts is about it. An ungated pod's
+// cache entry tells its phase with PodPhase.
+func finished(pod metav1.Object) bool {
+	var phase corev1.PodPhase
+	switch p := pod.(type) {
+	case *corev1.Pod:
+		phase = p.Status.Phase
+	case interface{ PodPhase() corev1.PodPhase }:
+		phase = p.PodPhase()
+	}
+	return phase == corev1.PodSucceeded || phase == corev1.PodFailed
 }

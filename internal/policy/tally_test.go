@@ -5,10 +5,12 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/readygate/readygate/api/v1alpha1"
 	"github.com/readygate/readygate/internal/gate"
+	"github.com/readygate/readygate/internal/podcache"
 )
 
 func pointers(pods ...corev1.Pod) []*corev1.Pod {
@@ -73,5 +75,43 @@ func TestCountsFollowPodChanges(t *testing.T) {
 	change("b deleted", pod("b", web, nil), true)
 	if s := counts.Summary(); s != (Summary{}) {
 		t.Fatalf("counts of no pods: %+v", s)
+	}
+}
+
+// TestTallyLeavesFinishedPodsOut: a Succeeded or Failed pod serves no
+// traffic, so it is neither matched (it would hold Ready False for good) nor
+// missing its gate (a finished Job's pods would fire
+// ReadygatePodsMissingGate until they are deleted).
+func TestTallyLeavesFinishedPodsOut(t *testing.T) {
+	web := map[string]string{"app": "web"}
+	p := pol("p", time.Minute, "x/a", web)
+	c := &Compiled{Name: p.Name, Namespace: p.Namespace, UID: p.UID, ConditionType: "x/a", Selector: labels.SelectorFromSet(web)}
+	ungated := func(phase corev1.PodPhase) metav1.Object {
+		m := pod("job", web, nil)
+		return &podcache.Ungated{PartialObjectMetadata: metav1.PartialObjectMetadata{ObjectMeta: m.ObjectMeta}, Phase: phase}
+	}
+	gated := func(phase corev1.PodPhase) metav1.Object {
+		g := pod("web", web, []string{"x/a"}, corev1.PodCondition{Type: "x/a", Status: corev1.ConditionFalse})
+		g.Status.Phase = phase
+		return &g
+	}
+	for _, tc := range []struct {
+		name string
+		pod  metav1.Object
+		want Tally
+	}{
+		{"gated, running", gated(corev1.PodRunning), Tally{Matched: true}},
+		{"gated, succeeded", gated(corev1.PodSucceeded), Tally{}},
+		{"gated, failed", gated(corev1.PodFailed), Tally{}},
+		{"ungated, running", ungated(corev1.PodRunning), Tally{Missing: true}},
+		{"ungated, succeeded", ungated(corev1.PodSucceeded), Tally{}},
+		{"ungated, failed", ungated(corev1.PodFailed), Tally{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := TallyPod(c, tc.pod, []v1alpha1.ReadinessGatePolicy{p}, Selects, func(*corev1.Pod) gate.State { return gate.State{} })
+			if got != tc.want {
+				t.Errorf("tally %+v, want %+v", got, tc.want)
+			}
+		})
 	}
 }
