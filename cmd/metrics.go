@@ -25,8 +25,11 @@ func metricsOptions(addr string, secure bool, certDir string) metricsserver.Opti
 	opts.SecureServing = true
 	opts.CertDir = certDir
 	opts.FilterProvider = filters.WithAuthenticationAndAuthorization
-	// HTTP/1.1 only: HTTP/2's stream reset flood (CVE-2023-44487) is not worth
-	// the exposure for one scrape at a time.
-	opts.TLSOpts = []func(*tls.Config){func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} }}
+	opts.TLSOpts = []func(*tls.Config){http1Only}
 	return opts
 }
+
+// http1Only serves HTTP/1.1 alone: HTTP/2's stream reset flood
+// (CVE-2023-44487) is not worth the exposure for one scrape, or one
+// admission review, per connection.
+func http1Only(c *tls.Config) { c.NextProtos = []string{"http/1.1"} }

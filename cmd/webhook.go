@@ -8,15 +8,12 @@ import (
 	rgwebhook "github.com/readygate/readygate/internal/webhook"
 )
 
-// webhookOptions serve the admission webhooks, requiring the API server's
-// client certificate when clientCAFile names its CA. Unlike the metrics
-// port, they keep HTTP/2: the API server reuses its connections, and a
-// stopping replica tells an HTTP/2 client to go elsewhere (GOAWAY), which
-// it does, where an HTTP/1.1 one loses the admission review it had just
-// sent on an idle connection the replica closed (a POST is not retried).
-// Go's HTTP/2 server bounds the stream-reset flood of CVE-2023-44487.
+// webhookOptions serves the admission webhooks over HTTP/1.1 alone, like
+// the metrics: the API server calls a webhook Service over HTTP/1.1 anyway,
+// and the port answers any TLS client unless clientCAFile names the CA of
+// the API server's client certificate, which it then requires.
 func webhookOptions(port int, certDir, clientCAFile string) (webhook.Options, error) {
-	opts := webhook.Options{Port: port, CertDir: certDir}
+	opts := webhook.Options{Port: port, CertDir: certDir, TLSOpts: []func(*tls.Config){http1Only}}
 	if clientCAFile == "" {
 		return opts, nil
 	}
@@ -24,6 +21,6 @@ func webhookOptions(port int, certDir, clientCAFile string) (webhook.Options, er
 	if err != nil {
 		return opts, err
 	}
-	opts.TLSOpts = []func(*tls.Config){requireAPIServer}
+	opts.TLSOpts = append(opts.TLSOpts, requireAPIServer)
 	return opts, nil
 }

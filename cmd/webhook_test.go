@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-func TestWebhookKeepsHTTP2(t *testing.T) {
+func TestWebhookServesHTTP1Only(t *testing.T) {
 	opts, err := webhookOptions(9443, t.TempDir(), "")
 	if err != nil {
 		t.Fatal(err)
@@ -17,8 +17,8 @@ func TestWebhookKeepsHTTP2(t *testing.T) {
 	for _, apply := range opts.TLSOpts {
 		apply(cfg)
 	}
-	if !slices.Contains(cfg.NextProtos, "h2") {
-		t.Fatalf("the webhook port offers %v: without HTTP/2 a stopping replica loses the reviews sent on its idle connections", cfg.NextProtos)
+	if !slices.Equal(cfg.NextProtos, []string{"http/1.1"}) {
+		t.Fatalf("the webhook port offers %v, want HTTP/1.1 alone", cfg.NextProtos)
 	}
 }
 
