@@ -1,6 +1,7 @@
 package chart
 
 import (
+	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -153,6 +154,9 @@ func TestHighAvailability(t *testing.T) {
 	if sleep < 5 || grace < sleep+10 {
 		t.Errorf("a stopping replica sleeps %vs before it stops and has %vs in all: it must serve until its endpoint is gone, then release its lease", sleep, grace)
 	}
+	if out, err := helmErr(t, "template", release, chartDir, "--set", "podDisruptionBudget.minAvailable=2"); err == nil || !strings.Contains(string(out), "no longer read") {
+		t.Errorf("a minAvailable other than 0.1.0's default was taken silently (%v):\n%s", err, out)
+	}
 	out, err := helmErr(t, "template", release, chartDir, "--set", "manager.leaderElect=false")
 	if err == nil || !strings.Contains(string(out), "needs manager.leaderElect=true") {
 		t.Errorf("two replicas without leader election rendered (%v): both would write the gates\n%s", err, out)
@@ -229,10 +233,23 @@ func toYAML(v any) string {
 }
 
 // TestUpgradeReusingTheLastValues: `helm upgrade --reuse-values` renders the
-// new chart with the last release's values, the old chart's defaults
-// included, as docs/install.md shows. testdata holds 0.1.0's values.yaml.
+// new chart's templates with the last release's values alone, the old
+// chart's defaults included and none of the new chart's, as docs/install.md
+// shows: a copy of the chart whose values.yaml is the last stop's
+// (testdata/values-0.1.0.yaml, chart 0.1.0 as of 40687e7).
 func TestUpgradeReusingTheLastValues(t *testing.T) {
-	out, err := helmErr(t, "template", release, chartDir, "-f", filepath.Join("testdata", "values-0.1.0.yaml"))
+	chart := filepath.Join(t.TempDir(), "readygate")
+	if err := os.CopyFS(chart, os.DirFS(chartDir)); err != nil {
+		t.Fatal(err)
+	}
+	last, err := os.ReadFile(filepath.Join("testdata", "values-0.1.0.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(chart, "values.yaml"), last, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := helmErr(t, "template", release, chart)
 	if err != nil {
 		t.Fatalf("the chart refuses the last release's values: %v\n%s", err, out)
 	}

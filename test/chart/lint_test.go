@@ -36,6 +36,7 @@ func TestSchemaRejectsBadValues(t *testing.T) {
 		"webhook.certManager.enabled=yes-please":      "enabled",
 		"metrics.serviceMonitor.interval=every-30sec": "interval",
 		"podDisruptionBudget.maxUnavailable=0":        "maxUnavailable",
+		"podDisruptionBudget.maxUnavailable=0%":       "maxUnavailable",
 	}
 	for set, want := range cases {
 		t.Run(set, func(t *testing.T) {
