@@ -53,6 +53,28 @@ var _ = Describe("pod fields typed from the cluster's schema", func() {
 	})
 })
 
+// A fresh operator's cache fills from its first list: the bodies of pods
+// that have not changed since must be whole, so the first verdict on them
+// is right. (A watch list transforms its items twice, which
+// TestTrimTwiceKeepsTheWholeBody covers; this control plane's list did not
+// show it.)
+var _ = Describe("a restarted operator", Serial, func() {
+	It("reads the whole spec and status of pods that have not changed since it started", func(ctx SpecContext) {
+		ns := newNamespace(ctx)
+		pods := createPods(ctx, ns, "web", 1, withGates(warmGate))
+		Eventually(conditionOf(ctx, pods[0], string(corev1.ContainersReady))).Should(HaveField("Status", corev1.ConditionTrue))
+		restartManager()
+		p := newPolicy(ns, "whole", `pod.status.containerStatuses.size() == 1 && pod.spec.containers[0].image == 'app:1'`)
+		p.Spec.MessageExpression = `'image ' + pod.spec.containers[0].image + ', ' + string(pod.status.containerStatuses.size()) + ' container statuses'`
+		Expect(k8s.Create(ctx, p)).To(Succeed())
+		Eventually(reasonAndMessage(ctx, pods[0])).Should(Equal("True ExpressionTrue: image app:1, 1 container statuses"))
+		// A trimmed body would be corrected by the pod's next change, the
+		// operator's own write of a wrong verdict: only the count shows it.
+		Expect(value("readygate_evaluations_total", policyLabels(p, "result", "false"))()).To(BeZero(),
+			"an evaluation read a body without the pod's image or container statuses")
+	})
+})
+
 var _ = Describe("config/samples", func() {
 	files, err := filepath.Glob(filepath.Join("..", "config", "samples", "readygate_*.yaml"))
 	if err != nil || len(files) == 0 {

@@ -32,6 +32,8 @@ var _ = Describe("the webhooks, unreachable", Serial, func() {
 		Expect(k8s.Create(ctx, p)).To(Succeed())
 		stopTheManager()
 		DeferCleanup(startManager)
+		// As the stopped operator left it (it may have added its finalizer).
+		Expect(k8s.Get(ctx, client.ObjectKeyFromObject(p), p)).To(Succeed())
 
 		By("a spec change is refused: nothing could validate it")
 		suspended := p.DeepCopy()
