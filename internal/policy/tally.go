@@ -7,6 +7,7 @@ import (
 
 	"github.com/readygate/readygate/api/v1alpha1"
 	"github.com/readygate/readygate/internal/gate"
+	"github.com/readygate/readygate/internal/sources"
 )
 
 // Tally is one pod's part in a policy's Summary; the zero Tally counts for
@@ -134,12 +135,11 @@ func podKey(pod *corev1.Pod) types.NamespacedName {
 // traffic, so none of the policy's counts is about it. An ungated pod's
 // cache entry tells its phase with PodPhase.
 func finished(pod metav1.Object) bool {
-	var phase corev1.PodPhase
 	switch p := pod.(type) {
 	case *corev1.Pod:
-		phase = p.Status.Phase
+		return sources.Terminal(p)
 	case interface{ PodPhase() corev1.PodPhase }:
-		phase = p.PodPhase()
+		return sources.TerminalPhase(p.PodPhase())
 	}
-	return phase == corev1.PodSucceeded || phase == corev1.PodFailed
+	return false
 }

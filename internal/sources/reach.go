@@ -66,7 +66,12 @@ func (c CIDRs) containing(addr netip.Addr) (netip.Prefix, bool) {
 // Terminal says whether the pod has finished: its IP is back in the pool and
 // may already belong to another namespace's pod.
 func Terminal(pod *corev1.Pod) bool {
-	return pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed
+	return TerminalPhase(pod.Status.Phase)
+}
+
+// TerminalPhase says whether a pod in this phase has finished.
+func TerminalPhase(phase corev1.PodPhase) bool {
+	return phase == corev1.PodSucceeded || phase == corev1.PodFailed
 }
 
 // Reach is what the administrator lets the http and metrics sources dial
