@@ -96,7 +96,6 @@ func run(s settings) error {
 	if err != nil {
 		return err
 	}
-	s.controllers.PodBodies = controllers.NewPodBodies()
 	webhookOpts, err := webhookOptions(s.webhookPort, s.webhookCertDir, s.webhookClientCAFile)
 	if err != nil {
 		return err
@@ -109,7 +108,7 @@ func run(s settings) error {
 		PprofBindAddress:        s.pprofAddr,
 		LeaderElection:          s.leaderElect,
 		LeaderElectionNamespace: namespace,
-		Cache:                   controllers.CacheOptions(s.controllers.PodBodies),
+		Cache:                   controllers.CacheOptions(),
 	}
 	s.lease.apply(&opts)
 	mgr, err := ctrl.NewManager(cfg, opts)

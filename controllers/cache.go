@@ -1,11 +1,11 @@
 package controllers
 
 import (
+	"fmt"
 	"slices"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	toolscache "k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -17,13 +17,16 @@ import (
 // of, and finds named by EndpointSlices.
 var podKind = corev1.SchemeGroupVersion.WithKind("Pod")
 
+// podTypeMeta types the cache's entries as v1 Pods, which Events name.
+var podTypeMeta = metav1.TypeMeta{APIVersion: podKind.GroupVersion().String(), Kind: podKind.Kind}
+
 // CacheOptions keep in the pod cache only what the operator's decisions
-// read, with each gated pod's whole spec and status in bodies, and strip
+// read, each gated pod's whole spec and status encoded beside it, and strip
 // managed fields from every cached object: nothing reads them.
-func CacheOptions(bodies *PodBodies) cache.Options {
+func CacheOptions() cache.Options {
 	return cache.Options{
 		DefaultTransform: cache.TransformStripManagedFields(),
-		ByObject:         map[client.Object]cache.ByObject{&corev1.Pod{}: {Transform: trimPod(bodies)}},
+		ByObject:         map[client.Object]cache.ByObject{&corev1.Pod{}: {Transform: trimPod}},
 	}
 }
 
@@ -35,74 +38,76 @@ func CacheOptions(bodies *PodBodies) cache.Options {
 // gate. Such pods are most of a cluster's pods. podcache.Index reads both
 // kinds of entry.
 //
-// A gated pod keeps its metadata, which nearly every expression reads, and
-// of its spec and status what the planner and the sources read; the rest
-// goes to bodies, from which an expression that reads it gets it back.
-func trimPod(bodies *PodBodies) toolscache.TransformFunc {
-	return func(obj any) (any, error) {
-		pod, ok := obj.(*corev1.Pod)
-		if !ok {
-			return obj, nil // a deletion tombstone
-		}
-		if len(pod.Spec.ReadinessGates) == 0 {
-			return ungatedPod(pod), nil
-		}
-		if err := bodies.keep(pod); err != nil {
-			return nil, err
-		}
-		return gatedPod(pod), nil
+// Anything but a Pod passes as it is: a deletion tombstone, or an entry
+// this function made already (a watch list's items are transformed twice),
+// which must not be taken for a whole pod.
+func trimPod(obj any) (any, error) {
+	pod, ok := obj.(*corev1.Pod)
+	if !ok {
+		return obj, nil
 	}
+	if len(pod.Spec.ReadinessGates) == 0 {
+		return &podcache.Ungated{PartialObjectMetadata: podMetadata(pod), Phase: pod.Status.Phase}, nil
+	}
+	return gatedPod(pod)
 }
 
-// ungatedPod is what the operator keeps of a pod without readiness gates:
-// its metadata for selection and Events, and its phase, in a quarter of an
-// empty Pod's size.
-func ungatedPod(pod *corev1.Pod) *podcache.Ungated {
-	return &podcache.Ungated{
-		PartialObjectMetadata: metav1.PartialObjectMetadata{
-			TypeMeta: metav1.TypeMeta{APIVersion: podKind.GroupVersion().String(), Kind: podKind.Kind},
-			ObjectMeta: metav1.ObjectMeta{
-				Name: pod.Name, Namespace: pod.Namespace, UID: pod.UID, ResourceVersion: pod.ResourceVersion,
-				Generation: pod.Generation, CreationTimestamp: pod.CreationTimestamp,
-				DeletionTimestamp: pod.DeletionTimestamp, Labels: pod.Labels,
-			},
+// podMetadata is what selection and Events read of a pod's metadata.
+func podMetadata(pod *corev1.Pod) metav1.PartialObjectMetadata {
+	return metav1.PartialObjectMetadata{
+		TypeMeta: podTypeMeta,
+		ObjectMeta: metav1.ObjectMeta{
+			Name: pod.Name, Namespace: pod.Namespace, UID: pod.UID, ResourceVersion: pod.ResourceVersion,
+			Generation: pod.Generation, CreationTimestamp: pod.CreationTimestamp,
+			DeletionTimestamp: pod.DeletionTimestamp, Labels: pod.Labels,
 		},
-		Phase: pod.Status.Phase,
 	}
 }
 
 // gatedPod is what the cache keeps of a gated pod: its metadata without
 // managed fields and the last-applied annotation (often the largest part
 // of a pod, and nothing a policy has reason to read); its gates and their
-// conditions; ContainersReady, from which failOpenAfter counts; and the
-// phase, IP, host networking and named ports of the containers and native
-// sidecars that the http and metrics sources dial.
-func gatedPod(pod *corev1.Pod) *corev1.Pod {
+// conditions; ContainersReady, from which failOpenAfter counts; the phase,
+// IP, host networking and named ports that the http and metrics sources
+// dial; and its whole spec and status, encoded.
+func gatedPod(pod *corev1.Pod) (*podcache.Gated, error) {
+	body, err := (&corev1.Pod{Spec: pod.Spec, Status: pod.Status}).Marshal()
+	if err != nil {
+		return nil, fmt.Errorf("encoding pod %s/%s for the cache: %w", pod.Namespace, pod.Name, err)
+	}
 	meta := pod.ObjectMeta
 	meta.ManagedFields = nil
 	delete(meta.Annotations, corev1.LastAppliedConfigAnnotation)
-	var containers, sidecars []corev1.Container
-	for _, c := range pod.Spec.Containers {
-		if len(c.Ports) > 0 {
-			containers = append(containers, corev1.Container{Name: c.Name, Ports: c.Ports})
+	return &podcache.Gated{
+		PartialObjectMetadata: metav1.PartialObjectMetadata{TypeMeta: podTypeMeta, ObjectMeta: meta},
+		Gates:                 pod.Spec.ReadinessGates,
+		Conditions:            decisionConditions(pod),
+		Phase:                 pod.Status.Phase, PodIP: pod.Status.PodIP, HostNetwork: pod.Spec.HostNetwork,
+		NamedPorts: namedPorts(pod),
+		Body:       body,
+	}, nil
+}
+
+// namedPorts are the named ports of the pod's containers and then of its
+// native sidecars, the order in which the sources look a name up.
+func namedPorts(pod *corev1.Pod) []corev1.ContainerPort {
+	var ports []corev1.ContainerPort
+	add := func(c *corev1.Container) {
+		for _, p := range c.Ports {
+			if p.Name != "" {
+				ports = append(ports, p)
+			}
 		}
+	}
+	for i := range pod.Spec.Containers {
+		add(&pod.Spec.Containers[i])
 	}
 	for i := range pod.Spec.InitContainers {
-		if c := &pod.Spec.InitContainers[i]; len(c.Ports) > 0 && sources.NativeSidecar(c) {
-			sidecars = append(sidecars, corev1.Container{Name: c.Name, Ports: c.Ports, RestartPolicy: c.RestartPolicy})
+		if c := &pod.Spec.InitContainers[i]; sources.NativeSidecar(c) {
+			add(c)
 		}
 	}
-	return &corev1.Pod{
-		TypeMeta:   pod.TypeMeta,
-		ObjectMeta: meta,
-		Spec: corev1.PodSpec{
-			ReadinessGates: pod.Spec.ReadinessGates, HostNetwork: pod.Spec.HostNetwork, Containers: containers, InitContainers: sidecars,
-		},
-		Status: corev1.PodStatus{
-			Phase: pod.Status.Phase, PodIP: pod.Status.PodIP,
-			Conditions: decisionConditions(pod),
-		},
-	}
+	return ports
 }
 
 // decisionConditions are the pod's conditions the planner reads: its gates'

@@ -10,6 +10,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/yaml"
+
+	"github.com/readygate/readygate/internal/podcache"
 )
 
 // BenchmarkCachedPod measures what the pod cache keeps per pod, as the
@@ -38,7 +40,7 @@ func BenchmarkCachedPod(b *testing.B) {
 			b.Run(fmt.Sprintf("%s/%s", file, c.name), func(b *testing.B) {
 				keep := func(p any) (any, error) { return p, nil }
 				if c.trim {
-					keep = trimPod(NewPodBodies())
+					keep = trimPod
 				}
 				perPod := retainedPerPod(b, kept, c.pod, keep)
 				for b.Loop() {
@@ -50,13 +52,12 @@ func BenchmarkCachedPod(b *testing.B) {
 			})
 		}
 		b.Run(file+"/restore", func(b *testing.B) {
-			bodies := NewPodBodies()
-			cached, err := trimPod(bodies)(decoded(b, pod))
+			entry, err := trimPod(decoded(b, pod))
 			if err != nil {
 				b.Fatal(err)
 			}
 			for b.Loop() {
-				if _, err := bodies.restore(cached.(*corev1.Pod)); err != nil {
+				if _, err := entry.(*podcache.Gated).Whole(); err != nil {
 					b.Fatal(err)
 				}
 			}

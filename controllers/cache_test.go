@@ -8,10 +8,13 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/utils/ptr"
 
+	"github.com/readygate/readygate/api/v1alpha1"
 	"github.com/readygate/readygate/internal/podcache"
+	"github.com/readygate/readygate/internal/sources"
 )
 
 // fullPod is a pod as the watch decodes it, with every section the cache
@@ -51,12 +54,18 @@ func fullPod(gates ...corev1.PodConditionType) *corev1.Pod {
 	return pod
 }
 
-func TestTrimUngatedPod(t *testing.T) {
-	bodies := NewPodBodies()
-	got, err := trimPod(bodies)(fullPod())
+// cached is the entry the cache keeps of pod.
+func cached(t *testing.T, pod *corev1.Pod) metav1.Object {
+	t.Helper()
+	got, err := trimPod(pod)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return got.(metav1.Object)
+}
+
+func TestTrimUngatedPod(t *testing.T) {
+	got := cached(t, fullPod())
 	// Metadata and phase alone: a whole Pod struct, even empty, is four times their size.
 	meta, ok := got.(*podcache.Ungated)
 	if !ok {
@@ -75,18 +84,17 @@ func TestTrimUngatedPod(t *testing.T) {
 	if meta.Annotations != nil || meta.ManagedFields != nil {
 		t.Fatalf("an ungated pod kept what no decision reads: %+v", meta)
 	}
-	if bodies.Holds(meta.UID) {
-		t.Fatal("an ungated pod's body was kept: no expression ever reads it")
-	}
 }
 
 func TestTrimGatedPod(t *testing.T) {
-	bodies := NewPodBodies()
-	got, err := trimPod(bodies)(fullPod("readygate.io/warm", "other.io/lb"))
-	if err != nil {
-		t.Fatal(err)
+	entry, ok := cached(t, fullPod("readygate.io/warm", "other.io/lb")).(*podcache.Gated)
+	if !ok {
+		t.Fatalf("a gated pod is cached as %T", entry)
 	}
-	pod := got.(*corev1.Pod)
+	if entry.APIVersion != "v1" || entry.Kind != "Pod" {
+		t.Errorf("a gated pod's Events would name a %s %s, want a v1 Pod", entry.APIVersion, entry.Kind)
+	}
+	pod := entry.Pod()
 	if pod.ManagedFields != nil || pod.Annotations[corev1.LastAppliedConfigAnnotation] != "" {
 		t.Errorf("kept managed fields or the last-applied annotation: %+v", pod.ObjectMeta)
 	}
@@ -97,14 +105,15 @@ func TestTrimGatedPod(t *testing.T) {
 		len(pod.Spec.ReadinessGates) != 2 {
 		t.Errorf("lost what the sources dial or the planner reads: %+v", pod)
 	}
-	wantContainers := []corev1.Container{{Name: "app", Ports: []corev1.ContainerPort{{Name: "http", ContainerPort: 8080}}}}
-	if !equality.Semantic.DeepEqual(pod.Spec.Containers, wantContainers) {
-		t.Errorf("containers = %+v, want only the named ports: %+v", pod.Spec.Containers, wantContainers)
+	// The sources find a named port among the containers first, then the
+	// native sidecars; a plain init container's ports are never served.
+	for port, want := range map[string]int32{"http": 8080, "http-envoy-prom": 15090} {
+		if got, err := sources.ResolveEndpoint(pod, v1alpha1.PodEndpoint{Port: intstr.FromString(port)}, "/"); err != nil || got.Port != want {
+			t.Errorf("port %q resolves to %v, %v; want %d", port, got.Port, err, want)
+		}
 	}
-	wantSidecars := []corev1.Container{{Name: "istio-proxy", RestartPolicy: ptr.To(corev1.ContainerRestartPolicyAlways),
-		Ports: []corev1.ContainerPort{{Name: "http-envoy-prom", ContainerPort: 15090}}}}
-	if !equality.Semantic.DeepEqual(pod.Spec.InitContainers, wantSidecars) {
-		t.Errorf("init containers = %+v, want only the native sidecars' ports: %+v", pod.Spec.InitContainers, wantSidecars)
+	if _, err := sources.ResolveEndpoint(pod, v1alpha1.PodEndpoint{Port: intstr.FromString("migrate")}, "/"); err == nil {
+		t.Error("an init container's port was resolved: it serves nothing while the pod runs")
 	}
 	kept := make([]corev1.PodConditionType, 0, len(pod.Status.Conditions))
 	for _, c := range pod.Status.Conditions {
@@ -117,7 +126,7 @@ func TestTrimGatedPod(t *testing.T) {
 		t.Errorf("kept status no decision reads: %+v", pod.Status)
 	}
 
-	whole, err := bodies.restore(pod)
+	whole, err := entry.Whole()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,91 +137,55 @@ func TestTrimGatedPod(t *testing.T) {
 	if whole.Name != "web-0" || whole.Annotations["team"] != "a" {
 		t.Errorf("restored metadata is not the cached pod's: %+v", whole.ObjectMeta)
 	}
-
-	bodies.forget(pod.UID)
-	if _, err := bodies.restore(pod); err == nil {
-		t.Error("a forgotten pod's body is still kept")
-	}
 }
 
 // TestTrimTwiceKeepsTheWholeBody: with watch-list streaming (client-go's
 // default) the reflector transforms each listed object into a temporary
 // store, and the informer's queue transforms it again on Replace, so the
-// transform sees the pod it trimmed itself. It must not take that for the
+// transform sees the entry it made itself. It must not take that for the
 // pod's whole body.
 func TestTrimTwiceKeepsTheWholeBody(t *testing.T) {
-	bodies := NewPodBodies()
-	trim := trimPod(bodies)
-	once, err := trim(fullPod("readygate.io/warm"))
+	once := cached(t, fullPod("readygate.io/warm"))
+	twice, err := trimPod(once)
 	if err != nil {
 		t.Fatal(err)
 	}
-	twice, err := trim(once)
+	if twice != once {
+		t.Fatalf("trimming the cache's own entry made another: %+v", twice)
+	}
+	whole, err := twice.(*podcache.Gated).Whole()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !equality.Semantic.DeepEqual(once, twice) {
-		t.Errorf("trimming a trimmed pod changed it:\n%+v\n%+v", once, twice)
-	}
-	whole, err := bodies.restore(twice.(*corev1.Pod))
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := fullPod("readygate.io/warm")
-	if !equality.Semantic.DeepEqual(whole.Spec, want.Spec) || !equality.Semantic.DeepEqual(whole.Status, want.Status) {
-		t.Errorf("after a second transform, expressions read %+v, want the pod's whole spec and status", whole.Status)
-	}
-	changed := fullPod("readygate.io/warm")
-	changed.ResourceVersion = "8"
-	changed.Status.HostIP = "10.1.0.2"
-	if _, err := trim(changed); err != nil {
-		t.Fatal(err)
-	}
-	if whole, err := bodies.restore(changed); err != nil || whole.Status.HostIP != "10.1.0.2" {
-		t.Errorf("a newer version of the pod did not replace its body: %v, %v", whole, err)
+	if want := fullPod("readygate.io/warm"); !equality.Semantic.DeepEqual(whole.Status, want.Status) {
+		t.Errorf("after a second transform, expressions read %+v, want the pod's whole status", whole.Status)
 	}
 }
 
 func TestTrimTombstone(t *testing.T) {
 	tombstone := toolscache.DeletedFinalStateUnknown{Key: "shop/web-0"}
-	if got, err := trimPod(NewPodBodies())(tombstone); err != nil || got != tombstone {
+	if got, err := trimPod(tombstone); err != nil || got != tombstone {
 		t.Fatalf("a tombstone came back as %v, %v", got, err)
 	}
 }
 
-func TestOnGoneForgetsBodies(t *testing.T) {
-	bodies := NewPodBodies()
-	keep := func(uid types.UID) *corev1.Pod {
-		pod := fullPod("readygate.io/warm")
-		pod.UID = uid
-		got, err := trimPod(bodies)(pod)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return got.(*corev1.Pod)
+func TestOnGoneForgetsWithEveryForget(t *testing.T) {
+	var first, second []types.UID
+	prune := onGone(byUID(func(uid types.UID) { first = append(first, uid) }), byUID(func(uid types.UID) { second = append(second, uid) }))
+	pod := func(uid types.UID) metav1.Object {
+		p := fullPod("readygate.io/warm")
+		p.UID = uid
+		return cached(t, p)
 	}
-	var forgotten []types.UID // as the poller's targets are
-	prune := onGone(byUID(bodies.forget), byUID(func(uid types.UID) { forgotten = append(forgotten, uid) }))
-	first, same := keep("u1"), keep("u1")
-	prune.OnUpdate(first, same)
-	if !bodies.Holds("u1") {
-		t.Fatal("an update of the same pod dropped its body")
+	prune.OnUpdate(pod("u1"), pod("u1"))
+	if len(first) != 0 {
+		t.Fatalf("an update of the same pod forgot it: %v", first)
 	}
-	replaced := keep("u2")
-	prune.OnUpdate(first, replaced)
-	if bodies.Holds("u1") || !bodies.Holds("u2") {
-		t.Fatal("a pod replaced under its name by another UID (a relist's update) kept the old body or lost the new")
-	}
+	replaced := pod("u2")
+	prune.OnUpdate(pod("u1"), replaced) // a pod replaced under its name, as a relist reports it
 	prune.OnDelete(toolscache.DeletedFinalStateUnknown{Key: "shop/web-0", Obj: replaced})
-	if bodies.Holds("u2") {
-		t.Fatal("a pod deleted while the watch was down (a tombstone) kept its body")
-	}
-	third := keep("u3")
-	prune.OnDelete(third)
-	if bodies.Holds("u3") {
-		t.Fatal("a deleted pod kept its body")
-	}
-	if want := []types.UID{"u1", "u2", "u3"}; !slices.Equal(forgotten, want) {
-		t.Fatalf("the second forget saw %v, want %v", forgotten, want)
+	prune.OnDelete(pod("u3"))
+	if want := []types.UID{"u1", "u2", "u3"}; !slices.Equal(first, want) || !slices.Equal(second, want) {
+		t.Fatalf("forgot %v and %v, want %v in both: the replaced, the tombstone's and the deleted pod", first, second, want)
 	}
 }

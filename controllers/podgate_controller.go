@@ -50,7 +50,6 @@ type PodGateReconciler struct {
 	cap      *unavailability
 	counts   *recounts
 	pods     *podcache.Index
-	bodies   *PodBodies
 	writes   *ownWrites
 	released *releasedTypes
 	// podEvents re-evaluates pods whose polled sources changed.
@@ -235,7 +234,7 @@ func (r *PodGateReconciler) observe(ctx context.Context, c *policy.Compiled, pod
 		return *unavailable
 	}
 	if c.Program.ReadsPodBody() {
-		whole, err := r.bodies.restore(pod)
+		whole, err := r.pods.Whole(pod)
 		if err != nil {
 			countError(c.Namespace, c.Name, errorEvaluation, "")
 			return gate.Observation{Outcome: gate.OutcomeError, Message: err.Error()}
@@ -262,12 +261,12 @@ var evaluationResult = map[gate.Outcome]string{gate.OutcomeTrue: "true", gate.Ou
 // pod's new resourceVersion; a pod gone meanwhile is no error, and no
 // version. The response lands in a scratch object, since pod may be the
 // cache's own.
-func writeCondition(ctx context.Context, c client.StatusClient, pod *corev1.Pod, cond corev1.PodCondition) (string, error) {
-	data, err := gate.Patch(pod.UID, cond)
+func writeCondition(ctx context.Context, c client.StatusClient, pod metav1.Object, cond corev1.PodCondition) (string, error) {
+	data, err := gate.Patch(pod.GetUID(), cond)
 	if err != nil {
 		return "", err
 	}
-	scratch := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: pod.Namespace, Name: pod.Name}}
+	scratch := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: pod.GetNamespace(), Name: pod.GetName()}}
 	if err := c.Status().Patch(ctx, scratch, client.RawPatch(types.StrategicMergePatchType, data)); err != nil {
 		return "", client.IgnoreNotFound(err)
 	}
@@ -280,10 +279,10 @@ func (r *PodGateReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manag
 	if err := mgr.GetFieldIndexer().IndexField(ctx, &discoveryv1.EndpointSlice{}, indexSlicePods, slicePods); err != nil {
 		return fmt.Errorf("indexing EndpointSlices by pod: %w", err)
 	}
-	if err := mgr.GetFieldIndexer().IndexField(ctx, &corev1.Pod{}, indexUnreadyGates, unreadyGates); err != nil {
+	if err := r.pods.AddIndex(indexUnreadyGates, unreadyGates); err != nil {
 		return fmt.Errorf("indexing pods by their gates that are not True: %w", err)
 	}
-	r.cap = newUnavailability(mgr.GetClient())
+	r.cap = newUnavailability(r.pods)
 	r.podEvents = make(chan event.GenericEvent, 4096)
 	r.sources = &sourceGatherer{
 		cache:  mgr.GetClient(),
@@ -336,23 +335,20 @@ func (r *PodGateReconciler) podsOfPolicy(ctx context.Context, c *policy.Compiled
 		log.FromContext(ctx).Error(err, "listing the pods of a policy", "policy", c.Name)
 		return nil
 	}
-	unready := &corev1.PodList{}
-	if err := r.List(ctx, unready, client.InNamespace(c.Namespace), client.MatchingFields{indexUnreadyGates: c.ConditionType}, client.UnsafeDisableDeepCopy); err != nil {
+	unready, err := r.pods.Indexed(indexUnreadyGates, c.Namespace, c.ConditionType)
+	if err != nil {
 		log.FromContext(ctx).Error(err, "listing the pods whose gate is not True", "policy", c.Name)
 	}
 	seen := make(map[string]bool, len(selected))
-	reqs := make([]reconcile.Request, 0, len(selected)+len(unready.Items))
+	reqs := make([]reconcile.Request, 0, len(selected)+len(unready))
 	add := func(pod metav1.Object) {
 		if !seen[pod.GetName()] {
 			seen[pod.GetName()] = true
 			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKey{Namespace: pod.GetNamespace(), Name: pod.GetName()}})
 		}
 	}
-	for _, pod := range selected {
+	for _, pod := range append(selected, unready...) {
 		add(pod)
-	}
-	for i := range unready.Items {
-		add(&unready.Items[i])
 	}
 	return reqs
 }

@@ -86,7 +86,7 @@ func (r *PolicyReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 		return ctrl.Result{}, err
 	}
 	summary, err := r.counts.summarize(p, c, peers, r.pods, func(pod metav1.Object) policy.Tally {
-		return policy.TallyPod(c, pod, peers, r.Policies.Selects, func(pod *corev1.Pod) gate.State { return r.Tracker.Get(pod, p.UID) })
+		return policy.TallyPod(c, pod, peers, r.Policies.Selects, func(pod metav1.Object) gate.State { return r.Tracker.Get(pod, p.UID) })
 	})
 	if err != nil {
 		return ctrl.Result{}, err
@@ -186,18 +186,18 @@ func (r *PolicyReconciler) release(ctx context.Context, p *v1alpha1.ReadinessGat
 	}
 	var errs []error
 	released := 0
-	for _, obj := range pods {
-		pod, gated := obj.(*corev1.Pod) // else an ungated pod's metadata
-		if !gated || !gate.HasGate(pod, c.ConditionType) || policy.Owner(peers, pod, c.ConditionType, r.Policies.Selects) != nil {
+	for _, pod := range pods {
+		gates, conditions := podcache.Readiness(pod)
+		if !gate.Declares(gates, c.ConditionType) || policy.Owner(peers, pod, c.ConditionType, r.Policies.Selects) != nil {
 			continue
 		}
 		plan := gate.PlanPod(gate.PodInput{Settings: c.Settings, Release: v1alpha1.ReasonPolicyDeleted,
-			Current: gate.Find(pod, c.ConditionType), Now: time.Now()})
+			Current: gate.FindIn(conditions, c.ConditionType), Now: time.Now()})
 		if plan.Write == nil {
 			continue
 		}
 		if _, err := writeCondition(ctx, r.Client, pod, *plan.Write); err != nil {
-			errs = append(errs, fmt.Errorf("releasing pod %s: %w", pod.Name, err))
+			errs = append(errs, fmt.Errorf("releasing pod %s: %w", pod.GetName(), err))
 			continue
 		}
 		released++

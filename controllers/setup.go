@@ -5,7 +5,6 @@ package controllers
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
@@ -38,17 +37,11 @@ type Options struct {
 	// ReservedConditionTypes are --reserved-condition-types: no policy
 	// decides them.
 	ReservedConditionTypes policy.ConditionTypes
-	// PodBodies is the store the manager's cache was built with
-	// (CacheOptions): the gated pods' spec and status.
-	PodBodies *PodBodies
 }
 
 // Setup registers both reconcilers with the manager; they share the
 // compiled programs and the per-pod state.
 func Setup(ctx context.Context, mgr ctrl.Manager, env *cel.Env, opts Options) error {
-	if opts.PodBodies == nil {
-		return errors.New("controllers.Options.PodBodies must be the store CacheOptions built the manager's cache with")
-	}
 	poller := sources.NewPoller(opts.SourceWorkers, sources.BytesInFlight)
 	if err := mgr.Add(poller); err != nil {
 		return err
@@ -63,9 +56,9 @@ func Setup(ctx context.Context, mgr ctrl.Manager, env *cel.Env, opts Options) er
 	if err != nil {
 		return err
 	}
-	// A gone pod's body, and its sources' targets: its IP goes back to the
-	// pool, and whatever answers there next is not the pod (rule 15).
-	if err := forgetGone(ctx, mgr.GetCache(), &corev1.Pod{}, byUID(opts.PodBodies.forget), byUID(poller.ForgetPod)); err != nil {
+	// A gone pod's sources' targets: its IP goes back to the pool, and
+	// whatever answers there next is not the pod (rule 15).
+	if err := forgetGone(ctx, mgr.GetCache(), &corev1.Pod{}, byUID(poller.ForgetPod)); err != nil {
 		return err
 	}
 	pods := &PodGateReconciler{
@@ -74,7 +67,6 @@ func Setup(ctx context.Context, mgr ctrl.Manager, env *cel.Env, opts Options) er
 		SourceClient:            sources.NewClient(opts.SourceRules),
 		counts:                  counts,
 		pods:                    index,
-		bodies:                  opts.PodBodies,
 		writes:                  newOwnWrites(),
 		released:                released,
 	}

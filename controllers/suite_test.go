@@ -29,7 +29,6 @@ var (
 	stopManager   context.CancelFunc
 	managerExited chan struct{}
 	// podBodies is the running manager's store of gated pods' spec and status.
-	podBodies *controllers.PodBodies
 	// prometheus is the suite's one allowed Prometheus URL; specs route
 	// their servers through it.
 	prometheus *promFront
@@ -75,18 +74,17 @@ var _ = AfterSuite(func() {
 func startManager() {
 	env, err := controllers.NewCELEnv(cp.Config)
 	Expect(err).NotTo(HaveOccurred())
-	podBodies = controllers.NewPodBodies()
 	mgr, err := ctrl.NewManager(cp.Config, ctrl.Options{
 		Scheme:                 scheme,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
-		Cache:                  controllers.CacheOptions(podBodies),
+		Cache:                  controllers.CacheOptions(),
 		Controller:             config.Controller{SkipNameValidation: ptr.To(true)},
 	})
 	Expect(err).NotTo(HaveOccurred())
 	var ctx context.Context
 	ctx, stopManager = context.WithCancel(context.Background())
-	Expect(controllers.Setup(ctx, mgr, env, controllers.Options{MaxConcurrentReconciles: 4, SourceWorkers: 16, SourceRules: sourceRules(), PodBodies: podBodies,
+	Expect(controllers.Setup(ctx, mgr, env, controllers.Options{MaxConcurrentReconciles: 4, SourceWorkers: 16, SourceRules: sourceRules(),
 		ReservedConditionTypes: policy.DefaultReservedConditionTypes()})).To(Succeed())
 	managerExited = make(chan struct{})
 	go func() {

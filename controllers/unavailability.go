@@ -9,11 +9,13 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/readygate/readygate/internal/gate"
+	"github.com/readygate/readygate/internal/podcache"
 	"github.com/readygate/readygate/internal/policy"
 	"github.com/readygate/readygate/internal/sources"
 )
@@ -25,14 +27,14 @@ const indexUnreadyGates = "readygate.io/unready-gates"
 // unreadyGates returns the condition types of the pod's gates that are not
 // True, none for a finished pod: it serves no traffic, so it takes no room
 // under maxUnavailable and needs no release.
-func unreadyGates(obj client.Object) []string {
-	pod, gated := obj.(*corev1.Pod) // else an ungated pod's metadata
-	if !gated || sources.Terminal(pod) {
+func unreadyGates(pod metav1.Object) []string {
+	if sources.TerminalPhase(podcache.Phase(pod)) {
 		return nil
 	}
+	gates, conditions := podcache.Readiness(pod)
 	var out []string
-	for _, g := range pod.Spec.ReadinessGates {
-		if c := gate.Find(pod, string(g.ConditionType)); c != nil && c.Status != corev1.ConditionTrue {
+	for _, g := range gates {
+		if c := gate.FindIn(conditions, string(g.ConditionType)); c != nil && c.Status != corev1.ConditionTrue {
 			out = append(out, string(g.ConditionType))
 		}
 	}
@@ -46,7 +48,7 @@ func unreadyGates(obj client.Object) []string {
 // plus the flips this process admitted that the cache does not show yet, so
 // concurrent reconciles cannot overshoot it.
 type unavailability struct {
-	cache client.Reader
+	pods *podcache.Index
 
 	mu sync.Mutex
 	// admitted holds, per policy, the pods whose flip was admitted and whose
@@ -59,8 +61,8 @@ type unavailability struct {
 // once) must not hold room forever.
 const admittedFor = time.Minute
 
-func newUnavailability(cache client.Reader) *unavailability {
-	return &unavailability{cache: cache, admitted: map[types.UID]map[types.NamespacedName]time.Time{}}
+func newUnavailability(pods *podcache.Index) *unavailability {
+	return &unavailability{pods: pods, admitted: map[types.UID]map[types.NamespacedName]time.Time{}}
 }
 
 // admit reports whether one more of the policy's pods may go False, and if
@@ -70,15 +72,15 @@ func (u *unavailability) admit(ctx context.Context, c *policy.Compiled, matched 
 	// a list that does not show it yet and the count.
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	unready := &corev1.PodList{}
-	if err := u.cache.List(ctx, unready, client.InNamespace(c.Namespace), client.MatchingFields{indexUnreadyGates: c.ConditionType}, client.UnsafeDisableDeepCopy); err != nil {
+	unready, err := u.pods.Indexed(indexUnreadyGates, c.Namespace, c.ConditionType)
+	if err != nil {
 		log.FromContext(ctx).Error(err, "counting the pods whose gate is not True; holding the flip", "policy", c.Name)
 		return false
 	}
 	down := map[types.NamespacedName]bool{}
-	for i := range unready.Items {
-		if p := &unready.Items[i]; c.Selects(p.Namespace, p.Labels) && p.DeletionTimestamp == nil {
-			down[client.ObjectKeyFromObject(p)] = true
+	for _, p := range unready {
+		if c.Selects(p.GetNamespace(), p.GetLabels()) && p.GetDeletionTimestamp() == nil {
+			down[types.NamespacedName{Namespace: p.GetNamespace(), Name: p.GetName()}] = true
 		}
 	}
 	return u.take(c.UID, client.ObjectKeyFromObject(pod), down, c.Cap(matched), time.Now())

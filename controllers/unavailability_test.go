@@ -94,12 +94,12 @@ func TestUnreadyGatesLeaveFinishedAndUngatedPodsOut(t *testing.T) {
 			pod := fullPod("x/a", "x/b")
 			pod.Status.Phase = tc.phase
 			pod.Status.Conditions = []corev1.PodCondition{{Type: "x/a", Status: corev1.ConditionFalse}, {Type: "x/b", Status: corev1.ConditionTrue}}
-			if got := unreadyGates(pod); !slices.Equal(got, tc.want) {
+			if got := unreadyGates(cached(t, pod)); !slices.Equal(got, tc.want) {
 				t.Errorf("unreadyGates = %v, want %v", got, tc.want)
 			}
 		})
 	}
-	if got := unreadyGates(ungatedPod(fullPod())); got != nil {
+	if got := unreadyGates(cached(t, fullPod())); got != nil {
 		t.Errorf("an ungated pod's entry is indexed under %v", got)
 	}
 }

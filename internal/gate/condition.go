@@ -2,6 +2,7 @@ package gate
 
 import (
 	"encoding/json"
+	"slices"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -12,9 +13,14 @@ import (
 
 // Find returns the pod's condition of the given type, or nil.
 func Find(pod *corev1.Pod, conditionType string) *corev1.PodCondition {
-	for i := range pod.Status.Conditions {
-		if string(pod.Status.Conditions[i].Type) == conditionType {
-			return &pod.Status.Conditions[i]
+	return FindIn(pod.Status.Conditions, conditionType)
+}
+
+// FindIn returns the condition of the given type among conditions, or nil.
+func FindIn(conditions []corev1.PodCondition, conditionType string) *corev1.PodCondition {
+	for i := range conditions {
+		if string(conditions[i].Type) == conditionType {
+			return &conditions[i]
 		}
 	}
 	return nil
@@ -67,12 +73,12 @@ func ContainersReadySince(pod *corev1.Pod) metav1.Time {
 
 // HasGate reports whether the pod lists conditionType in spec.readinessGates.
 func HasGate(pod *corev1.Pod, conditionType string) bool {
-	for _, g := range pod.Spec.ReadinessGates {
-		if string(g.ConditionType) == conditionType {
-			return true
-		}
-	}
-	return false
+	return Declares(pod.Spec.ReadinessGates, conditionType)
+}
+
+// Declares reports whether gates include conditionType.
+func Declares(gates []corev1.PodReadinessGate, conditionType string) bool {
+	return slices.ContainsFunc(gates, func(g corev1.PodReadinessGate) bool { return string(g.ConditionType) == conditionType })
 }
 
 // writtenReasons are the reasons of the not-True conditions the operator writes.

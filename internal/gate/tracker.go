@@ -4,7 +4,7 @@ import (
 	"slices"
 	"sync"
 
-	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 )
 
@@ -60,11 +60,11 @@ func NewTracker() *Tracker {
 
 // Get returns the state of the pod under the policy; a pod that was replaced
 // under the same name starts afresh.
-func (t *Tracker) Get(pod *corev1.Pod, policy types.UID) State {
+func (t *Tracker) Get(pod metav1.Object, policy types.UID) State {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	ps := t.pods[podKey(pod)]
-	if ps == nil || ps.uid != pod.UID {
+	if ps == nil || ps.uid != pod.GetUID() {
 		return State{}
 	}
 	if e := ps.find(policy); e != nil {
@@ -74,13 +74,13 @@ func (t *Tracker) Get(pod *corev1.Pod, policy types.UID) State {
 }
 
 // Set records the state of the pod under the policy.
-func (t *Tracker) Set(pod *corev1.Pod, policy types.UID, s State) {
+func (t *Tracker) Set(pod metav1.Object, policy types.UID, s State) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	key := podKey(pod)
 	ps := t.pods[key]
-	if ps == nil || ps.uid != pod.UID {
-		ps = &podStates{uid: pod.UID}
+	if ps == nil || ps.uid != pod.GetUID() {
+		ps = &podStates{uid: pod.GetUID()}
 		t.pods[key] = ps
 	}
 	if e := ps.find(policy); e != nil {
@@ -106,6 +106,6 @@ func (t *Tracker) ForgetPolicy(policy types.UID) {
 	}
 }
 
-func podKey(pod *corev1.Pod) types.NamespacedName {
-	return types.NamespacedName{Namespace: pod.Namespace, Name: pod.Name}
+func podKey(pod metav1.Object) types.NamespacedName {
+	return types.NamespacedName{Namespace: pod.GetNamespace(), Name: pod.GetName()}
 }

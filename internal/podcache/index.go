@@ -1,12 +1,13 @@
 // Package podcache reads the manager's pod informer straight from its
-// store, where controllers.CacheOptions keeps a gated pod as a trimmed
-// *corev1.Pod and a pod that declares no readiness gate as an *Ungated:
-// most of a cluster's pods, each at a quarter of an empty Pod struct's size.
+// store, where controllers.CacheOptions keeps a pod that declares readiness
+// gates as a *Gated and one that declares none as an *Ungated (most of a
+// cluster's pods, each at a quarter of an empty Pod struct's size).
 package podcache
 
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -39,21 +40,59 @@ func NewIndex(ctx context.Context, c cache.Cache) (*Index, error) {
 	return &Index{store: withIndexer.GetIndexer()}, nil
 }
 
-// Get returns the cached pod, if any: a gated pod as the cache keeps it,
-// or for an ungated pod a Pod of its metadata and phase alone, made for the
-// caller.
+// Get returns the cached pod, if any, as a Pod made for the caller: of a
+// gated pod what Gated.Pod holds, of an ungated one its metadata and phase.
 func (x *Index) Get(key types.NamespacedName) (*corev1.Pod, bool) {
 	obj, ok, err := x.store.GetByKey(key.Namespace + "/" + key.Name)
 	if err != nil || !ok {
 		return nil, false
 	}
 	switch o := obj.(type) {
-	case *corev1.Pod:
-		return o, true
+	case *Gated:
+		return o.Pod(), true
 	case *Ungated:
 		return &corev1.Pod{TypeMeta: o.TypeMeta, ObjectMeta: o.ObjectMeta, Status: corev1.PodStatus{Phase: o.Phase}}, true
 	}
 	return nil, false
+}
+
+// Whole returns the cached pod with its whole spec and status, which may be
+// a version newer than pod: the newer version's event evaluates it again.
+func (x *Index) Whole(pod *corev1.Pod) (*corev1.Pod, error) {
+	obj, ok, err := x.store.GetByKey(pod.Namespace + "/" + pod.Name)
+	if err != nil {
+		return nil, err
+	}
+	if g, gated := obj.(*Gated); ok && gated && g.UID == pod.UID {
+		return g.Whole()
+	}
+	return nil, fmt.Errorf("the cache holds no spec and status of pod %s/%s (uid %s)", pod.Namespace, pod.Name, pod.UID)
+}
+
+// AddIndex indexes the entries by the values returned for each, within its
+// namespace. An index is added once, by the one component that reads it.
+func (x *Index) AddIndex(name string, values func(metav1.Object) []string) error {
+	return x.store.AddIndexers(toolscache.Indexers{name: func(obj any) ([]string, error) {
+		o, ok := obj.(metav1.Object)
+		if !ok {
+			return nil, nil
+		}
+		vals := values(o)
+		keys := make([]string, len(vals))
+		for i, v := range vals {
+			keys[i] = o.GetNamespace() + "/" + v
+		}
+		return keys, nil
+	}})
+}
+
+// Indexed returns the namespace's entries that the index files under value.
+func (x *Index) Indexed(name, namespace, value string) ([]metav1.Object, error) {
+	objs, err := x.store.ByIndex(name, namespace+"/"+value)
+	if err != nil {
+		return nil, err
+	}
+	return entries(objs), nil
 }
 
 // Selected returns the namespace's cached pods that the selector matches.
@@ -62,11 +101,16 @@ func (x *Index) Selected(namespace string, sel labels.Selector) ([]metav1.Object
 	if err != nil {
 		return nil, err
 	}
+	return slices.DeleteFunc(entries(objs), func(pod metav1.Object) bool { return !sel.Matches(labels.Set(pod.GetLabels())) }), nil
+}
+
+// entries are the store's objects as the metadata they all have.
+func entries(objs []any) []metav1.Object {
 	pods := make([]metav1.Object, 0, len(objs))
 	for _, obj := range objs {
-		if pod, ok := obj.(metav1.Object); ok && sel.Matches(labels.Set(pod.GetLabels())) {
+		if pod, ok := obj.(metav1.Object); ok {
 			pods = append(pods, pod)
 		}
 	}
-	return pods, nil
+	return pods
 }

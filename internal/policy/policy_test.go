@@ -115,7 +115,7 @@ func TestSummarizeAndConditions(t *testing.T) {
 		pod("unselected", map[string]string{"app": "db"}, []string{"x/a"}, isTrue),
 	)
 	c := &Compiled{Name: p.Name, Namespace: p.Namespace, UID: p.UID, ConditionType: "x/a", Selector: labels.SelectorFromSet(web)}
-	held := func(pod *corev1.Pod) gate.State { return gate.State{FlipHeld: pod.Name == "ready"} }
+	held := func(pod metav1.Object) gate.State { return gate.State{FlipHeld: pod.GetName() == "ready"} }
 	s := Summarize(c, pods, []v1alpha1.ReadinessGatePolicy{p}, Selects, held)
 	if s != (Summary{Matched: 3, Ready: 2, Missing: 1, Held: 1, Unevaluated: 1, FailedOpen: 1}) {
 		t.Fatalf("summary %+v", s)

@@ -32,7 +32,7 @@ type Conflict struct {
 // Summarize counts the policy's pods. pods are the pods it selects, peers
 // the namespace's policies, and stateOf what the operator remembers of a
 // pod under the policy (held and stale pods are not written to the pod).
-func Summarize(c *Compiled, pods []*corev1.Pod, peers []v1alpha1.ReadinessGatePolicy, selects SelectsFunc, stateOf func(*corev1.Pod) gate.State) Summary {
+func Summarize(c *Compiled, pods []*corev1.Pod, peers []v1alpha1.ReadinessGatePolicy, selects SelectsFunc, stateOf func(metav1.Object) gate.State) Summary {
 	counts := NewCounts()
 	for _, pod := range pods {
 		counts.Set(podKey(pod), TallyPod(c, pod, peers, selects, stateOf))

@@ -7,6 +7,7 @@ import (
 
 	"github.com/readygate/readygate/api/v1alpha1"
 	"github.com/readygate/readygate/internal/gate"
+	"github.com/readygate/readygate/internal/podcache"
 	"github.com/readygate/readygate/internal/sources"
 )
 
@@ -22,20 +23,20 @@ type Tally struct {
 
 // TallyPod classifies one pod for the policy: peers are the namespace's
 // policies and stateOf what the operator remembers of the pod under it.
-func TallyPod(c *Compiled, obj metav1.Object, peers []v1alpha1.ReadinessGatePolicy, selects SelectsFunc, stateOf func(*corev1.Pod) gate.State) Tally {
-	if c.Err != nil || !c.Selects(obj.GetNamespace(), obj.GetLabels()) || obj.GetDeletionTimestamp() != nil || finished(obj) {
+func TallyPod(c *Compiled, obj metav1.Object, peers []v1alpha1.ReadinessGatePolicy, selects SelectsFunc, stateOf func(metav1.Object) gate.State) Tally {
+	if c.Err != nil || !c.Selects(obj.GetNamespace(), obj.GetLabels()) || obj.GetDeletionTimestamp() != nil ||
+		sources.TerminalPhase(podcache.Phase(obj)) {
 		return Tally{}
 	}
 	if owner := Owner(peers, obj, c.ConditionType, selects); owner != nil && owner.UID != c.UID {
 		return Tally{Winner: owner.Name}
 	}
-	// Of a pod that declares no readiness gate the cache keeps its metadata and phase alone.
-	pod, gated := obj.(*corev1.Pod)
-	if !gated || !gate.HasGate(pod, c.ConditionType) {
+	gates, conditions := podcache.Readiness(obj)
+	if !gate.Declares(gates, c.ConditionType) {
 		return Tally{Missing: true}
 	}
 	t := Tally{Matched: true}
-	cond := gate.Find(pod, c.ConditionType)
+	cond := gate.FindIn(conditions, c.ConditionType)
 	if cond == nil {
 		t.Unevaluated = true
 		return t
@@ -45,7 +46,7 @@ func TallyPod(c *Compiled, obj metav1.Object, peers []v1alpha1.ReadinessGatePoli
 	}
 	t.Ready = cond != nil && cond.Status == corev1.ConditionTrue
 	t.FailedOpen = t.Ready && cond.Reason == v1alpha1.ReasonTimedOut
-	st := stateOf(pod)
+	st := stateOf(obj)
 	t.Held, t.Stale = st.FlipHeld, st.Stale
 	if t.Stale {
 		t.StaleMessage = st.StaleMessage
@@ -129,17 +130,4 @@ func example(set map[types.NamespacedName]bool, current types.NamespacedName) ty
 
 func podKey(pod *corev1.Pod) types.NamespacedName {
 	return types.NamespacedName{Namespace: pod.Namespace, Name: pod.Name}
-}
-
-// finished says whether the pod ran to completion or failed: it serves no
-// traffic, so none of the policy's counts is about it. An ungated pod's
-// cache entry tells its phase with PodPhase.
-func finished(pod metav1.Object) bool {
-	switch p := pod.(type) {
-	case *corev1.Pod:
-		return sources.Terminal(p)
-	case interface{ PodPhase() corev1.PodPhase }:
-		return sources.TerminalPhase(p.PodPhase())
-	}
-	return false
 }

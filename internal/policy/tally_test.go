@@ -31,8 +31,8 @@ func TestCountsFollowPodChanges(t *testing.T) {
 	isTrue := corev1.PodCondition{Type: "x/a", Status: corev1.ConditionTrue}
 	isFalse := corev1.PodCondition{Type: "x/a", Status: corev1.ConditionFalse}
 	stale := map[string]string{}
-	stateOf := func(pod *corev1.Pod) gate.State {
-		msg, ok := stale[pod.Name]
+	stateOf := func(pod metav1.Object) gate.State {
+		msg, ok := stale[pod.GetName()]
 		return gate.State{Stale: ok, StaleMessage: msg}
 	}
 	peers := []v1alpha1.ReadinessGatePolicy{p}
@@ -108,7 +108,7 @@ func TestTallyLeavesFinishedPodsOut(t *testing.T) {
 		{"ungated, failed", ungated(corev1.PodFailed), Tally{}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := TallyPod(c, tc.pod, []v1alpha1.ReadinessGatePolicy{p}, Selects, func(*corev1.Pod) gate.State { return gate.State{} })
+			got := TallyPod(c, tc.pod, []v1alpha1.ReadinessGatePolicy{p}, Selects, func(metav1.Object) gate.State { return gate.State{} })
 			if got != tc.want {
 				t.Errorf("tally %+v, want %+v", got, tc.want)
 			}

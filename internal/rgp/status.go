@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/readygate/readygate/api/v1alpha1"
@@ -147,7 +148,7 @@ func rolloutOf(c *policy.Compiled, p *v1alpha1.ReadinessGatePolicy, peers []v1al
 	for i := range pods {
 		ptrs[i] = &pods[i]
 	}
-	sum := policy.Summarize(c, ptrs, peers, selects, func(*corev1.Pod) gate.State { return gate.State{} })
+	sum := policy.Summarize(c, ptrs, peers, selects, func(metav1.Object) gate.State { return gate.State{} })
 	r.Matched, r.Ready, r.Missing = sum.Matched, sum.Ready, sum.Missing
 	for i := range pods {
 		pod := &pods[i]

@@ -89,13 +89,12 @@ func runManager(cfg *rest.Config, opts ctrl.Options, webhooks bool) (ctrl.Manage
 	opts.Scheme = k8s.Scheme()
 	opts.Metrics = metricsserver.Options{BindAddress: "0"}
 	opts.HealthProbeBindAddress = "0"
-	bodies := controllers.NewPodBodies()
-	opts.Cache = controllers.CacheOptions(bodies)
+	opts.Cache = controllers.CacheOptions()
 	opts.Controller = config.Controller{SkipNameValidation: ptr.To(true)}
 	mgr, err := ctrl.NewManager(cfg, opts)
 	Expect(err).NotTo(HaveOccurred())
 	ctx, cancel := context.WithCancel(context.Background())
-	Expect(controllers.Setup(ctx, mgr, env, controllers.Options{MaxConcurrentReconciles: 4, SourceWorkers: 4, PodBodies: bodies})).To(Succeed())
+	Expect(controllers.Setup(ctx, mgr, env, controllers.Options{MaxConcurrentReconciles: 4, SourceWorkers: 4})).To(Succeed())
 	if webhooks {
 		Expect(webhook.Setup(ctx, mgr, env, webhook.Options{MaxPoliciesPerNamespace: suitePolicyCap, ReservedConditionTypes: policy.DefaultReservedConditionTypes()})).To(Succeed())
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -176,7 +175,7 @@ func (v *PolicyValidator) podWarnings(ctx context.Context, p *v1alpha1.Readiness
 	var warnings admission.Warnings
 	missing := 0
 	for _, obj := range pods {
-		if pod, gated := obj.(*corev1.Pod); !gated || !gate.HasGate(pod, p.Spec.ConditionType) {
+		if gates, _ := podcache.Readiness(obj); !gate.Declares(gates, p.Spec.ConditionType) {
 			missing++
 		}
 	}
