@@ -204,7 +204,7 @@ func compileOne(env *cel.Env, stored bool, field, expr string, want *cel.Type) (
 	if ferr := checkEstimatedCost(env, field, ast); ferr != nil && !stored {
 		return nil, nil, ferr
 	}
-	program, err := env.Program(ast, cel.InterruptCheckFrequency(100))
+	program, err := env.Program(ast, cel.InterruptCheckFrequency(100), cel.CostTracking(&sizedCost{}))
 	if err != nil {
 		return nil, nil, &FieldError{Field: field, Detail: "program instantiation failed: " + err.Error()}
 	}
