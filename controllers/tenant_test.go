@@ -87,6 +87,25 @@ var _ = Describe("tenant safety", func() {
 		return pod, srv
 	}
 
+	// Each write is a pod event, and each event an evaluation: a message
+	// that changes at every evaluation rewrote the pod in a loop, about 125
+	// times a second, whatever the interval.
+	for _, message := range []string{"string(now)", "pod.metadata.resourceVersion"} {
+		It("rewrites a message that changes at every evaluation once per interval, not in a loop: "+message, func(ctx SpecContext) {
+			ns := newNamespace(ctx)
+			pods := createPods(ctx, ns, "web", 1, withGates(warmGate))
+			Expect(k8s.Create(ctx, newPolicy(ns, "moving", "true", func(p *v1alpha1.ReadinessGatePolicy) {
+				p.Spec.MessageExpression = message
+				p.Spec.Interval.Duration = time.Hour
+			}))).To(Succeed())
+			Eventually(statusOf(ctx, pods[0])).Should(Equal(corev1.ConditionTrue))
+			Eventually(kubeletSettled(ctx, pods[0])).Should(BeTrue())
+			rvs := resourceVersions(ctx, pods)()
+			Consistently(resourceVersions(ctx, pods), "3s", "250ms").Should(Equal(rvs))
+			stillGating(ctx)
+		})
+	}
+
 	It("neither evaluates nor dials a finished pod, whose IP is back in the pool", func(ctx SpecContext) {
 		ns := newNamespace(ctx)
 		pod, srv := polledPod(ctx, ns, "job")

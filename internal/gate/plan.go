@@ -99,13 +99,14 @@ func PlanPod(in PodInput) Plan {
 	st.Counters, st.Stale = d.Counters, d.Stale
 	st.StaleMessage = ""
 	if d.Stale {
-		st.StaleMessage = in.Observation.Message
+		st.StaleMessage = Cut(in.Observation.Message)
 	}
 	requeue := nextEvaluation(in, d)
 	var ev *PodEvent
 	if Flipped(verdict, d) {
 		ev = flipEvent(in.Settings, d)
 	}
+	messageOnly := verdict != nil && verdict.Status == d.Status && verdict.Reason == d.Reason
 	if in.Settings.DryRun && !in.Settings.Suspended {
 		d = dryRun(d)
 	}
@@ -115,6 +116,9 @@ func PlanPod(in PodInput) Plan {
 		st.FlipHeld = st.FlipHeld && d.Stale
 		return Plan{State: st, Requeue: requeue}
 	}
+	if due := st.Written.Add(in.Settings.Interval).Sub(in.Now); messageOnly && due > 0 {
+		return Plan{State: st, Requeue: sooner(requeue, due)}
+	}
 	admitted := false
 	if isTrue(cur) && d.Status != corev1.ConditionTrue {
 		if !in.AdmitFlip() {
@@ -123,6 +127,7 @@ func PlanPod(in PodInput) Plan {
 		admitted = true
 	}
 	st.FlipHeld = false
+	st.Written = in.Now
 	c := Condition(in.Settings.ConditionType, cur, d, metav1.NewTime(in.Now))
 	return Plan{Write: &c, Event: ev, State: st, Requeue: requeue, AdmittedFlip: admitted}
 }
@@ -190,6 +195,14 @@ func nextEvaluation(in PodInput, d Decision) time.Duration {
 		next = d.TimeoutIn
 	}
 	return next
+}
+
+// sooner is the earlier of two requeues, where zero is none.
+func sooner(requeue, due time.Duration) time.Duration {
+	if requeue == 0 {
+		return due
+	}
+	return min(requeue, due)
 }
 
 // flipEvent tells of a changed status; in DryRun, of a changed verdict.

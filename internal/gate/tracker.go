@@ -3,6 +3,7 @@ package gate
 import (
 	"slices"
 	"sync"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -22,6 +23,11 @@ type State struct {
 	// (onError: Hold); StaleMessage is the error that holds it.
 	Stale        bool
 	StaleMessage string
+	// Written is when the operator last wrote the gate: a change of the
+	// message alone waits an interval from it, so that a message that
+	// changes at every evaluation (the clock, the pod's resourceVersion) is
+	// not rewritten on each write's own watch event.
+	Written time.Time
 }
 
 // Tracker holds State per pod and policy.
