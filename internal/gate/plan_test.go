@@ -140,7 +140,7 @@ func TestPlanPod(t *testing.T) {
 		{rule: "13", name: "suspended: every gate is released True",
 			in: PodInput{Settings: suspended, Gated: true, Current: falseCond}, want: "True/Suspended", wantEvent: EventGateFlipped},
 		{rule: "14", name: "the error a True gate is held on is kept cut to 1,024 bytes",
-			in: PodInput{Settings: enforce, Gated: true, Current: trueCond, Observation: obs(OutcomeError, strings.Repeat("é", 1<<19))},
+			in:        PodInput{Settings: enforce, Gated: true, Current: trueCond, Observation: obs(OutcomeError, strings.Repeat("é", 1<<19))},
 			wantState: func(s State) bool { return s.Stale && len(s.StaleMessage) <= MaxMessageBytes }},
 		{rule: "14", name: "a 1 MiB message is cut to 1,024 bytes",
 			in: PodInput{Settings: enforce, Gated: true, Observation: obs(OutcomeFalse, strings.Repeat("é", 1<<19))}, want: "False/ExpressionFalse"},
