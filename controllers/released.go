@@ -59,17 +59,26 @@ func (r *releasedTypes) note(gone client.Object) {
 	r.recent.Set(p.Namespace, list, releasedFor)
 }
 
-// recently reports whether the newest policy of the namespace deleted in
-// the last releasedFor that decided the condition type on a pod with these
-// labels released its gates: one deleted with Retain keeps them as they are.
+// recently reports whether the policies of the namespace deleted in the
+// last releasedFor released the condition type on a pod with these labels:
+// the newest that selects it says (one deleted with Retain keeps it as it
+// is); a pod none of them selects, relabelled before the deletion was seen,
+// is released when every one of them released, as policy.ReleasedOnDelete
+// decides while they are being deleted.
 func (r *releasedTypes) recently(namespace, conditionType string, podLabels map[string]string) bool {
 	list := r.of(namespace)
+	released, retained := false, false
 	for i := len(list) - 1; i >= 0; i-- {
-		if d := list[i]; d.conditionType == conditionType && d.selector.Matches(labels.Set(podLabels)) {
+		d := list[i]
+		if d.conditionType != conditionType {
+			continue
+		}
+		if d.selector.Matches(labels.Set(podLabels)) {
 			return d.release
 		}
+		released, retained = released || d.release, retained || !d.release
 	}
-	return false
+	return released && !retained
 }
 
 func (r *releasedTypes) of(namespace string) []deletedPolicy {

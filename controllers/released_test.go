@@ -31,11 +31,28 @@ func TestReleasedTypesRemembersWhatTheDeletedPolicySelected(t *testing.T) {
 		{"shop", "readygate.io/warm", "api", true},
 		{"shop", "readygate.io/warm", "db", false},
 		{"shop", "readygate.io/other", "web", false},
+		// Selected by none of them, and one of them retained its pods.
+		{"shop", "readygate.io/warm", "quarantined", false},
 		{"elsewhere", "readygate.io/warm", "web", false},
 	} {
 		if got := r.recently(tc.ns, tc.ct, map[string]string{"app": tc.app}); got != tc.want {
 			t.Errorf("recently(%s, %s, app=%s) = %v, want %v", tc.ns, tc.ct, tc.app, got, tc.want)
 		}
+	}
+}
+
+// A pod relabelled out of a deleted Release policy before the operator saw
+// the deletion is released: its False was that policy's, and nothing else
+// would ever decide it.
+func TestReleasedTypesReleasesAPodNoDeletedPolicySelects(t *testing.T) {
+	r := newReleasedTypes()
+	r.note(&v1alpha1.ReadinessGatePolicy{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "web"},
+		Spec: v1alpha1.ReadinessGatePolicySpec{ConditionType: "readygate.io/warm",
+			Selector: metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}}},
+	})
+	if !r.recently("shop", "readygate.io/warm", map[string]string{"app": "quarantined"}) {
+		t.Fatal("a pod relabelled out of the deleted policy keeps its False gate, with no policy to decide it")
 	}
 }
 
@@ -51,9 +68,9 @@ func TestReleasedTypesKeepsTheNewestDeletionsOnly(t *testing.T) {
 	if n := len(r.of("shop")); n != releasedPerNamespace {
 		t.Fatalf("%d deletions kept, want %d", n, releasedPerNamespace)
 	}
-	if r.recently("shop", "readygate.io/warm", map[string]string{"n": "0"}) ||
-		!r.recently("shop", "readygate.io/warm", map[string]string{"n": strconv.Itoa(releasedPerNamespace + 4)}) {
-		t.Fatal("the oldest deletions were kept, or the newest dropped")
+	kept := r.of("shop")
+	if oldest, newest := kept[0].selector.String(), kept[len(kept)-1].selector.String(); oldest != "n=5" || newest != "n="+strconv.Itoa(releasedPerNamespace+4) {
+		t.Fatalf("kept the deletions from %s to %s, want the newest %d", oldest, newest, releasedPerNamespace)
 	}
 }
 

@@ -51,6 +51,31 @@ var _ = Describe("steady state and restarts", Serial, func() {
 		Eventually(policyStatus(ctx, p)).Should(HaveField("ReadyPods", BeEquivalentTo(4)))
 	})
 
+	It("releases a pod relabelled out of a Release policy deleted while the operator was down", func(ctx SpecContext) {
+		ns := newNamespace(ctx)
+		pods := createPods(ctx, ns, "web", 2, withGates(warmGate))
+		p := newPolicy(ns, "quarantine", "false")
+		createAndSettle(ctx, p, pods, corev1.ConditionFalse)
+		Eventually(func() []string {
+			got := &v1alpha1.ReadinessGatePolicy{}
+			_ = k8s.Get(ctx, client.ObjectKeyFromObject(p), got)
+			return got.Finalizers
+		}).Should(ContainElement(v1alpha1.Finalizer))
+
+		By("the pod leaves the policy and the policy is deleted while no operator runs")
+		stopManager()
+		<-managerExited
+		updatePod(ctx, pods[0], func(pod *corev1.Pod) { pod.Labels["app"] = "quarantined" })
+		Expect(k8s.Delete(ctx, p)).To(Succeed())
+		startManager()
+
+		for _, pod := range pods {
+			Eventually(gateOf(ctx, pod)).Should(And(HaveField("Status", corev1.ConditionTrue), HaveField("Reason", v1alpha1.ReasonPolicyDeleted)),
+				"pod %s: its False was the deleted policy's, and no policy is left to decide it", pod.Name)
+		}
+		Eventually(func() error { return k8s.Get(ctx, client.ObjectKeyFromObject(p), &v1alpha1.ReadinessGatePolicy{}) }).Should(MatchError(ContainSubstring("not found")))
+	})
+
 	It("never has more than maxUnavailable pods False at once, across an operator restart", func(ctx SpecContext) {
 		ns := newNamespace(ctx)
 		pods := createPods(ctx, ns, "web", 10, withGates(warmGate), withLabels("warm", "true"))

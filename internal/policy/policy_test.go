@@ -86,6 +86,12 @@ func TestReleasedOnDelete(t *testing.T) {
 		{"a live policy", []v1alpha1.ReadinessGatePolicy{pol("l", time.Hour, "x/a", web)}, false},
 		{"a Release policy that did not select the pod, deleted with a Retain one that did", []v1alpha1.ReadinessGatePolicy{
 			deleting("l", v1alpha1.OnDeleteRelease, map[string]string{"app": "db"}), deleting("r", v1alpha1.OnDeleteRetain, web)}, false},
+		{"a Release policy that selects the pod no more (relabelled before the deletion was seen)", []v1alpha1.ReadinessGatePolicy{
+			deleting("l", v1alpha1.OnDeleteRelease, map[string]string{"app": "quarantined"})}, true},
+		{"a Retain policy that selects the pod no more", []v1alpha1.ReadinessGatePolicy{
+			deleting("r", v1alpha1.OnDeleteRetain, map[string]string{"app": "quarantined"})}, false},
+		{"Release and Retain policies that select the pod no more", []v1alpha1.ReadinessGatePolicy{
+			deleting("l", v1alpha1.OnDeleteRelease, map[string]string{"app": "db"}), deleting("r", v1alpha1.OnDeleteRetain, map[string]string{"app": "api"})}, false},
 		{"a policy of another type deleted with Release", []v1alpha1.ReadinessGatePolicy{func() v1alpha1.ReadinessGatePolicy {
 			p := deleting("l", v1alpha1.OnDeleteRelease, web)
 			p.Spec.ConditionType = "x/b"

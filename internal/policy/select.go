@@ -66,20 +66,27 @@ func Declared(policies []v1alpha1.ReadinessGatePolicy, conditionType string) boo
 	return false
 }
 
-// ReleasedOnDelete reports whether a policy of the list that is being
-// deleted with onDelete: Release decided conditionType on the pod, and no
-// policy being deleted with Retain did.
+// ReleasedOnDelete reports whether the policies of the list being deleted
+// release conditionType on the pod: one that selects it with onDelete:
+// Retain keeps it; else one that selects it with Release releases it. A pod
+// none of them selects any more (relabelled, or the selector edited, before
+// the operator saw it) is released when every one of them releases: its
+// False was theirs, and no policy is left to decide it (rule 13).
 func ReleasedOnDelete(policies []v1alpha1.ReadinessGatePolicy, pod *corev1.Pod, conditionType string) bool {
-	released := false
+	selected, released, retained := false, false, false
 	for i := range policies {
 		p := &policies[i]
-		if p.DeletionTimestamp == nil || p.Spec.ConditionType != conditionType || !Selects(p, pod) {
+		if p.DeletionTimestamp == nil || p.Spec.ConditionType != conditionType {
 			continue
 		}
-		if p.Spec.OnDelete == v1alpha1.OnDeleteRetain {
-			return false
+		retain := p.Spec.OnDelete == v1alpha1.OnDeleteRetain
+		if Selects(p, pod) {
+			if retain {
+				return false
+			}
+			selected = true
 		}
-		released = true
+		released, retained = released || !retain, retained || retain
 	}
-	return released
+	return selected || released && !retained
 }
