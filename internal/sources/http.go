@@ -123,7 +123,8 @@ func (c *Client) FetchHTTP(ctx context.Context, r Request) (cel.HTTPResult, erro
 		return cel.HTTPResult{}, fmt.Errorf("GET %s: %w", r.URL, unwrapURLError(err))
 	}
 	var res cel.HTTPResult
-	if err := c.whileParsing(ctx, body, func() { res = HTTPResultOf(resp.StatusCode, resp.Header.Get("Content-Type"), body, latency) }); err != nil {
+	contentType := resp.Header.Get("Content-Type")
+	if err := c.whileParsing(ctx, body, httpParseBytes(contentType, body), func() { res = HTTPResultOf(resp.StatusCode, contentType, body, latency) }); err != nil {
 		return cel.HTTPResult{}, fmt.Errorf("GET %s: %w", r.URL, err)
 	}
 	return res, nil

@@ -10,14 +10,33 @@ import (
 // all targets together may keep between fetches, at most a quarter of it for
 // one namespace, and an equal share once more than four namespaces keep
 // results. Without it, a tenant's pods each serving a scrape at the cap
-// would keep about 13 MiB apiece, without bound across pods.
+// would keep up to 25 MiB apiece, without bound across pods.
 const RetainedResults = 64 << 20
 
-// retainedBytes estimates what a fetch's result keeps in memory. Estimates,
-// not measurements: they count the strings and a fixed overhead per map
-// entry and sample, which is what dominates.
+// What results are made of, in bytes as allocated (measured,
+// TestRetainedBytesCoverWhatResultsKeep): an interface value, a boxed
+// number, a string's or slice's header, a map even empty, each table group
+// of up to eight entries of a map with string keys, and a metrics sample
+// with its slot and empty label map.
+const (
+	ifaceBytes  = 16
+	boxBytes    = 8
+	headerBytes = 32
+	mapBytes    = 64
+	groupBytes  = 272
+	sampleBytes = 160
+)
+
+// tableBytes is what a map of n entries allocates.
+func tableBytes(n int) int64 {
+	return mapBytes + int64((n+7)/8)*groupBytes
+}
+
+// retainedBytes estimates what a fetch's result keeps in memory: an
+// estimate, not a measurement, counting the strings, maps and samples that
+// dominate it, never under what the heap holds for the bodies a tenant can
+// serve.
 func retainedBytes(v any) int64 {
-	const entry = 64 // map bucket, header and pointer words per entry
 	switch r := v.(type) {
 	case cel.HTTPResult:
 		n := int64(len(r.Body) + len(r.Error))
@@ -29,13 +48,13 @@ func retainedBytes(v any) int64 {
 		if r == nil { // a failed scrape
 			return 0
 		}
-		var n int64
+		n := tableBytes(len(r.Families))
 		for name, samples := range r.Families {
-			n += int64(len(name)) + entry
+			n += int64(len(name)) + headerBytes
 			for _, s := range samples {
-				n += entry
+				n += sampleBytes + tableBytes(len(s.Labels)) - mapBytes
 				for k, v := range s.Labels {
-					n += int64(len(k)+len(v)) + entry
+					n += int64(len(k) + len(v))
 				}
 			}
 		}
@@ -44,9 +63,9 @@ func retainedBytes(v any) int64 {
 		if r == nil {
 			return 0
 		}
-		var n int64
+		n := tableBytes(len(r.Values))
 		for pod, values := range r.Values {
-			n += int64(len(pod)) + entry + int64(len(values))*entry
+			n += int64(len(pod)) + headerBytes + int64(len(values))*boxBytes
 		}
 		return n
 	default:
@@ -55,32 +74,31 @@ func retainedBytes(v any) int64 {
 }
 
 // jsonBytes estimates what a parsed JSON value keeps: every value is an
-// interface word pair, a number also its boxed float, and a string, array
-// or object its header and contents; a body of small numbers keeps several
+// interface, a number also its boxed float, a string or array its header
+// and contents, an object its table; a body of small values keeps many
 // times its size.
 func jsonBytes(v any) int64 {
-	const iface, box, header, entry = 16, 8, 24, 64
 	switch x := v.(type) {
 	case nil, bool:
-		return iface
+		return ifaceBytes
 	case float64:
-		return iface + box
+		return ifaceBytes + boxBytes
 	case string:
-		return iface + header + int64(len(x))
+		return ifaceBytes + headerBytes + int64(len(x))
 	case []any:
-		n := int64(iface + header)
+		n := int64(ifaceBytes + headerBytes)
 		for _, e := range x {
 			n += jsonBytes(e)
 		}
 		return n
 	case map[string]any:
-		n := int64(iface + header)
+		n := ifaceBytes + tableBytes(len(x))
 		for k, e := range x {
-			n += entry + int64(len(k)) + jsonBytes(e)
+			n += int64(len(k)) + jsonBytes(e)
 		}
 		return n
 	default:
-		return iface
+		return ifaceBytes
 	}
 }
 

@@ -18,10 +18,11 @@ import (
 	"github.com/readygate/readygate/internal/cel"
 )
 
-// Caps of a scrape. A scrape parses into about ten times its size at once
-// (parsing.go), so the cap is what the default memory limit (256Mi,
-// config/manager) carries with the bytes-in-flight and parse budgets full;
-// real exporters' pages are far smaller.
+// Caps of a scrape. A scrape parses into up to about fifty times its size
+// at once, reserved from the parse budget by its structure (parsing.go), so
+// the cap is what the default memory limit (256Mi, config/manager) carries
+// with the bytes-in-flight and parse budgets full; real exporters' pages are
+// far smaller.
 const (
 	MaxScrapeBytes = 2 << 20
 	MaxSamples     = cel.MaxMetricSamples
@@ -43,7 +44,7 @@ func (c *Client) Scrape(ctx context.Context, r Request) (*cel.Metrics, error) {
 		return nil, fmt.Errorf("scraping %s: status %d", r.URL, resp.StatusCode)
 	}
 	var m *cel.Metrics
-	if err := c.whileParsing(ctx, body, func() { m, err = ParseMetrics(body, resp.Header, r.URL) }); err != nil {
+	if err := c.whileParsing(ctx, body, scrapeParseBytes(body), func() { m, err = ParseMetrics(body, resp.Header, r.URL) }); err != nil {
 		return nil, fmt.Errorf("scraping %s: %w", r.URL, err)
 	}
 	if err != nil {
@@ -69,6 +70,10 @@ func ParseMetrics(body []byte, header http.Header, origin string) (*cel.Metrics,
 	format := expfmt.ResponseFormat(header)
 	if t := format.FormatType(); t != expfmt.TypeTextPlain && t != expfmt.TypeOpenMetrics && t != expfmt.TypeUnknown {
 		return nil, fmt.Errorf("the answer's Content-Type is %q (%s); readygate asks for and reads only text/plain or OpenMetrics", header.Get("Content-Type"), format)
+	}
+	// The text parser holds every series before the first is counted.
+	if n, _ := sampleLines(body); n > MaxSamples {
+		return nil, fmt.Errorf("more than %d samples (%d lines that can hold one)", MaxSamples, n)
 	}
 	dec := expfmt.NewDecoder(bytes.NewReader(body), format)
 	m := &cel.Metrics{Families: map[string][]cel.Sample{}, Origin: origin}
