@@ -193,6 +193,9 @@ func (r *PodGateReconciler) apply(ctx context.Context, pod *corev1.Pod, p *v1alp
 			return fmt.Errorf("writing %s on pod %s: %w", plan.Write.Type, pod.Name, err)
 		}
 		r.writes.wrote(client.ObjectKeyFromObject(pod), rv)
+		if plan.AdmittedFlip {
+			r.cap.wrote(p.UID, client.ObjectKeyFromObject(pod), rv)
+		}
 	}
 	if plan.Event == nil {
 		return nil

@@ -11,6 +11,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/resourceversion"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
@@ -53,16 +54,25 @@ type unavailability struct {
 	mu sync.Mutex
 	// admitted holds, per policy, the pods whose flip was admitted and whose
 	// not-True gate the cache has not shown yet.
-	admitted map[types.UID]map[types.NamespacedName]time.Time
+	admitted map[types.UID]map[types.NamespacedName]admission
 }
 
-// admittedFor bounds how long an admitted flip counts without the cache
-// showing it: a write the cache never shows (the pod turned True again at
-// once) must not hold room forever.
+// admission is one admitted flip.
+type admission struct {
+	at time.Time
+	// written is the pod's resourceVersion after the flip's write, once it
+	// succeeded: the flip counts until the cache shows that version,
+	// however late the cache is (a watch down under an API server fault).
+	written string
+}
+
+// admittedFor bounds how long a flip whose write got no answer counts
+// without the cache showing it: a write that never landed must not hold
+// room forever.
 const admittedFor = time.Minute
 
 func newUnavailability(pods *podcache.Index) *unavailability {
-	return &unavailability{pods: pods, admitted: map[types.UID]map[types.NamespacedName]time.Time{}}
+	return &unavailability{pods: pods, admitted: map[types.UID]map[types.NamespacedName]admission{}}
 }
 
 // admit reports whether one more of the policy's pods may go False, and if
@@ -92,8 +102,8 @@ func (u *unavailability) admit(ctx context.Context, c *policy.Compiled, matched 
 // its retry is the same flip, and is counted afresh like any other. The
 // caller holds u.mu.
 func (u *unavailability) take(policyUID types.UID, pod types.NamespacedName, down map[types.NamespacedName]bool, cap int, now time.Time) bool {
-	for key, at := range u.admitted[policyUID] {
-		if now.Sub(at) > admittedFor {
+	for key, a := range u.admitted[policyUID] {
+		if a.written == "" && now.Sub(a.at) > admittedFor {
 			delete(u.admitted[policyUID], key)
 			continue
 		}
@@ -105,27 +115,45 @@ func (u *unavailability) take(policyUID types.UID, pod types.NamespacedName, dow
 		return false
 	}
 	if u.admitted[policyUID] == nil {
-		u.admitted[policyUID] = map[types.NamespacedName]time.Time{}
+		u.admitted[policyUID] = map[types.NamespacedName]admission{}
 	}
-	u.admitted[policyUID][pod] = now
+	u.admitted[policyUID][pod] = admission{at: now}
 	return true
 }
 
+// wrote records the resourceVersion an admitted flip's write gave the pod.
+func (u *unavailability) wrote(policyUID types.UID, pod types.NamespacedName, rv string) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if a, ok := u.admitted[policyUID][pod]; ok {
+		a.written = rv
+		u.admitted[policyUID][pod] = a
+	}
+}
+
 // observe drops the admitted flips that the cache now shows: the pod's gate
-// is in the index from now on (or the pod is gone from the policy).
+// is in the index from now on (or the pod is gone from the policy), or the
+// cache holds the version the write made or a later one (the gate may be
+// True again already).
 func (u *unavailability) observe(pod *corev1.Pod) {
 	key := client.ObjectKeyFromObject(pod)
 	unready := unreadyGates(pod)
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	for uid, pods := range u.admitted {
-		if _, ok := pods[key]; ok && len(unready) > 0 {
+		if a, ok := pods[key]; ok && (len(unready) > 0 || a.shownBy(pod.ResourceVersion)) {
 			delete(pods, key)
 			if len(pods) == 0 {
 				delete(u.admitted, uid)
 			}
 		}
 	}
+}
+
+// shownBy reports whether a cached version is the written one or later.
+func (a admission) shownBy(cached string) bool {
+	cmp, err := resourceversion.CompareResourceVersion(cached, a.written)
+	return a.written != "" && err == nil && cmp >= 0
 }
 
 // writeRejected reports whether a failed write certainly changed nothing:

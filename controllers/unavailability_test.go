@@ -67,14 +67,50 @@ func TestTakeCountsAPodsRetryAfresh(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			u := newUnavailability(nil)
-			u.admitted["p1"] = map[types.NamespacedName]time.Time{web0: now.Add(-30 * time.Second)}
+			u.admitted["p1"] = map[types.NamespacedName]admission{web0: {at: now.Add(-30 * time.Second)}}
 			if got := u.take("p1", web0, tc.down, tc.cap, now); got != tc.want {
 				t.Fatalf("take = %v, want %v", got, tc.want)
 			}
-			if tc.want && !u.admitted["p1"][web0].Equal(now) {
+			if tc.want && !u.admitted["p1"][web0].at.Equal(now) {
 				t.Fatal("the retry did not renew the admission")
 			}
 		})
+	}
+}
+
+// A flip whose write landed counts until the cache shows the version it
+// made, however late: a watch down for over a minute under an API server
+// fault must not let more pods go False than the cap. One whose write got
+// no answer counts for admittedFor.
+func TestAdmittedFlipCountsUntilTheCacheShowsIt(t *testing.T) {
+	web0 := types.NamespacedName{Namespace: "shop", Name: "web-0"}
+	web1 := types.NamespacedName{Namespace: "shop", Name: "web-1"}
+	cached := func(rv string) *corev1.Pod {
+		pod := fullPod("x/a")
+		pod.Name, pod.ResourceVersion = web0.Name, rv
+		pod.Status.Conditions = []corev1.PodCondition{{Type: "x/a", Status: corev1.ConditionTrue}}
+		return pod
+	}
+	now := time.Now()
+	u := newUnavailability(nil)
+	if !u.take("p1", web0, map[types.NamespacedName]bool{}, 1, now) {
+		t.Fatal("the first flip was refused")
+	}
+	u.wrote("p1", web0, "100")
+	later := now.Add(2 * admittedFor)
+	u.observe(cached("99"))
+	if u.take("p1", web1, map[types.NamespacedName]bool{}, 1, later) {
+		t.Fatal("a landed flip the cache does not show yet stopped counting after a while")
+	}
+	u.observe(cached("100"))
+	if !u.take("p1", web1, map[types.NamespacedName]bool{}, 1, later) {
+		t.Fatal("the cache shows the flip's version (True again), and its room was not given back")
+	}
+	unanswered := newUnavailability(nil)
+	unanswered.take("p1", web0, map[types.NamespacedName]bool{}, 1, now)
+	if unanswered.take("p1", web1, map[types.NamespacedName]bool{}, 1, now.Add(admittedFor/2)) ||
+		!unanswered.take("p1", web1, map[types.NamespacedName]bool{}, 1, now.Add(admittedFor+time.Second)) {
+		t.Fatal("a flip whose write got no answer stopped counting before admittedFor, or kept counting after")
 	}
 }
 

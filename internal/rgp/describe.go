@@ -64,12 +64,26 @@ func nextStep(pod *corev1.Pod, verdicts []PolicyVerdict) string {
 		}
 	}
 	switch {
+	case len(verdicts) == 0 && len(notTrueGates(pod)) > 0:
+		return fmt.Sprintf("no ReadinessGatePolicy selects this pod, and its gates %s are not True: readygate sets none of them until a policy selects the pod (unless another controller owns them)",
+			strings.Join(notTrueGates(pod), ", "))
 	case len(verdicts) == 0:
 		return "no ReadinessGatePolicy selects this pod: its readiness is the kubelet's alone"
 	case podReady(pod) == string(corev1.ConditionTrue):
 		return "nothing holds the pod back: every gate readygate decides is True"
 	}
 	return "every gate readygate decides is True: the pod is not Ready for another reason (its containers, or another readiness gate)"
+}
+
+// notTrueGates are the pod's readiness gates whose condition is not True.
+func notTrueGates(pod *corev1.Pod) []string {
+	var out []string
+	for _, g := range pod.Spec.ReadinessGates {
+		if c := gate.Find(pod, string(g.ConditionType)); c == nil || c.Status != corev1.ConditionTrue {
+			out = append(out, string(g.ConditionType))
+		}
+	}
+	return out
 }
 
 // gateNextStep is what would change one gating policy's verdict, or empty

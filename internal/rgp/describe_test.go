@@ -25,7 +25,9 @@ func TestNextStep(t *testing.T) {
 		verdicts []PolicyVerdict
 		want     string
 	}{
-		{"no policy", readyPod, nil, "no ReadinessGatePolicy selects this pod"},
+		{"no policy", readyPod, nil, "no ReadinessGatePolicy selects this pod: its readiness is the kubelet's alone"},
+		{"no policy, a gate never written", &corev1.Pod{Spec: corev1.PodSpec{ReadinessGates: []corev1.PodReadinessGate{{ConditionType: "x.io/a"}}}}, nil,
+			"no ReadinessGatePolicy selects this pod, and its gates x.io/a are not True: readygate sets none of them until a policy selects the pod"},
 		{"gate False, expression false", unreadyPod, []PolicyVerdict{{Role: RoleGates, ConditionType: "x.io/a", Condition: cond("False"), Now: now("false", "cold")}},
 			"x.io/a turns True when the expression holds; now it is false: cold"},
 		{"gate False, expression true", unreadyPod, []PolicyVerdict{{Role: RoleGates, ConditionType: "x.io/a", Condition: cond("False"), Now: now("true", ""), Settings: "successThreshold 3"}},
