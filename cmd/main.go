@@ -52,6 +52,8 @@ func main() {
 	flag.StringVar(&s.webhookCertDir, "webhook-cert-dir", "", "Directory with the webhooks' tls.crt and tls.key (default: where cert-manager's and OLM's mounts put them, /tmp/k8s-webhook-server/serving-certs).")
 	flag.DurationVar(&s.cacheSyncTimeout, "cache-sync-timeout", 2*time.Minute, "Exit when the informers have not synced by then, e.g. because RBAC forbids a list.")
 	flag.IntVar(&s.controllers.MaxConcurrentReconciles, "max-concurrent-reconciles", 64, "Pods evaluated at once; a reconcile mostly waits on its one write, so this is far above the core count.")
+	flag.IntVar(&s.controllers.EvaluationCostPerNamespace, "evaluation-cost-per-namespace", controllers.DefaultEvaluationCostPerNamespace,
+		"CEL cost units one namespace's evaluations may spend a second (0: no limit); a namespace over it has its pods' evaluations put off, so that one tenant's costly expressions cannot hold every core.")
 	flag.IntVar(&s.controllers.SourceWorkers, "source-workers", 256, "HTTP, metrics and Prometheus fetches at once, at most max(4, workers/8) for one namespace; each also reserves its body cap from 32 MiB of bytes in flight.")
 	s.controllers.SourceRules.DenyCIDRs = sources.DefaultDenyCIDRs()
 	flag.Var(&s.controllers.SourceRules.DenyCIDRs, "source-deny-cidrs",

@@ -48,6 +48,10 @@ var (
 		Name: "readygate_gate_flips_held_total",
 		Help: "True-to-False flips held back because maxUnavailable had no room.",
 	}, []string{labelNamespace, labelPolicy})
+	evaluationsDeferredTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "readygate_evaluations_deferred_total",
+		Help: "Evaluations put off because the policy's namespace spent its share of CEL cost (--evaluation-cost-per-namespace); the gates stay as they are meanwhile.",
+	}, []string{labelNamespace, labelPolicy})
 	errorsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "readygate_errors_total",
 		Help: "Errors by kind: evaluation, source (with the source that failed), write.",
@@ -80,7 +84,7 @@ func podGauge(name, help string) *prometheus.GaugeVec {
 var policyVecs = []interface {
 	prometheus.Collector
 	DeletePartialMatch(prometheus.Labels) int
-}{evaluationsTotal, evaluationSeconds, flipsTotal, heldFlipsTotal, errorsTotal,
+}{evaluationsTotal, evaluationSeconds, evaluationsDeferredTotal, flipsTotal, heldFlipsTotal, errorsTotal,
 	policyPods, heldPods, stalePods, missingGatePods, failedOpenPods, policyCondition}
 
 func init() {

@@ -50,6 +50,7 @@ type PodGateReconciler struct {
 	cap      *unavailability
 	counts   *recounts
 	pods     *podcache.Index
+	share    *evaluationShare
 	writes   *ownWrites
 	released *releasedTypes
 	// podEvents re-evaluates pods whose polled sources changed.
@@ -130,6 +131,10 @@ func (r *PodGateReconciler) reconcileGate(ctx context.Context, pod *corev1.Pod, 
 	case c.Err != nil: // DryRun: the verdict the message reports is the error
 		in.Observation = gate.Observation{Outcome: gate.OutcomeError, Message: c.Err.Error()}
 	default:
+		if wait := r.share.wait(p.Namespace, now); wait > 0 {
+			evaluationsDeferredTotal.WithLabelValues(p.Namespace, p.Name).Inc()
+			return wait, nil
+		}
 		in.Observation = r.observe(ctx, c, pod, gate.VerdictOf(in.Current), now)
 	}
 	plan := gate.PlanPod(in)
@@ -245,7 +250,9 @@ func (r *PodGateReconciler) observe(ctx context.Context, c *policy.Compiled, pod
 		pod = whole
 	}
 	start := time.Now()
-	obs := policy.Observe(c.Program.Evaluate(ctx, cel.Input{Pod: pod, Gate: cel.GateOf(cur), Now: now, Sources: vals}))
+	res, err := c.Program.Evaluate(ctx, cel.Input{Pod: pod, Gate: cel.GateOf(cur), Now: now, Sources: vals})
+	r.share.spend(c.Namespace, res.Cost, now)
+	obs := policy.Observe(res, err)
 	obs.Fetched = fetched
 	evaluationSeconds.WithLabelValues(c.Namespace, c.Name).Observe(time.Since(start).Seconds())
 	if obs.Outcome == gate.OutcomeError {

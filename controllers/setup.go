@@ -37,6 +37,9 @@ type Options struct {
 	// ReservedConditionTypes are --reserved-condition-types: no policy
 	// decides them.
 	ReservedConditionTypes policy.ConditionTypes
+	// EvaluationCostPerNamespace is --evaluation-cost-per-namespace: the CEL
+	// cost one namespace's evaluations may spend a second (0: no limit).
+	EvaluationCostPerNamespace int
 }
 
 // Setup registers both reconcilers with the manager; they share the
@@ -67,6 +70,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, env *cel.Env, opts Options) er
 		SourceClient:            sources.NewClient(opts.SourceRules),
 		counts:                  counts,
 		pods:                    index,
+		share:                   newEvaluationShare(opts.EvaluationCostPerNamespace),
 		writes:                  newOwnWrites(),
 		released:                released,
 	}

@@ -85,7 +85,7 @@ func startManager() {
 	var ctx context.Context
 	ctx, stopManager = context.WithCancel(context.Background())
 	Expect(controllers.Setup(ctx, mgr, env, controllers.Options{MaxConcurrentReconciles: 4, SourceWorkers: 16, SourceRules: sourceRules(),
-		ReservedConditionTypes: policy.DefaultReservedConditionTypes()})).To(Succeed())
+		ReservedConditionTypes: policy.DefaultReservedConditionTypes(), EvaluationCostPerNamespace: controllers.DefaultEvaluationCostPerNamespace})).To(Succeed())
 	managerExited = make(chan struct{})
 	go func() {
 		defer GinkgoRecover()
