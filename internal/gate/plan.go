@@ -252,12 +252,15 @@ func isTrue(c *corev1.PodCondition) bool {
 }
 
 // Cut bounds a message to MaxMessageBytes on a UTF-8 boundary.
-func Cut(s string) string {
-	if len(s) <= MaxMessageBytes {
+func Cut(s string) string { return CutTo(s, MaxMessageBytes) }
+
+// CutTo bounds s to max bytes on a UTF-8 boundary, marking the cut.
+func CutTo(s string, max int) string {
+	if len(s) <= max {
 		return s
 	}
 	const marker = "…"
-	n := MaxMessageBytes - len(marker)
+	n := max - len(marker)
 	for n > 0 && !utf8.RuneStart(s[n]) {
 		n--
 	}

@@ -3,8 +3,10 @@ package policy
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -104,6 +106,14 @@ func TestReleasedOnDelete(t *testing.T) {
 				t.Fatalf("ReleasedOnDelete = %v, want %v", got, tc.want)
 			}
 		})
+	}
+}
+
+func TestAcceptedMessageFitsACondition(t *testing.T) {
+	p := pol("p", time.Minute, "x/a", map[string]string{"app": "web"})
+	msg := Conditions(&p, errors.New(strings.Repeat("é", 40000)), Summary{})[0].Message
+	if len(msg) > 32768 || !utf8.ValidString(msg) {
+		t.Fatalf("a compile error became a message of %d bytes (valid UTF-8: %v): the API server refuses the whole status", len(msg), utf8.ValidString(msg))
 	}
 }
 

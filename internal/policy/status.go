@@ -40,6 +40,9 @@ func Summarize(c *Compiled, pods []*corev1.Pod, peers []v1alpha1.ReadinessGatePo
 	return counts.Summary()
 }
 
+// maxConditionMessage is the longest message a metav1.Condition may carry.
+const maxConditionMessage = 32768
+
 // Conditions returns the policy's Accepted, Progressing and Ready conditions.
 // compileErr is the policy's compile (or selector) error, if any.
 func Conditions(p *v1alpha1.ReadinessGatePolicy, compileErr error, s Summary) []metav1.Condition {
@@ -58,6 +61,9 @@ func Conditions(p *v1alpha1.ReadinessGatePolicy, compileErr error, s Summary) []
 	if w := Warnings(p); accepted.Status == metav1.ConditionTrue && len(w) > 0 {
 		accepted.Message += "; warning: " + strings.Join(w, "; ")
 	}
+	// The errors of 34 expressions of 5,120 characters, with CEL's excerpts,
+	// can pass what the API server takes, and the whole status write fails.
+	accepted.Message = gate.CutTo(accepted.Message, maxConditionMessage)
 
 	progressing := metav1.Condition{Type: v1alpha1.ConditionProgressing, ObservedGeneration: gen}
 	ready := metav1.Condition{Type: v1alpha1.ConditionReady, ObservedGeneration: gen}
