@@ -78,6 +78,7 @@ func (r *PodGateReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	if r.writes.unseen(pod) {
 		return ctrl.Result{}, nil
 	}
+	r.cap.observe(pod)
 	// A finished pod is not evaluated, and its IP, back in the pool, is not
 	// dialled again (design rule 15).
 	if sources.Terminal(pod) {
@@ -87,7 +88,6 @@ func (r *PodGateReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	if pod.DeletionTimestamp != nil {
 		return ctrl.Result{}, nil
 	}
-	r.cap.observe(pod)
 	policies := &v1alpha1.ReadinessGatePolicyList{}
 	if err := r.List(ctx, policies, client.InNamespace(pod.Namespace), client.UnsafeDisableDeepCopy); err != nil {
 		return ctrl.Result{}, err
@@ -172,12 +172,13 @@ func (r *PodGateReconciler) releaseUngated(ctx context.Context, pod *corev1.Pod,
 // is set True: a live policy declares its type but selects the pod no more
 // (its labels or the selector changed), or the policy that decided it was
 // deleted with onDelete: Release and this False came late. "" leaves it:
-// its policy was deleted with onDelete: Retain.
+// its policy was deleted with onDelete: Retain. The policies being deleted
+// decide before those deleted lately (OnDeleteVerdict).
 func (r *PodGateReconciler) releaseReason(policies []v1alpha1.ReadinessGatePolicy, pod *corev1.Pod, conditionType string) string {
 	switch {
 	case policy.Declared(policies, conditionType):
 		return v1alpha1.ReasonNotSelected
-	case policy.ReleasedOnDelete(policies, pod, conditionType) || r.released.recently(pod.Namespace, conditionType, pod.Labels):
+	case policy.ReleasedOnDelete(policies, pod, conditionType).Then(r.released.recently(pod.Namespace, conditionType, pod.Labels)).Releases():
 		return v1alpha1.ReasonPolicyDeleted
 	}
 	return ""

@@ -9,6 +9,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/readygate/readygate/api/v1alpha1"
+	"github.com/readygate/readygate/internal/policy"
 )
 
 // releasedTypes remembers for a while the policies deleted from each
@@ -59,26 +60,18 @@ func (r *releasedTypes) note(gone client.Object) {
 	r.recent.Set(p.Namespace, list, releasedFor)
 }
 
-// recently reports whether the policies of the namespace deleted in the
-// last releasedFor released the condition type on a pod with these labels:
-// the newest that selects it says (one deleted with Retain keeps it as it
-// is); a pod none of them selects, relabelled before the deletion was seen,
-// is released when every one of them released, as policy.ReleasedOnDelete
-// decides while they are being deleted.
-func (r *releasedTypes) recently(namespace, conditionType string, podLabels map[string]string) bool {
+// recently is what the policies of the namespace deleted in the last
+// releasedFor say of the condition type on a pod with these labels: the
+// newest that selects it decides.
+func (r *releasedTypes) recently(namespace, conditionType string, podLabels map[string]string) policy.OnDeleteVerdict {
+	var v policy.OnDeleteVerdict
 	list := r.of(namespace)
-	released, retained := false, false
 	for i := len(list) - 1; i >= 0; i-- {
-		d := list[i]
-		if d.conditionType != conditionType {
-			continue
+		if d := list[i]; d.conditionType == conditionType {
+			v.Add(d.release, !v.Selected && d.selector.Matches(labels.Set(podLabels)))
 		}
-		if d.selector.Matches(labels.Set(podLabels)) {
-			return d.release
-		}
-		released, retained = released || d.release, retained || !d.release
 	}
-	return released && !retained
+	return v
 }
 
 func (r *releasedTypes) of(namespace string) []deletedPolicy {

@@ -35,7 +35,7 @@ func TestReleasedTypesRemembersWhatTheDeletedPolicySelected(t *testing.T) {
 		{"shop", "readygate.io/warm", "quarantined", false},
 		{"elsewhere", "readygate.io/warm", "web", false},
 	} {
-		if got := r.recently(tc.ns, tc.ct, map[string]string{"app": tc.app}); got != tc.want {
+		if got := r.recently(tc.ns, tc.ct, map[string]string{"app": tc.app}).Releases(); got != tc.want {
 			t.Errorf("recently(%s, %s, app=%s) = %v, want %v", tc.ns, tc.ct, tc.app, got, tc.want)
 		}
 	}
@@ -51,7 +51,7 @@ func TestReleasedTypesReleasesAPodNoDeletedPolicySelects(t *testing.T) {
 		Spec: v1alpha1.ReadinessGatePolicySpec{ConditionType: "readygate.io/warm",
 			Selector: metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}}},
 	})
-	if !r.recently("shop", "readygate.io/warm", map[string]string{"app": "quarantined"}) {
+	if !r.recently("shop", "readygate.io/warm", map[string]string{"app": "quarantined"}).Releases() {
 		t.Fatal("a pod relabelled out of the deleted policy keeps its False gate, with no policy to decide it")
 	}
 }
@@ -85,7 +85,7 @@ func TestReleasedTypesHonoursTheNewestDeletion(t *testing.T) {
 				Selector: metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}}},
 		})
 	}
-	if r.recently("shop", "readygate.io/warm", map[string]string{"app": "web"}) {
+	if r.recently("shop", "readygate.io/warm", map[string]string{"app": "web"}).Releases() {
 		t.Fatal("a Retain policy's pods were released for an older Release policy of theirs")
 	}
 }

@@ -132,16 +132,16 @@ func (u *unavailability) wrote(policyUID types.UID, pod types.NamespacedName, rv
 }
 
 // observe drops the admitted flips that the cache now shows: the pod's gate
-// is in the index from now on (or the pod is gone from the policy), or the
-// cache holds the version the write made or a later one (the gate may be
-// True again already).
+// is in the index from now on, or the cache holds the version the write
+// made or a later one (the gate may be True again already), or the pod no
+// longer counts under any cap, finished or being deleted.
 func (u *unavailability) observe(pod *corev1.Pod) {
 	key := client.ObjectKeyFromObject(pod)
-	unready := unreadyGates(pod)
+	shown := len(unreadyGates(pod)) > 0 || sources.Terminal(pod) || pod.DeletionTimestamp != nil
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	for uid, pods := range u.admitted {
-		if a, ok := pods[key]; ok && (len(unready) > 0 || a.shownBy(pod.ResourceVersion)) {
+		if a, ok := pods[key]; ok && (shown || a.shownBy(pod.ResourceVersion)) {
 			delete(pods, key)
 			if len(pods) == 0 {
 				delete(u.admitted, uid)

@@ -11,6 +11,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 )
@@ -105,6 +106,20 @@ func TestAdmittedFlipCountsUntilTheCacheShowsIt(t *testing.T) {
 	u.observe(cached("100"))
 	if !u.take("p1", web1, map[types.NamespacedName]bool{}, 1, later) {
 		t.Fatal("the cache shows the flip's version (True again), and its room was not given back")
+	}
+	for name, leaving := range map[string]func(*corev1.Pod){
+		"evicted":  func(p *corev1.Pod) { p.Status.Phase = corev1.PodFailed },
+		"deleting": func(p *corev1.Pod) { p.DeletionTimestamp = &metav1.Time{Time: now} },
+	} {
+		u := newUnavailability(nil)
+		u.take("p1", web0, map[types.NamespacedName]bool{}, 1, now)
+		u.wrote("p1", web0, "100")
+		pod := cached("99") // the flip's own version coalesced away: the next the cache shows is the pod leaving
+		leaving(pod)
+		u.observe(pod)
+		if !u.take("p1", web1, map[types.NamespacedName]bool{}, 1, later) {
+			t.Fatalf("a pod %s after its admitted flip kept its room under the cap for good", name)
+		}
 	}
 	unanswered := newUnavailability(nil)
 	unanswered.take("p1", web0, map[types.NamespacedName]bool{}, 1, now)

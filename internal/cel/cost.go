@@ -10,7 +10,6 @@ import (
 	"github.com/google/cel-go/common/overloads"
 	"github.com/google/cel-go/common/types"
 	"github.com/google/cel-go/common/types/ref"
-	"github.com/google/cel-go/common/types/traits"
 	celconfig "k8s.io/apiserver/pkg/apis/cel"
 	"k8s.io/apiserver/pkg/cel/library"
 )
@@ -38,13 +37,15 @@ func checkEstimatedCost(env *cel.Env, field string, ast *cel.Ast) *FieldError {
 		"estimated cost %d exceeds the limit of %d per expression: iterate over fewer or smaller lists", est.Max, PerCallLimit)}
 }
 
-// sizedCost charges a call that makes a string, bytes, list or map at least
-// its size times the traversal factor, as cel-go charges a typed `+` of
-// strings or lists. cel-go charges a call whose operands are dyn by the
-// first overload its checker found (for `+`, add_int64: 1), so without this
-// a policy could double a string in each of its variables and build
-// gigabytes for a cost of a hundred. A call that hands back a value it was
-// given, such as an index or dyn(), makes nothing and keeps its cost.
+// sizedCost charges a call that makes a string or bytes at least its size
+// times the traversal factor, as cel-go charges a typed `+` of strings.
+// cel-go charges a call whose operands are dyn by the first overload its
+// checker found (for `+`, add_int64: 1), so without this a policy could
+// double a string in each of its variables and build gigabytes for a cost
+// of a hundred. Lists and maps are left to cel-go: a `+` of lists is a view
+// of both, not a copy, and map() and filter() grow their result with it. A
+// call that hands back a value it was given, such as an index, dyn() or
+// string() of a string, makes nothing and keeps its cost.
 type sizedCost struct {
 	library.CostEstimator
 }
@@ -52,11 +53,11 @@ type sizedCost struct {
 // passThrough are the functions whose result is one of their operands.
 var passThrough = map[string]bool{
 	operators.Index: true, operators.OptIndex: true, operators.OptSelect: true,
-	overloads.TypeConvertDyn: true, "optional.of": true, "optional.ofNonZeroValue": true, "value": true, "or": true, "orValue": true,
+	overloads.TypeConvertDyn: true, overloads.TypeConvertString: true, overloads.TypeConvertBytes: true, "optional.of": true, "optional.ofNonZeroValue": true, "value": true, "or": true, "orValue": true,
 }
 
-// CallCost is the library's cost of the call, raised to the size of what
-// it made.
+// CallCost is the library's cost of the call, raised to the size of the
+// string or bytes it made.
 func (c *sizedCost) CallCost(function, overloadID string, args []ref.Val, result ref.Val) *uint64 {
 	cost := c.CostEstimator.CallCost(function, overloadID, args, result)
 	var size uint64
@@ -65,8 +66,6 @@ func (c *sizedCost) CallCost(function, overloadID string, args []ref.Val, result
 		size = uint64(len(v))
 	case types.Bytes:
 		size = uint64(len(v))
-	case traits.Lister, traits.Mapper:
-		size = uint64(v.(traits.Sizer).Size().(types.Int))
 	default:
 		return cost
 	}

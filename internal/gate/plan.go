@@ -106,10 +106,13 @@ func PlanPod(in PodInput) Plan {
 	if Flipped(verdict, d) {
 		ev = flipEvent(in.Settings, d)
 	}
-	messageOnly := verdict != nil && verdict.Status == d.Status && verdict.Reason == d.Reason
+	sameVerdict := sameStatusAndReason(verdict, d)
 	if in.Settings.DryRun && !in.Settings.Suspended {
 		d = dryRun(d)
 	}
+	// Only the message changed: the verdict and the condition written (a
+	// switch between DryRun and Enforce changes the latter alone).
+	messageOnly := sameVerdict && sameStatusAndReason(cur, d)
 	if !Changed(cur, d) {
 		// An error held the gate, as it was: a held flip stays held, and is
 		// not told again when the next verdict holds it once more.
@@ -195,6 +198,11 @@ func nextEvaluation(in PodInput, d Decision) time.Duration {
 		next = d.TimeoutIn
 	}
 	return next
+}
+
+// sameStatusAndReason reports whether the condition has d's status and reason.
+func sameStatusAndReason(c *corev1.PodCondition, d Decision) bool {
+	return c != nil && c.Status == d.Status && c.Reason == d.Reason
 }
 
 // sooner is the earlier of two requeues, where zero is none.

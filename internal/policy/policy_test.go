@@ -102,7 +102,7 @@ func TestReleasedOnDelete(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := ReleasedOnDelete(tc.policies, &p, "x/a"); got != tc.want {
+			if got := ReleasedOnDelete(tc.policies, &p, "x/a").Releases(); got != tc.want {
 				t.Fatalf("ReleasedOnDelete = %v, want %v", got, tc.want)
 			}
 		})
@@ -114,6 +114,29 @@ func TestAcceptedMessageFitsACondition(t *testing.T) {
 	msg := Conditions(&p, errors.New(strings.Repeat("é", 40000)), Summary{})[0].Message
 	if len(msg) > 32768 || !utf8.ValidString(msg) {
 		t.Fatalf("a compile error became a message of %d bytes (valid UTF-8: %v): the API server refuses the whole status", len(msg), utf8.ValidString(msg))
+	}
+}
+
+// A pod a Retain policy kept False is not released because a Release
+// policy of its condition type, which never selected it, is deleted after:
+// the Retain policy, deleted earlier, still decides it.
+func TestOnDeleteVerdictThen(t *testing.T) {
+	releasing := OnDeleteVerdict{Released: true}                  // being deleted, does not select the pod
+	retainedIt := OnDeleteVerdict{Selected: true, Retained: true} // deleted lately, selected the pod
+	for _, tc := range []struct {
+		name            string
+		deleting, after OnDeleteVerdict
+		want            bool
+	}{
+		{"a Release policy that selects the pod no more, alone", releasing, OnDeleteVerdict{}, true},
+		{"a Retain policy deleted lately selected the pod", releasing, retainedIt, false},
+		{"a Retain policy deleted lately selected other pods", releasing, OnDeleteVerdict{Retained: true}, false},
+		{"the policy being deleted selects it with Release, over an older Retain", OnDeleteVerdict{Selected: true, Release: true, Released: true}, retainedIt, true},
+		{"nothing deleted", OnDeleteVerdict{}, OnDeleteVerdict{}, false},
+	} {
+		if got := tc.deleting.Then(tc.after).Releases(); got != tc.want {
+			t.Errorf("%s: Releases = %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }
 

@@ -66,27 +66,56 @@ func Declared(policies []v1alpha1.ReadinessGatePolicy, conditionType string) boo
 	return false
 }
 
-// ReleasedOnDelete reports whether the policies of the list being deleted
-// release conditionType on the pod: one that selects it with onDelete:
-// Retain keeps it; else one that selects it with Release releases it. A pod
-// none of them selects any more (relabelled, or the selector edited, before
-// the operator saw it) is released when every one of them releases: its
-// False was theirs, and no policy is left to decide it (rule 13).
-func ReleasedOnDelete(policies []v1alpha1.ReadinessGatePolicy, pod *corev1.Pod, conditionType string) bool {
-	selected, released, retained := false, false, false
-	for i := range policies {
-		p := &policies[i]
-		if p.DeletionTimestamp == nil || p.Spec.ConditionType != conditionType {
-			continue
-		}
-		retain := p.Spec.OnDelete == v1alpha1.OnDeleteRetain
-		if Selects(p, pod) {
-			if retain {
-				return false
-			}
-			selected = true
-		}
-		released, retained = released || !retain, retained || retain
+// OnDeleteVerdict is what deleted policies of one condition type say of a
+// pod's gate.
+type OnDeleteVerdict struct {
+	// Selected is set when one of them selects the pod; Release is then
+	// whether they release it (one that selects it with Retain keeps it).
+	Selected, Release bool
+	// Released and Retained say whether any of them was deleted with
+	// Release, or with Retain.
+	Released, Retained bool
+}
+
+// Add counts one deleted policy of the type into the verdict.
+func (v *OnDeleteVerdict) Add(release, selects bool) {
+	if selects && !v.Selected {
+		v.Selected, v.Release = true, release
+	} else if selects && !release {
+		v.Release = false
 	}
-	return selected || released && !retained
+	v.Released, v.Retained = v.Released || release, v.Retained || !release
+}
+
+// Then is the verdict with other's, of policies deleted before, beneath
+// it: they decide only a pod that none of v's policies selects.
+func (v OnDeleteVerdict) Then(other OnDeleteVerdict) OnDeleteVerdict {
+	if !v.Selected {
+		v.Selected, v.Release = other.Selected, other.Release
+	}
+	v.Released, v.Retained = v.Released || other.Released, v.Retained || other.Retained
+	return v
+}
+
+// Releases says whether the gate is released: as the policy that selects
+// the pod says; a pod none selects (relabelled before the operator saw the
+// deletion) when each of them released its pods, since its False was
+// theirs and nothing is left to decide it (rule 13).
+func (v OnDeleteVerdict) Releases() bool {
+	if v.Selected {
+		return v.Release
+	}
+	return v.Released && !v.Retained
+}
+
+// ReleasedOnDelete is what the policies of the list being deleted say of
+// conditionType on the pod.
+func ReleasedOnDelete(policies []v1alpha1.ReadinessGatePolicy, pod *corev1.Pod, conditionType string) OnDeleteVerdict {
+	var v OnDeleteVerdict
+	for i := range policies {
+		if p := &policies[i]; p.DeletionTimestamp != nil && p.Spec.ConditionType == conditionType {
+			v.Add(p.Spec.OnDelete != v1alpha1.OnDeleteRetain, Selects(p, pod))
+		}
+	}
+	return v
 }

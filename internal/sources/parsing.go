@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"unicode/utf8"
 )
 
 // A body parses into many times its size, and how many depends on what it
@@ -19,10 +20,12 @@ const (
 )
 
 // Allocations per unit of a body's structure, measured
-// (TestParsesReserveWhatTheyAllocate) with a margin: a sample line of a
-// scrape, with its family, and each of its labels; a JSON value, an
-// object's table and each of its keys. The body is copied about twice more:
-// as text, and in the parser's strings.
+// (TestParsesReserveWhatTheyAllocate) with a margin: a line of a scrape
+// (a sample, or a HELP or TYPE comment, which makes a family), and each
+// label; a JSON value, an object's table and each of its keys. The body is
+// copied about twice more: as text, and in the parser's strings; one that
+// is not valid UTF-8 many times more (measured: 14 times for JSON), as each
+// bad byte becomes a three-byte replacement character in each copy.
 const (
 	parsedSampleBytes = 1280
 	parsedLabelBytes  = 256
@@ -30,6 +33,7 @@ const (
 	jsonObjectBytes   = 160
 	jsonKeyBytes      = 352
 	bodyCopies        = 3
+	invalidUTF8Copies = 16
 )
 
 // whileParsing runs parse once need bytes (at most the whole budget) are
@@ -44,21 +48,32 @@ func (c *Client) whileParsing(ctx context.Context, body []byte, need int64, pars
 	return nil
 }
 
-// scrapeParseBytes is what parsing a scrape allocates at most.
-func scrapeParseBytes(body []byte) int64 {
-	lines, labels := sampleLines(body)
-	return bodyCopies*int64(len(body)) + int64(lines)*parsedSampleBytes + int64(labels)*parsedLabelBytes
+// copiesBytes is what the copies of a body take.
+func copiesBytes(body []byte) int64 {
+	if utf8.Valid(body) {
+		return bodyCopies * int64(len(body))
+	}
+	return invalidUTF8Copies * int64(len(body))
 }
 
-// sampleLines counts the lines of a text exposition that can hold a sample
-// (neither blank nor a comment) and the labels on them: the `=` outside
-// quoted label values.
-func sampleLines(body []byte) (lines, labels int) {
+// scrapeParseBytes is what parsing a scrape allocates at most.
+func scrapeParseBytes(body []byte) int64 {
+	lines, _, labels := scanExposition(body)
+	return copiesBytes(body) + int64(lines)*parsedSampleBytes + int64(labels)*parsedLabelBytes
+}
+
+// scanExposition counts the lines of a text exposition that are not blank,
+// those of them that can hold a sample (not comments), and the labels on
+// those: the `=` outside quoted label values.
+func scanExposition(body []byte) (lines, samples, labels int) {
 	for line := range bytes.Lines(body) {
-		if line = bytes.TrimLeft(line, " \t"); len(line) == 0 || line[0] == '#' || line[0] == '\n' || line[0] == '\r' {
+		if line = bytes.TrimLeft(line, " \t"); len(line) == 0 || line[0] == '\n' || line[0] == '\r' {
 			continue
 		}
-		lines++
+		if lines++; line[0] == '#' {
+			continue
+		}
+		samples++
 		inValue, escaped := false, false
 		for _, b := range line {
 			switch {
@@ -73,13 +88,13 @@ func sampleLines(body []byte) (lines, labels int) {
 			}
 		}
 	}
-	return lines, labels
+	return lines, samples, labels
 }
 
 // httpParseBytes is what reading an http answer allocates at most: its text,
 // and its values when it is JSON.
 func httpParseBytes(contentType string, body []byte) int64 {
-	n := bodyCopies * int64(len(body))
+	n := copiesBytes(body)
 	if !looksLikeJSON(contentType, body) {
 		return n
 	}

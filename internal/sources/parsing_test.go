@@ -52,6 +52,8 @@ func TestParsesReserveWhatTheyAllocate(t *testing.T) {
 		"histogram buckets":          filled("# TYPE h histogram\n", "h_bucket{le=\"%d\"} 1\n", "", MaxScrapeBytes, MaxSamples),
 		"a family per line":          filled("", "a%d 1\n", "", MaxScrapeBytes, MaxSamples),
 		"long help, few samples":     filled("", "# HELP a%d "+strings.Repeat("x", 1000)+"\na%[1]d 1\n", "", MaxScrapeBytes, MaxSamples),
+		"HELP lines alone":           filled("", "# HELP a%d x\n", "", MaxScrapeBytes, MaxScrapeBytes),
+		"TYPE lines alone":           filled("", "# TYPE a%d gauge\n", "", MaxScrapeBytes, MaxScrapeBytes),
 		"a realistic page, 2k lines": filled("", "http_requests_total{code=\"200\",method=\"get\",handler=\"/api/v1/%d\"} 1027\n", "", MaxScrapeBytes, 2000),
 	}
 	for name, body := range scrapes {
@@ -75,6 +77,8 @@ func TestParsesReserveWhatTheyAllocate(t *testing.T) {
 		"one wide object":  filled("{", "\"k%d\":0,", "\"z\":0}", MaxBodyBytes, MaxBodyBytes),
 		"quoted structure": filled("[\"", "{\\\"a\\\":[0,", "\"]", MaxBodyBytes, MaxBodyBytes),
 		"plain text":       filled("", "ok ", "", MaxBodyBytes, MaxBodyBytes),
+		"text not UTF-8":   filled("", "\xff", "", MaxBodyBytes, MaxBodyBytes),
+		"JSON not UTF-8":   filled("[\"", "\xffa", "\"]", MaxBodyBytes, MaxBodyBytes),
 	}
 	for name, body := range bodies {
 		t.Run("http: "+name, func(t *testing.T) {

@@ -137,10 +137,13 @@ func (r *retention) fairShare(namespace string) int64 {
 }
 
 // replace swaps a target's kept result for the next one, or, when the next
-// one does not fit, for an error that says why. Over the namespace's quarter
-// it is the tenant's own gate that learns its endpoint serves too much. When
-// other namespaces filled the budget it is ErrOverloaded, no verdict on the
-// pod; a namespace within its fair share then waits, and the namespaces over
+// one does not fit, for an error that says why. An answer larger than a
+// namespace may keep at all is the pod's own doing: its gate learns its
+// endpoint serves too much. One that fits but not beside what the
+// namespace's other pods keep is no verdict on the pod: a namespace of many
+// pods must not see them go False for readygate's limit. When other
+// namespaces filled the budget it is ErrOverloaded, no verdict either; a
+// namespace within its fair share then waits, and the namespaces over
 // theirs make room (the poller's makeRoom, and their next fetches).
 func (r *retention) replace(namespace string, prev *Result, next Result) Result {
 	if prev != nil {
@@ -151,9 +154,12 @@ func (r *retention) replace(namespace string, prev *Result, next Result) Result 
 	othersWait := len(r.waiting) > 1 || len(r.waiting) == 1 && !r.waiting[namespace]
 	switch {
 	case next.Err != nil: // a failure is the pod's verdict to give, and small
-	case size > r.namespaceBudget()-used:
+	case size > r.namespaceBudget():
 		return Result{Err: fmt.Errorf("the answer keeps about %d bytes, more than namespace %s may keep between fetches (%d bytes for all its pods' sources): serve fewer series or a smaller body",
 			size, namespace, r.namespaceBudget()), At: next.At}
+	case size > r.namespaceBudget()-used:
+		return Result{Err: noVerdict{fmt.Errorf("the answer keeps about %d bytes, and namespace %s's other pods keep %d of the %d bytes it may keep between fetches: read fewer series or a smaller body per pod",
+			size, namespace, used, r.namespaceBudget())}, At: next.At}
 	case othersWait && size > r.fairShare(namespace)-used:
 		return Result{Err: fmt.Errorf("the answer keeps about %d bytes, more than namespace %s's fair share (%d bytes) while other namespaces wait for room: %w",
 			size, namespace, r.fairShare(namespace), ErrOverloaded), At: next.At}

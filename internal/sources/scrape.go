@@ -72,7 +72,7 @@ func ParseMetrics(body []byte, header http.Header, origin string) (*cel.Metrics,
 		return nil, fmt.Errorf("the answer's Content-Type is %q (%s); readygate asks for and reads only text/plain or OpenMetrics", header.Get("Content-Type"), format)
 	}
 	// The text parser holds every series before the first is counted.
-	if n, _ := sampleLines(body); n > MaxSamples {
+	if _, n, _ := scanExposition(body); n > MaxSamples {
 		return nil, fmt.Errorf("more than %d samples (%d lines that can hold one)", MaxSamples, n)
 	}
 	dec := expfmt.NewDecoder(bytes.NewReader(body), format)
