@@ -226,6 +226,19 @@ func createAndSettle(ctx context.Context, p *v1alpha1.ReadinessGatePolicy, pods 
 	}
 }
 
+// settledFalseWithFinalizer creates a policy that sets its pods False and
+// waits until they are and the policy carries the operator's finalizer, so
+// that its deletion goes through the release.
+func settledFalseWithFinalizer(ctx context.Context, p *v1alpha1.ReadinessGatePolicy, pods []*corev1.Pod) *v1alpha1.ReadinessGatePolicy {
+	createAndSettle(ctx, p, pods, corev1.ConditionFalse)
+	Eventually(func() []string {
+		got := &v1alpha1.ReadinessGatePolicy{}
+		_ = k8s.Get(ctx, client.ObjectKeyFromObject(p), got)
+		return got.Finalizers
+	}).Should(ContainElement(v1alpha1.Finalizer))
+	return p
+}
+
 func updatePolicy(ctx context.Context, p *v1alpha1.ReadinessGatePolicy, mutate func(*v1alpha1.ReadinessGatePolicy)) {
 	Eventually(func() error {
 		got := &v1alpha1.ReadinessGatePolicy{}

@@ -98,13 +98,7 @@ var _ = Describe("thresholds, timeout and modes", func() {
 	It("sets every gate True on delete with onDelete: Release", func(ctx SpecContext) {
 		ns := newNamespace(ctx)
 		pods := createPods(ctx, ns, "web", 3, withGates(warmGate))
-		p := newPolicy(ns, "release", "false")
-		createAndSettle(ctx, p, pods, corev1.ConditionFalse)
-		Eventually(func() []string {
-			got := &v1alpha1.ReadinessGatePolicy{}
-			_ = k8s.Get(ctx, client.ObjectKeyFromObject(p), got)
-			return got.Finalizers
-		}).Should(ContainElement(v1alpha1.Finalizer))
+		p := settledFalseWithFinalizer(ctx, newPolicy(ns, "release", "false"), pods)
 		Expect(k8s.Delete(ctx, p)).To(Succeed())
 		for _, pod := range pods {
 			Eventually(gateOf(ctx, pod)).Should(And(HaveField("Status", corev1.ConditionTrue), HaveField("Reason", v1alpha1.ReasonPolicyDeleted)))

@@ -54,13 +54,7 @@ var _ = Describe("steady state and restarts", Serial, func() {
 	It("releases a pod relabelled out of a Release policy deleted while the operator was down", func(ctx SpecContext) {
 		ns := newNamespace(ctx)
 		pods := createPods(ctx, ns, "web", 2, withGates(warmGate))
-		p := newPolicy(ns, "quarantine", "false")
-		createAndSettle(ctx, p, pods, corev1.ConditionFalse)
-		Eventually(func() []string {
-			got := &v1alpha1.ReadinessGatePolicy{}
-			_ = k8s.Get(ctx, client.ObjectKeyFromObject(p), got)
-			return got.Finalizers
-		}).Should(ContainElement(v1alpha1.Finalizer))
+		p := settledFalseWithFinalizer(ctx, newPolicy(ns, "quarantine", "false"), pods)
 
 		By("the pod leaves the policy and the policy is deleted while no operator runs")
 		stopManager()

@@ -139,7 +139,9 @@ func HTTPResultOf(status int, contentType string, body []byte, latency time.Dura
 	if utf8.Valid(body) {
 		res.Body = string(body)
 	} else {
-		res.Body = strings.ToValidUTF8(string(body), "\uFFFD")
+		// Cloned: the builder behind ToValidUTF8 keeps the input's size
+		// however short the result, and the result is kept between fetches.
+		res.Body = strings.Clone(strings.ToValidUTF8(string(body), "\uFFFD"))
 		notes = append(notes, "the body is not valid UTF-8")
 	}
 	if looksLikeJSON(contentType, body) {
