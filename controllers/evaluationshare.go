@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -17,56 +18,86 @@ import (
 // policy, re-evaluated every second, would hold both cores and every worker.
 const DefaultEvaluationCostPerNamespace = 2_000_000
 
+// busyRetry is when an evaluation put off because its namespace has as many
+// under way as it may is tried again.
+const busyRetry = time.Second
+
 // evaluationShare gives each namespace a bucket of CEL cost that refills at
-// a fixed rate and holds one whole evaluation's budget. A namespace that
-// spent more waits: its pods' evaluations are put off, their gates staying
-// as they are, until the bucket has refilled. Other namespaces' evaluations
-// do not wait.
+// a fixed rate and holds one whole evaluation's budget, and a number of
+// evaluations it may run at once. A namespace that spent more, or has that
+// many under way, waits: its pods' evaluations are put off until its bucket
+// has refilled. Other namespaces' evaluations do not wait, and one
+// namespace never holds more than its number of the workers.
 type evaluationShare struct {
 	perSecond  rate.Limit
+	inFlight   int
 	mu         sync.Mutex
-	namespaces map[string]*rate.Limiter
+	namespaces map[string]*namespaceShare
 }
 
-func newEvaluationShare(perSecond int) *evaluationShare {
-	return &evaluationShare{perSecond: rate.Limit(perSecond), namespaces: map[string]*rate.Limiter{}}
+// namespaceShare is one namespace's bucket and its evaluations under way.
+type namespaceShare struct {
+	bucket   *rate.Limiter
+	underWay int
 }
 
-// wait is how long the namespace's evaluations must wait; zero when it may
-// evaluate now. A namespace whose bucket is full again is forgotten, so
-// that the map holds only the namespaces that spend.
-func (s *evaluationShare) wait(namespace string, now time.Time) time.Duration {
+// sweepAbove is how many namespaces are kept before those at rest (nothing
+// under way, a full bucket) are forgotten.
+const sweepAbove = 256
+
+func newEvaluationShare(perSecond, inFlight int) *evaluationShare {
+	return &evaluationShare{perSecond: rate.Limit(perSecond), inFlight: max(inFlight, 1), namespaces: map[string]*namespaceShare{}}
+}
+
+// begin reports how long the namespace's next evaluation must wait, with a
+// tenth of jitter so that the pods put off together do not all come back at
+// once; zero starts it, and end must follow.
+func (s *evaluationShare) begin(namespace string, now time.Time) time.Duration {
 	if s.perSecond <= 0 {
 		return 0
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	lim, ok := s.namespaces[namespace]
-	if !ok {
+	ns := s.namespaces[namespace]
+	if ns == nil {
+		ns = &namespaceShare{bucket: rate.NewLimiter(s.perSecond, cel.Budget)}
+		s.namespaces[namespace] = ns
+	}
+	var wait time.Duration
+	switch tokens := ns.bucket.TokensAt(now); {
+	case tokens < 0:
+		wait = time.Duration(-tokens / float64(s.perSecond) * float64(time.Second))
+	case ns.underWay >= s.inFlight:
+		wait = busyRetry
+	default:
+		ns.underWay++
 		return 0
 	}
-	tokens := lim.TokensAt(now)
-	if tokens >= float64(lim.Burst()) {
-		delete(s.namespaces, namespace)
-	}
-	if tokens >= 0 {
-		return 0
-	}
-	return time.Duration(-tokens / float64(s.perSecond) * float64(time.Second))
+	return wait + rand.N(wait/10+1)
 }
 
-// spend takes an evaluation's cost from the namespace's bucket, into debt
-// if need be.
-func (s *evaluationShare) spend(namespace string, cost int64, now time.Time) {
-	if s.perSecond <= 0 || cost <= 0 {
+// end takes a started evaluation's cost from its namespace's bucket, into
+// debt if need be, charged as of when it ended.
+func (s *evaluationShare) end(namespace string, cost int64) {
+	if s.perSecond <= 0 {
 		return
 	}
+	now := time.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	lim, ok := s.namespaces[namespace]
-	if !ok {
-		lim = rate.NewLimiter(s.perSecond, cel.Budget)
-		s.namespaces[namespace] = lim
+	ns := s.namespaces[namespace]
+	if ns == nil {
+		return
 	}
-	lim.ReserveN(now, int(min(cost, cel.Budget)))
+	ns.underWay--
+	if cost > 0 {
+		ns.bucket.ReserveN(now, int(min(cost, cel.Budget)))
+	}
+	if len(s.namespaces) > sweepAbove {
+		for name, other := range s.namespaces {
+			if other.underWay == 0 && other.bucket.TokensAt(now) >= float64(other.bucket.Burst()) {
+				delete(s.namespaces, name)
+			}
+		}
+	}
 }

@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -8,34 +9,65 @@ import (
 )
 
 func TestEvaluationShareSlowsTheNamespaceThatSpends(t *testing.T) {
-	s := newEvaluationShare(2_000_000)
+	s := newEvaluationShare(2_000_000, 8)
 	now := time.Now()
 	for range 3 {
-		if w := s.wait("shop", now); w != 0 {
-			t.Fatalf("a namespace that spent nothing waits %v", w)
+		if w := s.begin("shop", now); w != 0 {
+			t.Fatalf("a namespace that spent little waits %v", w)
 		}
-		s.spend("shop", cel.Budget/2, now)
+		s.end("shop", cel.Budget/2)
 	}
-	// One and a half budgets over the bucket: 5,000,000 units at 2,000,000 a second.
-	if w := s.wait("shop", now); w < 2400*time.Millisecond || w > 2600*time.Millisecond {
-		t.Fatalf("after three half-budget evaluations at once the namespace waits %v, want 2.5s", w)
+	// One and a half budgets over the bucket: 5,000,000 units at 2,000,000 a second, and a tenth of jitter.
+	if w := s.begin("shop", time.Now()); w < 2400*time.Millisecond || w > 2800*time.Millisecond {
+		t.Fatalf("after three half-budget evaluations the namespace waits %v, want 2.5s and at most a tenth more", w)
 	}
-	if w := s.wait("bank", now); w != 0 {
+	if w := s.begin("bank", now); w != 0 {
 		t.Fatalf("another namespace waits %v for the one that spent", w)
 	}
-	if w := s.wait("shop", now.Add(3*time.Second)); w != 0 {
+	if w := s.begin("shop", time.Now().Add(3*time.Second)); w != 0 {
 		t.Fatalf("the namespace still waits %v once its bucket refilled", w)
 	}
-	if _, kept := s.namespaces["shop"]; !kept {
-		t.Fatal("a namespace whose bucket is not full yet was forgotten")
-	}
-	s.wait("shop", now.Add(time.Minute))
-	if _, kept := s.namespaces["shop"]; kept {
-		t.Fatal("a namespace whose bucket is full again is still kept")
-	}
-	unlimited := newEvaluationShare(0)
-	unlimited.spend("shop", cel.Budget, now)
-	if w := unlimited.wait("shop", now); w != 0 {
+	unlimited := newEvaluationShare(0, 8)
+	unlimited.end("shop", cel.Budget)
+	if w := unlimited.begin("shop", now); w != 0 {
 		t.Fatalf("with no limit a namespace waits %v", w)
+	}
+}
+
+// The bucket is checked before an evaluation and charged after it, so
+// without a cap on those under way every worker could start one of the same
+// namespace's costly evaluations at once.
+func TestEvaluationShareCapsANamespacesEvaluationsUnderWay(t *testing.T) {
+	s := newEvaluationShare(2_000_000, 8)
+	now := time.Now()
+	started := 0
+	for range 64 {
+		if s.begin("shop", now) == 0 {
+			started++
+		}
+	}
+	if started != 8 {
+		t.Fatalf("%d of 64 evaluations of one namespace started at once, want 8", started)
+	}
+	if w := s.begin("bank", now); w != 0 {
+		t.Fatalf("another namespace waits %v while the first has its evaluations under way", w)
+	}
+	s.end("shop", 10)
+	if w := s.begin("shop", now); w != 0 {
+		t.Fatalf("an evaluation that ended did not free its place: wait %v", w)
+	}
+}
+
+// A namespace that is gone is forgotten once enough are kept: its bucket
+// refills and nothing is under way.
+func TestEvaluationShareForgetsNamespacesAtRest(t *testing.T) {
+	s := newEvaluationShare(2_000_000, 8)
+	for i := range sweepAbove + 1 {
+		ns := fmt.Sprintf("ns-%d", i)
+		s.begin(ns, time.Now())
+		s.end(ns, 0)
+	}
+	if len(s.namespaces) > sweepAbove {
+		t.Fatalf("%d namespaces at rest are kept", len(s.namespaces))
 	}
 }

@@ -116,6 +116,7 @@ func (r *PodGateReconciler) reconcileGate(ctx context.Context, pod *corev1.Pod, 
 		return 0, nil // Accepted=False on the policy says why; no pod is touched.
 	}
 	now := time.Now()
+	var putOff time.Duration
 	in := gate.PodInput{
 		Settings:             c.Settings,
 		Gated:                gate.HasGate(pod, c.ConditionType),
@@ -131,18 +132,34 @@ func (r *PodGateReconciler) reconcileGate(ctx context.Context, pod *corev1.Pod, 
 	case c.Err != nil: // DryRun: the verdict the message reports is the error
 		in.Observation = gate.Observation{Outcome: gate.OutcomeError, Message: c.Err.Error()}
 	default:
-		if wait := r.share.wait(p.Namespace, now); wait > 0 {
-			evaluationsDeferredTotal.WithLabelValues(p.Namespace, p.Name).Inc()
-			return wait, nil
-		}
-		in.Observation = r.observe(ctx, c, pod, gate.VerdictOf(in.Current), now)
+		in.Observation, putOff = r.evaluateInShare(ctx, c, pod, gate.VerdictOf(in.Current), now)
 	}
 	plan := gate.PlanPod(in)
 	if err := r.apply(ctx, pod, p, plan); err != nil {
 		return 0, err
 	}
 	r.remember(ctx, pod, p, in.State, plan.State)
+	if putOff > 0 && (plan.Requeue == 0 || putOff < plan.Requeue) {
+		return putOff, nil
+	}
 	return plan.Requeue, nil
+}
+
+// evaluateInShare observes the pod within its namespace's share of
+// evaluation; when the namespace has spent it, the evaluation is put off
+// for as long as the returned duration, and the observation says so as a
+// result not in yet: the gate stays as it is, a pod without a condition
+// gets False saying why, failOpenAfter still counts, and DryRun still
+// writes True.
+func (r *PodGateReconciler) evaluateInShare(ctx context.Context, c *policy.Compiled, pod *corev1.Pod, cur *corev1.PodCondition, now time.Time) (gate.Observation, time.Duration) {
+	if wait := r.share.begin(c.Namespace, now); wait > 0 {
+		evaluationsDeferredTotal.WithLabelValues(c.Namespace, c.Name).Inc()
+		return gate.Observation{Outcome: gate.OutcomePending, Message: fmt.Sprintf(
+			"evaluation put off for %s: namespace %s spent its share of CEL evaluation (--evaluation-cost-per-namespace)", wait.Round(time.Second), c.Namespace)}, wait
+	}
+	obs, cost := r.observe(ctx, c, pod, cur, now)
+	r.share.end(c.Namespace, cost)
+	return obs, 0
 }
 
 // releaseUngated sets True the False gates the operator wrote on the pod
@@ -236,23 +253,23 @@ func (r *PodGateReconciler) remember(ctx context.Context, pod *corev1.Pod, p *v1
 	}
 }
 
-// observe gathers the policy's sources, runs its program and classifies the result.
-func (r *PodGateReconciler) observe(ctx context.Context, c *policy.Compiled, pod *corev1.Pod, cur *corev1.PodCondition, now time.Time) gate.Observation {
+// observe gathers the policy's sources, runs its program and classifies the
+// result; the cost is what the program spent.
+func (r *PodGateReconciler) observe(ctx context.Context, c *policy.Compiled, pod *corev1.Pod, cur *corev1.PodCondition, now time.Time) (gate.Observation, int64) {
 	vals, fetched, unavailable := r.sources.gather(ctx, c, pod)
 	if unavailable != nil {
-		return *unavailable
+		return *unavailable, 0
 	}
 	if c.Program.ReadsPodBody() {
 		whole, err := r.pods.Whole(pod)
 		if err != nil {
 			countError(c.Namespace, c.Name, errorEvaluation, "")
-			return gate.Observation{Outcome: gate.OutcomeError, Message: err.Error()}
+			return gate.Observation{Outcome: gate.OutcomeError, Message: err.Error()}, 0
 		}
 		pod = whole
 	}
 	start := time.Now()
 	res, err := c.Program.Evaluate(ctx, cel.Input{Pod: pod, Gate: cel.GateOf(cur), Now: now, Sources: vals})
-	r.share.spend(c.Namespace, res.Cost, now)
 	obs := policy.Observe(res, err)
 	obs.Fetched = fetched
 	evaluationSeconds.WithLabelValues(c.Namespace, c.Name).Observe(time.Since(start).Seconds())
@@ -261,7 +278,7 @@ func (r *PodGateReconciler) observe(ctx context.Context, c *policy.Compiled, pod
 	} else {
 		evaluationsTotal.WithLabelValues(c.Namespace, c.Name, evaluationResult[obs.Outcome]).Inc()
 	}
-	return obs
+	return obs, res.Cost
 }
 
 // evaluationResult labels an evaluation's outcome in readygate_evaluations_total;

@@ -70,7 +70,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, env *cel.Env, opts Options) er
 		SourceClient:            sources.NewClient(opts.SourceRules),
 		counts:                  counts,
 		pods:                    index,
-		share:                   newEvaluationShare(opts.EvaluationCostPerNamespace),
+		share:                   newEvaluationShare(opts.EvaluationCostPerNamespace, max(4, opts.MaxConcurrentReconciles/8)),
 		writes:                  newOwnWrites(),
 		released:                released,
 	}

@@ -53,7 +53,14 @@ type sizedCost struct {
 // passThrough are the functions whose result is one of their operands.
 var passThrough = map[string]bool{
 	operators.Index: true, operators.OptIndex: true, operators.OptSelect: true,
-	overloads.TypeConvertDyn: true, overloads.TypeConvertString: true, overloads.TypeConvertBytes: true, "optional.of": true, "optional.ofNonZeroValue": true, "value": true, "or": true, "orValue": true,
+	overloads.TypeConvertDyn: true, "optional.of": true, "optional.ofNonZeroValue": true, "value": true, "or": true, "orValue": true,
+}
+
+// sameTypeConversion reports a string() of a string or a bytes() of bytes,
+// which hands back its operand; a conversion between the two copies it.
+func sameTypeConversion(function string, args []ref.Val, result ref.Val) bool {
+	return (function == overloads.TypeConvertString || function == overloads.TypeConvertBytes) &&
+		len(args) == 1 && args[0].Type() == result.Type()
 }
 
 // CallCost is the library's cost of the call, raised to the size of the
@@ -69,7 +76,7 @@ func (c *sizedCost) CallCost(function, overloadID string, args []ref.Val, result
 	default:
 		return cost
 	}
-	if passThrough[function] {
+	if passThrough[function] || sameTypeConversion(function, args, result) {
 		return cost
 	}
 	sized := uint64(math.Ceil(float64(size) * common.StringTraversalCostFactor))

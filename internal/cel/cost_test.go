@@ -33,6 +33,7 @@ func TestValuesPayForTheirSize(t *testing.T) {
 		{"dyn strings", doubled("pod.metadata.annotations['x']", "dyn(V) + dyn(V)")},
 		{"dyn strings joined", doubled("pod.metadata.annotations['x']", "[dyn(V), dyn(V)].join('')")},
 		{"dyn strings formatted", doubled("pod.metadata.annotations['x']", "'%s%s'.format([dyn(V), dyn(V)])")},
+		{"copies made by conversion", doubled("pod.metadata.annotations['x']", "string(bytes(V) + bytes(V))")},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			prog, err := env.Compile(tc.policy, false)
@@ -53,6 +54,8 @@ func TestValuesPayForTheirSize(t *testing.T) {
 		"size(dyn(pod.metadata.annotations['x'])) > 0 && size(string(pod.metadata.annotations['x'])) > 0": 20,
 		"pod.metadata.annotations['list'].split(',').map(s, s + '!').size() == 5000":                      150000,
 		"pod.metadata.annotations['list'].split(',').filter(s, s == '7').size() == 1":                     150000,
+		// Each bytes() of a string is a copy: 5,000 of 64 KiB meet the limit.
+		"pod.metadata.annotations['list'].split(',').map(s, bytes(pod.metadata.annotations['x'])).size() == 5000": -1,
 	} {
 		pod.Annotations["list"] = strings.TrimSuffix(strings.Repeat("7,", 1)+strings.Repeat("8,", 4999), ",")
 		prog, err := env.Compile(Policy{Expression: expr}, false)
@@ -60,6 +63,12 @@ func TestValuesPayForTheirSize(t *testing.T) {
 			t.Fatal(err)
 		}
 		res, err := prog.Evaluate(context.Background(), Input{Pod: pod, Now: time.Now()})
+		if most < 0 {
+			if err == nil || !strings.Contains(err.Error(), "cost limit exceeded") {
+				t.Errorf("%s cost %d (err %v); want the cost limit to stop it", expr, res.Cost, err)
+			}
+			continue
+		}
 		if err != nil || !res.Ready || res.Cost > most {
 			t.Errorf("%s cost %d (ready %v, err %v); want at most %d", expr, res.Cost, res.Ready, err, most)
 		}

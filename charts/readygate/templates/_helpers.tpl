@@ -73,6 +73,7 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 - --cache-sync-timeout={{ $m.cacheSyncTimeout }}
 - --max-concurrent-reconciles={{ $m.maxConcurrentReconciles }}
 - --source-workers={{ $m.sourceWorkers }}
+- --evaluation-cost-per-namespace={{ int64 $m.evaluationCostPerNamespace }}
 - --source-deny-cidrs={{ join "," $m.sourceDenyCIDRs }}
 - --allow-host-network-sources={{ $m.allowHostNetworkSources }}
 - --prometheus-allowed-urls={{ join "," $m.prometheusAllowedURLs }}
