@@ -33,6 +33,10 @@ type evaluationShare struct {
 	inFlight   int
 	mu         sync.Mutex
 	namespaces map[string]*namespaceShare
+	// keptAfterSweep is how many namespaces the last sweep kept: the next
+	// sweep waits until there are twice as many, so that a cluster of many
+	// namespaces in debt is not scanned at every evaluation.
+	keptAfterSweep int
 }
 
 // namespaceShare is one namespace's bucket and its evaluations under way.
@@ -51,10 +55,11 @@ func newEvaluationShare(perSecond, inFlight int) *evaluationShare {
 
 // begin reports how long the namespace's next evaluation must wait, with a
 // tenth of jitter so that the pods put off together do not all come back at
-// once; zero starts it, and end must follow.
-func (s *evaluationShare) begin(namespace string, now time.Time) time.Duration {
+// once, and whether it waits for its evaluations under way rather than for
+// its bucket; zero starts it, and end must follow.
+func (s *evaluationShare) begin(namespace string, now time.Time) (time.Duration, bool) {
 	if s.perSecond <= 0 {
-		return 0
+		return 0, false
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -63,17 +68,20 @@ func (s *evaluationShare) begin(namespace string, now time.Time) time.Duration {
 		ns = &namespaceShare{bucket: rate.NewLimiter(s.perSecond, cel.Budget)}
 		s.namespaces[namespace] = ns
 	}
+	busy := false
 	var wait time.Duration
 	switch tokens := ns.bucket.TokensAt(now); {
 	case tokens < 0:
-		wait = time.Duration(-tokens / float64(s.perSecond) * float64(time.Second))
+		// At least a millisecond: a debt under a nanosecond's refill must
+		// not read as a start that no end would follow.
+		wait = max(time.Duration(-tokens/float64(s.perSecond)*float64(time.Second)), time.Millisecond)
 	case ns.underWay >= s.inFlight:
-		wait = busyRetry
+		wait, busy = busyRetry, true
 	default:
 		ns.underWay++
-		return 0
+		return 0, false
 	}
-	return wait + rand.N(wait/10+1)
+	return wait + rand.N(wait/10+1), busy
 }
 
 // end takes a started evaluation's cost from its namespace's bucket, into
@@ -93,11 +101,12 @@ func (s *evaluationShare) end(namespace string, cost int64) {
 	if cost > 0 {
 		ns.bucket.ReserveN(now, int(min(cost, cel.Budget)))
 	}
-	if len(s.namespaces) > sweepAbove {
+	if len(s.namespaces) > max(sweepAbove, 2*s.keptAfterSweep) {
 		for name, other := range s.namespaces {
 			if other.underWay == 0 && other.bucket.TokensAt(now) >= float64(other.bucket.Burst()) {
 				delete(s.namespaces, name)
 			}
 		}
+		s.keptAfterSweep = len(s.namespaces)
 	}
 }

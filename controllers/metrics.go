@@ -50,7 +50,7 @@ var (
 	}, []string{labelNamespace, labelPolicy})
 	evaluationsDeferredTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "readygate_evaluations_deferred_total",
-		Help: "Evaluations put off because the policy's namespace spent its share of CEL cost (--evaluation-cost-per-namespace); the gates stay as they are meanwhile.",
+		Help: "Evaluations put off because the policy's namespace spent its share of CEL cost (--evaluation-cost-per-namespace) or has as many evaluations under way as it may; the gates stay as they are meanwhile.",
 	}, []string{labelNamespace, labelPolicy})
 	errorsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "readygate_errors_total",

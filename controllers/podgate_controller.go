@@ -152,13 +152,20 @@ func (r *PodGateReconciler) reconcileGate(ctx context.Context, pod *corev1.Pod, 
 // gets False saying why, failOpenAfter still counts, and DryRun still
 // writes True.
 func (r *PodGateReconciler) evaluateInShare(ctx context.Context, c *policy.Compiled, pod *corev1.Pod, cur *corev1.PodCondition, now time.Time) (gate.Observation, time.Duration) {
-	if wait := r.share.begin(c.Namespace, now); wait > 0 {
+	if wait, busy := r.share.begin(c.Namespace, now); wait > 0 {
 		evaluationsDeferredTotal.WithLabelValues(c.Namespace, c.Name).Inc()
+		why := "spent its share of CEL evaluation (--evaluation-cost-per-namespace)"
+		if busy {
+			why = "has as many evaluations under way as it may"
+		}
 		return gate.Observation{Outcome: gate.OutcomePending, Message: fmt.Sprintf(
-			"evaluation put off for %s: namespace %s spent its share of CEL evaluation (--evaluation-cost-per-namespace)", wait.Round(time.Second), c.Namespace)}, wait
+			"evaluation put off for about %s: namespace %s %s", max(wait, time.Second).Round(time.Second), c.Namespace, why)}, wait
 	}
+	var cost int64
+	// Deferred: a panic the manager recovers from must not keep the
+	// namespace's place under way for good.
+	defer func() { r.share.end(c.Namespace, cost) }()
 	obs, cost := r.observe(ctx, c, pod, cur, now)
-	r.share.end(c.Namespace, cost)
 	return obs, 0
 }
 

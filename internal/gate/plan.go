@@ -101,6 +101,13 @@ func PlanPod(in PodInput) Plan {
 	if d.Stale {
 		st.StaleMessage = Cut(in.Observation.Message)
 	}
+	// A result not in yet (a source not fetched, an evaluation put off)
+	// tells nothing new: a held or stale gate stays so, and is not told
+	// again when the next result holds it once more.
+	notIn := in.Observation.Outcome == OutcomePending
+	if notIn {
+		st.Stale, st.StaleMessage = in.State.Stale, in.State.StaleMessage
+	}
 	requeue := nextEvaluation(in, d)
 	var ev *PodEvent
 	if Flipped(verdict, d) {
@@ -116,7 +123,7 @@ func PlanPod(in PodInput) Plan {
 	if !Changed(cur, d) {
 		// An error held the gate, as it was: a held flip stays held, and is
 		// not told again when the next verdict holds it once more.
-		st.FlipHeld = st.FlipHeld && d.Stale
+		st.FlipHeld = st.FlipHeld && (d.Stale || notIn)
 		return Plan{State: st, Requeue: requeue}
 	}
 	if due := st.Written.Add(in.Settings.Interval).Sub(in.Now); messageOnly && due > 0 {
