@@ -46,11 +46,19 @@ func (w *ownWrites) unseen(pod *corev1.Pod) bool {
 	if !ok {
 		return false
 	}
-	if cmp, err := resourceversion.CompareResourceVersion(pod.ResourceVersion, written); err == nil && cmp < 0 {
+	if !shows(pod.ResourceVersion, written) {
 		return true
 	}
 	delete(w.rv, key)
 	return false
+}
+
+// shows reports whether a cached resourceVersion is the written one or
+// later. One that cannot be compared counts as later: waiting on it could
+// last for good.
+func shows(cached, written string) bool {
+	cmp, err := resourceversion.CompareResourceVersion(cached, written)
+	return err != nil || cmp >= 0
 }
 
 // forget drops a deleted pod.

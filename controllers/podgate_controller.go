@@ -101,9 +101,7 @@ func (r *PodGateReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		}
 		after, err := r.reconcileGate(ctx, pod, p)
 		errs = append(errs, err)
-		if after > 0 && (requeue == 0 || after < requeue) {
-			requeue = after
-		}
+		requeue = gate.Sooner(requeue, after)
 	}
 	errs = append(errs, r.releaseUngated(ctx, pod, policies.Items))
 	return ctrl.Result{RequeueAfter: requeue}, errors.Join(errs...)
@@ -139,10 +137,7 @@ func (r *PodGateReconciler) reconcileGate(ctx context.Context, pod *corev1.Pod, 
 		return 0, err
 	}
 	r.remember(ctx, pod, p, in.State, plan.State)
-	if putOff > 0 && (plan.Requeue == 0 || putOff < plan.Requeue) {
-		return putOff, nil
-	}
-	return plan.Requeue, nil
+	return gate.Sooner(plan.Requeue, putOff), nil
 }
 
 // evaluateInShare observes the pod within its namespace's share of
@@ -161,11 +156,12 @@ func (r *PodGateReconciler) evaluateInShare(ctx context.Context, c *policy.Compi
 		return gate.Observation{Outcome: gate.OutcomePending, Message: fmt.Sprintf(
 			"evaluation put off for about %s: namespace %s %s", max(wait, time.Second).Round(time.Second), c.Namespace, why)}, wait
 	}
+	var obs gate.Observation
 	var cost int64
 	// Deferred: a panic the manager recovers from must not keep the
 	// namespace's place under way for good.
 	defer func() { r.share.end(c.Namespace, cost) }()
-	obs, cost := r.observe(ctx, c, pod, cur, now)
+	obs, cost = r.observe(ctx, c, pod, cur, now)
 	return obs, 0
 }
 

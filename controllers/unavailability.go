@@ -11,7 +11,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/apimachinery/pkg/util/resourceversion"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
@@ -152,8 +151,7 @@ func (u *unavailability) observe(pod *corev1.Pod) {
 
 // shownBy reports whether a cached version is the written one or later.
 func (a admission) shownBy(cached string) bool {
-	cmp, err := resourceversion.CompareResourceVersion(cached, a.written)
-	return a.written != "" && err == nil && cmp >= 0
+	return a.written != "" && shows(cached, a.written)
 }
 
 // writeRejected reports whether a failed write certainly changed nothing:

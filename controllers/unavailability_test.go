@@ -121,6 +121,13 @@ func TestAdmittedFlipCountsUntilTheCacheShowsIt(t *testing.T) {
 			t.Fatalf("a pod %s after its admitted flip kept its room under the cap for good", name)
 		}
 	}
+	incomparable := newUnavailability(nil)
+	incomparable.take("p1", web0, map[types.NamespacedName]bool{}, 1, now)
+	incomparable.wrote("p1", web0, "100")
+	incomparable.observe(cached("not-a-number"))
+	if !incomparable.take("p1", web1, map[types.NamespacedName]bool{}, 1, later) {
+		t.Fatal("a flip whose version cannot be compared with the cache's kept its room for good")
+	}
 	unanswered := newUnavailability(nil)
 	unanswered.take("p1", web0, map[types.NamespacedName]bool{}, 1, now)
 	if unanswered.take("p1", web1, map[types.NamespacedName]bool{}, 1, now.Add(admittedFor/2)) ||

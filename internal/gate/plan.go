@@ -127,7 +127,7 @@ func PlanPod(in PodInput) Plan {
 		return Plan{State: st, Requeue: requeue}
 	}
 	if due := st.Written.Add(in.Settings.Interval).Sub(in.Now); messageOnly && due > 0 {
-		return Plan{State: st, Requeue: sooner(requeue, due)}
+		return Plan{State: st, Requeue: Sooner(requeue, due)}
 	}
 	admitted := false
 	if isTrue(cur) && d.Status != corev1.ConditionTrue {
@@ -212,12 +212,12 @@ func sameStatusAndReason(c *corev1.PodCondition, d Decision) bool {
 	return c != nil && c.Status == d.Status && c.Reason == d.Reason
 }
 
-// sooner is the earlier of two requeues, where zero is none.
-func sooner(requeue, due time.Duration) time.Duration {
-	if requeue == 0 {
-		return due
+// Sooner is the earlier of two requeues, where zero is none.
+func Sooner(a, b time.Duration) time.Duration {
+	if a == 0 || b == 0 {
+		return max(a, b)
 	}
-	return min(requeue, due)
+	return min(a, b)
 }
 
 // flipEvent tells of a changed status; in DryRun, of a changed verdict.

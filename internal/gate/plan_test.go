@@ -241,3 +241,13 @@ func TestVerdictOfReadsBackTheDryRunMessage(t *testing.T) {
 		t.Fatal("a DryRun message that is not ours must not be read as a verdict")
 	}
 }
+
+func TestSooner(t *testing.T) {
+	for _, tc := range []struct{ a, b, want time.Duration }{
+		{0, 0, 0}, {0, time.Second, time.Second}, {time.Second, 0, time.Second}, {time.Second, time.Minute, time.Second}, {time.Minute, time.Second, time.Second},
+	} {
+		if got := Sooner(tc.a, tc.b); got != tc.want {
+			t.Errorf("Sooner(%v, %v) = %v, want %v: zero is no requeue", tc.a, tc.b, got, tc.want)
+		}
+	}
+}

@@ -43,23 +43,21 @@ func NewIndex(ctx context.Context, c cache.Cache) (*Index, error) {
 // Get returns the cached pod, if any, as a Pod made for the caller: of a
 // gated pod what Gated.Pod holds, of an ungated one its metadata and phase.
 func (x *Index) Get(key types.NamespacedName) (*corev1.Pod, bool) {
-	obj, ok, err := x.store.GetByKey(key.Namespace + "/" + key.Name)
+	obj, ok, err := x.store.GetByKey(key.String())
 	if err != nil || !ok {
 		return nil, false
 	}
-	switch o := obj.(type) {
-	case *Gated:
-		return o.Pod(), true
-	case *Ungated:
-		return &corev1.Pod{TypeMeta: o.TypeMeta, ObjectMeta: o.ObjectMeta, Status: corev1.PodStatus{Phase: o.Phase}}, true
+	entry, ok := obj.(interface{ Pod() *corev1.Pod })
+	if !ok {
+		return nil, false
 	}
-	return nil, false
+	return entry.Pod(), true
 }
 
 // Whole returns the cached pod with its whole spec and status, which may be
 // a version newer than pod: the newer version's event evaluates it again.
 func (x *Index) Whole(pod *corev1.Pod) (*corev1.Pod, error) {
-	obj, ok, err := x.store.GetByKey(pod.Namespace + "/" + pod.Name)
+	obj, ok, err := x.store.GetByKey(types.NamespacedName{Namespace: pod.Namespace, Name: pod.Name}.String())
 	if err != nil {
 		return nil, err
 	}

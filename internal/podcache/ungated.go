@@ -19,5 +19,11 @@ func (u *Ungated) DeepCopyObject() runtime.Object {
 	return &Ungated{PartialObjectMetadata: *u.DeepCopy(), Phase: u.Phase}
 }
 
+// Pod is the entry as a Pod of its metadata and phase alone, made for the
+// caller, sharing the entry's maps, which must not be modified.
+func (u *Ungated) Pod() *corev1.Pod {
+	return &corev1.Pod{TypeMeta: u.TypeMeta, ObjectMeta: u.ObjectMeta, Status: corev1.PodStatus{Phase: u.Phase}}
+}
+
 // PodPhase is the pod's phase, as policy counts read it.
 func (u *Ungated) PodPhase() corev1.PodPhase { return u.Phase }
