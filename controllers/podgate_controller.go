@@ -130,7 +130,7 @@ func (r *PodGateReconciler) reconcileGate(ctx context.Context, pod *corev1.Pod, 
 	case c.Err != nil: // DryRun: the verdict the message reports is the error
 		in.Observation = gate.Observation{Outcome: gate.OutcomeError, Message: c.Err.Error()}
 	default:
-		in.Observation, putOff = r.evaluateInShare(ctx, c, pod, gate.VerdictOf(in.Current), now)
+		in.Observation, putOff = r.evaluateInShare(ctx, c, pod, c.Settings.Verdict(in.Current), now)
 	}
 	plan := gate.PlanPod(in)
 	if err := r.apply(ctx, pod, p, plan); err != nil {
@@ -259,9 +259,9 @@ func (r *PodGateReconciler) remember(ctx context.Context, pod *corev1.Pod, p *v1
 // observe gathers the policy's sources, runs its program and classifies the
 // result; the cost is what the program spent.
 func (r *PodGateReconciler) observe(ctx context.Context, c *policy.Compiled, pod *corev1.Pod, cur *corev1.PodCondition, now time.Time) (gate.Observation, int64) {
-	vals, fetched, unavailable := r.sources.gather(ctx, c, pod)
-	if unavailable != nil {
-		return *unavailable, 0
+	src := r.sources.gather(ctx, c, pod)
+	if src.instead != nil {
+		return *src.instead, 0
 	}
 	if c.Program.ReadsPodBody() {
 		whole, err := r.pods.Whole(pod)
@@ -272,13 +272,14 @@ func (r *PodGateReconciler) observe(ctx context.Context, c *policy.Compiled, pod
 		pod = whole
 	}
 	start := time.Now()
-	res, err := c.Program.Evaluate(ctx, cel.Input{Pod: pod, Gate: cel.GateOf(cur), Now: now, Sources: vals})
-	obs := policy.Observe(res, err)
-	obs.Fetched = fetched
+	res, err := c.Program.Evaluate(ctx, cel.Input{Pod: pod, Gate: cel.GateOf(cur), Now: now, Sources: src.values})
+	obs := policy.Observe(res, err, src.failed)
+	obs.Fetched = src.fetched
 	evaluationSeconds.WithLabelValues(c.Namespace, c.Name).Observe(time.Since(start).Seconds())
-	if obs.Outcome == gate.OutcomeError {
+	switch obs.Outcome {
+	case gate.OutcomeError:
 		countError(c.Namespace, c.Name, errorEvaluation, "")
-	} else {
+	case gate.OutcomeTrue, gate.OutcomeFalse:
 		evaluationsTotal.WithLabelValues(c.Namespace, c.Name, evaluationResult[obs.Outcome]).Inc()
 	}
 	return obs, res.Cost

@@ -184,6 +184,10 @@ var _ = Describe("the prometheus source, against a real Prometheus", Ordered, fu
 		Eventually(reasonAndMessage(ctx, b)).Should(HavePrefix("False SourceUnavailable: http:"))
 		Eventually(conditionOf(ctx, b, string(corev1.PodReady))).Should(HaveField("Status", corev1.ConditionFalse))
 		Consistently(statusOf(ctx, a), "2s").Should(Equal(corev1.ConditionTrue))
+
+		By("a pod answering 503 is not ready whatever Prometheus would say")
+		aSrv.Answer(http.StatusServiceUnavailable, "text/plain", "draining")
+		Eventually(reasonAndMessage(ctx, a)).Should(HavePrefix("False ExpressionFalse: the expression is false whatever the failed source would say (prometheus:"))
 	})
 })
 

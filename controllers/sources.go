@@ -70,13 +70,24 @@ func polled(res sources.Result, ok bool, val func(any) ref.Val) sourceValue {
 	return sourceValue{val: val(res.Value), fetched: res.At}
 }
 
-// gather returns the source values and when the oldest polled one was
-// fetched, or the observation to make instead of evaluating: a source that
-// failed (SourceUnavailable) or has no result yet.
-func (g *sourceGatherer) gather(ctx context.Context, c *policy.Compiled, pod *corev1.Pod) (map[string]ref.Val, time.Time, *gate.Observation) {
+// gathered is what an evaluation reads of the policy's sources.
+type gathered struct {
+	values map[string]ref.Val
+	// fetched is when the oldest polled result read was fetched.
+	fetched time.Time
+	// failed is the first source that failed without a verdict on the pod;
+	// it stands in values as unknown.
+	failed *gate.Observation
+	// instead, when set, is the observation to make without evaluating: the
+	// pod's own endpoint not answering, or a source with no result yet.
+	instead *gate.Observation
+}
+
+// gather reads the policy's sources for the pod.
+func (g *sourceGatherer) gather(ctx context.Context, c *policy.Compiled, pod *corev1.Pod) gathered {
 	src := c.Sources
 	if src == nil {
-		return nil, time.Time{}, nil
+		return gathered{}
 	}
 	type named struct {
 		name string
@@ -95,29 +106,34 @@ func (g *sourceGatherer) gather(ctx context.Context, c *policy.Compiled, pod *co
 	if src.Prometheus != nil {
 		read = append(read, named{cel.VarPrometheus, g.prometheusValue(c, pod)})
 	}
-	vals := map[string]ref.Val{}
+	out := gathered{values: map[string]ref.Val{}}
 	var pending []string
-	var oldest time.Time
 	for _, v := range read {
 		switch {
 		case v.err != nil:
 			countError(c.Namespace, c.Name, errorSource, v.name)
 			obs := policy.SourceFailed(v.name, v.err)
 			obs.Fetched = v.fetched
-			return nil, time.Time{}, &obs
+			if policy.Decides(obs) {
+				return gathered{instead: &obs}
+			}
+			if out.failed == nil {
+				out.failed = &obs
+			}
+			out.values[v.name] = cel.Unavailable(v.name)
 		case v.pending:
 			pending = append(pending, v.name)
 		default:
-			vals[v.name] = v.val
+			out.values[v.name] = v.val
 		}
-		if !v.fetched.IsZero() && (oldest.IsZero() || v.fetched.Before(oldest)) {
-			oldest = v.fetched
+		if !v.fetched.IsZero() && (out.fetched.IsZero() || v.fetched.Before(out.fetched)) {
+			out.fetched = v.fetched
 		}
 	}
 	if len(pending) > 0 {
-		return nil, time.Time{}, &gate.Observation{Outcome: gate.OutcomePending, Message: "waiting for the first fetch of " + strings.Join(pending, ", ")}
+		return gathered{instead: &gate.Observation{Outcome: gate.OutcomePending, Message: "waiting for the first fetch of " + strings.Join(pending, ", ")}}
 	}
-	return vals, oldest, nil
+	return out
 }
 
 func (g *sourceGatherer) endpoints(ctx context.Context, pod *corev1.Pod) sourceValue {

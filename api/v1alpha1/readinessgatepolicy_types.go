@@ -311,7 +311,8 @@ type PrometheusSource struct {
 	// +optional
 	InsecureSkipVerify bool `json:"insecureSkipVerify,omitempty"`
 
-	// timeout bounds one query, from 100ms to 30s.
+	// timeout bounds one round of the queries, asked one after another, from
+	// 100ms to 30s.
 	// +optional
 	// +kubebuilder:default="5s"
 	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('100ms') && duration(self) <= duration('30s')",message="timeout must be between 100ms and 30s"

@@ -2,9 +2,12 @@ package cel
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"reflect"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/google/cel-go/common/types"
@@ -53,6 +56,17 @@ type EvaluationError struct {
 func (e *EvaluationError) Error() string { return e.Field + ": " + e.Err.Error() }
 func (e *EvaluationError) Unwrap() error { return e.Err }
 
+// ErrUndetermined is an evaluation whose result depends on a source that
+// failed: it says nothing about the pod.
+var ErrUndetermined = errors.New("the result depends on a source that failed")
+
+// Unavailable stands for a source that failed. It is unknown to CEL, so an
+// expression that decides without it (false && anything) still gives its
+// verdict, and one that needs it is undetermined.
+func Unavailable(source string) ref.Val {
+	return types.NewUnknown(0, types.NewAttributeTrail(source))
+}
+
 // Budget is the runtime cost an evaluation may spend across all its
 // expressions, the same as a ValidatingAdmissionPolicy's.
 const Budget = celconfig.RuntimeCELCostBudget
@@ -93,8 +107,12 @@ func (p *Program) Trace(ctx context.Context, in Input) (Result, []VariableValue,
 	for i, v := range p.variables {
 		vars[i] = VariableValue{Name: v.name}
 		val := ev.variables.Get(types.String(v.name))
-		if types.IsError(val) {
+		switch {
+		case types.IsError(val):
 			vars[i].Error = fmt.Sprint(val)
+			continue
+		case types.IsUnknown(val):
+			vars[i].Error = "depends on a source that failed: " + unknownSources(val)
 			continue
 		}
 		vars[i].Value, vars[i].Error = Readable(val)
@@ -120,6 +138,9 @@ func (ev *evaluation) evaluate(ctx context.Context) (Result, error) {
 	if err != nil {
 		return Result{Cost: ev.spent()}, err
 	}
+	if types.IsUnknown(out) {
+		return Result{Cost: ev.spent()}, &EvaluationError{Field: "spec.expression", Err: fmt.Errorf("%w: %s", ErrUndetermined, unknownSources(out))}
+	}
 	ready, ok := out.(types.Bool)
 	if !ok {
 		return Result{Cost: ev.spent()}, &EvaluationError{Field: "spec.expression", Err: fmt.Errorf("must evaluate to bool but evaluated to %s", out.Type().TypeName())}
@@ -132,11 +153,16 @@ func (ev *evaluation) evaluate(ctx context.Context) (Result, error) {
 			return res, err
 		}
 		s, ok := msg.(types.String)
-		if !ok {
+		switch {
+		case types.IsUnknown(msg):
+			// The verdict stands without the failed source; the caller
+			// says which failed instead.
+		case !ok:
 			res.Cost = ev.spent()
 			return res, &EvaluationError{Field: "spec.messageExpression", Err: fmt.Errorf("must evaluate to string but evaluated to %s", msg.Type().TypeName())}
+		default:
+			res.Message = string(s)
 		}
-		res.Message = string(s)
 	}
 	res.Cost = ev.spent()
 	return res, nil
@@ -221,6 +247,22 @@ func (ev *evaluation) run(ctx context.Context, field string, c *compiled) (ref.V
 		return nil, &EvaluationError{Field: field, Err: fmt.Errorf("the evaluation exceeded its cost budget of %d", Budget)}
 	}
 	return out, nil
+}
+
+// unknownSources names the failed sources an unknown result depends on.
+func unknownSources(v ref.Val) string {
+	u := v.(*types.Unknown)
+	var names []string
+	for _, id := range u.IDs() {
+		trails, _ := u.GetAttributeTrails(id)
+		for _, t := range trails {
+			if !slices.Contains(names, t.Variable()) {
+				names = append(names, t.Variable())
+			}
+		}
+	}
+	slices.Sort(names)
+	return strings.Join(names, ", ")
 }
 
 func (ev *evaluation) spent() int64 { return Budget - ev.remaining }

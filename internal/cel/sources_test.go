@@ -2,6 +2,7 @@ package cel
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"strings"
 	"testing"
@@ -144,5 +145,75 @@ func TestMetricsFunctionsCostWhatTheyScan(t *testing.T) {
 				t.Fatalf("over %d series: err = %v after %s, want the cost limit", MaxMetricSamples, err, time.Since(start))
 			}
 		})
+	}
+}
+
+// TestUnavailableSourcesDecideWhenTheyCan: a source that failed stands as
+// unknown, so an expression whose result does not depend on it still
+// decides (a pod answering 503 is not ready whatever Prometheus says), and
+// one that does depend on it is undetermined.
+func TestUnavailableSourcesDecideWhenTheyCan(t *testing.T) {
+	env := mustEnv(t)
+	all := []Source{HTTPSource(), MetricsSource(), PrometheusSource([]string{"up"})}
+	values := func(status int64) map[string]ref.Val {
+		return map[string]ref.Val{
+			VarHTTP:       HTTPValue(HTTPResult{StatusCode: int(status)}),
+			VarMetrics:    Unavailable(VarMetrics),
+			VarPrometheus: Unavailable(VarPrometheus),
+		}
+	}
+	cases := []struct {
+		policy  Policy
+		status  int64
+		want    bool
+		wantMsg string
+		wantErr error
+	}{
+		{policy: Policy{Expression: `http.statusCode == 200 && prometheus.up == 1.0`}, status: 503, want: false},
+		{policy: Policy{Expression: `http.statusCode == 200 && prometheus.up == 1.0`}, status: 200, wantErr: ErrUndetermined},
+		{policy: Policy{Expression: `http.statusCode == 200 || prometheus.up == 1.0`}, status: 200, want: true},
+		{policy: Policy{Expression: `http.statusCode == 200 && metrics.value("up") == 1.0`}, status: 503, want: false},
+		{policy: Policy{Expression: `http.statusCode == 200 && has(prometheus.up)`}, status: 200, wantErr: ErrUndetermined},
+		{policy: Policy{Variables: []Variable{{Name: "prom", Expression: "prometheus.up == 1.0"}},
+			Expression: `http.statusCode == 200 && variables.prom`}, status: 503, want: false},
+		{policy: Policy{Variables: []Variable{{Name: "prom", Expression: "prometheus.up == 1.0"}},
+			Expression: `variables.prom`}, status: 200, wantErr: ErrUndetermined},
+		// A message that needs the failed source is left out, not an error.
+		{policy: Policy{Expression: `http.statusCode == 200 && prometheus.up == 1.0`, MessageExpression: `'up is ' + string(prometheus.up)`},
+			status: 503, want: false, wantMsg: ""},
+		{policy: Policy{Expression: `http.statusCode == 200 && prometheus.up == 1.0`, MessageExpression: `'http ' + string(http.statusCode)`},
+			status: 503, want: false, wantMsg: "http 503"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.policy.Expression+"/"+strconv.FormatInt(tc.status, 10), func(t *testing.T) {
+			prog, err := env.Compile(Policy{Expression: tc.policy.Expression, MessageExpression: tc.policy.MessageExpression,
+				Variables: tc.policy.Variables, Sources: all}, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := prog.Evaluate(context.Background(), Input{Pod: testPod(), Now: time.Now(), Sources: values(tc.status)})
+			if tc.wantErr != nil {
+				if !errors.Is(err, tc.wantErr) {
+					t.Fatalf("err = %v, want %v", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Ready != tc.want || res.Message != tc.wantMsg {
+				t.Fatalf("ready = %v, message %q; want %v, %q", res.Ready, res.Message, tc.want, tc.wantMsg)
+			}
+		})
+	}
+	// explain shows a variable that needs a failed source as such.
+	prog, err := env.Compile(Policy{Variables: []Variable{{Name: "prom", Expression: "prometheus.up == 1.0"}},
+		Expression: `http.statusCode == 200 && variables.prom`, Sources: all}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, vars, err := prog.Trace(context.Background(), Input{Pod: testPod(), Now: time.Now(), Sources: values(503)})
+	if err != nil || len(vars) != 1 || !strings.Contains(vars[0].Error, "prometheus") {
+		t.Fatalf("trace = %+v, %v; want the variable's error to name prometheus", vars, err)
 	}
 }

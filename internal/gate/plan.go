@@ -94,7 +94,8 @@ func PlanPod(in PodInput) Plan {
 			in.Settings.PolicyName, in.Settings.ConditionType))}}
 	}
 	cur := in.Current
-	verdict := VerdictOf(cur) // in DryRun, the gate says True and its message the verdict
+	dryRunning := in.Settings.dryRunning()
+	verdict := in.Settings.Verdict(cur)
 	d := decide(in, verdict)
 	st.Counters, st.Stale = d.Counters, d.Stale
 	st.StaleMessage = ""
@@ -110,12 +111,15 @@ func PlanPod(in PodInput) Plan {
 	}
 	requeue := nextEvaluation(in, d)
 	var ev *PodEvent
-	if Flipped(verdict, d) {
-		ev = flipEvent(in.Settings, d)
+	if dryRunning && Flipped(verdict, d) {
+		ev = dryRunEvent(in.Settings, d)
 	}
 	sameVerdict := sameStatusAndReason(verdict, d)
-	if in.Settings.DryRun && !in.Settings.Suspended {
+	if dryRunning {
 		d = dryRun(d)
+	}
+	if Flipped(cur, d) {
+		ev = flipEvent(in.Settings.ConditionType, d)
 	}
 	// Only the message changed: the verdict and the condition written (a
 	// switch between DryRun and Enforce changes the latter alone).
@@ -220,17 +224,20 @@ func Sooner(a, b time.Duration) time.Duration {
 	return min(a, b)
 }
 
-// flipEvent tells of a changed status; in DryRun, of a changed verdict.
-func flipEvent(s Settings, d Decision) *PodEvent {
-	if s.DryRun && !s.Suspended {
-		return &PodEvent{corev1.EventTypeNormal, v1alpha1.ReasonDryRun, Cut(fmt.Sprintf(
-			"policy %s (DryRun) would set %s to %s (%s): %s", s.PolicyName, s.ConditionType, d.Status, d.Reason, d.Message))}
-	}
+// dryRunEvent tells of a changed verdict in DryRun.
+func dryRunEvent(s Settings, d Decision) *PodEvent {
+	return &PodEvent{corev1.EventTypeNormal, v1alpha1.ReasonDryRun, Cut(fmt.Sprintf(
+		"policy %s (DryRun) would set %s to %s (%s): %s", s.PolicyName, s.ConditionType, d.Status, d.Reason, d.Message))}
+}
+
+// flipEvent tells of a changed status on the pod: a change of its traffic,
+// also when a switch between DryRun and Enforce makes it.
+func flipEvent(conditionType string, d Decision) *PodEvent {
 	typ := corev1.EventTypeWarning
 	if d.Status == corev1.ConditionTrue && d.Reason != v1alpha1.ReasonTimedOut {
 		typ = corev1.EventTypeNormal
 	}
-	return &PodEvent{typ, EventGateFlipped, Cut(fmt.Sprintf("%s is %s (%s): %s", s.ConditionType, d.Status, d.Reason, d.Message))}
+	return &PodEvent{typ, EventGateFlipped, Cut(fmt.Sprintf("%s is %s (%s): %s", conditionType, d.Status, d.Reason, d.Message))}
 }
 
 // dryRunPrefix starts the message of a DryRun gate; the verdict follows, so
@@ -243,6 +250,21 @@ func dryRun(d Decision) Decision {
 	return Decision{Status: corev1.ConditionTrue, Reason: v1alpha1.ReasonDryRun,
 		Message:  fmt.Sprintf("%s%s (%s): %s", dryRunPrefix, d.Status, d.Reason, d.Message),
 		Counters: d.Counters, TimeoutIn: d.TimeoutIn, Stale: d.Stale}
+}
+
+func (s Settings) dryRunning() bool { return s.DryRun && !s.Suspended }
+
+// Verdict is the verdict a pod's condition stands for under the policy. In
+// DryRun the gate says True and its message the verdict, which DryRun
+// decides on. Otherwise it is the condition itself: a DryRun gate just
+// switched to Enforce is a True gate serving traffic, which errors hold,
+// whose flip counts under maxUnavailable and is told in an Event, and whose
+// failOpenAfter starts when it turns False.
+func (s Settings) Verdict(c *corev1.PodCondition) *corev1.PodCondition {
+	if s.dryRunning() {
+		return VerdictOf(c)
+	}
+	return c
 }
 
 // VerdictOf returns the verdict a condition carries: itself, or for a DryRun

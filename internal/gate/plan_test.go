@@ -29,6 +29,7 @@ func TestPlanPod(t *testing.T) {
 	falseCond := cond(corev1.ConditionFalse, v1alpha1.ReasonExpressionFalse, t0)
 	dryRunTrue := &corev1.PodCondition{Type: "readygate.io/x", Status: corev1.ConditionTrue, Reason: v1alpha1.ReasonDryRun, Message: "would be True (ExpressionTrue): ok"}
 	dryRunFalse := &corev1.PodCondition{Type: "readygate.io/x", Status: corev1.ConditionTrue, Reason: v1alpha1.ReasonDryRun, Message: "would be False (ExpressionFalse): no"}
+	dryRunUnavailable := &corev1.PodCondition{Type: "readygate.io/x", Status: corev1.ConditionTrue, Reason: v1alpha1.ReasonDryRun, Message: "would be False (SourceUnavailable): prometheus: down"}
 	obs := func(o Outcome, msg string) Observation { return Observation{Outcome: o, Message: msg} }
 	admit := func() bool { return true }
 	refuse := func() bool { return false }
@@ -40,6 +41,7 @@ func TestPlanPod(t *testing.T) {
 		want      string
 		wantEvent string
 		wantState func(State) bool
+		wantPlan  func(Plan) bool
 		wantMsg   string
 	}{
 		{rule: "1", name: "a gated pod carries the condition from its first evaluation on",
@@ -70,7 +72,7 @@ func TestPlanPod(t *testing.T) {
 			want: "True/DryRun", wantEvent: v1alpha1.ReasonDryRun, wantMsg: "would be True (ExpressionTrue): ok"},
 		{rule: "11", name: "switching to DryRun sets a False gate True at once, however recent the last write",
 			in:   PodInput{Settings: dryRunSettings, Gated: true, Current: falseCond, State: State{Written: t0}, Observation: obs(OutcomeFalse, "m"), Now: t0.Add(time.Second)},
-			want: "True/DryRun", wantMsg: "would be False (ExpressionFalse): m"},
+			want: "True/DryRun", wantEvent: EventGateFlipped, wantMsg: "would be False (ExpressionFalse): m"},
 		{rule: "11", name: "switching to Enforce writes the enforcing reason at once, however recent the last write",
 			in:   PodInput{Settings: enforce, Gated: true, Current: dryRunTrue, State: State{Written: t0}, Observation: obs(OutcomeTrue, "ok"), Now: t0.Add(time.Second)},
 			want: "True/ExpressionTrue"},
@@ -134,7 +136,16 @@ func TestPlanPod(t *testing.T) {
 			in: PodInput{Settings: dryRunSettings, Gated: true, Current: dryRunFalse, Observation: obs(OutcomeTrue, "ok")}, want: "True/DryRun", wantEvent: v1alpha1.ReasonDryRun, wantMsg: "would be True (ExpressionTrue): ok"},
 		{rule: "11", name: "DryRun to Enforce: a would-be False pod goes False within maxUnavailable",
 			in:   PodInput{Settings: enforce, Gated: true, Current: dryRunFalse, State: State{Counters: Counters{Failures: 2, Counted: t0}}, Observation: obs(OutcomeFalse, "no"), Now: t0.Add(time.Second), AdmitFlip: admit},
-			want: "False/ExpressionFalse"},
+			want: "False/ExpressionFalse", wantEvent: EventGateFlipped},
+		{rule: "4", name: "DryRun to Enforce during an outage: a serving pod whose would-be verdict is an error stays True",
+			in:        PodInput{Settings: enforce, Gated: true, Current: dryRunUnavailable, Observation: obs(OutcomeSourceUnavailable, "prometheus: down"), Now: t0.Add(time.Second), AdmitFlip: admit},
+			wantState: func(s State) bool { return s.Stale }},
+		{rule: "4", name: "DryRun to Enforce: a serving pod stays True while its first result under Enforce is not in",
+			in: PodInput{Settings: enforce, Gated: true, Current: dryRunUnavailable, Observation: obs(OutcomePending, "waiting for the first fetch of prometheus"), Now: t0.Add(time.Second), AdmitFlip: admit}},
+		{rule: "5", name: "DryRun to Enforce: a long-ready pod that goes False gets the whole failOpenAfter from the switch",
+			in: PodInput{Settings: failOpen, Gated: true, Current: dryRunFalse, State: State{Counters: Counters{Failures: 2, Counted: t0}}, Observation: obs(OutcomeFalse, "no"),
+				ContainersReadySince: t0, Now: t0.Add(time.Hour), AdmitFlip: admit},
+			want: "False/ExpressionFalse", wantEvent: EventGateFlipped, wantPlan: func(p Plan) bool { return p.Requeue == failOpen.Interval }},
 		{rule: "11", name: "DryRun to Enforce: without room the pod stays True",
 			in:        PodInput{Settings: enforce, Gated: true, Current: dryRunFalse, State: State{Counters: Counters{Failures: 2, Counted: t0}}, Observation: obs(OutcomeFalse, "no"), Now: t0.Add(time.Second), AdmitFlip: refuse},
 			wantEvent: EventFlipDeferred, wantState: func(s State) bool { return s.FlipHeld }},
@@ -195,6 +206,9 @@ func TestPlanPod(t *testing.T) {
 			}
 			if gotEvent != tc.wantEvent {
 				t.Fatalf("event %q, want %q", gotEvent, tc.wantEvent)
+			}
+			if tc.wantPlan != nil && !tc.wantPlan(plan) {
+				t.Fatalf("plan %+v", plan)
 			}
 			if tc.wantState != nil && !tc.wantState(plan.State) {
 				t.Fatalf("state %+v", plan.State)

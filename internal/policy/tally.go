@@ -41,9 +41,7 @@ func TallyPod(c *Compiled, obj metav1.Object, peers []v1alpha1.ReadinessGatePoli
 		t.Unevaluated = true
 		return t
 	}
-	if c.Settings.DryRun {
-		cond = gate.VerdictOf(cond)
-	}
+	cond = c.Settings.Verdict(cond)
 	t.Ready = cond != nil && cond.Status == corev1.ConditionTrue
 	t.FailedOpen = t.Ready && cond.Reason == v1alpha1.ReasonTimedOut
 	st := stateOf(obj)

@@ -163,7 +163,7 @@ func TestPrometheusAddressOfAnUnacceptedPolicy(t *testing.T) {
 	c := policy.Compile(env, p, true, nil)
 	var g gathered
 	(&liveSources{}).prometheus(context.Background(), &g, c, &corev1.Pod{}, false)
-	if g.failure == nil || g.failure.Outcome != gate.OutcomePending || len(g.shown) != 1 || !strings.Contains(g.shown[0].Error, "give --prometheus-url") {
-		t.Fatalf("the source was not refused: failure %+v, shown %+v", g.failure, g.shown)
+	if g.instead == nil || g.instead.Outcome != gate.OutcomePending || len(g.shown) != 1 || !strings.Contains(g.shown[0].Error, "give --prometheus-url") {
+		t.Fatalf("the source was not refused: instead %+v, shown %+v", g.instead, g.shown)
 	}
 }

@@ -63,28 +63,44 @@ type SourceValue struct {
 // gathered is a pod's source values as the expressions read them, with
 // their readable form, or the observation to make instead of evaluating.
 type gathered struct {
-	values  map[string]ref.Val
-	shown   []SourceValue
-	failure *gate.Observation
+	values map[string]ref.Val
+	shown  []SourceValue
+	// failed is the first source that failed without a verdict on the pod.
+	failed *gate.Observation
+	// instead is the observation to make without evaluating.
+	instead *gate.Observation
 }
 
 // add records one source's value.
 func (g *gathered) add(name, from string, v ref.Val, shown any) {
+	g.set(name, v)
+	g.shown = append(g.shown, SourceValue{Name: name, From: from, Value: shown})
+}
+
+func (g *gathered) set(name string, v ref.Val) {
 	if g.values == nil {
 		g.values = map[string]ref.Val{}
 	}
 	g.values[name] = v
-	g.shown = append(g.shown, SourceValue{Name: name, From: from, Value: shown})
 }
 
-// fail records a source that could not be read; the first failure decides
-// the observation, as in the operator.
+// fail records a source that could not be read, as the operator does: the
+// pod's own endpoint not answering decides the observation; any other
+// failure stands in the evaluation as unknown, and the first one is the
+// observation when the result needs it.
 func (g *gathered) fail(name, from string, err error) {
 	g.shown = append(g.shown, SourceValue{Name: name, From: from, Error: err.Error()})
-	if g.failure == nil {
-		obs := policy.SourceFailed(name, err)
-		g.failure = &obs
+	obs := policy.SourceFailed(name, err)
+	if policy.Decides(obs) {
+		if g.instead == nil || !policy.Decides(*g.instead) {
+			g.instead = &obs
+		}
+		return
 	}
+	if g.failed == nil {
+		g.failed = &obs
+	}
+	g.set(name, cel.Unavailable(name))
 }
 
 // unreadable records a source the user cannot read now, for want of a
@@ -92,12 +108,12 @@ func (g *gathered) fail(name, from string, err error) {
 // verdict can be made, and explain shows the operator's last one.
 func (g *gathered) unreadable(name, from, why, permission string) {
 	g.shown = append(g.shown, SourceValue{Name: name, From: from, Error: why, MissingPermission: permission})
-	if g.failure == nil {
+	if g.instead == nil {
 		msg := "cannot read " + name + ": " + why
 		if permission != "" {
 			msg = "cannot read " + name + " without " + permission
 		}
-		g.failure = &gate.Observation{Outcome: gate.OutcomePending, Message: msg}
+		g.instead = &gate.Observation{Outcome: gate.OutcomePending, Message: msg}
 	}
 }
 
@@ -105,11 +121,11 @@ func (g *gathered) unreadable(name, from, why, permission string) {
 // the operator's reconciler does.
 func evaluate(ctx context.Context, c *policy.Compiled, pod *corev1.Pod, src gathered, now time.Time) Evaluation {
 	ev := Evaluation{Sources: src.shown}
-	if src.failure != nil {
-		ev.observation = *src.failure
+	if src.instead != nil {
+		ev.observation = *src.instead
 	} else {
 		res, vars, err := c.Program.Trace(ctx, cel.Input{Pod: pod, Gate: cel.GateOf(gate.Find(pod, c.ConditionType)), Now: now, Sources: src.values})
-		ev.observation = policy.Observe(res, err)
+		ev.observation = policy.Observe(res, err, src.failed)
 		ev.Variables, ev.Cost = vars, res.Cost
 	}
 	ev.Outcome, ev.Message = outcomeNames[ev.observation.Outcome], ev.observation.Message

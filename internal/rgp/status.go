@@ -158,10 +158,7 @@ func rolloutOf(c *policy.Compiled, p *v1alpha1.ReadinessGatePolicy, peers []v1al
 		if owner := policy.Owner(peers, pod, c.ConditionType, selects); owner != nil && owner.UID != p.UID {
 			continue
 		}
-		cond := gate.Find(pod, c.ConditionType)
-		if c.Settings.DryRun {
-			cond = gate.VerdictOf(cond)
-		}
+		cond := c.Settings.Verdict(gate.Find(pod, c.ConditionType))
 		switch {
 		case cond == nil:
 			r.NotReady = append(r.NotReady, PodPending{Pod: pod.Name, Status: "None", Message: "not evaluated yet"})
