@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -26,7 +27,10 @@ var podTypeMeta = metav1.TypeMeta{APIVersion: podKind.GroupVersion().String(), K
 func CacheOptions() cache.Options {
 	return cache.Options{
 		DefaultTransform: cache.TransformStripManagedFields(),
-		ByObject:         map[client.Object]cache.ByObject{&corev1.Pod{}: {Transform: trimPod}},
+		ByObject: map[client.Object]cache.ByObject{
+			&corev1.Pod{}:                {Transform: trimPod},
+			&discoveryv1.EndpointSlice{}: {Transform: trimSlice},
+		},
 	}
 }
 
@@ -120,4 +124,35 @@ func decisionConditions(pod *corev1.Pod) []corev1.PodCondition {
 	}
 	// The pod came from the watch's decoder and is the transform's to reuse.
 	return slices.Clone(slices.DeleteFunc(pod.Status.Conditions, func(c corev1.PodCondition) bool { return !read(c) }))
+}
+
+// trimSlice keeps of an EndpointSlice what the endpoints source and the
+// index of slices by pod read: anyone who may write a slice in a namespace
+// may fill it with 1,000 endpoints, long names and 256 KiB of annotations,
+// and the operator caches every slice of the cluster. Of an endpoint's
+// addresses, all fungible, the first is kept, as clients may use the first
+// alone; an endpoint that targets no pod is nobody's to read. A slice
+// trimmed already (a watch list's items are transformed twice) has no UID.
+func trimSlice(obj any) (any, error) {
+	s, ok := obj.(*discoveryv1.EndpointSlice)
+	if !ok || s.UID == "" {
+		return obj, nil
+	}
+	out := &discoveryv1.EndpointSlice{
+		ObjectMeta: metav1.ObjectMeta{Name: s.Name, Namespace: s.Namespace, ResourceVersion: s.ResourceVersion,
+			Labels: map[string]string{discoveryv1.LabelServiceName: s.Labels[discoveryv1.LabelServiceName]}},
+		AddressType: s.AddressType,
+		Ports:       s.Ports,
+	}
+	for _, e := range s.Endpoints {
+		if e.TargetRef == nil || e.TargetRef.Kind != podKind.Kind {
+			continue
+		}
+		out.Endpoints = append(out.Endpoints, discoveryv1.Endpoint{
+			Addresses:  e.Addresses[:min(1, len(e.Addresses))],
+			Conditions: e.Conditions,
+			TargetRef:  &corev1.ObjectReference{Kind: e.TargetRef.Kind, Name: e.TargetRef.Name, UID: e.TargetRef.UID},
+		})
+	}
+	return out, nil
 }

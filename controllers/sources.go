@@ -150,7 +150,8 @@ func (g *sourceGatherer) podTarget(source string, maxBytes int64, c *policy.Comp
 	key := fmt.Sprintf("%s/%s/%s/%s/%v/%v", source, pod.UID, req.URL, req.Timeout, req.Headers, req.Families)
 	podKey := client.ObjectKeyFromObject(pod)
 	return g.poller.Want(sources.Target{
-		Key: key, Source: source, Namespace: pod.Namespace, Pod: pod.UID, MaxBytes: maxBytes,
+		Key: key, Owner: fmt.Sprintf("%s/%s/%s", c.UID, source, pod.UID),
+		Source: source, Namespace: pod.Namespace, Pod: pod.UID, MaxBytes: maxBytes,
 		Interval: c.Settings.Interval, Fetch: fetch,
 		OnChange: func() { g.enqueuePod(podKey) },
 	})
@@ -197,12 +198,17 @@ func (g *sourceGatherer) prometheusValue(c *policy.Compiled, pod *corev1.Pod) so
 	}
 	res, ok := g.poller.Want(sources.Target{
 		Key:       fmt.Sprintf("prometheus/%s/%d", c.UID, c.Generation),
+		Owner:     fmt.Sprintf("%s/prometheus", c.UID),
 		Source:    cel.VarPrometheus,
 		Namespace: c.Namespace,
 		Shared:    sources.ServerOf(spec.Address),
 		MaxBytes:  sources.MaxPrometheusBytes,
 		Interval:  c.Settings.Interval,
 		Fetch: func(ctx context.Context) (any, error) {
+			// The round's timeout bounds its Secret reads too: the round
+			// holds its namespace's bytes meanwhile.
+			ctx, cancel := context.WithTimeout(ctx, promTimeout(spec))
+			defer cancel()
 			server, err := g.promServer(ctx, c.Namespace, spec)
 			if err != nil {
 				return nil, err
@@ -224,10 +230,7 @@ func (g *sourceGatherer) prometheusValue(c *policy.Compiled, pod *corev1.Pod) so
 // promServer reads the policy's Prometheus settings, with the token and CA
 // from Secrets of the policy's namespace.
 func (g *sourceGatherer) promServer(ctx context.Context, namespace string, spec *v1alpha1.PrometheusSource) (sources.PromServer, error) {
-	s := sources.PromServer{Namespace: namespace, Address: spec.Address, InsecureSkipVerify: spec.InsecureSkipVerify, Timeout: 5 * time.Second}
-	if spec.Timeout != nil {
-		s.Timeout = spec.Timeout.Duration
-	}
+	s := sources.PromServer{Namespace: namespace, Address: spec.Address, InsecureSkipVerify: spec.InsecureSkipVerify, Timeout: promTimeout(spec)}
 	var err error
 	if spec.BearerTokenSecretRef != nil {
 		var token []byte
@@ -242,6 +245,14 @@ func (g *sourceGatherer) promServer(ctx context.Context, namespace string, spec 
 		}
 	}
 	return s, nil
+}
+
+// promTimeout bounds one round of the policy's queries.
+func promTimeout(spec *v1alpha1.PrometheusSource) time.Duration {
+	if spec.Timeout != nil {
+		return spec.Timeout.Duration
+	}
+	return 5 * time.Second
 }
 
 func (g *sourceGatherer) secretKey(ctx context.Context, ns string, key *v1alpha1.SecretKeyRef, field string) ([]byte, error) {

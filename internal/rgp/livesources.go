@@ -218,7 +218,7 @@ func (l *liveSources) prometheus(ctx context.Context, g *gathered, c *policy.Com
 	if attrs != nil {
 		hc = l.cluster.http
 	}
-	r, err := sources.PromResultOf(queries, func(name, query string) ([]byte, error) {
+	r, err := sources.PromResultOf(queries, func(name, query string) (int, []byte, error) {
 		return queryPrometheus(ctx, hc, base, query)
 	})
 	if err != nil {
@@ -264,14 +264,14 @@ func (l *liveSources) prometheusBase(address string) (string, string, *authoriza
 var noRedirects = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 
 // queryPrometheus GETs one instant query.
-func queryPrometheus(ctx context.Context, hc *http.Client, base, query string) ([]byte, error) {
+func queryPrometheus(ctx context.Context, hc *http.Client, base, query string) (int, []byte, error) {
 	u := strings.TrimSuffix(base, "/") + "/api/v1/query?" + url.Values{"query": {query}, "time": {strconv.FormatInt(time.Now().Unix(), 10)}}.Encode()
 	res, err := get(ctx, hc, u, nil, 10*time.Second, sources.MaxPrometheusBytes)
 	if err != nil {
-		return nil, err
+		return 0, nil, err
 	}
 	if res.status/100 != 2 && !json.Valid(res.body) {
-		return nil, fmt.Errorf("prometheus answered status %d", res.status)
+		return 0, nil, fmt.Errorf("prometheus answered status %d", res.status)
 	}
-	return res.body, nil
+	return res.status, res.body, nil
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/prometheus/common/model"
 )
@@ -16,12 +17,18 @@ const (
 	MaxPrometheusSamples = 50000
 )
 
-// answer is the envelope of Prometheus's HTTP API.
+// answer is the envelope of Prometheus's HTTP API. Its infos (Prometheus 3)
+// are not read: they are hints about the query, such as "metric might not be
+// a counter", and leave the result whole.
 type answer struct {
 	Status    string `json:"status"`
 	ErrorType string `json:"errorType"`
 	Error     string `json:"error"`
-	Data      struct {
+	// Warnings say the result is partial: a store or remote read that did
+	// not answer (Thanos's, Cortex's "partial response"), or series PromQL
+	// dropped.
+	Warnings []string `json:"warnings"`
+	Data     struct {
 		ResultType string          `json:"resultType"`
 		Result     json.RawMessage `json:"result"`
 	} `json:"data"`
@@ -36,16 +43,21 @@ type vectorSample struct {
 	Value []json.RawMessage `json:"value"`
 }
 
-// DecodeAnswer turns the body of an instant query's answer into each pod's
-// value. Its errors complete a sentence that starts with the query, e.g.
-// "returned a scalar, want an instant vector".
-func DecodeAnswer(body []byte) (map[string]float64, error) {
+// DecodeAnswer turns the body of an instant query's answer, and its HTTP
+// status, into each pod's value. Its errors complete a sentence that starts
+// with the query, e.g. "returned a scalar, want an instant vector".
+func DecodeAnswer(status int, body []byte) (map[string]float64, error) {
 	var a answer
-	if err := json.Unmarshal(body, &a); err != nil {
+	// A failed answer that is JSON but not an envelope (a gateway's) is
+	// told by its status below, not as a malformed answer.
+	if err := json.Unmarshal(body, &a); err != nil && status/100 == 2 {
 		return nil, fmt.Errorf("returned a malformed answer: %w", err)
 	}
-	if a.Status != "success" {
-		return nil, fmt.Errorf("failed: %s: %s", a.ErrorType, excerpt(a.Error, 512))
+	if err := a.failure(status, body); err != nil {
+		return nil, err
+	}
+	if len(a.Warnings) > 0 {
+		return nil, partial(a.Warnings)
 	}
 	if a.Data.ResultType != model.ValVector.String() {
 		return nil, fmt.Errorf("returned a %s, want an instant vector", excerpt(a.Data.ResultType, 32))
@@ -70,14 +82,54 @@ func DecodeAnswer(body []byte) (map[string]float64, error) {
 		}
 		v, err := sampleValue(s.Value)
 		if err != nil {
-			return nil, fmt.Errorf("returned a malformed answer: the sample with %s=%q: %w", PodLabel, s.Metric.Pod, err)
+			return nil, fmt.Errorf("returned a malformed answer: the sample with %s=%q: %w", PodLabel, shown(s.Metric.Pod, 253), err)
 		}
 		if _, dup := values[s.Metric.Pod]; dup {
-			return nil, fmt.Errorf("returned more than one sample with %s=%q: aggregate by (%s)", PodLabel, s.Metric.Pod, PodLabel)
+			return nil, fmt.Errorf("returned more than one sample with %s=%q: aggregate by (%s)", PodLabel, shown(s.Metric.Pod, 253), PodLabel)
 		}
 		values[s.Metric.Pod] = v
 	}
 	return values, nil
+}
+
+// failure says why an answer is no success: Prometheus's own error if it
+// gave one, else the HTTP status and what came instead. An answer that says
+// success under a failed status is a failure too.
+func (a *answer) failure(status int, body []byte) error {
+	switch {
+	case a.Status == "success" && status/100 == 2:
+		return nil
+	case a.ErrorType != "" || a.Error != "":
+		return fmt.Errorf("failed%s: %s: %s", withStatus(status), shown(a.ErrorType, 32), shown(a.Error, 512))
+	default:
+		return fmt.Errorf("answered HTTP %d without a Prometheus error: %s", status, shown(string(body), 256))
+	}
+}
+
+// withStatus names a failed HTTP status; Prometheus's own errors come with
+// one, and a 2xx adds nothing to them.
+func withStatus(status int) string {
+	if status/100 == 2 {
+		return ""
+	}
+	return fmt.Sprintf(" with HTTP %d", status)
+}
+
+// partial is the error of a result with warnings: a gate decided on part of
+// the data could flip on what was missing, so the round holds gates as in
+// an outage.
+func partial(warnings []string) error {
+	msg := "returned a partial answer: " + shown(warnings[0], 256)
+	if n := len(warnings) - 1; n > 0 {
+		msg += fmt.Sprintf(" (and %d more)", n)
+	}
+	return errors.New(msg)
+}
+
+// shown cuts s for a message, whose text must be valid UTF-8 even where the
+// cut splits a character or the server sent none.
+func shown(s string, n int) string {
+	return strings.ToValidUTF8(excerpt(s, n), "?")
 }
 
 // sampleValue reads [timestamp, "value"]. A sample without a float value (a

@@ -219,3 +219,32 @@ func TestScrapeKeepsOnlyTheFamiliesAsked(t *testing.T) {
 		t.Fatalf("kept %v, want only read", m.Families)
 	}
 }
+
+// A pod that answers with megabytes of headers (nothing reads them) gets
+// its fetch failed at MaxHeaderBytes, not read into memory up to Go's
+// default of 10 MiB.
+func TestResponseHeadersAreCapped(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ln.Close() })
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer func() { _ = conn.Close() }()
+				_, _ = io.ReadAll(io.LimitReader(conn, 1)) // the request has begun
+				header := "X-Padding: " + strings.Repeat("a", 1000) + "\r\n"
+				_, _ = io.WriteString(conn, "HTTP/1.1 200 OK\r\n"+strings.Repeat(header, 2048)+"Content-Length: 2\r\n\r\nok")
+			}()
+		}
+	}()
+	_, err = NewClient(Rules{}).FetchHTTP(context.Background(), Request{URL: "http://" + ln.Addr().String() + "/", Timeout: 5 * time.Second})
+	if err == nil || !strings.Contains(err.Error(), "header") {
+		t.Fatalf("err = %v, want the headers refused", err)
+	}
+}

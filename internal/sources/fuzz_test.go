@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/readygate/readygate/api/v1alpha1"
 )
@@ -43,8 +44,8 @@ func FuzzParseMetrics(f *testing.F) {
 }
 
 // FuzzDecodeAnswer: no answer a Prometheus (or a tenant's server under an
-// allowed URL) sends crashes the decoder or returns more than the sample cap
-// or a value for no pod.
+// allowed URL) sends crashes the decoder, returns more than the sample cap
+// or a value for no pod, or makes an error message that is not UTF-8.
 func FuzzDecodeAnswer(f *testing.F) {
 	for _, seed := range []string{
 		`{"status":"success","data":{"resultType":"vector","result":[{"metric":{"pod":"a"},"value":[1,"0.5"]}]}}`,
@@ -52,19 +53,27 @@ func FuzzDecodeAnswer(f *testing.F) {
 		`{"status":"success","data":{"resultType":"scalar","result":[1,"1"]}}`,
 		`{"status":"error","errorType":"bad_data","error":"parse error"}`,
 		`{"status":"success","data":{"resultType":"vector","result":[{"metric":{"pod":"a"},"histogram":[1,{}]}]}}`,
+		`{"status":"success","warnings":["partial response"],"data":{"resultType":"vector","result":[]}}`,
 	} {
 		f.Add([]byte(seed))
 	}
+	f.Add([]byte(`{"message":"no healthy upstream"}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
-		values, err := DecodeAnswer(body)
-		if err != nil {
-			return
-		}
-		if len(values) > MaxPrometheusSamples {
-			t.Fatalf("%d values, over the cap", len(values))
-		}
-		if _, ok := values[""]; ok {
-			t.Fatal("a value for a sample without a pod label")
+		// A failed status takes the other way through the decoder.
+		for _, status := range []int{http.StatusOK, http.StatusServiceUnavailable} {
+			values, err := DecodeAnswer(status, body)
+			if err != nil {
+				if !utf8.ValidString(err.Error()) {
+					t.Fatalf("HTTP %d: error %q is not UTF-8, which a pod condition needs", status, err)
+				}
+				continue
+			}
+			if len(values) > MaxPrometheusSamples {
+				t.Fatalf("HTTP %d: %d values, over the cap", status, len(values))
+			}
+			if _, ok := values[""]; ok {
+				t.Fatalf("HTTP %d: a value for a sample without a pod label", status)
+			}
 		}
 	})
 }

@@ -41,17 +41,27 @@ type Client struct {
 	parsing         *semaphore.Weighted
 }
 
+// MaxHeaderBytes caps a response's headers, which nothing reads: Go's
+// default, 10 MiB, would let a pod's answer hold ten times its body's cap.
+// A fetch reserves HeaderBytes for them, as parsed headers take a few
+// times their size.
+const (
+	MaxHeaderBytes = 32 << 10
+	HeaderBytes    = 4 * MaxHeaderBytes
+)
+
 // NewClient returns a client whose connection pool suits polling many pods.
 func NewClient(rules Rules) *Client {
 	mk := func(insecure bool) *http.Client {
 		return &http.Client{
 			Transport: &http.Transport{
-				DialContext:         (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second, Control: rules.checkDial}).DialContext,
-				MaxIdleConns:        4096,
-				MaxIdleConnsPerHost: 4,
-				IdleConnTimeout:     90 * time.Second,
-				TLSClientConfig:     &tls.Config{InsecureSkipVerify: insecure, MinVersion: tls.VersionTLS12}, //nolint:gosec // opt-in per policy
-				DisableCompression:  false,
+				DialContext:            (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second, Control: rules.checkDial}).DialContext,
+				MaxIdleConns:           4096,
+				MaxIdleConnsPerHost:    4,
+				IdleConnTimeout:        90 * time.Second,
+				TLSClientConfig:        &tls.Config{InsecureSkipVerify: insecure, MinVersion: tls.VersionTLS12}, //nolint:gosec // opt-in per policy
+				DisableCompression:     false,
+				MaxResponseHeaderBytes: MaxHeaderBytes,
 			},
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		}

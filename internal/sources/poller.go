@@ -49,6 +49,10 @@ type Target struct {
 	// Key identifies the target: the same key from several policies is
 	// fetched once, at the shortest interval they ask for.
 	Key string
+	// Owner, when set, is who asks for the target (one policy's source for
+	// one pod): when it asks for another key, the target it asked for before
+	// is dropped at once, unless another owner asks for it too.
+	Owner string
 	// Source names the source in metrics, e.g. http.
 	Source string
 	// Namespace is the tenant the fetch works for: each namespace gets a
@@ -96,6 +100,7 @@ type Poller struct {
 	mu         sync.Mutex
 	retained   *retention
 	targets    map[string]*polled
+	owned      map[string]*polled
 	byPod      map[types.UID]map[*polled]struct{}
 	namespaces map[string]*lane
 	// forgottenPods are the pods dropped in the last forgottenPodFor: a
@@ -134,6 +139,8 @@ type polled struct {
 	// when a shorter interval is asked for.
 	intervals map[time.Duration]time.Time
 	wake      chan struct{}
+	// owners are the Target.Owners that ask for it now.
+	owners map[string]struct{}
 }
 
 // intervalsAskedFor returns the shortest and longest intervals asked for
@@ -163,10 +170,13 @@ func (pt *polled) intervalsAskedFor(now time.Time) (shortest, longest time.Durat
 const SharedPerNamespace = 2
 
 // lane bounds one namespace's fetches, and the bytes they hold, at once.
+// Fetches of shared servers hold bytes of their own, so that a Prometheus
+// round that hangs until its timeout holds up none of the pods' probes.
 type lane struct {
-	slots   chan struct{}
-	bytes   *semaphore.Weighted
-	pollers int
+	slots       chan struct{}
+	bytes       *semaphore.Weighted
+	sharedBytes *semaphore.Weighted
+	pollers     int
 	// shared bounds the namespace's fetches of each shared server; the
 	// poller's lock guards the map.
 	shared map[string]chan struct{}
@@ -184,6 +194,7 @@ func NewPoller(workers int, bytesInFlight int64) *Poller {
 		budget:        max(bytesInFlight, 1),
 		started:       make(chan struct{}),
 		targets:       map[string]*polled{},
+		owned:         map[string]*polled{},
 		byPod:         map[types.UID]map[*polled]struct{}{},
 		namespaces:    map[string]*lane{},
 		retained:      newRetention(RetainedResults),
@@ -227,6 +238,9 @@ func (p *Poller) Want(t Target) (Result, bool) {
 		default:
 		}
 	}
+	if t.Owner != "" {
+		p.own(t.Owner, pt)
+	}
 	pt.Target, pt.wanted = t, now
 	pt.intervals[t.Interval] = now
 	if pt.result == nil {
@@ -243,11 +257,37 @@ func (p *Poller) ForgetPod(uid types.UID) {
 	defer p.mu.Unlock()
 	p.forgottenPods.Set(uid, struct{}{}, forgottenPodFor)
 	for pt := range p.byPod[uid] {
-		p.remove(pt)
-		pt.forgotten = true
-		if pt.cancel != nil {
-			pt.cancel()
+		p.drop(pt)
+	}
+}
+
+// own records that owner asks for pt, and drops the target it asked for
+// before, unless another owner still asks for that; the caller holds p.mu.
+func (p *Poller) own(owner string, pt *polled) {
+	prev := p.owned[owner]
+	if prev == pt {
+		return
+	}
+	if prev != nil {
+		delete(prev.owners, owner)
+		if len(prev.owners) == 0 {
+			p.drop(prev)
 		}
+	}
+	p.owned[owner] = pt
+	if pt.owners == nil {
+		pt.owners = map[string]struct{}{}
+	}
+	pt.owners[owner] = struct{}{}
+}
+
+// drop removes a target and ends its fetch, if one runs; the caller holds
+// p.mu.
+func (p *Poller) drop(pt *polled) {
+	p.remove(pt)
+	pt.forgotten = true
+	if pt.cancel != nil {
+		pt.cancel()
 	}
 }
 
@@ -255,7 +295,8 @@ func (p *Poller) ForgetPod(uid types.UID) {
 func (p *Poller) join(namespace string) *lane {
 	l := p.namespaces[namespace]
 	if l == nil {
-		l = &lane{slots: make(chan struct{}, p.perNamespace), bytes: semaphore.NewWeighted(p.laneBudget())}
+		l = &lane{slots: make(chan struct{}, p.perNamespace),
+			bytes: semaphore.NewWeighted(p.laneBudget()), sharedBytes: semaphore.NewWeighted(p.laneBudget())}
 		p.namespaces[namespace] = l
 	}
 	l.pollers++
@@ -308,6 +349,11 @@ func (p *Poller) remove(pt *polled) {
 		p.retained.release(pt.Namespace, pt.result)
 		pt.result = nil
 	}
+	for owner := range pt.owners {
+		if p.owned[owner] == pt {
+			delete(p.owned, owner)
+		}
+	}
 	if byPod := p.byPod[pt.Pod]; byPod != nil {
 		delete(byPod, pt)
 		if len(byPod) == 0 {
@@ -353,8 +399,8 @@ func (p *Poller) poll(pt *polled) {
 	}
 }
 
-// fetch runs one fetch once a slot of the namespace, a worker and the
-// fetch's bytes are free, and stores its result. It returns the OnChange
+// fetch runs one fetch once a slot of the namespace, the fetch's bytes and
+// a worker are free, and stores its result. It returns the OnChange
 // calls its result asks for, to make once it holds none of those (they may
 // wait on the reconcilers' queues), and false when the poll ends.
 func (p *Poller) fetch(ctx context.Context, pt *polled) ([]func(), bool) {
@@ -378,31 +424,32 @@ func (p *Poller) fetch(ctx context.Context, pt *polled) ([]func(), bool) {
 		return nil, false
 	}
 	defer func() { <-pt.lane.slots }()
-	// The namespace's share first, so that waiting for it holds nothing
-	// that other namespaces need.
-	weight := min(max(t.MaxBytes, 0), p.laneBudget())
-	if weight > 0 {
-		if err := pt.lane.bytes.Acquire(ctx, weight); err != nil {
-			return nil, false
-		}
-		defer pt.lane.bytes.Release(weight)
+	// The namespace's share first, then the budget's, then a worker: waiting
+	// for each holds nothing that other namespaces need, and the budget
+	// serves fetches in the order they asked, so one that waits on
+	// namespaces that fill it is next when bytes come free.
+	weight := min(max(t.MaxBytes, 0)+HeaderBytes, p.laneBudget())
+	laneBytes := pt.lane.bytes
+	if t.Shared != "" {
+		laneBytes = pt.lane.sharedBytes
+	}
+	if err := laneBytes.Acquire(ctx, weight); err != nil {
+		return nil, false
+	}
+	defer laneBytes.Release(weight)
+	if err := p.bytes.Acquire(ctx, weight); err != nil {
+		return nil, false
 	}
 	select {
 	case p.workers <- struct{}{}:
 	case <-ctx.Done():
+		p.bytes.Release(weight)
 		return nil, false
-	}
-	defer func() { <-p.workers }()
-	if weight > 0 {
-		if err := p.bytes.Acquire(ctx, weight); err != nil {
-			return nil, false
-		}
 	}
 	start := time.Now()
 	v, err := fetchRecovered(ctx, t)
-	if weight > 0 {
-		p.bytes.Release(weight)
-	}
+	<-p.workers
+	p.bytes.Release(weight)
 	if ctx.Err() != nil {
 		return nil, false // forgotten, or the poller stops: the result is no one's
 	}

@@ -121,26 +121,26 @@ func (c *Client) QueryPrometheus(ctx context.Context, s PromServer, queries map[
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.Timeout)
 	defer cancel()
-	return PromResultOf(queries, func(name, query string) ([]byte, error) {
-		body, err := queryOnce(ctx, hc, endpoint, header, query)
+	return PromResultOf(queries, func(name, query string) (int, []byte, error) {
+		status, body, err := queryOnce(ctx, hc, endpoint, header, query)
 		if err != nil {
-			return nil, fmt.Errorf("prometheus query %s (%s) at %s: %w", name, query, s.Address, err)
+			return 0, nil, fmt.Errorf("prometheus query %s (%s) at %s: %w", name, query, s.Address, err)
 		}
-		return body, nil
+		return status, body, nil
 	})
 }
 
-// PromResultOf runs every query through answer, which returns the body of
-// Prometheus's answer to one instant query, and matches the samples of each
-// result vector to pods by their pod label.
-func PromResultOf(queries map[string]string, answer func(name, query string) ([]byte, error)) (*PromResult, error) {
+// PromResultOf runs every query through answer, which returns the HTTP status
+// and body of Prometheus's answer to one instant query, and matches the
+// samples of each result vector to pods by their pod label.
+func PromResultOf(queries map[string]string, answer func(name, query string) (int, []byte, error)) (*PromResult, error) {
 	res := &PromResult{Values: map[string]map[string]float64{}, Queries: queries}
 	for _, name := range sortedKeys(queries) {
-		body, err := answer(name, queries[name])
+		status, body, err := answer(name, queries[name])
 		if err != nil {
 			return nil, err
 		}
-		values, err := DecodeAnswer(body)
+		values, err := DecodeAnswer(status, body)
 		if err != nil {
 			return nil, fmt.Errorf("prometheus query %s (%s) %w", name, queries[name], err)
 		}
@@ -157,28 +157,28 @@ func PromResultOf(queries map[string]string, answer func(name, query string) ([]
 // queryOnce POSTs one instant query, as Prometheus's own client does, and
 // reads at most MaxPrometheusBytes of the answer, whatever its status: an
 // error answer is JSON that says what was wrong.
-func queryOnce(ctx context.Context, hc *http.Client, endpoint string, header http.Header, query string) ([]byte, error) {
+func queryOnce(ctx context.Context, hc *http.Client, endpoint string, header http.Header, query string) (int, []byte, error) {
 	form := url.Values{"query": {query}, "time": {strconv.FormatInt(time.Now().Unix(), 10)}}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
 	if err != nil {
-		return nil, err
+		return 0, nil, err
 	}
 	req.Header = header.Clone()
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("User-Agent", "readygate")
 	resp, err := hc.Do(req)
 	if err != nil {
-		return nil, unwrapURLError(err)
+		return 0, nil, unwrapURLError(err)
 	}
 	defer func() { _ = resp.Body.Close() }()
 	body, err := ReadCapped(resp.Body, MaxPrometheusBytes, "the prometheus answer")
 	if err != nil {
-		return nil, err
+		return 0, nil, err
 	}
 	if resp.StatusCode/100 != 2 && !json.Valid(body) {
-		return nil, fmt.Errorf("status %d: %s", resp.StatusCode, excerpt(strings.ToValidUTF8(string(body), "?"), 256))
+		return 0, nil, fmt.Errorf("status %d: %s", resp.StatusCode, excerpt(strings.ToValidUTF8(string(body), "?"), 256))
 	}
-	return body, nil
+	return resp.StatusCode, body, nil
 }
 
 func sortedKeys(m map[string]string) []string {
@@ -201,5 +201,5 @@ func promTransport(s PromServer) (*http.Transport, error) {
 		}
 		tlsCfg.RootCAs = pool
 	}
-	return &http.Transport{TLSClientConfig: tlsCfg, Proxy: http.ProxyFromEnvironment}, nil
+	return &http.Transport{TLSClientConfig: tlsCfg, Proxy: http.ProxyFromEnvironment, MaxResponseHeaderBytes: MaxHeaderBytes}, nil
 }

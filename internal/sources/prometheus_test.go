@@ -72,7 +72,7 @@ func TestQueryPrometheus(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 	_, err = c.QueryPrometheus(context.Background(), PromServer{Address: srv.URL, Timeout: 2 * time.Second}, map[string]string{"bad": "up{"})
-	if err == nil || err.Error() != "prometheus query bad (up{) failed: bad_data: parse error" {
+	if err == nil || err.Error() != "prometheus query bad (up{) failed with HTTP 400: bad_data: parse error" {
 		t.Fatalf("err = %v", err)
 	}
 }

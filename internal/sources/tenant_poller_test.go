@@ -157,3 +157,49 @@ func waitWithin(t *testing.T, d time.Duration, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// A policy edited again and again asks for a new target of each of its
+// pods at every generation (the request is the key); the target it asked
+// for before is dropped, and its fetch ended, at once, unless another
+// policy still asks for it: edits must not pile up polls for hours.
+func TestPollerReplacesAnOwnersTargetAtOnce(t *testing.T) {
+	p := startPoller(t, 16, BytesInFlight)
+	c := NewClient(Rules{})
+	pit := newTarpit(t)
+	owned := func(owner, key string) Target {
+		target := httpTarget(c, key, "tenant", pit.URL, time.Minute)
+		target.Owner = owner
+		return target
+	}
+	for gen := range 20 {
+		p.Want(owned("policy-a/pod-1/http", fmt.Sprintf("generation-%d", gen)))
+		waitFor(t, func() bool { return pit.total.Load() == int32(gen+1) })
+	}
+	waitFor(t, func() bool { return pit.holding.Load() == 1 })
+	if n := p.Len(); n != 1 {
+		t.Fatalf("%d targets polled after 20 generations, want 1", n)
+	}
+
+	p.Want(owned("policy-b/pod-1/http", "generation-19")) // the same request from another policy
+	p.Want(owned("policy-a/pod-1/http", "generation-20"))
+	if n := p.Len(); n != 2 {
+		t.Fatalf("%d targets polled, want 2: policy b still asks for the one policy a left", n)
+	}
+}
+
+// A Prometheus round that hangs (a server that does not answer) holds its
+// reservation until its timeout: the namespace's pods' own probes do not
+// queue behind it.
+func TestPollerKeepsPodProbesOutOfASharedServersWay(t *testing.T) {
+	p := startPoller(t, 16, BytesInFlight)
+	c := NewClient(Rules{})
+	pit := newTarpit(t)
+	round := httpTarget(c, "prometheus", "tenant", pit.URL, time.Minute)
+	round.Shared, round.MaxBytes = "prometheus.monitoring:9090", MaxPrometheusBytes
+	p.Want(round)
+	waitFor(t, func() bool { return pit.holding.Load() == 1 })
+
+	pod := serve(t, func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
+	probe := httpTarget(c, "probe", "tenant", pod, time.Second)
+	waitWithin(t, 2*time.Second, func() bool { r, ok := p.Want(probe); return ok && r.Err == nil })
+}
