@@ -149,7 +149,7 @@ func trimSlice(obj any) (any, error) {
 			continue
 		}
 		out.Endpoints = append(out.Endpoints, discoveryv1.Endpoint{
-			Addresses:  e.Addresses[:min(1, len(e.Addresses))],
+			Addresses:  slices.Clone(e.Addresses[:min(1, len(e.Addresses))]), // not the array of all
 			Conditions: e.Conditions,
 			TargetRef:  &corev1.ObjectReference{Kind: e.TargetRef.Kind, Name: e.TargetRef.Name, UID: e.TargetRef.UID},
 		})

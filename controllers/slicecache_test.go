@@ -66,6 +66,11 @@ func TestTrimSliceKeepsWhatEndpointsRead(t *testing.T) {
 		trimmed.Endpoints[0].Hostname != nil || trimmed.Endpoints[0].TargetRef.FieldPath != "" {
 		t.Fatalf("the trimmed slice keeps what nothing reads: %+v", trimmed)
 	}
+	for _, e := range trimmed.Endpoints {
+		if cap(e.Addresses) != 1 {
+			t.Fatalf("an endpoint keeps an array of %d addresses", cap(e.Addresses))
+		}
+	}
 	if again, _ := trimSlice(trimmed); again != trimmed {
 		t.Fatal("a trimmed slice is trimmed again")
 	}

@@ -62,11 +62,17 @@ func Patch(uid types.UID, c corev1.PodCondition) ([]byte, error) {
 	})
 }
 
-// ContainersReadySince is when the pod's containers last turned ready; zero while they are not.
+// ContainersReadySince is when the pod's containers last turned ready; zero
+// while they are not. The kubelet stamps it with its node's clock, so it is
+// taken no earlier than the pod's creation, stamped by the API server's: a
+// node clock far behind must not fail a new pod's gate open at once.
 func ContainersReadySince(pod *corev1.Pod) metav1.Time {
 	c := Find(pod, string(corev1.ContainersReady))
 	if c == nil || c.Status != corev1.ConditionTrue {
 		return metav1.Time{}
+	}
+	if c.LastTransitionTime.Before(&pod.CreationTimestamp) {
+		return pod.CreationTimestamp
 	}
 	return c.LastTransitionTime
 }

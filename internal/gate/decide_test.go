@@ -232,3 +232,26 @@ func TestSettled(t *testing.T) {
 		}
 	}
 }
+
+// TestContainersReadySinceIsNoEarlierThanThePod: the time comes from the
+// kubelet's clock; a node clock behind by more than failOpenAfter would fail
+// a new pod's gate open at its first evaluation. No pod's containers were
+// ready before the API server created it.
+func TestContainersReadySinceIsNoEarlierThanThePod(t *testing.T) {
+	created := metav1.NewTime(t0)
+	pod := func(ready metav1.Time) *corev1.Pod {
+		return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{CreationTimestamp: created}, Status: corev1.PodStatus{Conditions: []corev1.PodCondition{
+			{Type: corev1.ContainersReady, Status: corev1.ConditionTrue, LastTransitionTime: ready}}}}
+	}
+	if got := ContainersReadySince(pod(metav1.NewTime(t0.Add(-time.Hour)))); !got.Equal(&created) {
+		t.Fatalf("a node clock an hour behind: since %s, want the pod's creation %s", got, created)
+	}
+	later := metav1.NewTime(t0.Add(time.Minute))
+	if got := ContainersReadySince(pod(later)); !got.Equal(&later) {
+		t.Fatalf("since %s, want %s", got, later)
+	}
+	notReady := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{CreationTimestamp: created}}
+	if got := ContainersReadySince(notReady); !got.IsZero() {
+		t.Fatalf("containers not ready: since %s, want zero", got)
+	}
+}

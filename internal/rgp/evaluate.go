@@ -124,7 +124,7 @@ func evaluate(ctx context.Context, c *policy.Compiled, pod *corev1.Pod, src gath
 	if src.instead != nil {
 		ev.observation = *src.instead
 	} else {
-		res, vars, err := c.Program.Trace(ctx, cel.Input{Pod: pod, Gate: cel.GateOf(gate.Find(pod, c.ConditionType)), Now: now, Sources: src.values})
+		res, vars, err := c.Program.Trace(ctx, cel.Input{Pod: pod, Gate: cel.GateOf(c.Settings.Verdict(gate.Find(pod, c.ConditionType))), Now: now, Sources: src.values})
 		ev.observation = policy.Observe(res, err, src.failed)
 		ev.Variables, ev.Cost = vars, res.Cost
 	}

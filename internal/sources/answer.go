@@ -56,8 +56,8 @@ func DecodeAnswer(status int, body []byte) (map[string]float64, error) {
 	if err := a.failure(status, body); err != nil {
 		return nil, err
 	}
-	if len(a.Warnings) > 0 {
-		return nil, partial(a.Warnings)
+	if warnings := a.partialWarnings(); len(warnings) > 0 {
+		return nil, partial(warnings)
 	}
 	if a.Data.ResultType != model.ValVector.String() {
 		return nil, fmt.Errorf("returned a %s, want an instant vector", excerpt(a.Data.ResultType, 32))
@@ -113,6 +113,22 @@ func withStatus(status int) string {
 		return ""
 	}
 	return fmt.Sprintf(" with HTTP %d", status)
+}
+
+// infoPrefix starts the hints about a query that Prometheus 2.46 to 2.53,
+// and Thanos, put among the warnings before Prometheus 3 moved them to
+// infos ("PromQL info: metric might not be a counter"): the result is whole.
+const infoPrefix = "PromQL info:"
+
+// partialWarnings returns the warnings that say the result is partial.
+func (a *answer) partialWarnings() []string {
+	var out []string
+	for _, w := range a.Warnings {
+		if !strings.HasPrefix(w, infoPrefix) {
+			out = append(out, w)
+		}
+	}
+	return out
 }
 
 // partial is the error of a result with warnings: a gate decided on part of

@@ -51,6 +51,11 @@ func TestDecodeAnswer(t *testing.T) {
 			wantErr: "returned a partial answer: remote read failed"},
 		{name: "infos leave the answer whole", body: `{"status":"success","infos":["PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: \"errors\""],` +
 			`"data":{"resultType":"vector","result":[{"metric":{"pod":"a"},"value":[1,"0.5"]}]}}`, want: map[string]float64{"a": 0.5}},
+		{name: "infos among the warnings (Prometheus 2.46 to 2.53, Thanos) leave the answer whole",
+			body: `{"status":"success","warnings":["PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: \"errors\""],` +
+				`"data":{"resultType":"vector","result":[{"metric":{"pod":"a"},"value":[1,"0.5"]}]}}`, want: map[string]float64{"a": 0.5}},
+		{name: "a warning beside infos makes a partial answer", body: `{"status":"success","warnings":["PromQL info: metric might not be a counter","remote read failed"],"data":{"resultType":"vector","result":[]}}`,
+			wantErr: "returned a partial answer: remote read failed"},
 		{name: "not JSON", body: `<html>`, wantErr: "returned a malformed answer"},
 		{name: "result not a list", body: `{"status":"success","data":{"resultType":"vector","result":{}}}`, wantErr: "the result is not a list"},
 		{name: "too many samples", body: vector(strings.TrimSuffix(strings.Repeat(`{"metric":{},"value":[1,"1"]},`, MaxPrometheusSamples+1), ",")),

@@ -1,8 +1,11 @@
 package sources
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"net"
+	"os"
 )
 
 // ErrNoVerdict marks a failed fetch that says nothing about the pod, though
@@ -17,3 +20,14 @@ func (e noVerdict) Unwrap() []error { return []error{e.error, ErrNoVerdict} }
 // ErrOverloaded marks a result refused because readygate's shared budget is
 // full, which other namespaces may have filled.
 var ErrOverloaded = fmt.Errorf("readygate's budget for kept results is full, %w", ErrNoVerdict)
+
+// Unanswered reports a fetch that got no answer from the endpoint: the
+// connection refused, reset or timed out. A failure readygate says holds no
+// verdict is not one.
+func Unanswered(err error) bool {
+	if err == nil || errors.Is(err, ErrNoVerdict) {
+		return false
+	}
+	var op *net.OpError
+	return errors.As(err, &op) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded)
+}

@@ -107,6 +107,9 @@ func (c *Client) get(ctx context.Context, r Request, limit int64) (*http.Respons
 		return nil, nil, time.Since(start), err
 	}
 	defer func() { _ = resp.Body.Close() }()
+	if err := Reserve(ctx); err != nil {
+		return nil, nil, time.Since(start), err
+	}
 	body, err := ReadCapped(resp.Body, limit, "the body")
 	return resp, body, time.Since(start), err
 }
@@ -185,7 +188,14 @@ func unwrapURLError(err error) error {
 		return err
 	}
 	if ue.Timeout() {
-		return errors.New("timed out")
+		return timedOut{}
 	}
 	return ue.Err
 }
+
+// timedOut is a request that timed out, told in those words: the deadline
+// it ran into is left to errors.Is, not repeated in the message.
+type timedOut struct{}
+
+func (timedOut) Error() string { return "timed out" }
+func (timedOut) Unwrap() error { return context.DeadlineExceeded }

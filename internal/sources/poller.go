@@ -177,6 +177,9 @@ type lane struct {
 	bytes       *semaphore.Weighted
 	sharedBytes *semaphore.Weighted
 	pollers     int
+	// answered and unanswered count the namespace's pod targets by their
+	// latest result: whether the endpoint answered (see Unanswered).
+	answered, unanswered int
 	// shared bounds the namespace's fetches of each shared server; the
 	// poller's lock guards the map.
 	shared map[string]chan struct{}
@@ -246,7 +249,83 @@ func (p *Poller) Want(t Target) (Result, bool) {
 	if pt.result == nil {
 		return Result{}, false
 	}
-	return *pt.result, true
+	r := *pt.result
+	if pt.Pod != "" && Unanswered(r.Err) {
+		r.Err = pt.lane.excuse(r.Err)
+	}
+	return r, true
+}
+
+// reservation is a fetch's claim on the bytes in flight, its namespace's
+// share first, then the budget's. The fetch takes it once the endpoint
+// answers (Reserve): one that waits for an answer holds no memory, so
+// endpoints that never answer (a Prometheus that hangs, a tarpit), however
+// many namespaces hold them, hold up no one's bytes. A Prometheus round
+// holds bytes apart from its namespace's pod probes.
+type reservation struct {
+	weight       int64
+	lane, budget *semaphore.Weighted
+	taken        bool
+}
+
+type reservationKey struct{}
+
+// Reserve takes the bytes of the poller's fetch that ctx runs, once: the
+// caller has the response's headers and is about to read its body. The
+// budget serves fetches in the order they asked. Outside a poller's fetch
+// it does nothing.
+func Reserve(ctx context.Context) error {
+	r, _ := ctx.Value(reservationKey{}).(*reservation)
+	if r == nil || r.taken {
+		return nil
+	}
+	if err := r.lane.Acquire(ctx, r.weight); err != nil {
+		return noVerdict{fmt.Errorf("waiting for room in readygate's bytes in flight: %w", err)}
+	}
+	if err := r.budget.Acquire(ctx, r.weight); err != nil {
+		r.lane.Release(r.weight)
+		return noVerdict{fmt.Errorf("waiting for room in readygate's bytes in flight: %w", err)}
+	}
+	r.taken = true
+	return nil
+}
+
+func (r *reservation) release() {
+	if r.taken {
+		r.budget.Release(r.weight)
+		r.lane.Release(r.weight)
+	}
+}
+
+// unansweredQuorum is how many of a namespace's pod endpoints must have a
+// result before most of them not answering reads as readygate's fault.
+const unansweredQuorum = 4
+
+// excuse makes an endpoint's failure to answer no verdict on its pod when
+// most of the namespace's endpoints fail so at once: the likelier fault is
+// then between readygate and the pods (its node, its network, an egress
+// policy), and an operator-side fault must take no pod out of traffic. A
+// namespace's own pods are all that decide it, so no tenant can excuse
+// another's. The caller holds p.mu.
+func (l *lane) excuse(err error) error {
+	n := l.answered + l.unanswered
+	if n < unansweredQuorum || 2*l.unanswered <= n {
+		return err
+	}
+	return noVerdict{fmt.Errorf("%w; held: %d of %d pod endpoints polled in the namespace answer no fetch at once, "+
+		"which points at readygate's network rather than the pods", err, l.unanswered, n)}
+}
+
+// tally counts a pod target's latest result in its lane; delta is 1 once
+// the result is stored, -1 before it goes. The caller holds p.mu.
+func (p *Poller) tally(pt *polled, delta int) {
+	switch {
+	case pt.Pod == "" || pt.result == nil:
+	case Unanswered(pt.result.Err):
+		pt.lane.unanswered += delta
+	default:
+		pt.lane.answered += delta
+	}
 }
 
 // ForgetPod drops the pod's targets now and ends their fetches: a finished
@@ -346,6 +425,7 @@ func (p *Poller) remove(pt *polled) {
 		delete(p.targets, pt.Key)
 	}
 	if pt.result != nil {
+		p.tally(pt, -1)
 		p.retained.release(pt.Namespace, pt.result)
 		pt.result = nil
 	}
@@ -399,8 +479,8 @@ func (p *Poller) poll(pt *polled) {
 	}
 }
 
-// fetch runs one fetch once a slot of the namespace, the fetch's bytes and
-// a worker are free, and stores its result. It returns the OnChange
+// fetch runs one fetch once a slot of the namespace and a worker are free,
+// and stores its result. It returns the OnChange
 // calls its result asks for, to make once it holds none of those (they may
 // wait on the reconcilers' queues), and false when the poll ends.
 func (p *Poller) fetch(ctx context.Context, pt *polled) ([]func(), bool) {
@@ -424,32 +504,19 @@ func (p *Poller) fetch(ctx context.Context, pt *polled) ([]func(), bool) {
 		return nil, false
 	}
 	defer func() { <-pt.lane.slots }()
-	// The namespace's share first, then the budget's, then a worker: waiting
-	// for each holds nothing that other namespaces need, and the budget
-	// serves fetches in the order they asked, so one that waits on
-	// namespaces that fill it is next when bytes come free.
-	weight := min(max(t.MaxBytes, 0)+HeaderBytes, p.laneBudget())
-	laneBytes := pt.lane.bytes
-	if t.Shared != "" {
-		laneBytes = pt.lane.sharedBytes
-	}
-	if err := laneBytes.Acquire(ctx, weight); err != nil {
-		return nil, false
-	}
-	defer laneBytes.Release(weight)
-	if err := p.bytes.Acquire(ctx, weight); err != nil {
-		return nil, false
-	}
 	select {
 	case p.workers <- struct{}{}:
 	case <-ctx.Done():
-		p.bytes.Release(weight)
 		return nil, false
 	}
+	defer func() { <-p.workers }()
+	res := &reservation{weight: min(max(t.MaxBytes, 0)+HeaderBytes, p.laneBudget()), lane: pt.lane.bytes, budget: p.bytes}
+	if t.Shared != "" {
+		res.lane = pt.lane.sharedBytes
+	}
 	start := time.Now()
-	v, err := fetchRecovered(ctx, t)
-	<-p.workers
-	p.bytes.Release(weight)
+	v, err := fetchRecovered(context.WithValue(ctx, reservationKey{}, res), t)
+	res.release()
 	if ctx.Err() != nil {
 		return nil, false // forgotten, or the poller stops: the result is no one's
 	}
@@ -470,7 +537,9 @@ func (p *Poller) store(pt *polled, r Result) []func() {
 	prev := pt.result
 	need := retainedBytes(r.Value)
 	r = p.retained.replace(pt.Namespace, prev, r)
+	p.tally(pt, -1)
 	pt.result = &r
+	p.tally(pt, 1)
 	var changed []func()
 	if errors.Is(r.Err, ErrOverloaded) {
 		pt.overloaded++
@@ -511,7 +580,9 @@ func (p *Poller) makeRoom(need int64) []func() {
 			continue
 		}
 		p.retained.release(other.Namespace, other.result)
+		p.tally(other, -1)
 		other.result = &Result{Err: fmt.Errorf("dropped to make room for a namespace within its fair share: %w", ErrOverloaded), At: time.Now()}
+		p.tally(other, 1)
 		other.overloaded++
 		if other.OnChange != nil {
 			changed = append(changed, other.OnChange)

@@ -171,6 +171,9 @@ func queryOnce(ctx context.Context, hc *http.Client, endpoint string, header htt
 		return 0, nil, unwrapURLError(err)
 	}
 	defer func() { _ = resp.Body.Close() }()
+	if err := Reserve(ctx); err != nil {
+		return 0, nil, err
+	}
 	body, err := ReadCapped(resp.Body, MaxPrometheusBytes, "the prometheus answer")
 	if err != nil {
 		return 0, nil, err

@@ -2,9 +2,12 @@ package sources
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -80,9 +83,10 @@ func TestPollerSharesWorkersFairlyAcrossNamespaces(t *testing.T) {
 	}
 }
 
-// However many workers there are, the fetches at once hold at most the
-// bytes-in-flight budget, counted at each fetch's cap, and one namespace at
-// most a quarter of it: its tarpits hold their bytes until they time out.
+// However many workers there are, the fetches that read an answer at once
+// hold at most the bytes-in-flight budget, counted at each fetch's cap, and
+// one namespace at most a quarter of it: an endpoint that sends its body
+// slowly holds its bytes until it times out.
 func TestPollerBoundsBytesInFlight(t *testing.T) {
 	cases := []struct {
 		name       string
@@ -94,29 +98,26 @@ func TestPollerBoundsBytesInFlight(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			p := startPoller(t, 64, 4*MaxBodyBytes)
-			c := NewClient(Rules{})
-			pit := newTarpit(t)
-			// Counted on the client's side: the server notices a request's
-			// end only some time after the client gave up.
-			var running, peak atomic.Int32
+			p := startPoller(t, 64, 4*(MaxBodyBytes+HeaderBytes))
+			var reading, peak, done atomic.Int32
 			for i := range 12 {
-				target := httpTarget(c, fmt.Sprintf("t-%d", i), fmt.Sprintf("ns-%d", i%tc.namespaces), pit.URL, 100*time.Millisecond)
-				fetch := target.Fetch
-				target.Fetch = func(ctx context.Context) (any, error) {
-					n := running.Add(1)
-					defer running.Add(-1)
-					for old := peak.Load(); n > old && !peak.CompareAndSwap(old, n); old = peak.Load() {
-					}
-					return fetch(ctx)
-				}
-				p.Want(target)
+				p.Want(Target{Key: fmt.Sprintf("t-%d", i), Source: "http", Namespace: fmt.Sprintf("ns-%d", i%tc.namespaces),
+					MaxBytes: MaxBodyBytes, Interval: time.Minute, Fetch: func(ctx context.Context) (any, error) {
+						defer done.Add(1)
+						if err := Reserve(ctx); err != nil { // the answer's headers are in
+							return nil, err
+						}
+						n := reading.Add(1)
+						defer reading.Add(-1)
+						for old := peak.Load(); n > old && !peak.CompareAndSwap(old, n); old = peak.Load() {
+						}
+						time.Sleep(100 * time.Millisecond) // its body comes slowly
+						return "ok", nil
+					}})
 			}
-			// Each request is held until its 100ms timeout, so the 12
-			// first fetches take several rounds.
-			waitWithin(t, 20*time.Second, func() bool { return pit.total.Load() >= 12 })
+			waitWithin(t, 20*time.Second, func() bool { return done.Load() >= 12 })
 			if peak.Load() != tc.want {
-				t.Fatalf("%d fetches of %d bytes held at once, want %d", peak.Load(), MaxBodyBytes, tc.want)
+				t.Fatalf("%d fetches of %d bytes read at once, want %d", peak.Load(), MaxBodyBytes, tc.want)
 			}
 		})
 	}
@@ -202,4 +203,101 @@ func TestPollerKeepsPodProbesOutOfASharedServersWay(t *testing.T) {
 	pod := serve(t, func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
 	probe := httpTarget(c, "probe", "tenant", pod, time.Second)
 	waitWithin(t, 2*time.Second, func() bool { r, ok := p.Want(probe); return ok && r.Err == nil })
+}
+
+// When most of a namespace's pods stop answering at once, the likelier
+// fault is between readygate and them (its node, an egress policy): their
+// failed probes are then no verdict, so an operator-side fault takes no
+// pod out of traffic. A few pods failing among many answering ones are
+// still each a verdict.
+func TestPollerHoldsWhenMostOfANamespaceStopsAnswering(t *testing.T) {
+	p := startPoller(t, 16, BytesInFlight)
+	c := NewClient(Rules{})
+	ok := serve(t, func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := "http://" + ln.Addr().String() + "/"
+	_ = ln.Close() // connection refused from now on
+	want := func(ns string, i int, url string) (Result, bool) {
+		target := httpTarget(c, fmt.Sprintf("%s-%d", ns, i), ns, url, time.Second)
+		target.Pod = types.UID(fmt.Sprintf("%s-%d", ns, i))
+		return p.Want(target)
+	}
+	// Namespace "few": one pod of six does not answer.
+	// Namespace "most": four pods of six do not answer.
+	urls := map[string][]string{"few": {dead, ok, ok, ok, ok, ok}, "most": {dead, dead, dead, dead, ok, ok}}
+	for ns, list := range urls {
+		for i, url := range list {
+			waitFor(t, func() bool { _, in := want(ns, i, url); return in })
+		}
+	}
+	res, _ := want("few", 0, dead)
+	if res.Err == nil || errors.Is(res.Err, ErrNoVerdict) {
+		t.Fatalf("one pod of six refusing connections: err %v, want a verdict on the pod", res.Err)
+	}
+	res, _ = want("most", 0, dead)
+	if !errors.Is(res.Err, ErrNoVerdict) || !strings.Contains(res.Err.Error(), "4 of 6") {
+		t.Fatalf("four pods of six refusing connections: err %v, want no verdict that says 4 of 6", res.Err)
+	}
+}
+
+// TestUnanswered tells an endpoint that did not answer from one that
+// answered badly.
+func TestUnanswered(t *testing.T) {
+	c := NewClient(Rules{})
+	pit := newTarpit(t)
+	big := serve(t, func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write(make([]byte, MaxBodyBytes+1)) })
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := "http://" + ln.Addr().String() + "/"
+	_ = ln.Close()
+	for _, tc := range []struct {
+		name, url  string
+		unanswered bool
+	}{
+		{"connection refused", refused, true},
+		{"timed out", pit.URL, true},
+		{"a body over the cap", big, false},
+	} {
+		_, err := c.FetchHTTP(context.Background(), Request{URL: tc.url, Timeout: 200 * time.Millisecond})
+		if err == nil || Unanswered(err) != tc.unanswered {
+			t.Errorf("%s: err %v, Unanswered %v, want %v", tc.name, err, Unanswered(err), tc.unanswered)
+		}
+	}
+	if Unanswered(noVerdict{context.DeadlineExceeded}) {
+		t.Error("a failure readygate holds no verdict on counts as unanswered")
+	}
+}
+
+// Endpoints that never answer, however many namespaces hold them (a
+// Prometheus that hangs, tenants' tarpits), hold none of the bytes in
+// flight: a fetch takes its bytes once it has an answer to read. Another
+// namespace's probes go on at once.
+func TestEndpointsThatNeverAnswerHoldNoBytes(t *testing.T) {
+	p := startPoller(t, 256, BytesInFlight)
+	c := NewClient(Rules{})
+	pit := newTarpit(t)
+	for ns := range 12 {
+		for i := range 2 {
+			round := httpTarget(c, fmt.Sprintf("round-%d-%d", ns, i), fmt.Sprintf("tenant-%d", ns), pit.URL, time.Minute)
+			round.Shared, round.MaxBytes = fmt.Sprintf("prometheus-%d:9090", i), MaxPrometheusBytes
+			p.Want(round)
+		}
+		for i := range 8 {
+			p.Want(httpTarget(c, fmt.Sprintf("tarpit-%d-%d", ns, i), fmt.Sprintf("tenant-%d", ns), pit.URL, time.Minute))
+		}
+	}
+	waitFor(t, func() bool { return pit.holding.Load() == 12*10 })
+
+	pod := serve(t, func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
+	for i := range 8 {
+		probe := httpTarget(c, fmt.Sprintf("probe-%d", i), "victim", pod, time.Second)
+		waitWithin(t, 2*time.Second, func() bool { r, ok := p.Want(probe); return ok && r.Err == nil })
+	}
+	sameNamespace := httpTarget(c, "probe-beside-the-rounds", "tenant-0", pod, time.Second)
+	waitWithin(t, 2*time.Second, func() bool { r, ok := p.Want(sameNamespace); return ok && r.Err == nil })
 }
