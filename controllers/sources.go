@@ -75,9 +75,9 @@ type gathered struct {
 	values map[string]ref.Val
 	// fetched is when the oldest polled result read was fetched.
 	fetched time.Time
-	// failed is the first source that failed without a verdict on the pod;
-	// it stands in values as unknown.
-	failed *gate.Observation
+	// failed are the sources that failed without a verdict on the pod; they
+	// stand in values as unknown.
+	failed policy.Failures
 	// instead, when set, is the observation to make without evaluating: the
 	// pod's own endpoint not answering, or a source with no result yet.
 	instead *gate.Observation
@@ -117,9 +117,7 @@ func (g *sourceGatherer) gather(ctx context.Context, c *policy.Compiled, pod *co
 			if policy.Decides(obs) {
 				return gathered{instead: &obs}
 			}
-			if out.failed == nil {
-				out.failed = &obs
-			}
+			out.failed.Add(v.name, obs)
 			out.values[v.name] = cel.Unavailable(v.name)
 		case v.pending:
 			pending = append(pending, v.name)

@@ -60,6 +60,15 @@ func (e *EvaluationError) Unwrap() error { return e.Err }
 // failed: it says nothing about the pod.
 var ErrUndetermined = errors.New("the result depends on a source that failed")
 
+// UndeterminedError names the failed sources the result depends on.
+type UndeterminedError struct{ Sources []string }
+
+func (e *UndeterminedError) Error() string {
+	return ErrUndetermined.Error() + ": " + strings.Join(e.Sources, ", ")
+}
+
+func (e *UndeterminedError) Unwrap() error { return ErrUndetermined }
+
 // Unavailable stands for a source that failed. It is unknown to CEL, so an
 // expression that decides without it (false && anything) still gives its
 // verdict, and one that needs it is undetermined.
@@ -112,7 +121,7 @@ func (p *Program) Trace(ctx context.Context, in Input) (Result, []VariableValue,
 			vars[i].Error = fmt.Sprint(val)
 			continue
 		case types.IsUnknown(val):
-			vars[i].Error = "depends on a source that failed: " + unknownSources(val)
+			vars[i].Error = (&UndeterminedError{Sources: unknownSources(val)}).Error()
 			continue
 		}
 		vars[i].Value, vars[i].Error = Readable(val)
@@ -139,7 +148,7 @@ func (ev *evaluation) evaluate(ctx context.Context) (Result, error) {
 		return Result{Cost: ev.spent()}, err
 	}
 	if types.IsUnknown(out) {
-		return Result{Cost: ev.spent()}, &EvaluationError{Field: "spec.expression", Err: fmt.Errorf("%w: %s", ErrUndetermined, unknownSources(out))}
+		return Result{Cost: ev.spent()}, &EvaluationError{Field: "spec.expression", Err: &UndeterminedError{Sources: unknownSources(out)}}
 	}
 	ready, ok := out.(types.Bool)
 	if !ok {
@@ -250,7 +259,7 @@ func (ev *evaluation) run(ctx context.Context, field string, c *compiled) (ref.V
 }
 
 // unknownSources names the failed sources an unknown result depends on.
-func unknownSources(v ref.Val) string {
+func unknownSources(v ref.Val) []string {
 	u := v.(*types.Unknown)
 	var names []string
 	for _, id := range u.IDs() {
@@ -262,7 +271,7 @@ func unknownSources(v ref.Val) string {
 		}
 	}
 	slices.Sort(names)
-	return strings.Join(names, ", ")
+	return names
 }
 
 func (ev *evaluation) spent() int64 { return Budget - ev.remaining }

@@ -3,22 +3,47 @@ package policy
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 
 	"github.com/readygate/readygate/internal/cel"
 	"github.com/readygate/readygate/internal/gate"
 	"github.com/readygate/readygate/internal/sources"
 )
 
-// Observe classifies one evaluation's result as the planner reads it.
-// failed, when set, is the first source that failed without deciding for
-// the pod (see Decides): the evaluation read it as unknown, so a result
-// that needs it is that failure, and one that does not is a verdict that
-// says which source it was made without. The operator and kubectl rgp
-// both read results through it, so the plugin's verdict is the operator's.
-func Observe(res cel.Result, err error, failed *gate.Observation) gate.Observation {
+// Failures are the sources that failed without deciding for the pod (see
+// Decides), by name: the evaluation reads them as unknown.
+type Failures map[string]gate.Observation
+
+// Add records a source's failure.
+func (f *Failures) Add(source string, obs gate.Observation) {
+	if *f == nil {
+		*f = Failures{}
+	}
+	(*f)[source] = obs
+}
+
+// of returns the failure of the first of sources that failed, or of the
+// first source that failed by name.
+func (f Failures) of(sources []string) gate.Observation {
+	for _, s := range sources {
+		if obs, ok := f[s]; ok {
+			return obs
+		}
+	}
+	return f[slices.Sorted(maps.Keys(f))[0]]
+}
+
+// Observe classifies one evaluation's result as the planner reads it. A
+// result that needs a failed source is that source's failure; one that
+// does not is a verdict that says which source it was made without. The
+// operator and kubectl rgp both read results through it, so the plugin's
+// verdict is the operator's.
+func Observe(res cel.Result, err error, failed Failures) gate.Observation {
+	var undetermined *cel.UndeterminedError
 	switch {
-	case failed != nil && errors.Is(err, cel.ErrUndetermined):
-		return *failed
+	case len(failed) > 0 && errors.As(err, &undetermined):
+		return failed.of(undetermined.Sources)
 	case err != nil:
 		return gate.Observation{Outcome: gate.OutcomeError, Message: err.Error()}
 	}
@@ -26,8 +51,8 @@ func Observe(res cel.Result, err error, failed *gate.Observation) gate.Observati
 	if res.Ready {
 		obs.Outcome = gate.OutcomeTrue
 	}
-	if failed != nil && obs.Message == "" {
-		obs.Message = fmt.Sprintf("the expression is %t whatever the failed source would say (%s)", res.Ready, failed.Message)
+	if len(failed) > 0 && obs.Message == "" {
+		obs.Message = fmt.Sprintf("the expression is %t whatever the failed source would say (%s)", res.Ready, failed.of(nil).Message)
 	}
 	return obs
 }

@@ -65,8 +65,8 @@ type SourceValue struct {
 type gathered struct {
 	values map[string]ref.Val
 	shown  []SourceValue
-	// failed is the first source that failed without a verdict on the pod.
-	failed *gate.Observation
+	// failed are the sources that failed without a verdict on the pod.
+	failed policy.Failures
 	// instead is the observation to make without evaluating.
 	instead *gate.Observation
 }
@@ -86,8 +86,8 @@ func (g *gathered) set(name string, v ref.Val) {
 
 // fail records a source that could not be read, as the operator does: the
 // pod's own endpoint not answering decides the observation; any other
-// failure stands in the evaluation as unknown, and the first one is the
-// observation when the result needs it.
+// failure stands in the evaluation as unknown, and is the observation when
+// the result needs it.
 func (g *gathered) fail(name, from string, err error) {
 	g.shown = append(g.shown, SourceValue{Name: name, From: from, Error: err.Error()})
 	obs := policy.SourceFailed(name, err)
@@ -97,9 +97,7 @@ func (g *gathered) fail(name, from string, err error) {
 		}
 		return
 	}
-	if g.failed == nil {
-		g.failed = &obs
-	}
+	g.failed.Add(name, obs)
 	g.set(name, cel.Unavailable(name))
 }
 
