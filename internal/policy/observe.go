@@ -23,10 +23,10 @@ func (f *Failures) Add(source string, obs gate.Observation) {
 	(*f)[source] = obs
 }
 
-// of returns the failure of the first of sources that failed, or of the
+// of returns the failure of the first of names that failed, or of the
 // first source that failed by name.
-func (f Failures) of(sources []string) gate.Observation {
-	for _, s := range sources {
+func (f Failures) of(names []string) gate.Observation {
+	for _, s := range names {
 		if obs, ok := f[s]; ok {
 			return obs
 		}
