@@ -80,12 +80,10 @@ func (r *PodGateReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	}
 	r.cap.observe(pod)
 	// A finished pod is not evaluated, and its IP, back in the pool, is not
-	// dialled again (design rule 15).
-	if sources.Terminal(pod) {
+	// dialled again (design rule 15). Nor is a pod being deleted: its
+	// endpoint, shutting down, would read as one that stopped answering.
+	if sources.Terminal(pod) || pod.DeletionTimestamp != nil {
 		r.sources.poller.ForgetPod(pod.UID)
-		return ctrl.Result{}, nil
-	}
-	if pod.DeletionTimestamp != nil {
 		return ctrl.Result{}, nil
 	}
 	policies := &v1alpha1.ReadinessGatePolicyList{}

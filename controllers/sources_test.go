@@ -87,6 +87,37 @@ var _ = Describe("the http source", func() {
 		Eventually(reasonAndMessage(ctx, pod)).Should(Equal(fmt.Sprintf("False SourceUnavailable: http: GET http://%s/: timed out", srv.Addr)))
 	})
 
+	It("holds the gates when most of a namespace's pods answer no fetch at once, as when readygate's own network fails", func(ctx SpecContext) {
+		ns := newNamespace(ctx)
+		var pods []*corev1.Pod
+		var srvs []*testenv.PodServer
+		for i := range 5 {
+			pod, srv := podWithServer(ctx, ns, fmt.Sprintf("web-%d", i))
+			srv.Answer(http.StatusOK, "text/plain", "ok")
+			pods, srvs = append(pods, pod), append(srvs, srv)
+		}
+		p := newPolicy(ns, "net", `http.statusCode == 200`, func(p *v1alpha1.ReadinessGatePolicy) {
+			p.Spec.Sources = httpSource(intstr.FromString("http"), "/")
+			p.Spec.Interval = &metav1.Duration{Duration: time.Second}
+			p.Spec.FailureThreshold = 2
+			p.Spec.MaxUnavailable = ptrTo(intstr.FromString("100%"))
+		})
+		createAndSettle(ctx, p, pods, corev1.ConditionTrue)
+
+		By("one pod of five stops answering: a verdict on that pod")
+		Expect(srvs[0].Close()).To(Succeed())
+		Eventually(reasonAndMessage(ctx, pods[0])).Should(HavePrefix("False SourceUnavailable: http:"))
+
+		By("the other four stop answering too: readygate's network is the likelier fault, and the gates hold")
+		for _, srv := range srvs[1:] {
+			Expect(srv.Close()).To(Succeed())
+		}
+		Eventually(policyStatus(ctx, p)).Should(HaveField("StaleDataPods", BeEquivalentTo(4)))
+		for _, pod := range pods[1:] {
+			Consistently(statusOf(ctx, pod), "2s").Should(Equal(corev1.ConditionTrue))
+		}
+	})
+
 	It("counts each fetched answer once toward failureThreshold, however often the pod is reconciled", func(ctx SpecContext) {
 		ns := newNamespace(ctx)
 		pod, srv := podWithServer(ctx, ns, "blip")

@@ -141,7 +141,14 @@ type polled struct {
 	wake      chan struct{}
 	// owners are the Target.Owners that ask for it now.
 	owners map[string]struct{}
+	// answeredOnce is set once a fetch got an answer: only then does its
+	// endpoint failing to answer say it stopped (see excuse).
+	answeredOnce bool
 }
+
+// podAnswers counts a pod's targets that have answered once, by their
+// latest fetch.
+type podAnswers struct{ answered, unanswered int }
 
 // intervalsAskedFor returns the shortest and longest intervals asked for
 // within three of their periods, forgetting older ones; the caller holds
@@ -177,9 +184,11 @@ type lane struct {
 	bytes       *semaphore.Weighted
 	sharedBytes *semaphore.Weighted
 	pollers     int
-	// answered and unanswered count the namespace's pod targets by their
-	// latest result: whether the endpoint answered (see Unanswered).
-	answered, unanswered int
+	// answers count, per pod, its targets that have answered once by
+	// whether their latest fetch was answered (see Unanswered); counted is
+	// how many pods it holds, and silent how many of them answer none now.
+	answers         map[types.UID]*podAnswers
+	counted, silent int
 	// shared bounds the namespace's fetches of each shared server; the
 	// poller's lock guards the map.
 	shared map[string]chan struct{}
@@ -297,34 +306,64 @@ func (r *reservation) release() {
 	}
 }
 
-// unansweredQuorum is how many of a namespace's pod endpoints must have a
-// result before most of them not answering reads as readygate's fault.
+// unansweredQuorum is how many of a namespace's pods must have answered
+// once before most of them not answering reads as readygate's fault.
 const unansweredQuorum = 4
 
 // excuse makes an endpoint's failure to answer no verdict on its pod when
-// most of the namespace's endpoints fail so at once: the likelier fault is
-// then between readygate and the pods (its node, its network, an egress
-// policy), and an operator-side fault must take no pod out of traffic. A
-// namespace's own pods are all that decide it, so no tenant can excuse
-// another's. The caller holds p.mu.
+// most of the namespace's pods that answered before answer no fetch now:
+// the likelier fault is then between readygate and the pods (its node, its
+// network, an egress policy), and an operator-side fault must take no pod
+// out of traffic. Pods count once however many targets read them; a pod
+// that never answered (not listening yet, a policy's wrong port) and a pod
+// being deleted (its targets are dropped) do not count. A namespace's own
+// pods are all that decide it, so no tenant can excuse another's. The
+// caller holds p.mu.
 func (l *lane) excuse(err error) error {
-	n := l.answered + l.unanswered
-	if n < unansweredQuorum || 2*l.unanswered <= n {
+	if l.counted < unansweredQuorum || 2*l.silent <= l.counted {
 		return err
 	}
-	return noVerdict{fmt.Errorf("%w; held: %d of %d pod endpoints polled in the namespace answer no fetch at once, "+
-		"which points at readygate's network rather than the pods", err, l.unanswered, n)}
+	return noVerdict{fmt.Errorf("%w; held: %d of %d pods of the namespace that answered before answer no fetch at once, "+
+		"which points at readygate's network rather than the pods", err, l.silent, l.counted)}
 }
 
-// tally counts a pod target's latest result in its lane; delta is 1 once
-// the result is stored, -1 before it goes. The caller holds p.mu.
+// tally counts a pod target's latest result in its lane, if the target has
+// answered once; delta is 1 once the result is stored, -1 before it goes.
+// The caller holds p.mu.
 func (p *Poller) tally(pt *polled, delta int) {
-	switch {
-	case pt.Pod == "" || pt.result == nil:
-	case Unanswered(pt.result.Err):
-		pt.lane.unanswered += delta
-	default:
-		pt.lane.answered += delta
+	if pt.Pod == "" || pt.result == nil || !pt.answeredOnce {
+		return
+	}
+	l := pt.lane
+	if l.answers == nil {
+		l.answers = map[types.UID]*podAnswers{}
+	}
+	a := l.answers[pt.Pod]
+	if a == nil {
+		a = &podAnswers{}
+		l.answers[pt.Pod] = a
+	}
+	l.count(a, -1)
+	if Unanswered(pt.result.Err) {
+		a.unanswered += delta
+	} else {
+		a.answered += delta
+	}
+	l.count(a, 1)
+	if *a == (podAnswers{}) {
+		delete(l.answers, pt.Pod)
+	}
+}
+
+// count adds a pod's answers to the lane's counts, or with -1 takes them
+// away.
+func (l *lane) count(a *podAnswers, delta int) {
+	if a.answered+a.unanswered == 0 {
+		return
+	}
+	l.counted += delta
+	if a.answered == 0 {
+		l.silent += delta
 	}
 }
 
@@ -539,6 +578,7 @@ func (p *Poller) store(pt *polled, r Result) []func() {
 	r = p.retained.replace(pt.Namespace, prev, r)
 	p.tally(pt, -1)
 	pt.result = &r
+	pt.answeredOnce = pt.answeredOnce || (r.Err == nil || !Unanswered(r.Err)) && !errors.Is(r.Err, ErrNoVerdict)
 	p.tally(pt, 1)
 	var changed []func()
 	if errors.Is(r.Err, ErrOverloaded) {

@@ -205,41 +205,77 @@ func TestPollerKeepsPodProbesOutOfASharedServersWay(t *testing.T) {
 	waitWithin(t, 2*time.Second, func() bool { r, ok := p.Want(probe); return ok && r.Err == nil })
 }
 
-// When most of a namespace's pods stop answering at once, the likelier
-// fault is between readygate and them (its node, an egress policy): their
-// failed probes are then no verdict, so an operator-side fault takes no
-// pod out of traffic. A few pods failing among many answering ones are
-// still each a verdict.
+// When most of a namespace's pods that answered stop answering at once,
+// the likelier fault is between readygate and them (its node, an egress
+// policy): their failed probes are then no verdict, so an operator-side
+// fault takes no pod out of traffic. A few pods failing among many
+// answering ones are still each a verdict; pods count once however many
+// targets read them, and a pod that never answered does not count.
 func TestPollerHoldsWhenMostOfANamespaceStopsAnswering(t *testing.T) {
 	p := startPoller(t, 16, BytesInFlight)
 	c := NewClient(Rules{})
-	ok := serve(t, func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	type pod struct {
+		srv     *httptest.Server
+		targets []Target
 	}
-	dead := "http://" + ln.Addr().String() + "/"
-	_ = ln.Close() // connection refused from now on
-	want := func(ns string, i int, url string) (Result, bool) {
-		target := httpTarget(c, fmt.Sprintf("%s-%d", ns, i), ns, url, time.Second)
-		target.Pod = types.UID(fmt.Sprintf("%s-%d", ns, i))
+	// Every target is asked for at each look, as reconciles would: one not
+	// asked for in three intervals is dropped.
+	var all []Target
+	want := func(target Target) (Result, bool) {
+		for _, other := range all {
+			p.Want(other)
+		}
 		return p.Want(target)
 	}
-	// Namespace "few": one pod of six does not answer.
-	// Namespace "most": four pods of six do not answer.
-	urls := map[string][]string{"few": {dead, ok, ok, ok, ok, ok}, "most": {dead, dead, dead, dead, ok, ok}}
-	for ns, list := range urls {
-		for i, url := range list {
-			waitFor(t, func() bool { _, in := want(ns, i, url); return in })
+	newPod := func(ns string, i, targets int) *pod {
+		pd := &pod{srv: httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) }))}
+		t.Cleanup(pd.srv.Close)
+		for j := range targets {
+			target := httpTarget(c, fmt.Sprintf("%s-%d-%d", ns, i, j), ns, pd.srv.URL, time.Second)
+			target.Pod, target.Interval = types.UID(fmt.Sprintf("%s-%d", ns, i)), 50*time.Millisecond
+			all = append(all, target)
+			pd.targets = append(pd.targets, target)
+			waitFor(t, func() bool { r, ok := want(target); return ok && r.Err == nil })
+		}
+		return pd
+	}
+	stop := func(pd *pod) {
+		pd.srv.Close()
+		for _, target := range pd.targets {
+			waitFor(t, func() bool { r, _ := want(target); return r.Err != nil })
 		}
 	}
-	res, _ := want("few", 0, dead)
-	if res.Err == nil || errors.Is(res.Err, ErrNoVerdict) {
-		t.Fatalf("one pod of six refusing connections: err %v, want a verdict on the pod", res.Err)
+	verdict := func(pd *pod) error { r, _ := want(pd.targets[0]); return r.Err }
+
+	// One pod read by four targets stops answering: one pod of one.
+	alone := newPod("alone", 0, 4)
+	stop(alone)
+	if err := verdict(alone); err == nil || errors.Is(err, ErrNoVerdict) {
+		t.Fatalf("one pod read by four targets: err %v, want a verdict on the pod", err)
 	}
-	res, _ = want("most", 0, dead)
-	if !errors.Is(res.Err, ErrNoVerdict) || !strings.Contains(res.Err.Error(), "4 of 6") {
-		t.Fatalf("four pods of six refusing connections: err %v, want no verdict that says 4 of 6", res.Err)
+
+	// Two pods of six stop answering, beside four that never did.
+	var pods []*pod
+	for i := range 6 {
+		pods = append(pods, newPod("rollout", i, 1))
+	}
+	for i := range 4 {
+		never := httpTarget(c, fmt.Sprintf("never-%d", i), "rollout", "http://127.0.0.1:1/", time.Second)
+		never.Pod, never.Interval = types.UID(fmt.Sprintf("never-%d", i)), 50*time.Millisecond
+		all = append(all, never)
+		waitFor(t, func() bool { r, ok := want(never); return ok && Unanswered(r.Err) })
+	}
+	stop(pods[0])
+	stop(pods[1])
+	if err := verdict(pods[0]); err == nil || errors.Is(err, ErrNoVerdict) {
+		t.Fatalf("two pods of six, beside four never answering: err %v, want a verdict on the pod", err)
+	}
+
+	// Two more: four of the six that answered now answer no fetch.
+	stop(pods[2])
+	stop(pods[3])
+	if err := verdict(pods[0]); !errors.Is(err, ErrNoVerdict) || !strings.Contains(err.Error(), "4 of 6") {
+		t.Fatalf("four pods of six stopped answering: err %v, want no verdict that says 4 of 6", err)
 	}
 }
 
