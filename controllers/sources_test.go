@@ -89,8 +89,8 @@ var _ = Describe("the http source", func() {
 
 	It("holds the gates when most of a namespace's pods answer no fetch at once, as when readygate's own network fails", func(ctx SpecContext) {
 		ns := newNamespace(ctx)
-		var pods []*corev1.Pod
-		var srvs []*testenv.PodServer
+		pods := make([]*corev1.Pod, 0, 5)
+		srvs := make([]*testenv.PodServer, 0, 5)
 		for i := range 5 {
 			pod, srv := podWithServer(ctx, ns, fmt.Sprintf("web-%d", i))
 			srv.Answer(http.StatusOK, "text/plain", "ok")

@@ -255,7 +255,7 @@ func TestPollerHoldsWhenMostOfANamespaceStopsAnswering(t *testing.T) {
 	}
 
 	// Two pods of six stop answering, beside four that never did.
-	var pods []*pod
+	pods := make([]*pod, 0, 6)
 	for i := range 6 {
 		pods = append(pods, newPod("rollout", i, 1))
 	}
