@@ -54,7 +54,7 @@ func (o *options) connect() (*cluster, error) {
 	if err != nil {
 		return nil, failed("reading the namespace from the kubeconfig: %v", err)
 	}
-	hc, err := rest.HTTPClientFor(cfg)
+	hc, err := httpClientFor(cfg)
 	if err != nil {
 		return nil, failed("the kubeconfig's credentials: %v", err)
 	}
@@ -67,6 +67,20 @@ func (o *options) connect() (*cluster, error) {
 		return nil, failed("%v", err)
 	}
 	return &cluster{client: c, config: cfg, http: hc, namespace: ns, env: env}, nil
+}
+
+// httpClientFor is the client of every request to the cluster. A pod's
+// redirect comes back through pods/proxy as it is; followed, it would take
+// your credentials (client-go sets them on every request, whatever its
+// host) wherever the pod says. An answer is the pod's, as the operator
+// takes it, and the API server never redirects otherwise.
+func httpClientFor(cfg *rest.Config) (*http.Client, error) {
+	hc, err := rest.HTTPClientFor(cfg)
+	if err != nil {
+		return nil, err
+	}
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return hc, nil
 }
 
 // compile compiles a stored policy as the operator does.

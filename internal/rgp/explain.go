@@ -55,7 +55,11 @@ cluster cannot be reached.`,
 				return err
 			}
 			live.cluster = c
-			r, err := explainPod(cmd.Context(), c, live, name, time.Now())
+			// A tenant's endpoints may answer slowly, one policy after
+			// another: the report is bounded as a whole.
+			ctx, cancel := context.WithTimeout(cmd.Context(), explainTimeout)
+			defer cancel()
+			r, err := explainPod(ctx, c, live, name, time.Now())
 			if err != nil {
 				return err
 			}
@@ -69,6 +73,10 @@ cluster cannot be reached.`,
 	o.addOutputFlag(cmd)
 	return cmd
 }
+
+// explainTimeout bounds explain's live reads together; a source not read
+// by then is shown failed.
+const explainTimeout = 2 * time.Minute
 
 // podName accepts NAME, pod/NAME and pods/NAME.
 func podName(arg string) (string, error) {
@@ -169,8 +177,7 @@ func explainPod(ctx context.Context, c *cluster, live *liveSources, name string,
 		}
 		v := verdictFor(now, compiled[p.Name], p, policies.Items, pod, selects)
 		if v.Role != RoleCannotGate {
-			accepted := meta.IsStatusConditionTrue(p.Status.Conditions, v1alpha1.ConditionAccepted)
-			ev := evaluate(ctx, compiled[p.Name], pod, live.gather(ctx, compiled[p.Name], pod, accepted), now)
+			ev := evaluate(ctx, compiled[p.Name], pod, live.gather(ctx, compiled[p.Name], pod, acceptedAsItIs(p)), now)
 			v.Now = &ev
 			v.Plan = planText(compiled[p.Name], pod, ev.observation, now)
 		}
@@ -179,6 +186,14 @@ func explainPod(ctx context.Context, c *cluster, live *liveSources, name string,
 	markHeldFlips(r.Policies, pod, heldFlipEvents(ctx, c, pod), now)
 	r.Next = nextStep(pod, r.Policies)
 	return r, nil
+}
+
+// acceptedAsItIs reports whether the operator accepted the policy as it is
+// now: an acceptance of an earlier generation says nothing of an address
+// edited since.
+func acceptedAsItIs(p *v1alpha1.ReadinessGatePolicy) bool {
+	c := meta.FindStatusCondition(p.Status.Conditions, v1alpha1.ConditionAccepted)
+	return c != nil && c.Status == metav1.ConditionTrue && c.ObservedGeneration == p.Generation
 }
 
 // heldFlipEvents lists the pod's FlipDeferred Events; without the

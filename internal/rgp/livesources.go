@@ -81,6 +81,16 @@ func (l *liveSources) proxyGet(ctx context.Context, g *gathered, source string, 
 		return nil, false
 	}
 	from := fmt.Sprintf("pods/proxy %s:%s:%d%s", target.Scheme, pod.Name, target.Port, target.Path)
+	// As the operator (design rule 15): a finished pod's IP may be another
+	// pod's now, and a pod on the host's network is the node.
+	switch {
+	case sources.Terminal(pod):
+		g.unreadable(source, from, "the pod has finished: its IP may be another pod's now, so it is not dialled", "")
+		return nil, false
+	case pod.Spec.HostNetwork:
+		g.unreadable(source, from, "the pod uses the node's network: explain does not reach the node through the API server", "")
+		return nil, false
+	}
 	attrs := authorizationv1.ResourceAttributes{Namespace: pod.Namespace, Verb: "get", Resource: "pods", Subresource: "proxy", Name: pod.Name}
 	if !l.cluster.allowed(ctx, attrs) {
 		g.unreadable(source, from, "forbidden", permission(attrs))
@@ -131,7 +141,9 @@ func get(ctx context.Context, hc *http.Client, u string, headers map[string]stri
 		return nil, err
 	}
 	for k, v := range headers {
-		req.Header.Set(k, v)
+		if !apiServerHeader(k) {
+			req.Header.Set(k, v)
+		}
 	}
 	start := time.Now()
 	resp, err := hc.Do(req)
@@ -144,6 +156,15 @@ func get(ctx context.Context, hc *http.Client, u string, headers map[string]stri
 		return nil, err
 	}
 	return &proxied{status: resp.StatusCode, contentType: resp.Header.Get("Content-Type"), body: body, latency: time.Since(start)}, nil
+}
+
+// apiServerHeader reports a header the API server acts on itself, which a
+// policy's headers must not set on a request made with your credentials:
+// who you are (Authorization, Impersonate-*, a front proxy's X-Remote-*).
+func apiServerHeader(name string) bool {
+	name = http.CanonicalHeaderKey(name)
+	return name == "Authorization" || name == "Proxy-Authorization" || name == "Cookie" ||
+		strings.HasPrefix(name, "Impersonate-") || strings.HasPrefix(name, "X-Remote-")
 }
 
 // apiServerStatus recognises the API server's own answer, a Status object
@@ -201,8 +222,8 @@ func (l *liveSources) prometheus(ctx context.Context, g *gathered, c *policy.Com
 		g.fail(cel.VarPrometheus, spec.Address, err)
 		return
 	}
-	if attrs == nil && l.prometheusURL == "" && !accepted {
-		g.unreadable(cel.VarPrometheus, from, "the operator has not accepted the policy, and with it this address: give --prometheus-url", "")
+	if l.prometheusURL == "" && !accepted {
+		g.unreadable(cel.VarPrometheus, from, "the operator has not accepted the policy as it is, and with it this address: give --prometheus-url", "")
 		return
 	}
 	if attrs != nil && !l.cluster.allowed(ctx, *attrs) {

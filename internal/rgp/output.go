@@ -36,14 +36,21 @@ func (t *textWriter) printf(format string, args ...any) {
 	_, t.err = fmt.Fprintf(t.w, format, args...)
 }
 
-// printable escapes control characters, as %q would, and leaves the rest.
+// unprintable is a rune that would act on the terminal or the text around
+// it rather than show: controls, and the format characters (bidirectional
+// overrides that reorder a line) and line and paragraph separators.
+func unprintable(r rune) bool {
+	return unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || unicode.In(r, unicode.Zl, unicode.Zp)
+}
+
+// printable escapes unprintable runes, as %q would, and leaves the rest.
 func printable(s string) string {
-	if !strings.ContainsFunc(s, unicode.IsControl) {
+	if !strings.ContainsFunc(s, unprintable) {
 		return s
 	}
 	var b strings.Builder
 	for _, r := range s {
-		if unicode.IsControl(r) {
+		if unprintable(r) {
 			q := strconv.QuoteRune(r)
 			b.WriteString(q[1 : len(q)-1])
 			continue
