@@ -64,6 +64,9 @@ func Compile(env *cel.Env, p *v1alpha1.ReadinessGatePolicy, stored bool, prometh
 		c.MaxUnavailable = *p.Spec.MaxUnavailable
 	}
 	sel, err := metav1.LabelSelectorAsSelector(&p.Spec.Selector)
+	if err == nil && !stored {
+		err = selectorWithinCaps(&p.Spec.Selector)
+	}
 	if err != nil {
 		c.Err = &InvalidError{Reason: v1alpha1.ReasonInvalidSelector, Err: prefixed("spec.selector", err)}
 		return c
@@ -80,6 +83,32 @@ func Compile(env *cel.Env, p *v1alpha1.ReadinessGatePolicy, stored bool, prometh
 	}
 	c.Program = prog
 	return c
+}
+
+// Caps of a selector, checked when a policy is admitted (a stored policy
+// keeps working across an upgrade): the operator keeps every policy in
+// memory, and each pod creation in the namespace matches its policies'
+// selectors. The API server takes a selector of 60,000 values, 1.4 MB; a
+// namespace's hundred such policies would take the operator past its
+// memory limit and the pod webhook past its timeout.
+const (
+	MaxSelectorRequirements = 32
+	MaxSelectorValues       = 256
+)
+
+// selectorWithinCaps says which cap a selector passes, if any.
+func selectorWithinCaps(s *metav1.LabelSelector) error {
+	if n := len(s.MatchLabels) + len(s.MatchExpressions); n > MaxSelectorRequirements {
+		return fmt.Errorf("%d requirements in matchLabels and matchExpressions together, at most %d", n, MaxSelectorRequirements)
+	}
+	values := 0
+	for _, e := range s.MatchExpressions {
+		values += len(e.Values)
+	}
+	if values > MaxSelectorValues {
+		return fmt.Errorf("%d values in matchExpressions together, at most %d", values, MaxSelectorValues)
+	}
+	return nil
 }
 
 // settingsOf applies the CRD's defaults to the knobs of one decision.

@@ -59,3 +59,40 @@ func TestValidatePrometheusAddress(t *testing.T) {
 		}
 	}
 }
+
+// A selector over its caps is refused when a policy is admitted, saying
+// which cap; one stored before the caps keeps compiling.
+func TestSelectorCaps(t *testing.T) {
+	env, err := cel.NewEnv(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	values := make([]string, MaxSelectorValues+1)
+	for i := range values {
+		values[i] = strings.Repeat("v", i%60+1)
+	}
+	requirements := map[string]string{}
+	for i := range MaxSelectorRequirements + 1 {
+		requirements[strings.Repeat("k", i+1)] = "v"
+	}
+	for _, tc := range []struct {
+		name     string
+		selector metav1.LabelSelector
+		want     string
+	}{
+		{"many values", metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "app", Operator: metav1.LabelSelectorOpNotIn, Values: values}}},
+			"spec.selector: 257 values in matchExpressions together, at most 256"},
+		{"many requirements", metav1.LabelSelector{MatchLabels: requirements},
+			"spec.selector: 33 requirements in matchLabels and matchExpressions together, at most 32"},
+	} {
+		p := &v1alpha1.ReadinessGatePolicy{ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "ns"},
+			Spec: v1alpha1.ReadinessGatePolicySpec{Selector: tc.selector, ConditionType: "readygate.io/x", Expression: "true"}}
+		var invalid *InvalidError
+		if err := Compile(env, p, false, nil).Err; !errors.As(err, &invalid) || invalid.Reason != v1alpha1.ReasonInvalidSelector || err.Error() != tc.want {
+			t.Errorf("%s: admitted: %v, want %q", tc.name, err, tc.want)
+		}
+		if err := Compile(env, p, true, nil).Err; err != nil {
+			t.Errorf("%s: stored: %v, want it to compile", tc.name, err)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -139,7 +140,8 @@ func fieldErrors(c *policy.Compiled, p *v1alpha1.ReadinessGatePolicy) field.Erro
 		if errs := metav1validation.ValidateLabelSelector(&p.Spec.Selector, metav1validation.LabelSelectorValidationOptions{}, path); len(errs) > 0 {
 			return errs
 		}
-		return field.ErrorList{field.Invalid(path, p.Spec.Selector, invalid.Err.Error())}
+		// Not the selector itself as the value: it may be megabytes.
+		return field.ErrorList{field.Forbidden(path, strings.TrimPrefix(invalid.Err.Error(), "spec.selector: "))}
 	case invalid.Reason == v1alpha1.ReasonInvalidSource:
 		var errs field.ErrorList
 		for i, q := range p.Spec.Sources.Prometheus.Queries {

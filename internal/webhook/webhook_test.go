@@ -249,6 +249,19 @@ var _ = Describe("the policy validator", func() {
 		Expect(k8s.Create(ctx, p)).To(MatchError(ContainSubstring(`spec.selector.matchExpressions[0].operator: Invalid value: "Near": not a valid selector operator`)))
 	})
 
+	It("rejects a selector over its caps, in a message that does not repeat it", func(ctx SpecContext) {
+		ns := namespace(ctx, false)
+		p := newPolicy(ns, "hugesel", "true")
+		values := make([]string, 60000)
+		for i := range values {
+			values[i] = fmt.Sprintf("v%d", i)
+		}
+		p.Spec.Selector = metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "app", Operator: metav1.LabelSelectorOpNotIn, Values: values}}}
+		err := k8s.Create(ctx, p)
+		Expect(err).To(MatchError(ContainSubstring(`spec.selector: Forbidden: 60000 values in matchExpressions together, at most 256`)))
+		Expect(len(err.Error())).To(BeNumerically("<", 1024))
+	})
+
 	It("warns about a conflicting policy and about selected pods that lack the gate", func(ctx SpecContext) {
 		ns := namespace(ctx, false)
 		createPod(ctx, ns, "gated", web, nil, gateType)
