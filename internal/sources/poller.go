@@ -299,10 +299,20 @@ func Reserve(ctx context.Context) error {
 	return nil
 }
 
+// Release gives back the bytes Reserve took for the fetch ctx runs, if
+// any: a fetch of several answers (a Prometheus round's queries) holds no
+// bytes between them, so a query that hangs holds none.
+func Release(ctx context.Context) {
+	if r, _ := ctx.Value(reservationKey{}).(*reservation); r != nil {
+		r.release()
+	}
+}
+
 func (r *reservation) release() {
 	if r.taken {
 		r.budget.Release(r.weight)
 		r.lane.Release(r.weight)
+		r.taken = false
 	}
 }
 

@@ -158,6 +158,7 @@ func PromResultOf(queries map[string]string, answer func(name, query string) (in
 // reads at most MaxPrometheusBytes of the answer, whatever its status: an
 // error answer is JSON that says what was wrong.
 func queryOnce(ctx context.Context, hc *http.Client, endpoint string, header http.Header, query string) (int, []byte, error) {
+	Release(ctx) // the previous query's answer is decoded
 	form := url.Values{"query": {query}, "time": {strconv.FormatInt(time.Now().Unix(), 10)}}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
 	if err != nil {

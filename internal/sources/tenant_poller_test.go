@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -336,4 +337,69 @@ func TestEndpointsThatNeverAnswerHoldNoBytes(t *testing.T) {
 	}
 	sameNamespace := httpTarget(c, "probe-beside-the-rounds", "tenant-0", pod, time.Second)
 	waitWithin(t, 2*time.Second, func() bool { r, ok := p.Want(sameNamespace); return ok && r.Err == nil })
+}
+
+// A fetch reserves its bytes once its answer's headers are in, before it
+// reads the body: with room for one fetch in the namespace, a second one
+// whose answer is all there waits for the first one's body to end.
+func TestFetchesReserveTheirBytesOnceAnswered(t *testing.T) {
+	p := startPoller(t, 16, 4*(MaxBodyBytes+HeaderBytes)) // a namespace's share: one fetch
+	c := NewClient(Rules{})
+	headersSent, finish := make(chan struct{}), make(chan struct{})
+	slow := serve(t, func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusOK)
+		w.(http.Flusher).Flush()
+		close(headersSent)
+		<-finish
+		_, _ = w.Write([]byte("slow"))
+	})
+	release := sync.OnceFunc(func() { close(finish) })
+	t.Cleanup(release) // before the server closes, which waits for its handler
+	quick := serve(t, func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("quick")) })
+	first := httpTarget(c, "slow", "tenant", slow, 10*time.Second)
+	p.Want(first)
+	<-headersSent
+	second := httpTarget(c, "quick", "tenant", quick, 10*time.Second)
+	p.Want(second)
+	deadline := time.Now().Add(300 * time.Millisecond)
+	for time.Now().Before(deadline) {
+		if _, ok := p.Want(second); ok {
+			t.Fatal("the second fetch read its answer while the first held the namespace's bytes")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	release()
+	waitFor(t, func() bool { r, ok := p.Want(second); return ok && r.Err == nil })
+}
+
+// A Prometheus round holds no bytes between its queries: rounds whose
+// second query hangs, in as many namespaces as fill the budget, leave
+// another namespace's probes their room.
+func TestARoundHoldsNoBytesBetweenItsQueries(t *testing.T) {
+	p := startPoller(t, 64, 4*(MaxBodyBytes+HeaderBytes)) // the budget: four namespaces' shares
+	hang := make(chan struct{})
+	var hanging atomic.Int32
+	prom := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.FormValue("query") == "hangs" {
+			hanging.Add(1)
+			select {
+			case <-hang:
+			case <-r.Context().Done():
+			}
+			return
+		}
+		_, _ = w.Write([]byte(`{"status":"success","data":{"resultType":"vector","result":[]}}`))
+	})
+	t.Cleanup(func() { close(hang) }) // before the server closes, which waits for its handlers
+	c := allowing(t, prom)
+	for ns := range 4 {
+		p.Want(Target{Key: fmt.Sprintf("round-%d", ns), Source: "prometheus", Namespace: fmt.Sprintf("tenant-%d", ns), Shared: "prometheus",
+			MaxBytes: MaxPrometheusBytes, Interval: time.Minute, Fetch: func(ctx context.Context) (any, error) {
+				return c.QueryPrometheus(ctx, PromServer{Address: prom, Timeout: time.Minute}, map[string]string{"a": "answers", "b": "hangs"})
+			}})
+	}
+	pod := serve(t, func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
+	probe := httpTarget(NewClient(Rules{}), "probe", "victim", pod, 500*time.Millisecond)
+	waitFor(t, func() bool { return hanging.Load() == 4 }) // every round's first query is answered, its second hangs
+	waitWithin(t, 2*time.Second, func() bool { r, ok := p.Want(probe); return ok && r.Err == nil })
 }
