@@ -38,6 +38,18 @@ func podWithServer(ctx context.Context, ns, name string, gates ...string) (*core
 	return pods[0], srv
 }
 
+// podsAnsweringOK makes n pods named prefix-0… whose servers answer 200.
+func podsAnsweringOK(ctx context.Context, ns, prefix string, n int) ([]*corev1.Pod, []*testenv.PodServer) {
+	pods := make([]*corev1.Pod, 0, n)
+	servers := make([]*testenv.PodServer, 0, n)
+	for i := range n {
+		pod, srv := podWithServer(ctx, ns, fmt.Sprintf("%s-%d", prefix, i))
+		srv.Answer(http.StatusOK, "text/plain", "ok")
+		pods, servers = append(pods, pod), append(servers, srv)
+	}
+	return pods, servers
+}
+
 func reasonAndMessage(ctx context.Context, pod *corev1.Pod) func() (string, error) {
 	return func() (string, error) {
 		c, err := gateOf(ctx, pod)()
@@ -89,13 +101,7 @@ var _ = Describe("the http source", func() {
 
 	It("holds the gates when most of a namespace's pods answer no fetch at once, as when readygate's own network fails", func(ctx SpecContext) {
 		ns := newNamespace(ctx)
-		pods := make([]*corev1.Pod, 0, 5)
-		srvs := make([]*testenv.PodServer, 0, 5)
-		for i := range 5 {
-			pod, srv := podWithServer(ctx, ns, fmt.Sprintf("web-%d", i))
-			srv.Answer(http.StatusOK, "text/plain", "ok")
-			pods, srvs = append(pods, pod), append(srvs, srv)
-		}
+		pods, srvs := podsAnsweringOK(ctx, ns, "web", 5)
 		p := newPolicy(ns, "net", `http.statusCode == 200`, func(p *v1alpha1.ReadinessGatePolicy) {
 			p.Spec.Sources = httpSource(intstr.FromString("http"), "/")
 			p.Spec.Interval = &metav1.Duration{Duration: time.Second}

@@ -262,13 +262,7 @@ var _ = Describe("tenant safety", func() {
 		held := time.Now()
 
 		victim := newNamespace(ctx)
-		pods := make([]*corev1.Pod, 0, 3)
-		servers := make([]*testenv.PodServer, 0, 3)
-		for i := range 3 {
-			pod, srv := podWithServer(ctx, victim, fmt.Sprintf("victim%d", i))
-			srv.Answer(http.StatusOK, "text/plain", "ok")
-			pods, servers = append(pods, pod), append(servers, srv)
-		}
+		pods, servers := podsAnsweringOK(ctx, victim, "victim", 3)
 		Expect(k8s.Create(ctx, newPolicy(victim, "http", `http.statusCode == 200`, func(p *v1alpha1.ReadinessGatePolicy) {
 			p.Spec.Sources = httpSource(intstr.FromString("http"), "/ready")
 		}))).To(Succeed())
