@@ -64,9 +64,6 @@ func Compile(env *cel.Env, p *v1alpha1.ReadinessGatePolicy, stored bool, prometh
 		c.MaxUnavailable = *p.Spec.MaxUnavailable
 	}
 	sel, err := metav1.LabelSelectorAsSelector(&p.Spec.Selector)
-	if err == nil && !stored {
-		err = selectorWithinCaps(&p.Spec.Selector)
-	}
 	if err != nil {
 		c.Err = &InvalidError{Reason: v1alpha1.ReasonInvalidSelector, Err: prefixed("spec.selector", err)}
 		return c
@@ -85,19 +82,19 @@ func Compile(env *cel.Env, p *v1alpha1.ReadinessGatePolicy, stored bool, prometh
 	return c
 }
 
-// Caps of a selector, checked when a policy is admitted (a stored policy
-// keeps working across an upgrade): the operator keeps every policy in
-// memory, and each pod creation in the namespace matches its policies'
-// selectors. The API server takes a selector of 60,000 values, 1.4 MB; a
-// namespace's hundred such policies would take the operator past its
-// memory limit and the pod webhook past its timeout.
+// Caps of a selector, checked when a policy's selector is admitted, new or
+// changed (a stored one keeps working across an upgrade): the operator
+// keeps every policy in memory, and each pod creation in the namespace
+// matches its policies' selectors. The API server takes a selector of
+// 60,000 values, 1.4 MB; a namespace's hundred such policies would take
+// the operator past its memory limit and the pod webhook past its timeout.
 const (
 	MaxSelectorRequirements = 32
 	MaxSelectorValues       = 256
 )
 
-// selectorWithinCaps says which cap a selector passes, if any.
-func selectorWithinCaps(s *metav1.LabelSelector) error {
+// SelectorWithinCaps says which cap a selector passes, if any.
+func SelectorWithinCaps(s *metav1.LabelSelector) error {
 	if n := len(s.MatchLabels) + len(s.MatchExpressions); n > MaxSelectorRequirements {
 		return fmt.Errorf("%d requirements in matchLabels and matchExpressions together, at most %d", n, MaxSelectorRequirements)
 	}

@@ -585,10 +585,13 @@ func (p *Poller) store(pt *polled, r Result) []func() {
 	}
 	prev := pt.result
 	need := retainedBytes(r.Value)
+	// Answered is the fetch's own result, before a result too large to
+	// keep is refused for room.
+	answered := r.Err == nil || !Unanswered(r.Err) && !errors.Is(r.Err, ErrNoVerdict)
 	r = p.retained.replace(pt.Namespace, prev, r)
 	p.tally(pt, -1)
 	pt.result = &r
-	pt.answeredOnce = pt.answeredOnce || (r.Err == nil || !Unanswered(r.Err)) && !errors.Is(r.Err, ErrNoVerdict)
+	pt.answeredOnce = pt.answeredOnce || answered
 	p.tally(pt, 1)
 	var changed []func()
 	if errors.Is(r.Err, ErrOverloaded) {

@@ -102,6 +102,13 @@ func (v *PolicyValidator) ValidateDelete(context.Context, *v1alpha1.ReadinessGat
 func (v *PolicyValidator) validate(ctx context.Context, old, p *v1alpha1.ReadinessGatePolicy) (admission.Warnings, error) {
 	stored := old != nil && sameExpressions(old, p)
 	errs := fieldErrors(policy.Compile(v.Env, p, stored, nil), p)
+	// A new or changed selector only: one stored before the caps stays
+	// updatable.
+	if old == nil || !equality.Semantic.DeepEqual(old.Spec.Selector, p.Spec.Selector) {
+		if err := policy.SelectorWithinCaps(&p.Spec.Selector); err != nil {
+			errs = append(errs, field.Forbidden(field.NewPath("spec", "selector"), err.Error()))
+		}
+	}
 	// On create only: conditionType is immutable, and a policy stored before
 	// its type was reserved stays updatable and deletable.
 	if err := v.Reserved.Check(p.Spec.ConditionType); old == nil && err != nil {

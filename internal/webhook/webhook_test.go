@@ -260,6 +260,13 @@ var _ = Describe("the policy validator", func() {
 		err := k8s.Create(ctx, p)
 		Expect(err).To(MatchError(ContainSubstring(`spec.selector: Forbidden: 60000 values in matchExpressions together, at most 256`)))
 		Expect(len(err.Error())).To(BeNumerically("<", 1024))
+
+		By("an update that grows a small selector past the caps, the expression unchanged")
+		small := newPolicy(ns, "smallsel", "true")
+		Expect(k8s.Create(ctx, small)).To(Succeed())
+		grown := small.DeepCopy()
+		grown.Spec.Selector.MatchExpressions = p.Spec.Selector.MatchExpressions
+		Expect(k8s.Patch(ctx, grown, client.MergeFrom(small))).To(MatchError(ContainSubstring(`spec.selector: Forbidden: 60000 values in matchExpressions together, at most 256`)))
 	})
 
 	It("warns about a conflicting policy and about selected pods that lack the gate", func(ctx SpecContext) {
