@@ -197,8 +197,12 @@ func acceptedAsItIs(p *v1alpha1.ReadinessGatePolicy) bool {
 }
 
 // heldFlipEvents lists the pod's FlipDeferred Events; without the
-// permission to list Events, explain goes on without them.
+// permission to list Events, explain goes on without them. The list has
+// time of its own: slow sources that spent explain's must not hide a held
+// flip.
 func heldFlipEvents(ctx context.Context, c *cluster, pod *corev1.Pod) []corev1.Event {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
 	events := &corev1.EventList{}
 	if err := c.client.List(ctx, events, client.InNamespace(pod.Namespace),
 		client.MatchingFields{"involvedObject.kind": "Pod", "involvedObject.name": pod.Name}); err != nil {
