@@ -43,8 +43,8 @@ type Client struct {
 
 // MaxHeaderBytes caps a response's headers, which nothing reads: Go's
 // default, 10 MiB, would let a pod's answer hold ten times its body's cap.
-// A fetch reserves HeaderBytes for them, as parsed headers take a few
-// times their size.
+// A fetch that reads its body holds HeaderBytes for them meanwhile, as
+// parsed headers take a few times their size.
 const (
 	MaxHeaderBytes = 32 << 10
 	HeaderBytes    = 4 * MaxHeaderBytes

@@ -288,11 +288,13 @@ func Reserve(ctx context.Context) error {
 	if r == nil || r.taken {
 		return nil
 	}
-	if err := r.lane.Acquire(ctx, r.weight); err != nil {
-		return noVerdict{fmt.Errorf("waiting for room in readygate's bytes in flight: %w", err)}
+	err := r.lane.Acquire(ctx, r.weight)
+	if err == nil {
+		if err = r.budget.Acquire(ctx, r.weight); err != nil {
+			r.lane.Release(r.weight)
+		}
 	}
-	if err := r.budget.Acquire(ctx, r.weight); err != nil {
-		r.lane.Release(r.weight)
+	if err != nil {
 		return noVerdict{fmt.Errorf("waiting for room in readygate's bytes in flight: %w", err)}
 	}
 	r.taken = true

@@ -189,17 +189,29 @@ func TestPollerReplacesAnOwnersTargetAtOnce(t *testing.T) {
 	}
 }
 
-// A Prometheus round that hangs (a server that does not answer) holds its
-// reservation until its timeout: the namespace's pods' own probes do not
-// queue behind it.
+// A Prometheus round whose answer has begun but never ends holds its bytes
+// until its timeout, from the namespace's share for shared servers: the
+// namespace's pods' own probes do not queue behind it.
 func TestPollerKeepsPodProbesOutOfASharedServersWay(t *testing.T) {
 	p := startPoller(t, 16, BytesInFlight)
 	c := NewClient(Rules{})
-	pit := newTarpit(t)
-	round := httpTarget(c, "prometheus", "tenant", pit.URL, time.Minute)
+	// The round's answer has begun, so it holds its bytes: its body never
+	// ends.
+	answering, hang := make(chan struct{}), make(chan struct{})
+	slow := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusOK)
+		w.(http.Flusher).Flush()
+		close(answering)
+		select {
+		case <-hang:
+		case <-r.Context().Done():
+		}
+	})
+	t.Cleanup(func() { close(hang) }) // before the server closes, which waits for its handler
+	round := httpTarget(c, "prometheus", "tenant", slow, time.Minute)
 	round.Shared, round.MaxBytes = "prometheus.monitoring:9090", MaxPrometheusBytes
 	p.Want(round)
-	waitFor(t, func() bool { return pit.holding.Load() == 1 })
+	<-answering
 
 	pod := serve(t, func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
 	probe := httpTarget(c, "probe", "tenant", pod, time.Second)
