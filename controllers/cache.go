@@ -7,6 +7,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -22,13 +23,15 @@ var podKind = corev1.SchemeGroupVersion.WithKind("Pod")
 var podTypeMeta = metav1.TypeMeta{APIVersion: podKind.GroupVersion().String(), Kind: podKind.Kind}
 
 // CacheOptions keep in the pod cache only what the operator's decisions
-// read, each gated pod's whole spec and status encoded beside it, and strip
+// read, each gated pod's whole spec and status encoded beside it, with the
+// strings and label sets that pods repeat shared between them, and strip
 // managed fields from every cached object: nothing reads them.
 func CacheOptions() cache.Options {
+	shared := podcache.NewInterner()
 	return cache.Options{
 		DefaultTransform: cache.TransformStripManagedFields(),
 		ByObject: map[client.Object]cache.ByObject{
-			&corev1.Pod{}:                {Transform: trimPod},
+			&corev1.Pod{}:                {Transform: func(obj any) (any, error) { return trimPod(shared, obj) }},
 			&discoveryv1.EndpointSlice{}: {Transform: trimSlice},
 		},
 	}
@@ -45,27 +48,31 @@ func CacheOptions() cache.Options {
 // Anything but a Pod passes as it is: a deletion tombstone, or an entry
 // this function made already (a watch list's items are transformed twice),
 // which must not be taken for a whole pod.
-func trimPod(obj any) (any, error) {
+func trimPod(shared *podcache.Interner, obj any) (any, error) {
 	pod, ok := obj.(*corev1.Pod)
 	if !ok {
 		return obj, nil
 	}
 	if len(pod.Spec.ReadinessGates) == 0 {
-		return &podcache.Ungated{PartialObjectMetadata: podMetadata(pod), Phase: pod.Status.Phase}, nil
+		return &podcache.Ungated{PartialObjectMetadata: podMetadata(shared, pod), Phase: sharedPhase(shared, pod.Status.Phase)}, nil
 	}
-	return gatedPod(pod)
+	return gatedPod(shared, pod)
 }
 
 // podMetadata is what selection and Events read of a pod's metadata.
-func podMetadata(pod *corev1.Pod) metav1.PartialObjectMetadata {
+func podMetadata(shared *podcache.Interner, pod *corev1.Pod) metav1.PartialObjectMetadata {
 	return metav1.PartialObjectMetadata{
 		TypeMeta: podTypeMeta,
 		ObjectMeta: metav1.ObjectMeta{
-			Name: pod.Name, Namespace: pod.Namespace, UID: pod.UID, ResourceVersion: pod.ResourceVersion,
+			Name: pod.Name, Namespace: shared.String(pod.Namespace), UID: pod.UID, ResourceVersion: pod.ResourceVersion,
 			Generation: pod.Generation, CreationTimestamp: pod.CreationTimestamp,
-			DeletionTimestamp: pod.DeletionTimestamp, Labels: pod.Labels,
+			DeletionTimestamp: pod.DeletionTimestamp, Labels: shared.Set(pod.Labels),
 		},
 	}
+}
+
+func sharedPhase(shared *podcache.Interner, phase corev1.PodPhase) corev1.PodPhase {
+	return corev1.PodPhase(shared.String(string(phase)))
 }
 
 // gatedPod is what the cache keeps of a gated pod: its metadata without
@@ -74,7 +81,7 @@ func podMetadata(pod *corev1.Pod) metav1.PartialObjectMetadata {
 // conditions; ContainersReady, from which failOpenAfter counts; the phase,
 // IP, host networking and named ports that the http and metrics sources
 // dial; and its whole spec and status, encoded.
-func gatedPod(pod *corev1.Pod) (*podcache.Gated, error) {
+func gatedPod(shared *podcache.Interner, pod *corev1.Pod) (*podcache.Gated, error) {
 	body, err := (&corev1.Pod{Spec: pod.Spec, Status: pod.Status}).Marshal()
 	if err != nil {
 		return nil, fmt.Errorf("encoding pod %s/%s for the cache: %w", pod.Namespace, pod.Name, err)
@@ -82,11 +89,18 @@ func gatedPod(pod *corev1.Pod) (*podcache.Gated, error) {
 	meta := pod.ObjectMeta
 	meta.ManagedFields = nil
 	delete(meta.Annotations, corev1.LastAppliedConfigAnnotation)
+	meta.Namespace, meta.GenerateName = shared.String(meta.Namespace), shared.String(meta.GenerateName)
+	meta.Labels, meta.Annotations = shared.Set(meta.Labels), shared.Set(meta.Annotations)
+	for i := range meta.OwnerReferences {
+		o := &meta.OwnerReferences[i]
+		o.APIVersion, o.Kind, o.Name = shared.String(o.APIVersion), shared.String(o.Kind), shared.String(o.Name)
+		o.UID = types.UID(shared.String(string(o.UID)))
+	}
 	return &podcache.Gated{
 		PartialObjectMetadata: metav1.PartialObjectMetadata{TypeMeta: podTypeMeta, ObjectMeta: meta},
 		Gates:                 pod.Spec.ReadinessGates,
-		Conditions:            decisionConditions(pod),
-		Phase:                 pod.Status.Phase, PodIP: pod.Status.PodIP, HostNetwork: pod.Spec.HostNetwork,
+		Conditions:            decisionConditions(shared, pod),
+		Phase:                 sharedPhase(shared, pod.Status.Phase), PodIP: pod.Status.PodIP, HostNetwork: pod.Spec.HostNetwork,
 		NamedPorts: namedPorts(pod),
 		Body:       body,
 	}, nil
@@ -116,14 +130,20 @@ func namedPorts(pod *corev1.Pod) []corev1.ContainerPort {
 
 // decisionConditions are the pod's conditions the planner reads: its gates'
 // and ContainersReady, in a slice of their own size.
-func decisionConditions(pod *corev1.Pod) []corev1.PodCondition {
+func decisionConditions(shared *podcache.Interner, pod *corev1.Pod) []corev1.PodCondition {
 	read := func(c corev1.PodCondition) bool {
 		return c.Type == corev1.ContainersReady || slices.ContainsFunc(pod.Spec.ReadinessGates, func(g corev1.PodReadinessGate) bool {
 			return g.ConditionType == c.Type
 		})
 	}
 	// The pod came from the watch's decoder and is the transform's to reuse.
-	return slices.Clone(slices.DeleteFunc(pod.Status.Conditions, func(c corev1.PodCondition) bool { return !read(c) }))
+	kept := slices.Clone(slices.DeleteFunc(pod.Status.Conditions, func(c corev1.PodCondition) bool { return !read(c) }))
+	for i := range kept {
+		c := &kept[i]
+		c.Type, c.Status = corev1.PodConditionType(shared.String(string(c.Type))), corev1.ConditionStatus(shared.String(string(c.Status)))
+		c.Reason, c.Message = shared.String(c.Reason), shared.String(c.Message)
+	}
+	return kept
 }
 
 // trimSlice keeps of an EndpointSlice what the endpoints source and the

@@ -40,11 +40,12 @@ func BenchmarkCachedPod(b *testing.B) {
 			b.Run(fmt.Sprintf("%s/%s", file, c.name), func(b *testing.B) {
 				keep := func(p any) (any, error) { return p, nil }
 				if c.trim {
-					keep = trimPod
+					shared := podcache.NewInterner()
+					keep = func(p any) (any, error) { return trimPod(shared, p) }
 				}
 				perPod := retainedPerPod(b, kept, c.pod, keep)
 				for b.Loop() {
-					if _, err := keep(decoded(b, c.pod)); err != nil {
+					if _, err := keep(decodedPod(b, c.pod)); err != nil {
 						b.Fatal(err)
 					}
 				}
@@ -52,7 +53,7 @@ func BenchmarkCachedPod(b *testing.B) {
 			})
 		}
 		b.Run(file+"/restore", func(b *testing.B) {
-			entry, err := trimPod(decoded(b, pod))
+			entry, err := trimPod(podcache.NewInterner(), decodedPod(b, pod))
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -72,7 +73,7 @@ func retainedPerPod(b *testing.B, n int, pod *corev1.Pod, keep func(any) (any, e
 	runtime.GC()
 	runtime.ReadMemStats(&before)
 	for i := range held {
-		p := decoded(b, pod)
+		p := decodedPod(b, pod)
 		p.UID = types.UID(fmt.Sprintf("uid-%d", i))
 		var err error
 		if held[i], err = keep(p); err != nil {
@@ -83,17 +84,4 @@ func retainedPerPod(b *testing.B, n int, pod *corev1.Pod, keep func(any) (any, e
 	runtime.ReadMemStats(&after)
 	runtime.KeepAlive(held)
 	return float64(after.HeapAlloc-before.HeapAlloc) / float64(n)
-}
-
-// decoded is a copy of pod as a watch decodes it, every string its own.
-func decoded(b *testing.B, pod *corev1.Pod) *corev1.Pod {
-	data, err := pod.Marshal()
-	if err != nil {
-		b.Fatal(err)
-	}
-	p := &corev1.Pod{}
-	if err := p.Unmarshal(data); err != nil {
-		b.Fatal(err)
-	}
-	return p
 }

@@ -1,8 +1,10 @@
 package controllers
 
 import (
+	"reflect"
 	"slices"
 	"testing"
+	"unsafe"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -57,11 +59,64 @@ func fullPod(gates ...corev1.PodConditionType) *corev1.Pod {
 // cached is the entry the cache keeps of pod.
 func cached(t *testing.T, pod *corev1.Pod) metav1.Object {
 	t.Helper()
-	got, err := trimPod(pod)
+	got, err := trimPod(podcache.NewInterner(), pod)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return got.(metav1.Object)
+}
+
+// TestTrimSharesWhatPodsRepeat: a ReplicaSet's pods, decoded each into
+// strings and maps of its own, share one copy of their labels, annotations,
+// namespace, owner and condition reasons in the cache.
+func TestTrimSharesWhatPodsRepeat(t *testing.T) {
+	shared := podcache.NewInterner()
+	entry := func(name string, gates ...corev1.PodConditionType) metav1.Object {
+		pod := fullPod(gates...)
+		pod.Name = name
+		pod.OwnerReferences = []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: "web-5d4f", UID: "rs1"}}
+		pod.Status.Conditions[1].Reason = "ContainersNotReady"
+		got, err := trimPod(shared, decodedPod(t, pod))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got.(metav1.Object)
+	}
+	for _, gates := range [][]corev1.PodConditionType{nil, {"readygate.io/warm"}} {
+		a, b := entry("web-0", gates...), entry("web-1", gates...)
+		if reflect.ValueOf(a.GetLabels()).UnsafePointer() != reflect.ValueOf(b.GetLabels()).UnsafePointer() {
+			t.Errorf("gates %v: two pods of one template hold two label maps", gates)
+		}
+		if unsafe.StringData(a.GetNamespace()) != unsafe.StringData(b.GetNamespace()) {
+			t.Errorf("gates %v: two pods of one namespace hold two copies of its name", gates)
+		}
+		if a.GetName() != "web-0" || b.GetName() != "web-1" || b.GetLabels()["app"] != "web" {
+			t.Errorf("gates %v: entries lost what is their own: %s %s %v", gates, a.GetName(), b.GetName(), b.GetLabels())
+		}
+	}
+	a, b := entry("web-0", "readygate.io/warm").(*podcache.Gated), entry("web-1", "readygate.io/warm").(*podcache.Gated)
+	if reflect.ValueOf(a.Annotations).UnsafePointer() != reflect.ValueOf(b.Annotations).UnsafePointer() ||
+		unsafe.StringData(a.OwnerReferences[0].Name) != unsafe.StringData(b.OwnerReferences[0].Name) ||
+		unsafe.StringData(a.Conditions[0].Reason) != unsafe.StringData(b.Conditions[0].Reason) {
+		t.Error("two gated pods of one template hold their own annotations, owner or condition reasons")
+	}
+	if a.Conditions[0].Reason != "ContainersNotReady" || a.OwnerReferences[0].Name != "web-5d4f" {
+		t.Errorf("shared values changed: %+v %+v", a.Conditions[0], a.OwnerReferences[0])
+	}
+}
+
+// decodedPod is a copy of pod as a watch decodes it, every string its own.
+func decodedPod(t testing.TB, pod *corev1.Pod) *corev1.Pod {
+	t.Helper()
+	data, err := pod.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &corev1.Pod{}
+	if err := p.Unmarshal(data); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 func TestTrimUngatedPod(t *testing.T) {
@@ -146,7 +201,7 @@ func TestTrimGatedPod(t *testing.T) {
 // pod's whole body.
 func TestTrimTwiceKeepsTheWholeBody(t *testing.T) {
 	once := cached(t, fullPod("readygate.io/warm"))
-	twice, err := trimPod(once)
+	twice, err := trimPod(podcache.NewInterner(), once)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,7 +219,7 @@ func TestTrimTwiceKeepsTheWholeBody(t *testing.T) {
 
 func TestTrimTombstone(t *testing.T) {
 	tombstone := toolscache.DeletedFinalStateUnknown{Key: "shop/web-0"}
-	if got, err := trimPod(tombstone); err != nil || got != tombstone {
+	if got, err := trimPod(podcache.NewInterner(), tombstone); err != nil || got != tombstone {
 		t.Fatalf("a tombstone came back as %v, %v", got, err)
 	}
 }
