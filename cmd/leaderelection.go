@@ -6,10 +6,9 @@ import (
 	"time"
 
 	ctrl "sigs.k8s.io/controller-runtime"
-)
 
-// leaderElectionID names the Lease the replicas compete for.
-const leaderElectionID = "readygate.readygate.io"
+	"github.com/readygate/readygate/controllers"
+)
 
 // lease are the leader-election timings. A standby takes over at most
 // duration (plus one retry) after the leader last renewed; a leader that
@@ -49,7 +48,7 @@ func (l lease) validate() error {
 // rather than after the lease duration: safe because the process exits as
 // soon as the manager returns.
 func (l lease) apply(o *ctrl.Options) {
-	o.LeaderElectionID = leaderElectionID
+	o.LeaderElectionID = controllers.LeaderElectionID
 	o.LeaseDuration, o.RenewDeadline, o.RetryPeriod = &l.duration, &l.renewDeadline, &l.retryPeriod
 	o.LeaderElectionReleaseOnCancel = true
 }

@@ -25,6 +25,10 @@ import (
 	"github.com/readygate/readygate/internal/sources"
 )
 
+// LeaderElectionID names the Lease the operator's replicas compete for: a
+// readygate leader holds it.
+const LeaderElectionID = "readygate.readygate.io"
+
 // Options tune the reconcilers.
 type Options struct {
 	// MaxConcurrentReconciles is the number of pods evaluated at once.

@@ -17,6 +17,7 @@ import (
 
 	"go.uber.org/zap/zapcore"
 	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
@@ -51,6 +52,19 @@ func run(ctx context.Context, manager, crds, kubeconfigOut string, managerArgs [
 	// Arguments given to make run come later and win.
 	managerArgs = append([]string{"--metrics-bind-address=" + metrics, "--health-probe-bind-address=" + probes}, managerArgs...)
 	if cfg, name, ok := reachableCluster(); ok {
+		c, err := kubernetes.NewForConfig(cfg)
+		if err != nil {
+			return err
+		}
+		running, err := runningOperator(ctx, c, time.Now())
+		if err != nil {
+			return err
+		}
+		if running != "" {
+			return fmt.Errorf("readygate already runs in the cluster of your kubeconfig (%s): %s. "+
+				"A second operator would write the same gates, and from outside the pod network would take pods out of traffic; "+
+				"point your kubeconfig at another cluster, or run `KUBECONFIG=/dev/null make run` for a local control plane", name, running)
+		}
 		fmt.Printf("Using the cluster of your kubeconfig (%s). The operator's metrics are on http://%s/metrics.\n", name, metrics)
 		if _, err := envtest.InstallCRDs(cfg, envtest.CRDInstallOptions{Paths: []string{crds}, ErrorIfPathMissing: true}); err != nil {
 			return fmt.Errorf("installing the CRDs: %w", err)
