@@ -204,7 +204,7 @@ func (r *report) write(path string) error {
 	w("- **Memory**: VmRSS of the operator process and its go_memstats_heap_inuse_bytes after the scenario, and VmHWM, its peak RSS")
 	w("  over the whole scenario. Anonymous RSS (RssAnon) leaves out the binary's file-backed pages, which the kernel can drop under")
 	w("  memory pressure; it is what GOMEMLIMIT governs. The live heap (go_gc_heap_live_bytes) is what the last collection found")
-	w("  alive: what the operator needs, where the rest of the heap in use is the collector's headroom (GOGC=50, the manager's default). Per 1,000 pods")
+	w("  alive: what the operator needs, where the rest of the heap in use is the collector's headroom (GOGC=25, the manager's default). Per 1,000 pods")
 	w("  divides by every pod of the cluster, gated or not. The mixed scenario adds as many pods")
 	w("  without readiness gates, which no policy selects, as the cluster has gated ones.")
 	w("- **Recount**: the operator's readygate_policy_recount_duration_seconds (mean over the scenario, the first full count included)")
