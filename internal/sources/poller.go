@@ -86,13 +86,14 @@ const BytesInFlight = 32 << 20
 // Poller fetches every wanted target once per interval, with jitter, in a
 // bounded pool of workers and within a budget of bytes in flight. A
 // namespace holds at most a fair share of the workers (design rule 18), so
-// one tenant's tarpits slow only that tenant. A target nobody asked for in
+// one tenant's tarpits slow only that tenant, and the bytes are shared
+// fairly between namespaces (see room). A target nobody asked for in
 // three intervals is dropped, so deleted pods and policies clean up after
 // themselves; a finished pod's targets are dropped at once (ForgetPod).
 type Poller struct {
 	workers      chan struct{}
 	perNamespace int
-	bytes        *semaphore.Weighted
+	room         *room
 	budget       int64
 	started      chan struct{}
 	ctx          context.Context
@@ -108,9 +109,10 @@ type Poller struct {
 	forgottenPods *utilcache.Expiring
 }
 
-// A result refused for want of room is fetched again after overloadedRetry,
-// doubling up to overloadedBackoffs times (17 minutes) or the interval: the
-// room may come at the next fetch, and the pod's gate waits on it.
+// A result refused for want of room, or a fetch ended to make room for
+// another namespace, is fetched again after overloadedRetry, doubling up to
+// overloadedBackoffs times (17 minutes) or the interval: the room may come
+// at the next fetch, and the pod's gate waits on it.
 const (
 	overloadedRetry    = time.Second
 	overloadedBackoffs = 10
@@ -183,7 +185,12 @@ type lane struct {
 	slots       chan struct{}
 	bytes       *semaphore.Weighted
 	sharedBytes *semaphore.Weighted
-	pollers     int
+	// held is what its fetches hold of the room's budget, ending what of
+	// that the room ended fetches to take back, and waits how many fetches
+	// wait for it; the room's lock guards them.
+	held, ending int64
+	waits        int
+	pollers      int
 	// answers count, per pod, its targets that have answered once by
 	// whether their latest fetch was answered (see Unanswered); counted is
 	// how many pods it holds, and silent how many of them answer none now.
@@ -202,7 +209,7 @@ func NewPoller(workers int, bytesInFlight int64) *Poller {
 	return &Poller{
 		workers:       make(chan struct{}, workers),
 		perNamespace:  min(workers, max(4, workers/8)),
-		bytes:         semaphore.NewWeighted(max(bytesInFlight, 1)),
+		room:          newRoom(max(bytesInFlight, 1)),
 		budget:        max(bytesInFlight, 1),
 		started:       make(chan struct{}),
 		targets:       map[string]*polled{},
@@ -266,23 +273,35 @@ func (p *Poller) Want(t Target) (Result, bool) {
 }
 
 // reservation is a fetch's claim on the bytes in flight, its namespace's
-// share first, then the budget's. The fetch takes it once the endpoint
-// answers (Reserve): one that waits for an answer holds no memory, so
-// endpoints that never answer (a Prometheus that hangs, a tarpit), however
-// many namespaces hold them, hold up no one's bytes. A Prometheus round
-// holds bytes apart from its namespace's pod probes.
+// share first, then the budget's (the room). The fetch takes it once the
+// endpoint answers (Reserve): one that waits for an answer holds no
+// memory, so endpoints that never answer (a Prometheus that hangs, a
+// tarpit), however many namespaces hold them, hold up no one's bytes. A
+// Prometheus round holds bytes apart from its namespace's pod probes.
 type reservation struct {
-	weight       int64
-	lane, budget *semaphore.Weighted
-	taken        bool
+	weight int64
+	lane   *semaphore.Weighted
+	ns     *lane
+	room   *room
+	// cancel ends the fetch, when the room needs its bytes for another
+	// namespace.
+	cancel context.CancelCauseFunc
+	// taken is the fetch's own; the rest the room's, under its lock:
+	// ready is closed once the room grants the bytes, since is when, and
+	// ended is set once the room ends the fetch to take them back.
+	taken          bool
+	ready          chan struct{}
+	granted, ended bool
+	since          time.Time
 }
 
 type reservationKey struct{}
 
 // Reserve takes the bytes of the poller's fetch that ctx runs, once: the
-// caller has the response's headers and is about to read its body. The
-// budget serves fetches in the order they asked. Outside a poller's fetch
-// it does nothing.
+// caller has the response's headers and is about to read its body. Its
+// namespace's share serves its fetches in the order they asked; the budget
+// serves first the namespaces that hold least (see room). Outside a
+// poller's fetch it does nothing.
 func Reserve(ctx context.Context) error {
 	r, _ := ctx.Value(reservationKey{}).(*reservation)
 	if r == nil || r.taken {
@@ -290,7 +309,7 @@ func Reserve(ctx context.Context) error {
 	}
 	err := r.lane.Acquire(ctx, r.weight)
 	if err == nil {
-		if err = r.budget.Acquire(ctx, r.weight); err != nil {
+		if err = r.room.take(ctx, r); err != nil {
 			r.lane.Release(r.weight)
 		}
 	}
@@ -312,7 +331,7 @@ func Release(ctx context.Context) {
 
 func (r *reservation) release() {
 	if r.taken {
-		r.budget.Release(r.weight)
+		r.room.release(r)
 		r.lane.Release(r.weight)
 		r.taken = false
 	}
@@ -450,9 +469,10 @@ func (l *lane) sharedSlots(server string) chan struct{} {
 	return slots
 }
 
-// laneBudget is a namespace's share of the bytes in flight: a quarter, so
-// that one tenant's tarpits, which hold their reservations until they time
-// out, leave the rest to the others.
+// laneBudget is the most of the bytes in flight one namespace holds: a
+// quarter, so that one tenant's slow bodies, which hold their bytes until
+// they time out, leave the rest to the others even when no one else waits.
+// Among several namespaces that want more, the room shares the budget.
 func (p *Poller) laneBudget() int64 { return max(p.budget/4, 1) }
 
 // leave drops a finished poll's hold on its lane, and the lane with the
@@ -561,15 +581,25 @@ func (p *Poller) fetch(ctx context.Context, pt *polled) ([]func(), bool) {
 		return nil, false
 	}
 	defer func() { <-p.workers }()
-	res := &reservation{weight: min(max(t.MaxBytes, 0)+HeaderBytes, p.laneBudget()), lane: pt.lane.bytes, budget: p.bytes}
+	fetchCtx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	res := &reservation{weight: min(max(t.MaxBytes, 0)+HeaderBytes, p.laneBudget()), lane: pt.lane.bytes, ns: pt.lane, room: p.room, cancel: cancel}
 	if t.Shared != "" {
 		res.lane = pt.lane.sharedBytes
 	}
 	start := time.Now()
-	v, err := fetchRecovered(context.WithValue(ctx, reservationKey{}, res), t)
+	v, err := fetchRecovered(context.WithValue(fetchCtx, reservationKey{}, res), t)
 	res.release()
 	if ctx.Err() != nil {
 		return nil, false // forgotten, or the poller stops: the result is no one's
+	}
+	if err != nil && errors.Is(context.Cause(fetchCtx), errMadeRoom) {
+		// The room ended it: no verdict on the pod, whatever the fetch
+		// made of it (a body read names the cause, other steps do not).
+		if !errors.Is(err, errMadeRoom) {
+			err = fmt.Errorf("%w: %w", err, errMadeRoom)
+		}
+		err = noVerdict{err}
 	}
 	fetchSeconds.WithLabelValues(t.Source).Observe(time.Since(start).Seconds())
 	return p.store(pt, Result{Value: v, Err: err, At: time.Now()}), true
@@ -596,12 +626,17 @@ func (p *Poller) store(pt *polled, r Result) []func() {
 	pt.answeredOnce = pt.answeredOnce || answered
 	p.tally(pt, 1)
 	var changed []func()
-	if errors.Is(r.Err, ErrOverloaded) {
+	switch {
+	case errors.Is(r.Err, ErrOverloaded):
 		pt.overloaded++
 		if p.retained.waiting[pt.Namespace] {
 			changed = p.makeRoom(need)
 		}
-	} else {
+	case errors.Is(r.Err, errMadeRoom):
+		// Its bytes went to another namespace: the room for it may come
+		// sooner than its interval, as for a result refused for room.
+		pt.overloaded++
+	default:
 		pt.overloaded = 0
 	}
 	// A failed fetch of a pod's own endpoint is a probe that counts toward

@@ -415,3 +415,133 @@ func TestARoundHoldsNoBytesBetweenItsQueries(t *testing.T) {
 	waitFor(t, func() bool { return hanging.Load() == 4 }) // every round's first query is answered, its second hangs
 	waitWithin(t, 2*time.Second, func() bool { r, ok := p.Want(probe); return ok && r.Err == nil })
 }
+
+// trickler is a loopback server that answers at once and then sends its
+// body slowly, never ending it, as a tenant who would hold readygate's
+// bytes in flight does. It counts the answers it has begun, and those whose
+// body the client reads.
+type trickler struct {
+	*httptest.Server
+	answering, reading atomic.Int32
+}
+
+// smallSendBuffer keeps each connection's send buffer small, so that a
+// handler's large write returns only once the client has read most of it.
+type smallSendBuffer struct{ net.Listener }
+
+func (l smallSendBuffer) Accept() (net.Conn, error) {
+	conn, err := l.Listener.Accept()
+	if tcp, ok := conn.(*net.TCPConn); ok {
+		_ = tcp.SetWriteBuffer(4 << 10)
+	}
+	return conn, err
+}
+
+func newTrickler(t *testing.T) *trickler {
+	t.Helper()
+	tr := &trickler{}
+	stop := make(chan struct{})
+	tr.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusOK)
+		w.(http.Flusher).Flush()
+		tr.answering.Add(1)
+		defer tr.answering.Add(-1)
+		// Half the body's cap at once: more than the connection's buffers
+		// hold before the client reads (the receive buffer starts at
+		// 128 KiB on Linux and grows only as it is read), so the write
+		// returns once the client reads the body, having taken its bytes.
+		if _, err := w.Write(make([]byte, MaxBodyBytes/2)); err != nil {
+			return
+		}
+		tr.reading.Add(1)
+		defer tr.reading.Add(-1)
+		tick := time.NewTicker(50 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-tick.C:
+				_, _ = w.Write([]byte{' '})
+				w.(http.Flusher).Flush()
+			case <-r.Context().Done():
+				return
+			case <-stop:
+				return
+			}
+		}
+	}))
+	tr.Listener = smallSendBuffer{tr.Listener}
+	tr.Start()
+	t.Cleanup(func() { close(stop); tr.Close() })
+	return tr
+}
+
+// Endpoints that answer at once and then send their body slowly hold their
+// bytes until they time out, 30 s at most. Tenants whose namespaces fill
+// the budget so, with more fetches waiting for room, leave a namespace
+// within its fair share its room all the same: its probe, with the default
+// timeout, gets its answer, not a fetch that timed out waiting for room (no
+// verdict: a new pod would stay unready until the slow bodies end).
+func TestSlowBodiesInOtherNamespacesLeaveAProbeItsRoom(t *testing.T) {
+	const answer = MaxBodyBytes + HeaderBytes // what each fetch reserves
+	for _, tc := range []struct {
+		name       string
+		budget     int64
+		namespaces int
+	}{
+		{"a namespace's share is one answer", 4 * answer, 4},
+		{"the default budget", BytesInFlight, 4},
+		{"more namespaces than the budget has shares", 4 * answer, 6},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := startPoller(t, 64, tc.budget)
+			c := NewClient(Rules{})
+			slow := newTrickler(t)
+			// Each namespace reads as many slow bodies as its share holds,
+			// and has one more fetch waiting for room.
+			perNamespace := int(p.laneBudget()/answer) + 1
+			slowTargets := make([]Target, 0, tc.namespaces*perNamespace)
+			for ns := range tc.namespaces {
+				for i := range perNamespace {
+					target := httpTarget(c, fmt.Sprintf("slow-%d-%d", ns, i), fmt.Sprintf("tenant-%d", ns), slow.URL, 30*time.Second)
+					slowTargets = append(slowTargets, target)
+					p.Want(target)
+				}
+			}
+			// The budget is full, and other fetches have their answer's
+			// headers and wait for room. (Where more namespaces wait than
+			// the budget has shares, they take turns: the count moves.)
+			waitFor(t, func() bool {
+				reading := slow.reading.Load()
+				return reading == int32(tc.budget/answer) && slow.answering.Load() > reading
+			})
+
+			pod := serve(t, func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
+			const timeout = time.Second // the default
+			probe := httpTarget(c, "probe", "victim", pod, timeout)
+			start := time.Now()
+			waitWithin(t, 2*timeout, func() bool { _, ok := p.Want(probe); return ok })
+			if r, _ := p.Want(probe); r.Err != nil {
+				t.Fatalf("the probe's first fetch, beside %d slow bodies in %d namespaces, after %s: %v; want its answer",
+					slow.reading.Load(), tc.namespaces, time.Since(start).Round(time.Millisecond), r.Err)
+			}
+			t.Logf("the probe's first fetch took %s", time.Since(start))
+
+			// The slow bodies that gave up their bytes are no verdict on
+			// their pods.
+			var ended error
+			waitFor(t, func() bool {
+				for _, target := range slowTargets {
+					r, ok := p.Want(target)
+					if ok && !errors.Is(r.Err, ErrNoVerdict) {
+						t.Fatalf("%s: result %v, %v; want no verdict, or still reading", target.Key, r.Value, r.Err)
+					}
+					if ok {
+						ended = r.Err
+					}
+				}
+				return ended != nil
+			})
+			t.Logf("a slow body's fetch: %v", ended)
+		})
+	}
+}
