@@ -141,7 +141,7 @@ var _ = Describe("gating pods on pod data", func() {
 		Eventually(countReason(ctx, ns, late.Name, gate.EventMissingGate)).Should(Equal(1), "a pod created under the new leader is told")
 		Eventually(policyStatus(ctx, p)).Should(HaveField("MissingGatePods", BeEquivalentTo(4)))
 		Consistently(func() []int {
-			var told []int
+			told := make([]int, 0, len(ungated))
 			for _, pod := range ungated {
 				told = append(told, countReason(ctx, ns, pod.Name, gate.EventMissingGate)())
 			}
