@@ -11,7 +11,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/readygate/readygate/api/v1alpha1"
-	"github.com/readygate/readygate/internal/gate"
 )
 
 var _ = Describe("gating pods on pod data", func() {
@@ -124,28 +123,5 @@ var _ = Describe("gating pods on pod data", func() {
 			Expect(gateOf(ctx, pod)()).To(BeNil())
 		}
 		Expect(statusOf(ctx, gated[0])()).To(Equal(corev1.ConditionTrue))
-	})
-
-	It("tells a pod without the gate once, not again after a failover", Serial, func(ctx SpecContext) {
-		ns := newNamespace(ctx)
-		ungated := createPods(ctx, ns, "ungated", 3)
-		p := newPolicy(ns, "missing", "true")
-		Expect(k8s.Create(ctx, p)).To(Succeed())
-		for _, pod := range ungated {
-			Eventually(countReason(ctx, ns, pod.Name, gate.EventMissingGate)).Should(Equal(1))
-		}
-		By("the next leader starts once the pods and the policy are older than its clock slack")
-		Eventually(func() time.Duration { return time.Since(p.CreationTimestamp.Time) }).Should(BeNumerically(">", 3*time.Second)) // 2 s of slack, and one more
-		restartManager()
-		late := createPods(ctx, ns, "late", 1)[0]
-		Eventually(countReason(ctx, ns, late.Name, gate.EventMissingGate)).Should(Equal(1), "a pod created under the new leader is told")
-		Eventually(policyStatus(ctx, p)).Should(HaveField("MissingGatePods", BeEquivalentTo(4)))
-		Consistently(func() []int {
-			told := make([]int, 0, len(ungated))
-			for _, pod := range ungated {
-				told = append(told, countReason(ctx, ns, pod.Name, gate.EventMissingGate)())
-			}
-			return told
-		}, "3s").Should(Equal([]int{1, 1, 1}), "one MissingReadinessGate Event per pod, not one per leader")
 	})
 })

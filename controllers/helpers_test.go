@@ -188,19 +188,6 @@ func updatePod(ctx context.Context, pod *corev1.Pod, mutate func(*corev1.Pod)) {
 	}).Should(Succeed())
 }
 
-// countReason counts the Events with the reason about the named object.
-func countReason(ctx context.Context, ns, name, reason string) func() int {
-	return func() int {
-		n := 0
-		for _, r := range eventReasons(ctx, ns, name)() {
-			if r == reason {
-				n++
-			}
-		}
-		return n
-	}
-}
-
 // eventReasons returns the reasons of the events about the named object.
 func eventReasons(ctx context.Context, ns, name string) func() []string {
 	return func() []string {

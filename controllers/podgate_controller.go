@@ -55,8 +55,6 @@ type PodGateReconciler struct {
 	released *releasedTypes
 	// podEvents re-evaluates pods whose polled sources changed.
 	podEvents chan event.GenericEvent
-	// leadingSince is when this replica first reconciled, as leader.
-	leadingSince func() time.Time
 }
 
 // +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch
@@ -107,18 +105,6 @@ func (r *PodGateReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	return ctrl.Result{RequeueAfter: requeue}, errors.Join(errs...)
 }
 
-// creationSlack covers creation timestamps' whole seconds and the skew
-// between the API server's clock and this node's.
-const creationSlack = 2 * time.Second
-
-// seenByAnEarlierLeader reports whether a pod and its policy are both older
-// than this leader: the leader before it evaluated the pod under the
-// policy. A pod or policy created since is this leader's to tell.
-func seenByAnEarlierLeader(pod, p metav1.Object, leadingSince time.Time) bool {
-	before := leadingSince.Add(-creationSlack)
-	return pod.GetCreationTimestamp().Time.Before(before) && p.GetCreationTimestamp().Time.Before(before)
-}
-
 // reconcileGate plans one policy's gate on the pod and applies the plan.
 func (r *PodGateReconciler) reconcileGate(ctx context.Context, pod *corev1.Pod, p *v1alpha1.ReadinessGatePolicy) (time.Duration, error) {
 	c := r.Policies.Get(p)
@@ -133,7 +119,6 @@ func (r *PodGateReconciler) reconcileGate(ctx context.Context, pod *corev1.Pod, 
 		Current:              gate.Find(pod, c.ConditionType),
 		State:                r.Tracker.Get(pod, c.UID),
 		ReadsOnlyPod:         c.ReadsOnlyPod(),
-		ToldBefore:           seenByAnEarlierLeader(pod, p, r.leadingSince()),
 		ContainersReadySince: gate.ContainersReadySince(pod).Time,
 		Now:                  now,
 		AdmitFlip:            func() bool { return r.cap.admit(ctx, c, int(p.Status.MatchedPods), pod) },

@@ -6,8 +6,6 @@ package controllers
 import (
 	"context"
 	"fmt"
-	"sync"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -79,8 +77,6 @@ func Setup(ctx context.Context, mgr ctrl.Manager, env *cel.Env, opts Options) er
 		share:                   newEvaluationShare(opts.EvaluationCostPerNamespace, max(4, opts.MaxConcurrentReconciles/8)),
 		writes:                  newOwnWrites(),
 		released:                released,
-		// Reconciles start once this replica leads.
-		leadingSince: sync.OnceValue(time.Now),
 	}
 	if err := pods.SetupWithManager(ctx, mgr, poller); err != nil {
 		return fmt.Errorf("setting up the pod gate controller: %w", err)

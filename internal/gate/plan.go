@@ -49,11 +49,7 @@ type PodInput struct {
 	// Observation is this evaluation's result.
 	Observation Observation
 	// ReadsOnlyPod is set when nothing but a pod change can change the result.
-	ReadsOnlyPod bool
-	// ToldBefore is set when an earlier leader has seen the pod under the
-	// policy: it told the pod if it lacks the gate, and a failover must not
-	// tell every such pod again.
-	ToldBefore           bool
+	ReadsOnlyPod         bool
 	ContainersReadySince time.Time
 	Now                  time.Time
 	// AdmitFlip is asked, only for a True-to-False flip, whether maxUnavailable
@@ -89,11 +85,10 @@ func PlanPod(in PodInput) Plan {
 	}
 	st := in.State
 	if !in.Gated {
-		told := st.MissingGateReported || in.ToldBefore
-		st.MissingGateReported = true
-		if told {
+		if st.MissingGateReported {
 			return Plan{State: st}
 		}
+		st.MissingGateReported = true
 		return Plan{State: st, Event: &PodEvent{corev1.EventTypeWarning, EventMissingGate, Cut(fmt.Sprintf(
 			"policy %s selects this pod but spec.readinessGates lacks %s: add it to the pod template and restart the pod",
 			in.Settings.PolicyName, in.Settings.ConditionType))}}

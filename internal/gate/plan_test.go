@@ -51,8 +51,6 @@ func TestPlanPod(t *testing.T) {
 			wantState: func(s State) bool { return s.MissingGateReported }},
 		{rule: "1", name: "the missing-gate Event is told once",
 			in: PodInput{Settings: enforce, State: State{MissingGateReported: true}}, wantState: func(s State) bool { return s.MissingGateReported }},
-		{rule: "1", name: "the missing-gate Event is not told again after a failover",
-			in: PodInput{Settings: enforce, ToldBefore: true}, wantState: func(s State) bool { return s.MissingGateReported }},
 		{rule: "2", name: "an unchanged condition is not written",
 			in: PodInput{Settings: enforce, Gated: true, Current: cond(corev1.ConditionFalse, v1alpha1.ReasonExpressionFalse, t0), Observation: obs(OutcomeFalse, "m")}},
 		{rule: "2", name: "a changed message is written without a flip or an Event",
