@@ -35,11 +35,17 @@ func runningOperator(ctx context.Context, c kubernetes.Interface, now time.Time)
 	return "", nil
 }
 
+// clockSkew is how far the laptop's clock may be from the leader's: a lease
+// renewed that long before its expiry counts as held, so a clock ahead does
+// not take a live leader for a dead one. A leader that died less than this
+// ago also refuses make run, for a minute.
+const clockSkew = time.Minute
+
 // held tells whether a leader holds the lease now: one that stopped cleanly
 // released it, and one that died let it run out.
 func held(s coordinationv1.LeaseSpec, now time.Time) bool {
 	if s.HolderIdentity == nil || *s.HolderIdentity == "" || s.RenewTime == nil || s.LeaseDurationSeconds == nil {
 		return false
 	}
-	return now.Before(s.RenewTime.Add(time.Duration(*s.LeaseDurationSeconds) * time.Second))
+	return now.Before(s.RenewTime.Add(time.Duration(*s.LeaseDurationSeconds)*time.Second + clockSkew))
 }

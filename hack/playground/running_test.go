@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -36,7 +37,8 @@ func TestMakeRunRefusesAClusterWhereReadygateRuns(t *testing.T) {
 		{name: "no lease"},
 		{name: "another operator's lease", namespace: "tools", leaseName: "other.example.com", holder: "other-0", renewed: time.Second},
 		{name: "a lease the last leader released", namespace: "released", leaseName: controllers.LeaderElectionID, renewed: time.Second},
-		{name: "a lease its dead leader let run out", namespace: "dead", leaseName: controllers.LeaderElectionID, holder: "rg-0", renewed: time.Minute},
+		{name: "a lease its dead leader let run out", namespace: "dead", leaseName: controllers.LeaderElectionID, holder: "rg-0", renewed: 2 * time.Minute},
+		{name: "a leader renewing, seen from a clock 20 s ahead", namespace: "ahead", leaseName: controllers.LeaderElectionID, holder: "rg-2", renewed: 35 * time.Second, refused: true},
 		{name: "a leader renewing", namespace: "readygate-system", leaseName: controllers.LeaderElectionID, holder: "rg-1", renewed: 2 * time.Second, refused: true},
 	} {
 		if tc.leaseName != "" {
@@ -57,7 +59,12 @@ func TestMakeRunRefusesAClusterWhereReadygateRuns(t *testing.T) {
 		if refused := running != ""; refused != tc.refused {
 			t.Fatalf("%s: make run refused: %v (%q), want %v", tc.name, refused, running, tc.refused)
 		}
-		if tc.refused && running != "Lease readygate-system/readygate.readygate.io is held by rg-1, renewed 2s ago" {
+		if tc.leaseName != "" { // each case alone in the cluster
+			if err := c.CoordinationV1().Leases(tc.namespace).Delete(ctx, tc.leaseName, metav1.DeleteOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if tc.refused && running != fmt.Sprintf("Lease %s/readygate.readygate.io is held by %s, renewed %s ago", tc.namespace, tc.holder, tc.renewed) {
 			t.Errorf("%s: the refusal says %q", tc.name, running)
 		}
 	}

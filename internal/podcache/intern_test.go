@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 	"unsafe"
@@ -69,5 +70,38 @@ func TestInternerIsBounded(t *testing.T) {
 	big := map[string]string{"note": strings.Repeat("y", longestInternedSet)}
 	if got := in.Set(big); !sameMap(got, big) {
 		t.Error("a set over the size cap was copied into the table")
+	}
+	many := map[string]string{}
+	for i := range mostSetEntries + 1 {
+		many[fmt.Sprint(i)] = ""
+	}
+	if got := in.Set(many); !sameMap(got, many) {
+		t.Error("a set of more entries than the cap was copied into the table")
+	}
+}
+
+// TestInternerRetainsLittle: a tenant that fills the sets table with the
+// largest sets it shares, then deletes its pods, leaves the operator
+// holding at most about 2 MiB.
+func TestInternerRetainsLittle(t *testing.T) {
+	in := NewInterner()
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	for i := range internedSets - 1 {
+		set := map[string]string{"i": fmt.Sprint(i)}
+		for k := 0; len(set) < mostSetEntries; k++ {
+			set[fmt.Sprintf("k%02d", k)] = strings.Repeat("v", longestInternedSet/mostSetEntries-8)
+		}
+		in.Set(set)
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	runtime.KeepAlive(in)
+	if len(in.sets) < internedSets/2 {
+		t.Fatalf("only %d sets were shared: the test no longer fills the table", len(in.sets))
+	}
+	if retained := int64(after.HeapAlloc) - int64(before.HeapAlloc); retained > 5<<19 {
+		t.Errorf("the Interner holds %.1f MiB for %d sets no pod holds any more, want at most 2.5 MiB", float64(retained)/(1<<20), len(in.sets))
 	}
 }
