@@ -107,6 +107,18 @@ var _ = Describe("thresholds, timeout and modes", func() {
 		Eventually(func() error { return k8s.Get(ctx, client.ObjectKeyFromObject(p), &v1alpha1.ReadinessGatePolicy{}) }).Should(MatchError(ContainSubstring("not found")))
 	})
 
+	It("sets True the gate of a pod created with a just-deleted Release policy's gate, after the release ran", func(ctx SpecContext) {
+		ns := newNamespace(ctx)
+		pods := createPods(ctx, ns, "web", 2, withGates(warmGate))
+		p := settledFalseWithFinalizer(ctx, newPolicy(ns, "release", "false"), pods)
+		Expect(k8s.Delete(ctx, p)).To(Succeed())
+		Eventually(func() error { return k8s.Get(ctx, client.ObjectKeyFromObject(p), &v1alpha1.ReadinessGatePolicy{}) }).Should(MatchError(ContainSubstring("not found")))
+		// An injector whose cache still lists the policy gives a new pod its
+		// gate: no policy will ever decide it.
+		late := createPods(ctx, ns, "late", 1, withGates(warmGate))[0]
+		Eventually(gateOf(ctx, late)).Should(And(HaveField("Status", corev1.ConditionTrue), HaveField("Reason", v1alpha1.ReasonPolicyDeleted)))
+	})
+
 	It("sets True on delete the gates it never evaluated, as an invalid policy's", func(ctx SpecContext) {
 		ns := newNamespace(ctx)
 		pods := createPods(ctx, ns, "web", 2, withGates(warmGate))

@@ -164,18 +164,23 @@ func (r *PodGateReconciler) evaluateInShare(ctx context.Context, c *policy.Compi
 }
 
 // releaseUngated sets True the False gates the operator wrote on the pod
-// that no live policy decides any more: no pod is left unready by nothing.
+// that no live policy decides any more, and the gates without a condition
+// of a policy deleted lately with onDelete: Release (an injector whose cache
+// still listed the policy gave them to a pod created after the release):
+// no pod is left unready by nothing.
 func (r *PodGateReconciler) releaseUngated(ctx context.Context, pod *corev1.Pod, policies []v1alpha1.ReadinessGatePolicy) error {
 	var errs []error
 	for _, g := range pod.Spec.ReadinessGates {
 		ct := string(g.ConditionType)
 		cur := gate.Find(pod, ct)
-		if cur == nil || cur.Status == corev1.ConditionTrue || !gate.WrittenByOperator(cur) || r.Policies.Reserves(ct) ||
+		if cur != nil && (cur.Status == corev1.ConditionTrue || !gate.WrittenByOperator(cur)) || r.Policies.Reserves(ct) ||
 			policy.Owner(policies, pod, ct, r.Policies.Selects) != nil {
 			continue
 		}
 		reason := r.releaseReason(policies, pod, ct)
-		if reason == "" {
+		// A gate without a condition that a live policy declares but does
+		// not select the pod for may be another writer's to set.
+		if reason == "" || cur == nil && reason != v1alpha1.ReasonPolicyDeleted {
 			continue
 		}
 		plan := gate.PlanPod(gate.PodInput{
