@@ -190,6 +190,9 @@ func planRelease(in PodInput) Plan {
 	switch in.Release {
 	case v1alpha1.ReasonPolicyDeleted:
 		d.Message = fmt.Sprintf("policy %s was deleted with onDelete: Release", in.Settings.PolicyName)
+		if in.Settings.PolicyName == "" { // released from the memory of deleted policies, which keeps no name
+			d.Message = "its policy was deleted with onDelete: Release"
+		}
 	default:
 		d.Message = fmt.Sprintf("no policy selects this pod for %s any more: the gate is released", in.Settings.ConditionType)
 	}

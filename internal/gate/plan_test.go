@@ -265,3 +265,15 @@ func TestSooner(t *testing.T) {
 		}
 	}
 }
+
+func TestReleaseMessageNamesThePolicyWhenKnown(t *testing.T) {
+	for name, want := range map[string]string{
+		"quarantine": "policy quarantine was deleted with onDelete: Release",
+		"":           "its policy was deleted with onDelete: Release",
+	} {
+		plan := PlanPod(PodInput{Settings: Settings{PolicyName: name, ConditionType: "readygate.io/x"}, Release: v1alpha1.ReasonPolicyDeleted, Now: time.Now()})
+		if plan.Write == nil || plan.Write.Message != want {
+			t.Errorf("policy %q: the release writes %+v, want the message %q", name, plan.Write, want)
+		}
+	}
+}
