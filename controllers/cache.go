@@ -82,7 +82,7 @@ func sharedPhase(shared *podcache.Interner, phase corev1.PodPhase) corev1.PodPha
 // IP, host networking and named ports that the http and metrics sources
 // dial; and its whole spec and status, encoded.
 func gatedPod(shared *podcache.Interner, pod *corev1.Pod) (*podcache.Gated, error) {
-	body, err := (&corev1.Pod{Spec: pod.Spec, Status: pod.Status}).Marshal()
+	body, err := podcache.EncodeBody(pod)
 	if err != nil {
 		return nil, fmt.Errorf("encoding pod %s/%s for the cache: %w", pod.Namespace, pod.Name, err)
 	}
