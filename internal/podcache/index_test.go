@@ -13,7 +13,7 @@ import (
 
 func TestIndexReadsBothKindsOfEntry(t *testing.T) {
 	store := toolscache.NewIndexer(toolscache.MetaNamespaceKeyFunc, toolscache.Indexers{toolscache.NamespaceIndex: toolscache.MetaNamespaceIndexFunc})
-	body, err := (&corev1.Pod{Status: corev1.PodStatus{HostIP: "10.1.0.1"}}).Marshal()
+	body, err := EncodeBody(&corev1.Pod{Status: corev1.PodStatus{HostIP: "10.1.0.1"}})
 	if err != nil {
 		t.Fatal(err)
 	}
