@@ -27,6 +27,12 @@ func (s *cacheSync) watch(ctx context.Context, c cache.Cache, timeout time.Durat
 	defer cancel()
 	if c.WaitForCacheSync(waitCtx) {
 		s.synced.Store(true)
+		// Start-up ends here: what the reconcilers run from now on is mapped
+		// back as they run it.
+		if err := releaseStartupPages(); err != nil {
+			// Nothing is lost but memory the kernel may reclaim itself.
+			ctrl.Log.Info("kept the binary's start-up pages mapped", "reason", err.Error())
+		}
 		return
 	}
 	if ctx.Err() != nil {

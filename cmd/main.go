@@ -122,7 +122,6 @@ func run(s settings) error {
 	}
 	caches := &cacheSync{}
 	go caches.watch(ctx, mgr.GetCache(), s.cacheSyncTimeout)
-	go releaseStartupPagesOnceSynced(ctx, mgr.GetCache())
 	ready := caches.ready
 	// make run and clusters without cert-manager run without webhooks.
 	if os.Getenv("ENABLE_WEBHOOKS") != "false" {
