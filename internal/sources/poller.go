@@ -91,7 +91,7 @@ const BytesInFlight = 32 << 20
 // three intervals is dropped, so deleted pods and policies clean up after
 // themselves; a finished pod's targets are dropped at once (ForgetPod).
 type Poller struct {
-	workers      chan struct{}
+	workers      *room
 	perNamespace int
 	room         *room
 	budget       int64
@@ -185,12 +185,9 @@ type lane struct {
 	slots       chan struct{}
 	bytes       *semaphore.Weighted
 	sharedBytes *semaphore.Weighted
-	// held is what its fetches hold of the room's budget, ending what of
-	// that the room ended fetches to take back, and waits how many fetches
-	// wait for it; the room's lock guards them.
-	held, ending int64
-	waits        int
-	pollers      int
+	// inBytes and inWorkers are its stakes in the poller's rooms.
+	inBytes, inWorkers stake
+	pollers            int
 	// answers count, per pod, its targets that have answered once by
 	// whether their latest fetch was answered (see Unanswered); counted is
 	// how many pods it holds, and silent how many of them answer none now.
@@ -207,9 +204,9 @@ type lane struct {
 func NewPoller(workers int, bytesInFlight int64) *Poller {
 	workers = max(workers, 1)
 	return &Poller{
-		workers:       make(chan struct{}, workers),
+		workers:       newRoom(int64(workers), slowAnswer, errMadeRoomInWorkers),
 		perNamespace:  min(workers, max(4, workers/8)),
-		room:          newRoom(max(bytesInFlight, 1)),
+		room:          newRoom(max(bytesInFlight, 1), slowBody, errMadeRoomInBytes),
 		budget:        max(bytesInFlight, 1),
 		started:       make(chan struct{}),
 		targets:       map[string]*polled{},
@@ -272,23 +269,24 @@ func (p *Poller) Want(t Target) (Result, bool) {
 	return r, true
 }
 
-// reservation is a fetch's claim on the bytes in flight, its namespace's
-// share first, then the budget's (the room). The fetch takes it once the
-// endpoint answers (Reserve): one that waits for an answer holds no
-// memory, so endpoints that never answer (a Prometheus that hangs, a
-// tarpit), however many namespaces hold them, hold up no one's bytes. A
-// Prometheus round holds bytes apart from its namespace's pod probes.
+// reservation is a fetch's claim on a room: on a fetch worker, or on the
+// bytes in flight, its namespace's share (lane) first. The fetch takes its
+// bytes once the endpoint answers (Reserve): one that waits for an answer
+// holds no memory, so endpoints that never answer (a Prometheus that
+// hangs, a tarpit), however many namespaces hold them, hold up no one's
+// bytes. A Prometheus round holds bytes apart from its namespace's pod
+// probes.
 type reservation struct {
 	weight int64
 	lane   *semaphore.Weighted
-	ns     *lane
+	ns     *stake
 	room   *room
-	// cancel ends the fetch, when the room needs its bytes for another
+	// cancel ends the fetch, when the room needs what it holds for another
 	// namespace.
 	cancel context.CancelCauseFunc
 	// taken is the fetch's own; the rest the room's, under its lock:
-	// ready is closed once the room grants the bytes, since is when, and
-	// ended is set once the room ends the fetch to take them back.
+	// ready is closed once the room grants the claim, since is when, and
+	// ended is set once the room ends the fetch to take it back.
 	taken          bool
 	ready          chan struct{}
 	granted, ended bool
@@ -575,15 +573,14 @@ func (p *Poller) fetch(ctx context.Context, pt *polled) ([]func(), bool) {
 		return nil, false
 	}
 	defer func() { <-pt.lane.slots }()
-	select {
-	case p.workers <- struct{}{}:
-	case <-ctx.Done():
-		return nil, false
-	}
-	defer func() { <-p.workers }()
 	fetchCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	res := &reservation{weight: min(max(t.MaxBytes, 0)+HeaderBytes, p.laneBudget()), lane: pt.lane.bytes, ns: pt.lane, room: p.room, cancel: cancel}
+	worker := &reservation{weight: 1, ns: &pt.lane.inWorkers, room: p.workers, cancel: cancel}
+	if p.workers.take(ctx, worker) != nil {
+		return nil, false
+	}
+	defer p.workers.release(worker)
+	res := &reservation{weight: min(max(t.MaxBytes, 0)+HeaderBytes, p.laneBudget()), lane: pt.lane.bytes, ns: &pt.lane.inBytes, room: p.room, cancel: cancel}
 	if t.Shared != "" {
 		res.lane = pt.lane.sharedBytes
 	}
@@ -593,11 +590,11 @@ func (p *Poller) fetch(ctx context.Context, pt *polled) ([]func(), bool) {
 	if ctx.Err() != nil {
 		return nil, false // forgotten, or the poller stops: the result is no one's
 	}
-	if err != nil && errors.Is(context.Cause(fetchCtx), errMadeRoom) {
-		// The room ended it: no verdict on the pod, whatever the fetch
+	if cause := context.Cause(fetchCtx); err != nil && errors.Is(cause, errMadeRoom) {
+		// A room ended it: no verdict on the pod, whatever the fetch
 		// made of it (a body read names the cause, other steps do not).
 		if !errors.Is(err, errMadeRoom) {
-			err = fmt.Errorf("%w: %w", err, errMadeRoom)
+			err = fmt.Errorf("%w: %w", err, cause)
 		}
 		err = noVerdict{err}
 	}

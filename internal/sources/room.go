@@ -3,38 +3,57 @@ package sources
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"time"
 )
 
-// slowBody is how long a fetch may read its answer before it counts as
-// slow: ten times what 1 MiB takes on a cluster's network. A slow fetch of
-// a namespace over its fair share of the bytes in flight gives them up to
-// a namespace within its share that waits for room (see room.reclaim).
-const slowBody = 100 * time.Millisecond
+// A fetch of a namespace over its fair share of a room gives what it holds
+// up to a namespace within its share that waits (see room.reclaim) once it
+// is slow: slowBody, ten times what 1 MiB takes on a cluster's network, for
+// the bytes of an answer it reads; slowAnswer, the default probe timeout,
+// for a worker it holds waiting for an answer.
+const (
+	slowBody   = 100 * time.Millisecond
+	slowAnswer = time.Second
+)
 
-// errMadeRoom ends a slow fetch whose bytes a namespace within its fair
-// share needed.
-var errMadeRoom = errors.New("dropped to make room in readygate's bytes in flight for another namespace: " +
-	"the answer came slowly while its namespace held more than its fair share")
+// reclaimEvery is how often a fetch that waits for room looks again for
+// slow fetches to end: one that was quick a moment ago may be slow now.
+const reclaimEvery = 100 * time.Millisecond
 
-// room is the budget of bytes in flight across all fetches (design rule
-// 17), shared fairly between namespaces (rule 18). It is no
-// semaphore.Weighted, which serves fetches in the order they asked: tenants
+// errMadeRoom ends a slow fetch whose room a namespace within its fair
+// share needed; the room's cause says which room.
+var errMadeRoom = errors.New("ended to make room for another namespace")
+
+var (
+	errMadeRoomInBytes = fmt.Errorf("%w in readygate's bytes in flight: "+
+		"the answer came slowly while its namespace held more than its fair share", errMadeRoom)
+	errMadeRoomInWorkers = fmt.Errorf("%w among readygate's fetch workers: "+
+		"no answer within %s while its namespace held more than its fair share of them", errMadeRoom, slowAnswer)
+)
+
+// room is a budget shared fairly between namespaces (design rule 18): the
+// bytes in flight across all fetches (rule 17), and the fetch workers. It
+// is no semaphore, which serves fetches in the order they asked: tenants
 // whose endpoints answer at once and then send their body slowly hold their
-// bytes until they time out, 30 s at most, and in as many namespaces as
-// filled the budget they kept every other namespace's fetches queued behind
-// theirs until those timed out waiting, a new pod's gate held meanwhile.
-// Here the namespace that holds least goes first, and one within its fair
-// share that waits takes the bytes of slow fetches of namespaces over
-// theirs, which end as no verdict. Bytes come back only when a fetch ends,
-// so what all fetches hold never exceeds the budget, however many
-// namespaces ask.
+// bytes, and tarpits that never answer hold their workers, until they time
+// out, 30 s at most; in as many namespaces as filled the budget they kept
+// every other namespace's fetches queued behind theirs until those timed
+// out waiting, a new pod's gate held meanwhile. Here the namespace that
+// holds least goes first, and one within its fair share that waits takes
+// what slow fetches of namespaces over theirs hold, which end as no
+// verdict. Room comes back only when a fetch ends, so what all fetches
+// hold never exceeds the budget, however many namespaces ask.
 type room struct {
 	mu     sync.Mutex
 	budget int64
 	free   int64
+	// slow is how long a fetch holds its room before the room may take it
+	// back; cause is what the fetch ends with then.
+	slow  time.Duration
+	cause error
 	// coming is what the fetches ended to make room hold until they
 	// return, which they do at once: it is on its way.
 	coming int64
@@ -46,13 +65,20 @@ type room struct {
 	waiting []*reservation
 }
 
-func newRoom(budget int64) *room {
-	return &room{budget: budget, free: budget, holding: map[*reservation]struct{}{}}
+func newRoom(budget int64, slow time.Duration, cause error) *room {
+	return &room{budget: budget, free: budget, slow: slow, cause: cause, holding: map[*reservation]struct{}{}}
 }
 
-// take waits until the room grants r its bytes, or ctx ends. While it
-// waits it looks again every slowBody for slow fetches to take room from:
-// a fetch that was quick a moment ago may be slow now.
+// stake is what one namespace holds of a room and waits for; the room's
+// lock guards it. ending is what of held the room ended fetches to take
+// back, and waits how many fetches wait.
+type stake struct {
+	held, ending int64
+	waits        int
+}
+
+// take waits until the room grants r its weight, or ctx ends, looking for
+// slow fetches to take room from every reclaimEvery meanwhile.
 func (rm *room) take(ctx context.Context, r *reservation) error {
 	rm.mu.Lock()
 	r.ready, r.granted, r.ended = make(chan struct{}), false, false
@@ -63,7 +89,7 @@ func (rm *room) take(ctx context.Context, r *reservation) error {
 		rm.mu.Unlock()
 		return nil
 	}
-	tick := time.NewTicker(slowBody)
+	tick := time.NewTicker(reclaimEvery)
 	defer tick.Stop()
 	for {
 		rm.reclaim(r)
@@ -88,8 +114,8 @@ func (rm *room) take(ctx context.Context, r *reservation) error {
 	}
 }
 
-// release gives back r's bytes, once its fetch no longer holds them, and
-// grants them to those waiting.
+// release gives back r's weight, once its fetch no longer holds it, and
+// grants it to those waiting.
 func (rm *room) release(r *reservation) {
 	rm.mu.Lock()
 	defer rm.mu.Unlock()
@@ -105,12 +131,12 @@ func (rm *room) release(r *reservation) {
 }
 
 // share is a namespace's fair share of the budget: an equal share among
-// those that hold or wait for bytes. The caller holds rm.mu.
+// those that hold or wait for room. The caller holds rm.mu.
 func (rm *room) share() int64 { return rm.budget / int64(max(rm.active, 1)) }
 
 // next returns the index of the fetch next in line, or -1: the first to
-// ask of the namespace that holds least. Bytes freed by a namespace's slow
-// fetch so go to a namespace within its share, not to the next of the many
+// ask of the namespace that holds least. Room freed by a namespace's slow
+// fetch so goes to a namespace within its share, not to the next of the many
 // fetches a hog has queued. A fetch that does not fit holds up those
 // behind it, so that smaller ones do not starve it, unless it is larger
 // than a fair share: its namespace then asks for more than its due, and
@@ -128,7 +154,7 @@ func (rm *room) next() int {
 	return next
 }
 
-// grant gives the fetches next in line their bytes while they fit. The
+// grant gives the fetches next in line their weight while it fits. The
 // caller holds rm.mu.
 func (rm *room) grant() {
 	for {
@@ -147,13 +173,13 @@ func (rm *room) grant() {
 }
 
 // reclaim makes room for r, and for the fetch next in line if that is
-// another, whose bytes come first, when r's namespace asks for no more
+// another, whose room comes first, when r's namespace asks for no more
 // than its fair share, or for its first fetch: however many namespaces
-// there are, each may read one answer at once. It ends slow fetches of
-// namespaces over their share, the longest held first, until the bytes
-// are free or on their way; a namespace gives up bytes only down to its
-// share, and only those of fetches slower than slowBody, which a fetch
-// whose answer flows does not reach: it ends soon by itself. The caller
+// there are, each may run one fetch at once. It ends slow fetches of
+// namespaces over their share, the longest held first, until the room is
+// free or on its way; a namespace gives up room only down to its share,
+// and only that of fetches slower than rm.slow, which a fetch whose answer
+// comes does not reach: it ends soon by itself. The caller
 // holds rm.mu.
 func (rm *room) reclaim(r *reservation) {
 	share := rm.share()
@@ -168,7 +194,7 @@ func (rm *room) reclaim(r *reservation) {
 	for rm.free+rm.coming < need {
 		var slowest *reservation
 		for h := range rm.holding {
-			if h.ended || now.Sub(h.since) < slowBody || h.ns.held-h.ns.ending <= share {
+			if h.ended || now.Sub(h.since) < rm.slow || h.ns.held-h.ns.ending <= share {
 				continue
 			}
 			if slowest == nil || h.since.Before(slowest.since) {
@@ -181,13 +207,13 @@ func (rm *room) reclaim(r *reservation) {
 		slowest.ended = true
 		slowest.ns.ending += slowest.weight
 		rm.coming += slowest.weight
-		slowest.cancel(errMadeRoom)
+		slowest.cancel(rm.cause)
 	}
 }
 
-// count adds to a namespace's bytes held and fetches waiting, and keeps
+// count adds to a namespace's room held and fetches waiting, and keeps
 // the count of active namespaces; the caller holds rm.mu.
-func (rm *room) count(l *lane, held int64, waits int) {
+func (rm *room) count(l *stake, held int64, waits int) {
 	was := l.held > 0 || l.waits > 0
 	l.held += held
 	l.waits += waits

@@ -12,14 +12,14 @@ import (
 
 // roomFetch stands for a fetch in the room's tests: a reservation of weight
 // in namespace l whose cancel ends ctx.
-func roomFetch(rm *room, l *lane, weight int64) (context.Context, *reservation) {
+func roomFetch(rm *room, l *stake, weight int64) (context.Context, *reservation) {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	return ctx, &reservation{weight: weight, ns: l, room: rm, cancel: cancel}
 }
 
 // hold takes one unit in namespace l, which must fit at once, as a fetch
 // that has read its answer for age.
-func hold(t *testing.T, rm *room, l *lane, age time.Duration) (context.Context, *reservation) {
+func hold(t *testing.T, rm *room, l *stake, age time.Duration) (context.Context, *reservation) {
 	t.Helper()
 	ctx, r := roomFetch(rm, l, 1)
 	at, cancel := context.WithTimeout(ctx, time.Second)
@@ -35,7 +35,7 @@ func hold(t *testing.T, rm *room, l *lane, age time.Duration) (context.Context, 
 
 // wait takes weight in namespace l in the background, and says when the
 // room granted it. A test that fails first ends the wait.
-func wait(t *testing.T, rm *room, l *lane, weight int64) (*reservation, *atomic.Bool) {
+func wait(t *testing.T, rm *room, l *stake, weight int64) (*reservation, *atomic.Bool) {
 	t.Helper()
 	ctx, r := roomFetch(rm, l, weight)
 	var granted atomic.Bool
@@ -60,8 +60,8 @@ func (rm *room) waitingNow() int {
 // to the fetch that asked first: a hog's queued fetches do not come before
 // another namespace's.
 func TestRoomServesTheNamespaceThatHoldsLeastFirst(t *testing.T) {
-	rm := newRoom(2)
-	hog, other := &lane{}, &lane{}
+	rm := newRoom(2, slowBody, errMadeRoomInBytes)
+	hog, other := &stake{}, &stake{}
 	_, first := hold(t, rm, hog, 0)
 	_, second := hold(t, rm, hog, 0)
 	hogsNext, hogGranted := wait(t, rm, hog, 1)
@@ -84,8 +84,8 @@ func TestRoomServesTheNamespaceThatHoldsLeastFirst(t *testing.T) {
 // bytes once that fetch gives them back. A namespace over its share ends
 // none, nor does anyone end a fetch that reads its answer quickly.
 func TestRoomTakesASlowFetchsBytesForANamespaceWithinItsShare(t *testing.T) {
-	rm := newRoom(4)
-	hog, other := &lane{}, &lane{}
+	rm := newRoom(4, slowBody, errMadeRoomInBytes)
+	hog, other := &stake{}, &stake{}
 	ctxs, held := make([]context.Context, 0, 4), make([]*reservation, 0, 4)
 	for _, age := range []time.Duration{0, 3 * slowBody, 2 * slowBody, 0} {
 		ctx, r := hold(t, rm, hog, age)
@@ -129,8 +129,8 @@ func TestRoomTakesASlowFetchsBytesForANamespaceWithinItsShare(t *testing.T) {
 // fetches behind it: its namespace asks for more than its due. One within
 // a share does, so that smaller ones do not starve it.
 func TestRoomLetsNoFetchLargerThanAShareHoldUpOthers(t *testing.T) {
-	rm := newRoom(4)
-	hog, large, small := &lane{}, &lane{}, &lane{}
+	rm := newRoom(4, slowBody, errMadeRoomInBytes)
+	hog, large, small := &stake{}, &stake{}, &stake{}
 	held := make([]*reservation, 0, 4)
 	for range 4 {
 		_, r := hold(t, rm, hog, -time.Hour) // quick: none is slow
@@ -158,10 +158,10 @@ func TestRoomLetsNoFetchLargerThanAShareHoldUpOthers(t *testing.T) {
 // one of them gets its room, and the room ends with its budget all free.
 func TestRoomHoldsNoMoreThanItsBudget(t *testing.T) {
 	const budget = 8
-	rm := newRoom(budget)
-	lanes := make([]*lane, 6)
+	rm := newRoom(budget, slowBody, errMadeRoomInBytes)
+	lanes := make([]*stake, 6)
 	for i := range lanes {
-		lanes[i] = &lane{}
+		lanes[i] = &stake{}
 	}
 	var holding, peak atomic.Int64
 	var ended atomic.Int32

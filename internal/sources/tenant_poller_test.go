@@ -545,3 +545,62 @@ func TestSlowBodiesInOtherNamespacesLeaveAProbeItsRoom(t *testing.T) {
 		})
 	}
 }
+
+// Tarpits in as many namespaces as fill every fetch worker leave another
+// namespace's probe a worker all the same: the tarpits' fetches that have
+// waited longest for an answer give theirs up, as no verdict on their
+// pods, instead of the probe waiting until they time out (a new pod's gate
+// held meanwhile).
+func TestTarpitsInManyNamespacesLeaveAProbeAWorker(t *testing.T) {
+	for _, tc := range []struct {
+		name                string
+		workers, namespaces int
+	}{
+		{"as many namespaces as fill the workers", 16, 4},
+		{"more namespaces than fit", 16, 8},
+		{"the default workers", 256, 8},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := startPoller(t, tc.workers, BytesInFlight)
+			c := NewClient(Rules{})
+			pit := newTarpit(t)
+			perNamespace := max(4, tc.workers/8) + 1 // one more than a namespace runs at once
+			tarpits := make([]Target, 0, tc.namespaces*perNamespace)
+			for ns := range tc.namespaces {
+				for i := range perNamespace {
+					target := httpTarget(c, fmt.Sprintf("tarpit-%d-%d", ns, i), fmt.Sprintf("tenant-%d", ns), pit.URL, 30*time.Second)
+					tarpits = append(tarpits, target)
+					p.Want(target)
+				}
+			}
+			waitFor(t, func() bool { return pit.holding.Load() == int32(tc.workers) })
+
+			pod := serve(t, func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
+			probe := httpTarget(c, "probe", "victim", pod, time.Second)
+			start := time.Now()
+			waitWithin(t, slowAnswer+2*time.Second, func() bool { r, ok := p.Want(probe); return ok && r.Err == nil })
+			t.Logf("the probe's first fetch took %s beside %d held tarpit requests", time.Since(start).Round(time.Millisecond), pit.holding.Load())
+			if peak := pit.peak.Load(); peak > int32(tc.workers) {
+				t.Fatalf("%d fetches ran at once, want at most the %d workers", peak, tc.workers)
+			}
+
+			var ended error
+			waitFor(t, func() bool {
+				for _, target := range tarpits {
+					r, ok := p.Want(target)
+					if ok && !errors.Is(r.Err, ErrNoVerdict) {
+						t.Fatalf("%s: result %v, %v; want no verdict, or still waiting", target.Key, r.Value, r.Err)
+					}
+					if ok {
+						ended = r.Err
+					}
+				}
+				return ended != nil
+			})
+			if !strings.Contains(ended.Error(), "fetch workers") {
+				t.Fatalf("a tarpit's fetch ended with %q, which does not say it gave up its worker", ended)
+			}
+			t.Logf("a tarpit's fetch: %v", ended)
+		})
+	}
+}
