@@ -3,7 +3,7 @@ package controllers
 import (
 	"sync"
 
-	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/resourceversion"
 )
@@ -38,15 +38,15 @@ func (w *ownWrites) wrote(key types.NamespacedName, rv string) {
 // caller can leave the pod until then. A resourceVersion that cannot be
 // compared (resourceversion.CompareResourceVersion) counts as seen: at
 // worst a condition is written twice, as before.
-func (w *ownWrites) unseen(pod *corev1.Pod) bool {
-	key := types.NamespacedName{Namespace: pod.Namespace, Name: pod.Name}
+func (w *ownWrites) unseen(pod metav1.Object) bool {
+	key := types.NamespacedName{Namespace: pod.GetNamespace(), Name: pod.GetName()}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	written, ok := w.rv[key]
 	if !ok {
 		return false
 	}
-	if !shows(pod.ResourceVersion, written) {
+	if !shows(pod.GetResourceVersion(), written) {
 		return true
 	}
 	delete(w.rv, key)

@@ -55,6 +55,11 @@ type PolicyReconciler struct {
 	pods     *podcache.Index
 	counts   *recounts
 	released *releasedTypes
+	// writes are the operator's condition writes the cache does not show
+	// yet: a release goes on only once the cache shows its last batch.
+	writes *ownWrites
+	// releaseBatch is how many pods one reconcile releases (releaseBatch).
+	releaseBatch int
 }
 
 // +kubebuilder:rbac:groups=readygate.io,resources=readinessgatepolicies,verbs=get;list;watch;update;patch
@@ -74,7 +79,7 @@ func (r *PolicyReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if p.DeletionTimestamp != nil {
-		return ctrl.Result{}, r.finalize(ctx, p)
+		return r.finalize(ctx, p)
 	}
 	// Finalizer changes are merge patches: an update would conflict with the
 	// status writes that follow a create, and only be retried.
@@ -142,23 +147,27 @@ func (r *PolicyReconciler) writeStatus(ctx context.Context, p *v1alpha1.Readines
 	return r.Status().Patch(ctx, p, client.RawPatch(types.MergePatchType, data))
 }
 
-// finalize releases the policy's gates when onDelete is Release, then lets
-// the policy go.
-func (r *PolicyReconciler) finalize(ctx context.Context, p *v1alpha1.ReadinessGatePolicy) error {
+// finalize releases the policy's gates when onDelete is Release, a batch
+// at a time, then lets the policy go.
+func (r *PolicyReconciler) finalize(ctx context.Context, p *v1alpha1.ReadinessGatePolicy) (ctrl.Result, error) {
 	if !controllerutil.ContainsFinalizer(p, v1alpha1.Finalizer) {
-		return nil
+		return ctrl.Result{}, nil
 	}
 	// A DryRun policy releases too: a pod left False before the switch to
 	// DryRun would otherwise stay unready, with no policy to decide it.
 	c := r.Policies.Get(p)
 	if c.Release {
-		if err := r.release(ctx, p, c); err != nil {
-			return err
+		more, err := r.release(ctx, p, c)
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		if more {
+			return ctrl.Result{RequeueAfter: releaseTurn}, nil
 		}
 	}
 	before := p.DeepCopy()
 	controllerutil.RemoveFinalizer(p, v1alpha1.Finalizer)
-	return client.IgnoreNotFound(r.Patch(ctx, p, client.MergeFrom(before)))
+	return ctrl.Result{}, client.IgnoreNotFound(r.Patch(ctx, p, client.MergeFrom(before)))
 }
 
 // forgetPolicy drops what the operator keeps of a policy gone from the
@@ -186,13 +195,28 @@ func (r *PolicyReconciler) forgetCounts(key types.NamespacedName) {
 // quiet control plane, hours on a slow one.
 const releaseWriters = 32
 
-// release sets the condition True on every pod the policy gates that no
-// other live policy takes over.
-func (r *PolicyReconciler) release(ctx context.Context, p *v1alpha1.ReadinessGatePolicy, c *policy.Compiled) error {
+// releaseBatch is how many of a deleted policy's pods one reconcile
+// releases. A policy with more goes to the back of the queue between
+// batches, releaseTurn later: the policy workers are few, and one tenant
+// deleting as many large policies as there are workers would otherwise
+// keep every other policy's status and deletion waiting out its writes.
+const (
+	releaseBatch = 256
+	releaseTurn  = 100 * time.Millisecond
+)
+
+// release sets the condition True on the next batch of the pods the policy
+// gates that no other live policy takes over, and says whether more are
+// left: pods beyond the batch, or released ones the cache does not show
+// yet, which the next batch must not count as still to release.
+func (r *PolicyReconciler) release(ctx context.Context, p *v1alpha1.ReadinessGatePolicy, c *policy.Compiled) (more bool, err error) {
 	pods, peers, err := r.selected(ctx, c)
 	if err != nil {
-		return err
+		return false, err
 	}
+	writes, unseen := r.releaseWrites(pods, peers, c)
+	more = unseen || len(writes) > r.releaseBatch
+	writes = writes[:min(len(writes), r.releaseBatch)]
 	var (
 		mu       sync.Mutex
 		errs     []error
@@ -200,14 +224,15 @@ func (r *PolicyReconciler) release(ctx context.Context, p *v1alpha1.ReadinessGat
 		writers  errgroup.Group
 	)
 	writers.SetLimit(releaseWriters)
-	for _, w := range r.releaseWrites(pods, peers, c) {
+	for _, w := range writes {
 		writers.Go(func() error {
-			_, err := writeCondition(ctx, r.Client, w.pod, w.condition)
+			rv, err := writeCondition(ctx, r.Client, w.pod, w.condition)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
 				errs = append(errs, fmt.Errorf("releasing pod %s: %w", w.pod.GetName(), err))
 			} else {
+				r.writes.wrote(types.NamespacedName{Namespace: w.pod.GetNamespace(), Name: w.pod.GetName()}, rv)
 				released++
 			}
 			return nil
@@ -217,7 +242,7 @@ func (r *PolicyReconciler) release(ctx context.Context, p *v1alpha1.ReadinessGat
 	if released > 0 {
 		r.Recorder.Eventf(p, nil, corev1.EventTypeNormal, eventReleased, "Delete", "set %s True on %d pods before deletion", c.ConditionType, released)
 	}
-	return errors.Join(errs...)
+	return more, errors.Join(errs...)
 }
 
 // podWrite is a condition to write to a pod.
@@ -228,12 +253,16 @@ type podWrite struct {
 
 // releaseWrites are the writes that release a deleted policy's pods: those
 // that declare its gate, that no other live policy takes over, and whose
-// condition is not True already.
-func (r *PolicyReconciler) releaseWrites(pods []metav1.Object, peers []v1alpha1.ReadinessGatePolicy, c *policy.Compiled) []podWrite {
-	var writes []podWrite
+// condition is not True already; unseen says whether it left out pods the
+// operator wrote that the cache does not show yet.
+func (r *PolicyReconciler) releaseWrites(pods []metav1.Object, peers []v1alpha1.ReadinessGatePolicy, c *policy.Compiled) (writes []podWrite, unseen bool) {
 	for _, pod := range pods {
 		gates, conditions := podcache.Readiness(pod)
 		if !gate.Declares(gates, c.ConditionType) || policy.Owner(peers, pod, c.ConditionType, r.Policies.Selects) != nil {
+			continue
+		}
+		if r.writes.unseen(pod) {
+			unseen = true
 			continue
 		}
 		plan := gate.PlanPod(gate.PodInput{Settings: c.Settings, Release: v1alpha1.ReasonPolicyDeleted,
@@ -242,7 +271,7 @@ func (r *PolicyReconciler) releaseWrites(pods []metav1.Object, peers []v1alpha1.
 			writes = append(writes, podWrite{pod: pod, condition: *plan.Write})
 		}
 	}
-	return writes
+	return writes, unseen
 }
 
 // selected returns the pods the policy selects and the policies of its

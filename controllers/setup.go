@@ -4,6 +4,7 @@
 package controllers
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 
@@ -44,6 +45,9 @@ type Options struct {
 	// EvaluationCostPerNamespace is --evaluation-cost-per-namespace: the CEL
 	// cost one namespace's evaluations may spend a second (0: no limit).
 	EvaluationCostPerNamespace int
+	// ReleaseBatch is how many of a deleted policy's pods one reconcile
+	// releases before the policy waits its turn again (0: 256).
+	ReleaseBatch int
 }
 
 // Setup registers both reconcilers with the manager; they share the
@@ -83,7 +87,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, env *cel.Env, opts Options) er
 	}
 	if err := (&PolicyReconciler{
 		Client: mgr.GetClient(), Policies: policies, Tracker: tracker, Recorder: rec, Forget: pods.cap.forgetPolicy, Recount: recount,
-		pods: index, counts: counts, released: released,
+		pods: index, counts: counts, released: released, writes: pods.writes, releaseBatch: cmp.Or(opts.ReleaseBatch, releaseBatch),
 	}).SetupWithManager(ctx, mgr); err != nil {
 		return fmt.Errorf("setting up the policy controller: %w", err)
 	}

@@ -84,7 +84,7 @@ func startManager() {
 	Expect(err).NotTo(HaveOccurred())
 	var ctx context.Context
 	ctx, stopManager = context.WithCancel(context.Background())
-	Expect(controllers.Setup(ctx, mgr, env, controllers.Options{MaxConcurrentReconciles: 4, SourceWorkers: 16, SourceRules: sourceRules(),
+	Expect(controllers.Setup(ctx, mgr, env, controllers.Options{MaxConcurrentReconciles: 4, SourceWorkers: 16, ReleaseBatch: 2, SourceRules: sourceRules(),
 		ReservedConditionTypes: policy.DefaultReservedConditionTypes(), EvaluationCostPerNamespace: controllers.DefaultEvaluationCostPerNamespace})).To(Succeed())
 	managerExited = make(chan struct{})
 	go func() {
