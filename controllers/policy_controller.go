@@ -60,6 +60,9 @@ type PolicyReconciler struct {
 	writes *ownWrites
 	// releaseBatch is how many pods one reconcile releases (releaseBatch).
 	releaseBatch int
+	// leadingSince is when this replica started reconciling policies: as
+	// the leader, since only the leader runs the controllers.
+	leadingSince func() time.Time
 }
 
 // +kubebuilder:rbac:groups=readygate.io,resources=readinessgatepolicies,verbs=get;list;watch;update;patch
@@ -99,6 +102,7 @@ func (r *PolicyReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 	if err != nil {
 		return ctrl.Result{}, err
 	}
+	summary = policy.CarryOver(p.Status, summary, time.Since(r.leadingSince()) < policy.WarmUp(c.Settings.Thresholds))
 	err = r.writeStatus(ctx, p, c.Err, summary)
 	recordPolicy(p, summary)
 	// Held and stale pods are not written to the pods: the status follows
