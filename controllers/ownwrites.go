@@ -29,8 +29,15 @@ func (w *ownWrites) wrote(key types.NamespacedName, rv string) {
 		return // the pod was gone: nothing to wait for
 	}
 	w.mu.Lock()
+	defer w.mu.Unlock()
+	// The pod reconciler and a release may write the same pod at once: the
+	// later write is the one the cache must show.
+	if prev, ok := w.rv[key]; ok {
+		if cmp, err := resourceversion.CompareResourceVersion(prev, rv); err == nil && cmp > 0 {
+			return
+		}
+	}
 	w.rv[key] = rv
-	w.mu.Unlock()
 }
 
 // unseen says whether the cached pod is older than the operator's last write

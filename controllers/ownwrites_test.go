@@ -58,3 +58,15 @@ func TestOwnWritesForget(t *testing.T) {
 		t.Fatalf("%d writes kept after forget", len(w.rv))
 	}
 }
+
+// The pod reconciler and a release may write one pod at once, and record
+// their writes in either order: the later write is the one to wait for.
+func TestOwnWritesKeepsTheLaterOfTwoWrites(t *testing.T) {
+	key := types.NamespacedName{Namespace: "shop", Name: "web-0"}
+	w := newOwnWrites()
+	w.wrote(key, "2005")
+	w.wrote(key, "2000") // recorded last, written first
+	if !w.unseen(&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name, ResourceVersion: "2000"}}) {
+		t.Fatal("the cache at 2000 counts as showing the write that made 2005")
+	}
+}

@@ -19,8 +19,9 @@ const (
 	slowAnswer = time.Second
 )
 
-// reclaimEvery is how often a fetch that waits for room looks again for
-// slow fetches to end: one that was quick a moment ago may be slow now.
+// reclaimEvery is how often, while fetches wait for room, the room looks
+// again for slow fetches to end for the one next in line: one that was
+// quick a moment ago may be slow now.
 const reclaimEvery = 100 * time.Millisecond
 
 // errMadeRoom ends a slow fetch whose room a namespace within its fair
@@ -31,7 +32,7 @@ var (
 	errMadeRoomInBytes = fmt.Errorf("%w in readygate's bytes in flight: "+
 		"the answer came slowly while its namespace held more than its fair share", errMadeRoom)
 	errMadeRoomInWorkers = fmt.Errorf("%w among readygate's fetch workers: "+
-		"no answer within %s while its namespace held more than its fair share of them", errMadeRoom, slowAnswer)
+		"it had run for over %s while its namespace held more than its fair share of them", errMadeRoom, slowAnswer)
 )
 
 // room is a budget shared fairly between namespaces (design rule 18): the
@@ -57,12 +58,14 @@ type room struct {
 	// coming is what the fetches ended to make room hold until they
 	// return, which they do at once: it is on its way.
 	coming int64
-	// active counts the namespaces that hold or wait for bytes: the fair
+	// active counts the namespaces that hold or wait for room: the fair
 	// share is an equal share among them.
 	active  int
 	holding map[*reservation]struct{}
-	// waiting is in the order the fetches asked.
-	waiting []*reservation
+	// waiting is in the order the fetches asked; reclaiming is set while a
+	// goroutine looks for room for them every reclaimEvery.
+	waiting    []*reservation
+	reclaiming bool
 }
 
 func newRoom(budget int64, slow time.Duration, cause error) *room {
@@ -71,14 +74,17 @@ func newRoom(budget int64, slow time.Duration, cause error) *room {
 
 // stake is what one namespace holds of a room and waits for; the room's
 // lock guards it. ending is what of held the room ended fetches to take
-// back, and waits how many fetches wait.
+// back, waits how many fetches wait, and granted when the room last
+// granted one: among namespaces that hold alike, the one served longest
+// ago goes first, so that a tenant's many queued fetches in many
+// namespaces take turns with another namespace's one.
 type stake struct {
 	held, ending int64
 	waits        int
+	granted      time.Time
 }
 
-// take waits until the room grants r its weight, or ctx ends, looking for
-// slow fetches to take room from every reclaimEvery meanwhile.
+// take waits until the room grants r its weight, or ctx ends.
 func (rm *room) take(ctx context.Context, r *reservation) error {
 	rm.mu.Lock()
 	r.ready, r.granted, r.ended = make(chan struct{}), false, false
@@ -89,28 +95,43 @@ func (rm *room) take(ctx context.Context, r *reservation) error {
 		rm.mu.Unlock()
 		return nil
 	}
+	rm.reclaim()
+	if !rm.reclaiming {
+		rm.reclaiming = true
+		go rm.reclaimWhileWaiting()
+	}
+	rm.mu.Unlock()
+	select {
+	case <-r.ready:
+		return nil
+	case <-ctx.Done():
+	}
+	rm.mu.Lock()
+	defer rm.mu.Unlock()
+	if r.granted {
+		return nil
+	}
+	rm.waiting = slices.DeleteFunc(rm.waiting, func(w *reservation) bool { return w == r })
+	rm.count(r.ns, 0, -1)
+	rm.grant() // r may have been the next in line, whom the others waited for
+	return ctx.Err()
+}
+
+// reclaimWhileWaiting makes room for the waiting fetches every
+// reclaimEvery, until none waits: one goroutine for all of them, since
+// each round walks them all.
+func (rm *room) reclaimWhileWaiting() {
 	tick := time.NewTicker(reclaimEvery)
 	defer tick.Stop()
-	for {
-		rm.reclaim(r)
-		rm.mu.Unlock()
-		select {
-		case <-r.ready:
-		case <-tick.C:
-		case <-ctx.Done():
-		}
+	for range tick.C {
 		rm.mu.Lock()
-		if r.granted {
+		if len(rm.waiting) == 0 {
+			rm.reclaiming = false
 			rm.mu.Unlock()
-			return nil
+			return
 		}
-		if ctx.Err() != nil {
-			rm.waiting = slices.DeleteFunc(rm.waiting, func(w *reservation) bool { return w == r })
-			rm.count(r.ns, 0, -1)
-			rm.grant() // r may have been the next in line, whom the others waited for
-			rm.mu.Unlock()
-			return ctx.Err()
-		}
+		rm.reclaim()
+		rm.mu.Unlock()
 	}
 }
 
@@ -132,10 +153,12 @@ func (rm *room) release(r *reservation) {
 
 // share is a namespace's fair share of the budget: an equal share among
 // those that hold or wait for room. The caller holds rm.mu.
-func (rm *room) share() int64 { return rm.budget / int64(max(rm.active, 1)) }
+// However many namespaces there are, each may hold one unit: a namespace
+// that holds a single worker is never over its share.
+func (rm *room) share() int64 { return max(rm.budget/int64(max(rm.active, 1)), 1) }
 
 // next returns the index of the fetch next in line, or -1: the first to
-// ask of the namespace that holds least. Room freed by a namespace's slow
+// ask of the namespace that holds least (see before). Room freed by a namespace's slow
 // fetch so goes to a namespace within its share, not to the next of the many
 // fetches a hog has queued. A fetch that does not fit holds up those
 // behind it, so that smaller ones do not starve it, unless it is larger
@@ -147,11 +170,20 @@ func (rm *room) next() int {
 		if w.weight > rm.free && w.weight > share {
 			continue
 		}
-		if next < 0 || w.ns.held < rm.waiting[next].ns.held {
+		if next < 0 || before(w.ns, rm.waiting[next].ns) {
 			next = i
 		}
 	}
 	return next
+}
+
+// before says whether namespace a goes before b: it holds less, or as much
+// and was granted room longer ago.
+func before(a, b *stake) bool {
+	if a.held != b.held {
+		return a.held < b.held
+	}
+	return a.granted.Before(b.granted)
 }
 
 // grant gives the fetches next in line their weight while it fits. The
@@ -168,28 +200,36 @@ func (rm *room) grant() {
 		rm.count(r.ns, r.weight, -1)
 		rm.holding[r] = struct{}{}
 		r.granted, r.since = true, time.Now()
+		r.ns.granted = r.since
 		close(r.ready)
 	}
 }
 
-// reclaim makes room for r, and for the fetch next in line if that is
-// another, whose room comes first, when r's namespace asks for no more
-// than its fair share, or for its first fetch: however many namespaces
-// there are, each may run one fetch at once. It ends slow fetches of
-// namespaces over their share, the longest held first, until the room is
-// free or on its way; a namespace gives up room only down to its share,
-// and only that of fetches slower than rm.slow, which a fetch whose answer
-// comes does not reach: it ends soon by itself. The caller
+// wanted is the room that namespaces within their fair share wait for: the
+// first waiting fetch of each namespace that asks for no more than its
+// share, or for its first fetch: however many namespaces there are, each
+// may run one fetch at once. The caller holds rm.mu.
+func (rm *room) wanted() int64 {
+	share, need := rm.share(), int64(0)
+	counted := map[*stake]bool{}
+	for _, w := range rm.waiting {
+		if counted[w.ns] || w.ns.held+w.weight > max(share, w.weight) {
+			continue
+		}
+		counted[w.ns] = true
+		need += w.weight
+	}
+	return need
+}
+
+// reclaim makes the room wanted free, or on its way, by ending slow
+// fetches of namespaces over their share, the longest held first. A
+// namespace gives up room only down to its share, and only that of fetches
+// slower than rm.slow, which a fetch whose answer comes does not reach: it
+// ends soon by itself. Who gets the room is next's to say. The caller
 // holds rm.mu.
-func (rm *room) reclaim(r *reservation) {
-	share := rm.share()
-	if r.ns.held+r.weight > max(share, r.weight) {
-		return
-	}
-	need := r.weight
-	if next := rm.next(); next >= 0 && rm.waiting[next] != r {
-		need += rm.waiting[next].weight
-	}
+func (rm *room) reclaim() {
+	share, need := rm.share(), rm.wanted()
 	now := time.Now()
 	for rm.free+rm.coming < need {
 		var slowest *reservation
