@@ -1,6 +1,7 @@
 package chart
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -154,8 +155,17 @@ func TestHighAvailability(t *testing.T) {
 	if sleep < 5 || grace < sleep+10 {
 		t.Errorf("a stopping replica sleeps %vs before it stops and has %vs in all: it must serve until its endpoint is gone, then release its lease", sleep, grace)
 	}
+	// The manager releases its lease once its stop has waited this long:
+	// the kubelet must not kill it first.
+	shutdown := fmt.Sprintf("--graceful-shutdown-timeout=%vs", grace-sleep-3)
+	if args := flags(container(dig(dep, "spec", "template", "spec"))["args"]); !slices.Contains(args, shutdown) {
+		t.Errorf("the manager runs with %v, want %s: a stop must end, lease released, within the grace period after the preStop sleep", args, shutdown)
+	}
 	if out, err := helmErr(t, "template", release, chartDir, "--set", "podDisruptionBudget.minAvailable=2"); err == nil || !strings.Contains(string(out), "no longer read") {
 		t.Errorf("a minAvailable other than 0.1.0's default was taken silently (%v):\n%s", err, out)
+	}
+	if out, err := helmErr(t, "template", release, chartDir, "--set", "terminationGracePeriodSeconds=6"); err == nil || !strings.Contains(string(out), "no time to stop") {
+		t.Errorf("a grace period shorter than the preStop sleep and a stop rendered (%v): the kubelet would kill the leader before it releases its lease\n%s", err, out)
 	}
 	out, err := helmErr(t, "template", release, chartDir, "--set", "manager.leaderElect=false")
 	if err == nil || !strings.Contains(string(out), "needs manager.leaderElect=true") {

@@ -58,6 +58,7 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 - --leader-elect-lease-duration={{ $m.leaseDuration }}
 - --leader-elect-renew-deadline={{ $m.renewDeadline }}
 - --leader-elect-retry-period={{ $m.retryPeriod }}
+- --graceful-shutdown-timeout={{ sub (sub (int .Values.terminationGracePeriodSeconds) (int (.Values.preStopSleepSeconds | default 5))) 3 }}s
 - --health-probe-bind-address=:{{ $m.healthProbePort }}
 - --pprof-bind-address={{ $m.pprofBindAddress }}
 - --metrics-bind-address=:{{ .Values.metrics.port }}
