@@ -102,7 +102,7 @@ func (r *PolicyReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	summary = policy.CarryOver(p.Status, summary, time.Since(r.leadingSince()) < policy.WarmUp(c.Settings.Thresholds))
+	summary = policy.CarryOver(p, summary, time.Since(r.leadingSince()), c.Settings.Thresholds)
 	err = r.writeStatus(ctx, p, c.Err, summary)
 	recordPolicy(p, summary)
 	// Held and stale pods are not written to the pods: the status follows

@@ -4,44 +4,50 @@ import (
 	"testing"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"github.com/readygate/readygate/api/v1alpha1"
 	"github.com/readygate/readygate/internal/gate"
 )
 
-// A new leader keeps the previous leader's held and stale counts until it
-// has had time to learn them again, never above the pods matched, and only
-// then reports its own.
+// A new leader keeps the held and stale counts of the status until it has
+// had time to learn them again, never above the pods that are True, and
+// only for the generation the status describes.
 func TestCarryOver(t *testing.T) {
-	prev := v1alpha1.ReadinessGatePolicyStatus{HeldPods: 5, StaleDataPods: 3}
+	defaults := gate.Thresholds{Failure: 3, Interval: 10 * time.Second} // held for 40 s, stale for 20 s
+	policy := func(generation int64, suspend bool) *v1alpha1.ReadinessGatePolicy {
+		return &v1alpha1.ReadinessGatePolicy{
+			ObjectMeta: metav1.ObjectMeta{Generation: generation},
+			Spec:       v1alpha1.ReadinessGatePolicySpec{Suspend: suspend},
+			Status:     v1alpha1.ReadinessGatePolicyStatus{ObservedGeneration: 2, HeldPods: 5, StaleDataPods: 3},
+		}
+	}
 	for _, tc := range []struct {
-		name              string
-		s                 Summary
-		warming           bool
-		wantHeld, wantSta int32
+		name                string
+		p                   *v1alpha1.ReadinessGatePolicy
+		s                   Summary
+		led                 time.Duration
+		thresholds          gate.Thresholds
+		wantHeld, wantStale int32
 	}{
-		{"warming, nothing learnt yet", Summary{Matched: 10}, true, 5, 3},
-		{"warming, more learnt than before", Summary{Matched: 10, Held: 7, Stale: 4}, true, 7, 4},
-		{"warming, some learnt", Summary{Matched: 10, Held: 2}, true, 5, 3},
-		{"warming, fewer pods matched than were held", Summary{Matched: 2}, true, 2, 2},
-		{"warm", Summary{Matched: 10}, false, 0, 0},
+		{"nothing learnt yet", policy(2, false), Summary{Matched: 10, Ready: 10}, 0, defaults, 5, 3},
+		{"more learnt than the status shows", policy(2, false), Summary{Matched: 10, Ready: 10, Held: 7, Stale: 4}, 0, defaults, 7, 4},
+		{"some learnt", policy(2, false), Summary{Matched: 10, Ready: 10, Held: 2}, 0, defaults, 5, 3},
+		{"fewer pods True than were held", policy(2, false), Summary{Matched: 10, Ready: 2}, 0, defaults, 2, 2},
+		{"stale learnt again, held not yet", policy(2, false), Summary{Matched: 10, Ready: 10}, 30 * time.Second, defaults, 5, 0},
+		{"both learnt again", policy(2, false), Summary{Matched: 10, Ready: 10}, 40 * time.Second, defaults, 0, 0},
+		{"a tenant's hour-long interval", policy(2, false), Summary{Matched: 10, Ready: 10}, maxCarry, gate.Thresholds{Failure: 100, Interval: time.Hour}, 0, 0},
+		{"the policy edited since the status", policy(3, false), Summary{Matched: 10, Ready: 10}, 0, defaults, 0, 0},
+		{"the policy suspended", policy(2, true), Summary{Matched: 10, Ready: 10}, 0, defaults, 0, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := CarryOver(prev, tc.s, tc.warming)
-			if got.Held != tc.wantHeld || got.Stale != tc.wantSta {
-				t.Fatalf("held %d, stale %d; want %d, %d", got.Held, got.Stale, tc.wantHeld, tc.wantSta)
+			got := CarryOver(tc.p, tc.s, tc.led, tc.thresholds)
+			if got.Held != tc.wantHeld || got.Stale != tc.wantStale {
+				t.Fatalf("held %d, stale %d; want %d, %d", got.Held, got.Stale, tc.wantHeld, tc.wantStale)
 			}
-			if got.Matched != tc.s.Matched {
-				t.Fatalf("matched %d, want %d: only held and stale carry over", got.Matched, tc.s.Matched)
+			if got.Matched != tc.s.Matched || got.Ready != tc.s.Ready {
+				t.Fatalf("matched %d, ready %d; want %d, %d: only held and stale carry over", got.Matched, got.Ready, tc.s.Matched, tc.s.Ready)
 			}
 		})
-	}
-}
-
-// A pod is held again after failureThreshold failed intervals, stale after
-// its first failed fetch: the warm-up covers both, with one interval to
-// spare for the fetches' jitter.
-func TestWarmUp(t *testing.T) {
-	if got := WarmUp(gate.Thresholds{Failure: 3, Interval: 10 * time.Second}); got != 40*time.Second {
-		t.Fatalf("warm-up %s with failureThreshold 3 and interval 10s, want 40s", got)
 	}
 }

@@ -167,6 +167,11 @@ func TestHighAvailability(t *testing.T) {
 	if out, err := helmErr(t, "template", release, chartDir, "--set", "terminationGracePeriodSeconds=6"); err == nil || !strings.Contains(string(out), "no time to stop") {
 		t.Errorf("a grace period shorter than the preStop sleep and a stop rendered (%v): the kubelet would kill the leader before it releases its lease\n%s", err, out)
 	}
+	// The manager's shutdown timeout is derived from it: one Go cannot
+	// parse as a duration would crash-loop every replica on its flags.
+	if out, err := helmErr(t, "template", release, chartDir, "--set", "terminationGracePeriodSeconds=10000000000"); err == nil || !strings.Contains(string(out), "terminationGracePeriodSeconds") {
+		t.Errorf("a grace period of 317 years rendered (%v)\n%s", err, out)
+	}
 	out, err := helmErr(t, "template", release, chartDir, "--set", "manager.leaderElect=false")
 	if err == nil || !strings.Contains(string(out), "needs manager.leaderElect=true") {
 		t.Errorf("two replicas without leader election rendered (%v): both would write the gates\n%s", err, out)

@@ -40,7 +40,7 @@ var _ = Describe("a restarted manager", func() {
 		By("restarting the manager")
 		testenv.StopProcess(manager, 10*time.Second)
 		startSuiteManager()
-		warmUp := policy.WarmUp(gate.Thresholds{Failure: p.Spec.FailureThreshold, Interval: p.Spec.Interval.Duration})
+		warmUp, _ := policy.CarryWindows(gate.Thresholds{Failure: p.Spec.FailureThreshold, Interval: p.Spec.Interval.Duration})
 		Consistently(heldPods(ctx, p)).WithTimeout(warmUp+followMargin).WithPolling(100*time.Millisecond).Should(BeEquivalentTo(pods),
 			"OPERATOR BUG: the new manager reported fewer held pods while they were all held")
 	})
