@@ -22,6 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 	"sigs.k8s.io/controller-runtime/pkg/source"
@@ -161,11 +162,17 @@ func (r *PolicyReconciler) finalize(ctx context.Context, p *v1alpha1.ReadinessGa
 	// DryRun would otherwise stay unready, with no policy to decide it.
 	c := r.Policies.Get(p)
 	if c.Release {
-		more, err := r.release(ctx, p, c)
-		if err != nil {
+		released, more, err := r.release(ctx, p, c)
+		switch {
+		case err != nil && released == 0:
 			return ctrl.Result{}, err
-		}
-		if more {
+		case err != nil:
+			// Other pods were released: the next turn comes soon, not
+			// after the failed writes' growing backoff, which would slow
+			// every other pod's release turn after turn.
+			log.FromContext(ctx).Error(err, "releasing some of the deleted policy's pods; the next turn retries them", "released", released)
+			return ctrl.Result{RequeueAfter: releaseTurn}, nil
+		case more:
 			return ctrl.Result{RequeueAfter: releaseTurn}, nil
 		}
 	}
@@ -210,22 +217,22 @@ const (
 )
 
 // release sets the condition True on the next batch of the pods the policy
-// gates that no other live policy takes over, and says whether more are
-// left: pods beyond the batch, or released ones the cache does not show
-// yet, which the next batch must not count as still to release.
-func (r *PolicyReconciler) release(ctx context.Context, p *v1alpha1.ReadinessGatePolicy, c *policy.Compiled) (more bool, err error) {
+// gates that no other live policy takes over, and says how many it
+// released and whether more are left: pods beyond the batch, or released
+// ones the cache does not show yet, which the next batch must not count as
+// still to release.
+func (r *PolicyReconciler) release(ctx context.Context, p *v1alpha1.ReadinessGatePolicy, c *policy.Compiled) (released int, more bool, err error) {
 	pods, peers, err := r.selected(ctx, c)
 	if err != nil {
-		return false, err
+		return 0, false, err
 	}
 	writes, unseen := r.releaseWrites(pods, peers, c)
 	more = unseen || len(writes) > r.releaseBatch
 	writes = writes[:min(len(writes), r.releaseBatch)]
 	var (
-		mu       sync.Mutex
-		errs     []error
-		released int
-		writers  errgroup.Group
+		mu      sync.Mutex
+		errs    []error
+		writers errgroup.Group
 	)
 	writers.SetLimit(releaseWriters)
 	for _, w := range writes {
@@ -246,7 +253,7 @@ func (r *PolicyReconciler) release(ctx context.Context, p *v1alpha1.ReadinessGat
 	if released > 0 {
 		r.Recorder.Eventf(p, nil, corev1.EventTypeNormal, eventReleased, "Delete", "set %s True on %d pods before deletion", c.ConditionType, released)
 	}
-	return more, errors.Join(errs...)
+	return released, more, errors.Join(errs...)
 }
 
 // podWrite is a condition to write to a pod.
