@@ -121,7 +121,9 @@ func (r *PodGateReconciler) reconcileGate(ctx context.Context, pod *corev1.Pod, 
 		ReadsOnlyPod:         c.ReadsOnlyPod(),
 		ContainersReadySince: gate.ContainersReadySince(pod).Time,
 		Now:                  now,
-		AdmitFlip:            func() bool { return r.cap.admit(ctx, c, int(p.Status.MatchedPods), pod) },
+		AdmitFlip: func() bool {
+			return r.cap.admit(ctx, c, r.counts.matchedOr(policyKey(p), p.Status.MatchedPods), pod)
+		},
 	}
 	switch {
 	case !in.Gated || c.Settings.Suspended:

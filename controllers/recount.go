@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -37,6 +38,10 @@ type policyCounts struct {
 
 	basis  string
 	counts *policy.Counts
+	// matched is the pods the last count matched, -1 before the first:
+	// the base of maxUnavailable, which must not wait for the status write
+	// that an API server failing writes holds back.
+	matched atomic.Int32
 }
 
 func newRecounts() *recounts {
@@ -49,9 +54,24 @@ func (r *recounts) of(p types.NamespacedName) *policyCounts {
 	pc := r.policies[p]
 	if pc == nil {
 		pc = &policyCounts{dirty: map[types.NamespacedName]bool{}}
+		pc.matched.Store(-1)
 		r.policies[p] = pc
 	}
 	return pc
+}
+
+// matchedOr returns the pods the policy matched at its last count, or
+// status, what its status says, before its first count.
+func (r *recounts) matchedOr(p types.NamespacedName, status int32) int {
+	r.mu.Lock()
+	pc := r.policies[p]
+	r.mu.Unlock()
+	if pc != nil {
+		if m := pc.matched.Load(); m >= 0 {
+			return int(m)
+		}
+	}
+	return int(status)
 }
 
 // markPod notes that the pod may count differently under the policy.
@@ -81,10 +101,15 @@ func (pc *policyCounts) takeDirty() map[types.NamespacedName]bool {
 
 // summarize brings the policy's counts up to date and returns its summary.
 func (r *recounts) summarize(p *v1alpha1.ReadinessGatePolicy, c *policy.Compiled, peers []v1alpha1.ReadinessGatePolicy,
-	pods *podcache.Index, tally func(metav1.Object) policy.Tally) (policy.Summary, error) {
+	pods *podcache.Index, tally func(metav1.Object) policy.Tally) (s policy.Summary, err error) {
 	start := time.Now()
 	defer func() { recountSeconds.Observe(time.Since(start).Seconds()) }()
 	pc := r.of(policyKey(p))
+	defer func() {
+		if err == nil {
+			pc.matched.Store(s.Matched)
+		}
+	}()
 	dirty := pc.takeDirty()
 	if c.Err != nil || c.Selector == nil {
 		pc.basis, pc.counts = "", nil
