@@ -48,6 +48,7 @@ type PodGateReconciler struct {
 
 	sources  *sourceGatherer
 	cap      *unavailability
+	breaker  *writeBreaker
 	counts   *recounts
 	pods     *podcache.Index
 	share    *evaluationShare
@@ -102,7 +103,25 @@ func (r *PodGateReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		requeue = gate.Sooner(requeue, after)
 	}
 	errs = append(errs, r.releaseUngated(ctx, pod, policies.Items))
-	return ctrl.Result{RequeueAfter: requeue}, errors.Join(errs...)
+	err := errors.Join(errs...)
+	// Paused writes are evaluated again once writes go through, or at the
+	// pause's end at the latest: no error to log and back off.
+	var paused errWritesPaused
+	if errors.As(err, &paused) && pausedOnly(errs) {
+		return ctrl.Result{RequeueAfter: gate.Sooner(requeue, paused.wait)}, nil
+	}
+	return ctrl.Result{RequeueAfter: requeue}, err
+}
+
+// pausedOnly reports whether every error is a paused write.
+func pausedOnly(errs []error) bool {
+	for _, err := range errs {
+		var paused errWritesPaused
+		if err != nil && !errors.As(err, &paused) {
+			return false
+		}
+	}
+	return true
 }
 
 // reconcileGate plans one policy's gate on the pod and applies the plan.
@@ -213,12 +232,14 @@ func (r *PodGateReconciler) releaseReason(policies []v1alpha1.ReadinessGatePolic
 // gate that no policy decides any more.
 func (r *PodGateReconciler) apply(ctx context.Context, pod *corev1.Pod, p *v1alpha1.ReadinessGatePolicy, plan gate.Plan) error {
 	if plan.Write != nil {
-		rv, err := writeCondition(ctx, r.Client, pod, *plan.Write)
+		rv, err := r.write(ctx, pod, *plan.Write)
 		if err != nil {
-			if plan.AdmittedFlip && writeRejected(err) {
+			var paused errWritesPaused
+			notSent := errors.As(err, &paused) && paused.err == nil
+			if plan.AdmittedFlip && (writeRejected(err) || notSent) {
 				r.cap.giveBack(p.UID, pod)
 			}
-			if p != nil {
+			if p != nil && !notSent {
 				countError(p.Namespace, p.Name, errorWrite, "")
 			}
 			return fmt.Errorf("writing %s on pod %s: %w", plan.Write.Type, pod.Name, err)
@@ -243,6 +264,41 @@ func (r *PodGateReconciler) apply(ctx context.Context, pod *corev1.Pod, p *v1alp
 		heldFlipsTotal.WithLabelValues(p.Namespace, p.Name).Inc()
 	}
 	return nil
+}
+
+// write writes the condition unless the namespace's writes are paused
+// (writeBreaker), and says once when they pause and when they go through
+// again, rather than a line per pod per retry.
+func (r *PodGateReconciler) write(ctx context.Context, pod *corev1.Pod, cond corev1.PodCondition) (string, error) {
+	key := client.ObjectKeyFromObject(pod)
+	if ok, wait := r.breaker.allow(key, time.Now()); !ok {
+		return "", errWritesPaused{wait: wait}
+	}
+	rv, err := writeCondition(ctx, r.Client, pod, cond)
+	resume, wait, paused := r.breaker.done(key, err, time.Now())
+	if paused {
+		log.FromContext(ctx).Error(err, "pausing the namespace's pod condition writes: the API server fails them; one write probes it at a time, from every 100 ms to every 10 s",
+			"namespace", pod.Namespace)
+	}
+	if len(resume) > 0 {
+		log.FromContext(ctx).Info("pod condition writes go through again; evaluating the pods that waited", "namespace", pod.Namespace, "pods", len(resume))
+		go r.evaluateAgain(ctx, resume)
+	}
+	if wait > 0 {
+		return "", errWritesPaused{wait: wait, err: err}
+	}
+	return rv, err
+}
+
+// evaluateAgain queues the pods for evaluation, until ctx ends.
+func (r *PodGateReconciler) evaluateAgain(ctx context.Context, pods []types.NamespacedName) {
+	for _, key := range pods {
+		select {
+		case r.podEvents <- event.GenericEvent{Object: &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name}}}:
+		case <-ctx.Done():
+			return
+		}
+	}
 }
 
 // remember keeps the pod's state under the policy, and asks for a recount
@@ -320,6 +376,7 @@ func (r *PodGateReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manag
 		return fmt.Errorf("indexing pods by their gates that are not True: %w", err)
 	}
 	r.cap = newUnavailability(r.pods)
+	r.breaker = newWriteBreaker(func(pod types.NamespacedName) { r.evaluateAgain(ctx, []types.NamespacedName{pod}) })
 	r.podEvents = make(chan event.GenericEvent, 4096)
 	r.sources = &sourceGatherer{
 		cache:  mgr.GetClient(),

@@ -1,0 +1,164 @@
+package controllers
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"sync"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+)
+
+// writeBreaker pauses a namespace's condition writes while the API server
+// fails them (5xx, 429, timeouts, dropped connections). Each pod retrying
+// on its own backoff sent every failing write again within a second (480
+// of 60 pods' writes in a brownout's first second, a line of log each), and
+// once the API server recovered each pod waited out its own grown backoff.
+// While paused, one write per pause probes the API server, the pause
+// doubling from 100 ms to 10 s; the other pods wait without writing or
+// logging, and are evaluated again as soon as a write goes through. Each
+// namespace pauses on its own: a webhook failing one namespace's writes
+// pauses no other.
+type writeBreaker struct {
+	mu         sync.Mutex
+	namespaces map[string]*pause
+	// probe evaluates a waiting pod again when a pause ends, to probe.
+	probe func(types.NamespacedName)
+}
+
+// pause is one namespace's: failures counts the probes that failed in a
+// row, until is when the next may go, probing since when one is under way,
+// and waiting are the pods that did not write meanwhile.
+type pause struct {
+	failures int
+	until    time.Time
+	probing  time.Time
+	waiting  map[types.NamespacedName]bool
+	// ends wakes a waiting pod to probe at until.
+	ends *time.Timer
+}
+
+// The pause between probes, and how long a probe that neither succeeded
+// nor failed (its reconcile wrote nothing after all) holds the next one.
+const (
+	firstPause = 100 * time.Millisecond
+	maxPause   = 10 * time.Second
+)
+
+func newWriteBreaker(probe func(types.NamespacedName)) *writeBreaker {
+	return &writeBreaker{namespaces: map[string]*pause{}, probe: probe}
+}
+
+// errWritesPaused is a write not sent, or failed, while its namespace's
+// writes are paused: the pod is evaluated again once they go through, or
+// after wait. It is no reconcile error, so that the work queue neither
+// logs nor backs it off.
+type errWritesPaused struct {
+	wait time.Duration
+	err  error
+}
+
+func (e errWritesPaused) Error() string {
+	return fmt.Sprintf("pod condition writes paused for %s: %v", e.wait.Round(time.Millisecond), e.err)
+}
+
+func (e errWritesPaused) Unwrap() error { return e.err }
+
+// allow reports whether the pod may write now: always while its namespace's
+// writes go through, else as the pause's one probe. A pod that may not
+// write waits for the writes to go through, and is told how long the pause
+// lasts at most.
+func (b *writeBreaker) allow(pod types.NamespacedName, now time.Time) (bool, time.Duration) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	p := b.namespaces[pod.Namespace]
+	if p == nil {
+		return true, 0
+	}
+	if !now.Before(p.until) && (p.probing.IsZero() || now.Sub(p.probing) > maxPause) {
+		p.probing = now
+		return true, 0
+	}
+	p.waiting[pod] = true
+	return false, max(p.until.Sub(now), 0) + maxPause
+}
+
+// done records a write's outcome. Once a write goes through, or the API
+// server answers it at all (a refusal, such as a conflict, says it
+// serves), it returns the pods that waited, to evaluate again. A write
+// that failed transiently waits with them, for at most wait; paused says
+// that this failure paused the namespace's writes, to tell it once.
+func (b *writeBreaker) done(pod types.NamespacedName, err error, now time.Time) (resume []types.NamespacedName, wait time.Duration, paused bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	p := b.namespaces[pod.Namespace]
+	if !writeFailedTransiently(err) {
+		if p == nil {
+			return nil, 0, false
+		}
+		delete(b.namespaces, pod.Namespace)
+		p.ends.Stop()
+		for key := range p.waiting {
+			resume = append(resume, key)
+		}
+		return resume, 0, false
+	}
+	if p == nil {
+		p = &pause{waiting: map[types.NamespacedName]bool{}}
+		b.namespaces[pod.Namespace] = p
+		paused = true
+	}
+	// Writes sent before the pause fail together: only the first and the
+	// probes lengthen it.
+	p.waiting[pod] = true
+	if paused || !p.probing.IsZero() {
+		p.failures++
+		d := jittered(min(firstPause<<min(p.failures-1, 16), maxPause))
+		p.until, p.probing = now.Add(d), time.Time{}
+		if p.ends != nil {
+			p.ends.Stop()
+		}
+		p.ends = time.AfterFunc(d, func() { b.wake(pod.Namespace) })
+	}
+	return nil, max(p.until.Sub(now), 0) + maxPause, paused
+}
+
+// wake has a waiting pod of the namespace evaluated again to probe, as its
+// pause ends.
+func (b *writeBreaker) wake(namespace string) {
+	b.mu.Lock()
+	var next types.NamespacedName
+	if p := b.namespaces[namespace]; p != nil {
+		for key := range p.waiting {
+			next = key
+			break
+		}
+	}
+	b.mu.Unlock()
+	if next.Name != "" {
+		b.probe(next)
+	}
+}
+
+// jittered spreads the namespaces' probes by up to a fifth of d.
+func jittered(d time.Duration) time.Duration {
+	return d + rand.N(d/5+1)
+}
+
+// writeFailedTransiently reports a write the API server may take a moment
+// later: it answered 429 or 5xx, or did not answer. A refusal (4xx) is the
+// write's own fault, and another write would fare no better or worse.
+func writeFailedTransiently(err error) bool {
+	if err == nil {
+		return false
+	}
+	var status apierrors.APIStatus
+	if !errors.As(err, &status) {
+		return true // no answer: a timeout, a dropped connection
+	}
+	code := status.Status().Code
+	return code == http.StatusTooManyRequests || code == http.StatusRequestTimeout || code >= http.StatusInternalServerError
+}
