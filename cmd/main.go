@@ -50,7 +50,7 @@ func main() {
 	flag.StringVar(&s.webhookClientCAFile, "webhook-client-ca-file", "",
 		"CA file of the client certificate the API server presents to webhooks (its --admission-control-config-file); when set, the webhooks answer no other caller. Empty: any TLS client.")
 	flag.StringVar(&s.webhookCertDir, "webhook-cert-dir", "", "Directory with the webhooks' tls.crt and tls.key (default: where cert-manager's and OLM's mounts put them, /tmp/k8s-webhook-server/serving-certs).")
-	flag.DurationVar(&s.cacheSyncTimeout, "cache-sync-timeout", 2*time.Minute, "Exit when the informers have not synced by then, e.g. because RBAC forbids a list.")
+	flag.DurationVar(&s.cacheSyncTimeout, "cache-sync-timeout", 2*time.Minute, "Exit when the informers have not synced by then and the API server refused a list (RBAC); lists that are only slow are waited for, not ready meanwhile.")
 	flag.IntVar(&s.controllers.MaxConcurrentReconciles, "max-concurrent-reconciles", 64, "Pods evaluated at once; a reconcile mostly waits on its one write, so this is far above the core count.")
 	flag.IntVar(&s.controllers.EvaluationCostPerNamespace, "evaluation-cost-per-namespace", controllers.DefaultEvaluationCostPerNamespace,
 		"CEL cost units one namespace's evaluations may spend a second (0: no limit); a namespace over it has its pods' evaluations put off, so that one tenant's costly expressions cannot hold every core.")
@@ -102,6 +102,7 @@ func run(s settings) error {
 	if err != nil {
 		return err
 	}
+	caches := &cacheSync{}
 	opts := ctrl.Options{
 		Scheme:                  controllers.NewScheme(),
 		Metrics:                 metricsOptions(s.metricsAddr, s.secureMetrics, s.metricsCertDir),
@@ -112,6 +113,7 @@ func run(s settings) error {
 		LeaderElectionNamespace: namespace,
 		Cache:                   controllers.CacheOptions(),
 	}
+	opts.Cache.DefaultWatchErrorHandler = caches.watchErrors
 	s.lease.apply(&opts)
 	mgr, err := ctrl.NewManager(cfg, opts)
 	if err != nil {
@@ -120,7 +122,6 @@ func run(s settings) error {
 	if err := controllers.Setup(ctx, mgr, env, s.controllers); err != nil {
 		return err
 	}
-	caches := &cacheSync{}
 	go caches.watch(ctx, mgr.GetCache(), s.cacheSyncTimeout)
 	ready := caches.ready
 	// make run and clusters without cert-manager run without webhooks.
