@@ -122,6 +122,25 @@ var _ = Describe("pod condition writes the API server fails", func() {
 	})
 })
 
+var _ = Describe("a deleted policy's release while the API server fails pod writes", func() {
+	It("waits with the paused writes, and completes once they go through", func(ctx SpecContext) {
+		const n = 20
+		ns := newNamespace(ctx)
+		pods := createPods(ctx, ns, "web", n, withGates(warmGate))
+		p := settledFalseWithFinalizer(ctx, newPolicy(ns, "release", "false"), pods)
+		hook := failStatusWrites(ctx, ns)
+		Expect(k8s.Delete(ctx, p)).To(Succeed())
+		Eventually(hook.gateWrites.Load).Should(BeNumerically(">", 0))
+		Consistently(hook.gateWrites.Load, "3s").Should(BeNumerically("<", n),
+			"OPERATOR BUG: the release retried every pod's failing write")
+		hook.failing.Store(false)
+		for _, pod := range pods {
+			Eventually(gateOf(ctx, pod), "15s").Should(And(HaveField("Status", corev1.ConditionTrue), HaveField("Reason", v1alpha1.ReasonPolicyDeleted)))
+		}
+		Eventually(func() error { return k8s.Get(ctx, client.ObjectKeyFromObject(p), &v1alpha1.ReadinessGatePolicy{}) }).Should(MatchError(ContainSubstring("not found")))
+	})
+})
+
 // statusHook is a validating webhook on the namespace's pods/status that
 // fails every write while failing is set, and counts the writes of the
 // spec's gate.

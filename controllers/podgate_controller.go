@@ -275,16 +275,7 @@ func (r *PodGateReconciler) write(ctx context.Context, pod *corev1.Pod, cond cor
 		return "", errWritesPaused{wait: wait}
 	}
 	rv, err := writeCondition(ctx, r.Client, pod, cond)
-	resume, wait, paused := r.breaker.done(key, err, time.Now())
-	if paused {
-		log.FromContext(ctx).Error(err, "pausing the namespace's pod condition writes: the API server fails them; one write probes it at a time, from every 100 ms to every 10 s",
-			"namespace", pod.Namespace)
-	}
-	if len(resume) > 0 {
-		log.FromContext(ctx).Info("pod condition writes go through again; evaluating the pods that waited", "namespace", pod.Namespace, "pods", len(resume))
-		go r.evaluateAgain(ctx, resume)
-	}
-	if wait > 0 {
+	if wait := r.breaker.record(ctx, key, err); wait > 0 {
 		return "", errWritesPaused{wait: wait, err: err}
 	}
 	return rv, err
@@ -376,7 +367,7 @@ func (r *PodGateReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manag
 		return fmt.Errorf("indexing pods by their gates that are not True: %w", err)
 	}
 	r.cap = newUnavailability(r.pods)
-	r.breaker = newWriteBreaker(func(pod types.NamespacedName) { r.evaluateAgain(ctx, []types.NamespacedName{pod}) })
+	r.breaker = newWriteBreaker(func(pods []types.NamespacedName) { r.evaluateAgain(ctx, pods) })
 	r.podEvents = make(chan event.GenericEvent, 4096)
 	r.sources = &sourceGatherer{
 		cache:  mgr.GetClient(),

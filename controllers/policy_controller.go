@@ -61,6 +61,9 @@ type PolicyReconciler struct {
 	writes *ownWrites
 	// releaseBatch is how many pods one reconcile releases (releaseBatch).
 	releaseBatch int
+	// breaker pauses the releases with the pod reconciler's writes while
+	// the API server fails them.
+	breaker *writeBreaker
 	// leadingSince is when this replica started reconciling policies: as
 	// the leader, since only the leader runs the controllers.
 	leadingSince func() time.Time
@@ -237,13 +240,17 @@ func (r *PolicyReconciler) release(ctx context.Context, p *v1alpha1.ReadinessGat
 	writers.SetLimit(releaseWriters)
 	for _, w := range writes {
 		writers.Go(func() error {
-			rv, err := writeCondition(ctx, r.Client, w.pod, w.condition)
+			key := types.NamespacedName{Namespace: w.pod.GetNamespace(), Name: w.pod.GetName()}
+			rv, paused, err := r.releaseOne(ctx, key, w)
 			mu.Lock()
 			defer mu.Unlock()
-			if err != nil {
+			switch {
+			case paused:
+				more = true
+			case err != nil:
 				errs = append(errs, fmt.Errorf("releasing pod %s: %w", w.pod.GetName(), err))
-			} else {
-				r.writes.wrote(types.NamespacedName{Namespace: w.pod.GetNamespace(), Name: w.pod.GetName()}, rv)
+			default:
+				r.writes.wrote(key, rv)
 				released++
 			}
 			return nil
@@ -254,6 +261,21 @@ func (r *PolicyReconciler) release(ctx context.Context, p *v1alpha1.ReadinessGat
 		r.Recorder.Eventf(p, nil, corev1.EventTypeNormal, eventReleased, "Delete", "set %s True on %d pods before deletion", c.ConditionType, released)
 	}
 	return released, more, errors.Join(errs...)
+}
+
+// releaseOne writes one pod's release unless the API server fails the
+// namespace's writes (writeBreaker): the pod then waits with the others,
+// paused, and its own evaluation releases it once writes go through, or a
+// later turn does.
+func (r *PolicyReconciler) releaseOne(ctx context.Context, key types.NamespacedName, w podWrite) (rv string, paused bool, err error) {
+	if ok, _ := r.breaker.allow(key, time.Now()); !ok {
+		return "", true, nil
+	}
+	rv, err = writeCondition(ctx, r.Client, w.pod, w.condition)
+	if r.breaker.record(ctx, key, err) > 0 {
+		return "", true, nil
+	}
+	return rv, false, err
 }
 
 // podWrite is a condition to write to a pod.

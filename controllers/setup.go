@@ -89,7 +89,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, env *cel.Env, opts Options) er
 	}
 	if err := (&PolicyReconciler{
 		Client: mgr.GetClient(), Policies: policies, Tracker: tracker, Recorder: rec, Forget: pods.cap.forgetPolicy, Recount: recount,
-		pods: index, counts: counts, released: released, writes: pods.writes, releaseBatch: cmp.Or(opts.ReleaseBatch, releaseBatch),
+		pods: index, counts: counts, released: released, writes: pods.writes, releaseBatch: cmp.Or(opts.ReleaseBatch, releaseBatch), breaker: pods.breaker,
 		leadingSince: sync.OnceValue(time.Now),
 	}).SetupWithManager(ctx, mgr); err != nil {
 		return fmt.Errorf("setting up the policy controller: %w", err)

@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -10,6 +11,7 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 )
 
 // writeBreaker pauses a namespace's condition writes while the API server
@@ -25,8 +27,9 @@ import (
 type writeBreaker struct {
 	mu         sync.Mutex
 	namespaces map[string]*pause
-	// probe evaluates a waiting pod again when a pause ends, to probe.
-	probe func(types.NamespacedName)
+	// evaluate has pods evaluated again: those that waited, once a write
+	// goes through; one of them as a pause ends, to probe.
+	evaluate func([]types.NamespacedName)
 }
 
 // pause is one namespace's: failures counts the probes that failed in a
@@ -48,8 +51,8 @@ const (
 	maxPause   = 10 * time.Second
 )
 
-func newWriteBreaker(probe func(types.NamespacedName)) *writeBreaker {
-	return &writeBreaker{namespaces: map[string]*pause{}, probe: probe}
+func newWriteBreaker(evaluate func([]types.NamespacedName)) *writeBreaker {
+	return &writeBreaker{namespaces: map[string]*pause{}, evaluate: evaluate}
 }
 
 // errWritesPaused is a write not sent, or failed, while its namespace's
@@ -88,32 +91,35 @@ func (b *writeBreaker) allow(pod types.NamespacedName, now time.Time) (bool, tim
 
 // done records a write's outcome. Once a write goes through, or the API
 // server answers it at all (a refusal, such as a conflict, says it
-// serves), it returns the pods that waited, to evaluate again. A write
-// that failed transiently waits with them, for at most wait; paused says
-// that this failure paused the namespace's writes, to tell it once.
-func (b *writeBreaker) done(pod types.NamespacedName, err error, now time.Time) (resume []types.NamespacedName, wait time.Duration, paused bool) {
+// serves), the pods that waited are evaluated again, and resumed says how
+// many. A write that failed transiently waits with them, for at most wait;
+// paused says that this failure paused the namespace's writes, to tell it
+// once.
+func (b *writeBreaker) done(pod types.NamespacedName, err error, now time.Time) (resumed int, wait time.Duration, paused bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	p := b.namespaces[pod.Namespace]
 	if !writeFailedTransiently(err) {
 		if p == nil {
-			return nil, 0, false
+			return 0, 0, false
 		}
 		delete(b.namespaces, pod.Namespace)
 		p.ends.Stop()
+		resume := make([]types.NamespacedName, 0, len(p.waiting))
 		for key := range p.waiting {
 			resume = append(resume, key)
 		}
-		return resume, 0, false
+		go b.evaluate(resume)
+		return len(resume), 0, false
 	}
 	if p == nil {
 		p = &pause{waiting: map[types.NamespacedName]bool{}}
 		b.namespaces[pod.Namespace] = p
 		paused = true
 	}
+	p.waiting[pod] = true
 	// Writes sent before the pause fail together: only the first and the
 	// probes lengthen it.
-	p.waiting[pod] = true
 	if paused || !p.probing.IsZero() {
 		p.failures++
 		d := jittered(min(firstPause<<min(p.failures-1, 16), maxPause))
@@ -123,7 +129,22 @@ func (b *writeBreaker) done(pod types.NamespacedName, err error, now time.Time) 
 		}
 		p.ends = time.AfterFunc(d, func() { b.wake(pod.Namespace) })
 	}
-	return nil, max(p.until.Sub(now), 0) + maxPause, paused
+	return 0, max(p.until.Sub(now), 0) + maxPause, paused
+}
+
+// record records a write's outcome, as done, and says once when the
+// namespace's writes pause and when they go through again, rather than a
+// line per pod per retry; it returns how long a failed write waits.
+func (b *writeBreaker) record(ctx context.Context, pod types.NamespacedName, err error) time.Duration {
+	resumed, wait, paused := b.done(pod, err, time.Now())
+	if paused {
+		log.FromContext(ctx).Error(err, "pausing the namespace's pod condition writes: the API server fails them; one write probes it at a time, from every 100 ms to every 10 s",
+			"namespace", pod.Namespace)
+	}
+	if resumed > 0 {
+		log.FromContext(ctx).Info("pod condition writes go through again; evaluating the pods that waited", "namespace", pod.Namespace, "pods", resumed)
+	}
+	return wait
 }
 
 // wake has a waiting pod of the namespace evaluated again to probe, as its
@@ -139,7 +160,7 @@ func (b *writeBreaker) wake(namespace string) {
 	}
 	b.mu.Unlock()
 	if next.Name != "" {
-		b.probe(next)
+		b.evaluate([]types.NamespacedName{next})
 	}
 }
 

@@ -25,7 +25,7 @@ func podIn(ns, name string) types.NamespacedName {
 // the pause doubling up to maxPause; the pods that waited are evaluated
 // again once a write goes through. Other namespaces write on.
 func TestWriteBreakerPausesANamespaceAndProbes(t *testing.T) {
-	b := newWriteBreaker(func(types.NamespacedName) {})
+	b := newWriteBreaker(func([]types.NamespacedName) {})
 	now := time.Unix(1000, 0)
 	a, c := podIn("shop", "a"), podIn("shop", "c")
 	if ok, _ := b.allow(a, now); !ok {
@@ -57,9 +57,9 @@ func TestWriteBreakerPausesANamespaceAndProbes(t *testing.T) {
 	if ok, _ := b.allow(a, last); !ok {
 		t.Fatal("no probe after the doubled pause")
 	}
-	resume, wait, _ := b.done(a, nil, last)
-	if wait != 0 || len(resume) != 2 {
-		t.Fatalf("after a write went through: wait %s, evaluating again %v; want the 2 pods that waited", wait, resume)
+	resumed, wait, _ := b.done(a, nil, last)
+	if wait != 0 || resumed != 2 {
+		t.Fatalf("after a write went through: wait %s, evaluating again %d pods; want the 2 that waited", wait, resumed)
 	}
 	if ok, _ := b.allow(c, last); !ok {
 		t.Fatal("writes stayed paused after one went through")
@@ -69,7 +69,7 @@ func TestWriteBreakerPausesANamespaceAndProbes(t *testing.T) {
 // The pause grows to maxPause, however many probes fail; a probe whose
 // reconcile never wrote holds the next one for maxPause at most.
 func TestWriteBreakerPauseIsBounded(t *testing.T) {
-	b := newWriteBreaker(func(types.NamespacedName) {})
+	b := newWriteBreaker(func([]types.NamespacedName) {})
 	now := time.Unix(1000, 0)
 	pod := podIn("shop", "a")
 	b.allow(pod, now)
@@ -97,15 +97,15 @@ func TestWriteBreakerPauseIsBounded(t *testing.T) {
 // A refusal is the write's own fault: it pauses nothing, and says the API
 // server answers, which ends a pause.
 func TestWriteBreakerIgnoresRefusals(t *testing.T) {
-	b := newWriteBreaker(func(types.NamespacedName) {})
+	b := newWriteBreaker(func([]types.NamespacedName) {})
 	now := time.Unix(1000, 0)
 	if _, wait, paused := b.done(podIn("shop", "a"), refused, now); paused || wait != 0 {
 		t.Fatal("a 403 paused the namespace's writes")
 	}
 	b.done(podIn("shop", "a"), unavailable, now)
 	b.allow(podIn("shop", "b"), now) // waits
-	if resume, _, _ := b.done(podIn("shop", "a"), refused, now.Add(time.Second)); len(resume) != 2 {
-		t.Fatalf("an answer from the API server resumed %v, want the 2 pods", resume)
+	if resumed, _, _ := b.done(podIn("shop", "a"), refused, now.Add(time.Second)); resumed != 2 {
+		t.Fatalf("an answer from the API server resumed %d pods, want the 2", resumed)
 	}
 }
 
@@ -133,7 +133,11 @@ func TestWriteFailedTransiently(t *testing.T) {
 // others wait on, with nothing to wake them but the probe's success.
 func TestWriteBreakerWakesAProbeAsAPauseEnds(t *testing.T) {
 	woken := make(chan types.NamespacedName, 4)
-	b := newWriteBreaker(func(pod types.NamespacedName) { woken <- pod })
+	b := newWriteBreaker(func(pods []types.NamespacedName) {
+		for _, pod := range pods {
+			woken <- pod
+		}
+	})
 	a, c := podIn("shop", "a"), podIn("shop", "c")
 	b.done(a, unavailable, time.Now())
 	b.allow(c, time.Now())
