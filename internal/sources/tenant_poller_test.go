@@ -528,20 +528,7 @@ func TestSlowBodiesInOtherNamespacesLeaveAProbeItsRoom(t *testing.T) {
 
 			// The slow bodies that gave up their bytes are no verdict on
 			// their pods.
-			var ended error
-			waitFor(t, func() bool {
-				for _, target := range slowTargets {
-					r, ok := p.Want(target)
-					if ok && !errors.Is(r.Err, ErrNoVerdict) {
-						t.Fatalf("%s: result %v, %v; want no verdict, or still reading", target.Key, r.Value, r.Err)
-					}
-					if ok {
-						ended = r.Err
-					}
-				}
-				return ended != nil
-			})
-			t.Logf("a slow body's fetch: %v", ended)
+			t.Logf("a slow body's fetch: %v", endedWithoutVerdict(t, p, slowTargets))
 		})
 	}
 }
@@ -584,23 +571,32 @@ func TestTarpitsInManyNamespacesLeaveAProbeAWorker(t *testing.T) {
 				t.Fatalf("%d fetches ran at once, want at most the %d workers", peak, tc.workers)
 			}
 
-			var ended error
-			waitFor(t, func() bool {
-				for _, target := range tarpits {
-					r, ok := p.Want(target)
-					if ok && !errors.Is(r.Err, ErrNoVerdict) {
-						t.Fatalf("%s: result %v, %v; want no verdict, or still waiting", target.Key, r.Value, r.Err)
-					}
-					if ok {
-						ended = r.Err
-					}
-				}
-				return ended != nil
-			})
+			ended := endedWithoutVerdict(t, p, tarpits)
 			if !strings.Contains(ended.Error(), "fetch workers") {
 				t.Fatalf("a tarpit's fetch ended with %q, which does not say it gave up its worker", ended)
 			}
 			t.Logf("a tarpit's fetch: %v", ended)
 		})
 	}
+}
+
+// endedWithoutVerdict waits until one of the targets, whose endpoints never
+// finish answering, has a result, and returns its error: every result
+// there is must be no verdict on the pod.
+func endedWithoutVerdict(t *testing.T, p *Poller, targets []Target) error {
+	t.Helper()
+	var ended error
+	waitFor(t, func() bool {
+		for _, target := range targets {
+			r, ok := p.Want(target)
+			if ok && !errors.Is(r.Err, ErrNoVerdict) {
+				t.Fatalf("%s: result %v, %v; want no verdict, or still under way", target.Key, r.Value, r.Err)
+			}
+			if ok {
+				ended = r.Err
+			}
+		}
+		return ended != nil
+	})
+	return ended
 }
