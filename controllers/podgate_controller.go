@@ -281,6 +281,20 @@ func (r *PodGateReconciler) write(ctx context.Context, pod *corev1.Pod, cond cor
 	return rv, err
 }
 
+// evaluateUnready evaluates again, in the background, the namespace's pods
+// whose gate of the condition type is not True.
+func (r *PodGateReconciler) evaluateUnready(ctx context.Context, namespace, conditionType string) {
+	unready, err := r.pods.Indexed(indexUnreadyGates, namespace, conditionType)
+	if err != nil || len(unready) == 0 {
+		return
+	}
+	keys := make([]types.NamespacedName, len(unready))
+	for i, pod := range unready {
+		keys[i] = types.NamespacedName{Namespace: pod.GetNamespace(), Name: pod.GetName()}
+	}
+	go r.evaluateAgain(ctx, keys)
+}
+
 // evaluateAgain queues the pods for evaluation, until ctx ends.
 func (r *PodGateReconciler) evaluateAgain(ctx context.Context, pods []types.NamespacedName) {
 	for _, key := range pods {

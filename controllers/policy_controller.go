@@ -50,6 +50,9 @@ type PolicyReconciler struct {
 	Recorder recorder.EventRecorder
 	// Forget drops what the pod reconciler keeps of a deleted policy.
 	Forget func(types.UID)
+	// EvaluateUnready evaluates again the namespace's pods whose gate of
+	// the condition type is not True, once a policy of the type is gone.
+	EvaluateUnready func(namespace, conditionType string)
 	// Recount carries the policies whose pods' held or stale states moved.
 	Recount <-chan event.GenericEvent
 
@@ -195,6 +198,12 @@ func (r *PolicyReconciler) forgetPolicy(p client.Object) {
 	r.Tracker.ForgetPolicy(p.GetUID())
 	r.Forget(p.GetUID())
 	r.forgetCounts(client.ObjectKeyFromObject(p))
+	// A pod the policy no longer selected, evaluated after the policy left
+	// the cache but before the deletion was noted, found nothing to release
+	// its False gate: evaluated now, it finds the note.
+	if rgp, ok := p.(*v1alpha1.ReadinessGatePolicy); ok {
+		r.EvaluateUnready(rgp.Namespace, rgp.Spec.ConditionType)
+	}
 }
 
 // forgetCounts drops a policy's counts and metric series, kept by name.

@@ -88,9 +88,16 @@ func Setup(ctx context.Context, mgr ctrl.Manager, env *cel.Env, opts Options) er
 		return fmt.Errorf("setting up the pod gate controller: %w", err)
 	}
 	if err := (&PolicyReconciler{
-		Client: mgr.GetClient(), Policies: policies, Tracker: tracker, Recorder: rec, Forget: pods.cap.forgetPolicy, Recount: recount,
-		pods: index, counts: counts, released: released, writes: pods.writes, releaseBatch: cmp.Or(opts.ReleaseBatch, releaseBatch), breaker: pods.breaker,
-		leadingSince: sync.OnceValue(time.Now),
+		Client: mgr.GetClient(), Policies: policies, Tracker: tracker, Recorder: rec, Recount: recount,
+		Forget:          pods.cap.forgetPolicy,
+		EvaluateUnready: func(namespace, conditionType string) { pods.evaluateUnready(ctx, namespace, conditionType) },
+		pods:            index,
+		counts:          counts,
+		released:        released,
+		writes:          pods.writes,
+		breaker:         pods.breaker,
+		releaseBatch:    cmp.Or(opts.ReleaseBatch, releaseBatch),
+		leadingSince:    sync.OnceValue(time.Now),
 	}).SetupWithManager(ctx, mgr); err != nil {
 		return fmt.Errorf("setting up the policy controller: %w", err)
 	}
