@@ -232,7 +232,7 @@ func (r *PodGateReconciler) releaseReason(policies []v1alpha1.ReadinessGatePolic
 // gate that no policy decides any more.
 func (r *PodGateReconciler) apply(ctx context.Context, pod *corev1.Pod, p *v1alpha1.ReadinessGatePolicy, plan gate.Plan) error {
 	if plan.Write != nil {
-		rv, err := r.write(ctx, pod, *plan.Write)
+		rv, err := r.breaker.write(ctx, r.Client, pod, *plan.Write)
 		if err != nil {
 			var paused errWritesPaused
 			notSent := errors.As(err, &paused) && paused.err == nil
@@ -264,21 +264,6 @@ func (r *PodGateReconciler) apply(ctx context.Context, pod *corev1.Pod, p *v1alp
 		heldFlipsTotal.WithLabelValues(p.Namespace, p.Name).Inc()
 	}
 	return nil
-}
-
-// write writes the condition unless the namespace's writes are paused
-// (writeBreaker), and says once when they pause and when they go through
-// again, rather than a line per pod per retry.
-func (r *PodGateReconciler) write(ctx context.Context, pod *corev1.Pod, cond corev1.PodCondition) (string, error) {
-	key := client.ObjectKeyFromObject(pod)
-	if ok, wait := r.breaker.allow(key, time.Now()); !ok {
-		return "", errWritesPaused{wait: wait}
-	}
-	rv, err := writeCondition(ctx, r.Client, pod, cond)
-	if wait := r.breaker.record(ctx, key, err); wait > 0 {
-		return "", errWritesPaused{wait: wait, err: err}
-	}
-	return rv, err
 }
 
 // evaluateUnready evaluates again, in the background, the namespace's pods

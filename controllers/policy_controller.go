@@ -249,17 +249,20 @@ func (r *PolicyReconciler) release(ctx context.Context, p *v1alpha1.ReadinessGat
 	writers.SetLimit(releaseWriters)
 	for _, w := range writes {
 		writers.Go(func() error {
-			key := types.NamespacedName{Namespace: w.pod.GetNamespace(), Name: w.pod.GetName()}
-			rv, paused, err := r.releaseOne(ctx, key, w)
+			// While the API server fails the namespace's writes, the pod
+			// waits with the others (writeBreaker): its own evaluation
+			// releases it once they go through, or a later turn does.
+			rv, err := r.breaker.write(ctx, r.Client, w.pod, w.condition)
 			mu.Lock()
 			defer mu.Unlock()
+			var paused errWritesPaused
 			switch {
-			case paused:
+			case errors.As(err, &paused):
 				more = true
 			case err != nil:
 				errs = append(errs, fmt.Errorf("releasing pod %s: %w", w.pod.GetName(), err))
 			default:
-				r.writes.wrote(key, rv)
+				r.writes.wrote(types.NamespacedName{Namespace: w.pod.GetNamespace(), Name: w.pod.GetName()}, rv)
 				released++
 			}
 			return nil
@@ -270,21 +273,6 @@ func (r *PolicyReconciler) release(ctx context.Context, p *v1alpha1.ReadinessGat
 		r.Recorder.Eventf(p, nil, corev1.EventTypeNormal, eventReleased, "Delete", "set %s True on %d pods before deletion", c.ConditionType, released)
 	}
 	return released, more, errors.Join(errs...)
-}
-
-// releaseOne writes one pod's release unless the API server fails the
-// namespace's writes (writeBreaker): the pod then waits with the others,
-// paused, and its own evaluation releases it once writes go through, or a
-// later turn does.
-func (r *PolicyReconciler) releaseOne(ctx context.Context, key types.NamespacedName, w podWrite) (rv string, paused bool, err error) {
-	if ok, _ := r.breaker.allow(key, time.Now()); !ok {
-		return "", true, nil
-	}
-	rv, err = writeCondition(ctx, r.Client, w.pod, w.condition)
-	if r.breaker.record(ctx, key, err) > 0 {
-		return "", true, nil
-	}
-	return rv, false, err
 }
 
 // podWrite is a condition to write to a pod.

@@ -9,8 +9,11 @@ import (
 	"sync"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 )
 
@@ -69,6 +72,21 @@ func (e errWritesPaused) Error() string {
 }
 
 func (e errWritesPaused) Unwrap() error { return e.err }
+
+// write writes the condition on the pod unless its namespace's writes are
+// paused, and records the outcome: a write not sent, or failed while they
+// pause, is errWritesPaused (with no err when not sent).
+func (b *writeBreaker) write(ctx context.Context, c client.StatusClient, pod metav1.Object, cond corev1.PodCondition) (string, error) {
+	key := types.NamespacedName{Namespace: pod.GetNamespace(), Name: pod.GetName()}
+	if ok, wait := b.allow(key, time.Now()); !ok {
+		return "", errWritesPaused{wait: wait}
+	}
+	rv, err := writeCondition(ctx, c, pod, cond)
+	if wait := b.record(ctx, key, err); wait > 0 {
+		return "", errWritesPaused{wait: wait, err: err}
+	}
+	return rv, err
+}
 
 // allow reports whether the pod may write now: always while its namespace's
 // writes go through, else as the pause's one probe. A pod that may not

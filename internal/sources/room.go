@@ -20,7 +20,7 @@ const (
 )
 
 // reclaimEvery is how often, while fetches wait for room, the room looks
-// again for slow fetches to end for the one next in line: one that was
+// again for slow fetches to end for those within their share: one that was
 // quick a moment ago may be slow now.
 const reclaimEvery = 100 * time.Millisecond
 

@@ -58,11 +58,7 @@ func TestSlowAnswersGetVerdictsBesideTarpitsInManyNamespaces(t *testing.T) {
 			p := startPoller(t, workers, BytesInFlight)
 			c := NewClient(Rules{})
 			pit := newTarpit(t)
-			for ns := range tc.namespaces {
-				for i := range tarpitsEach {
-					p.Want(httpTarget(c, fmt.Sprintf("tarpit-%d-%d", ns, i), fmt.Sprintf("attacker-%d", ns), pit.URL, tc.tarpitTimeout))
-				}
-			}
+			wantInNamespaces(p, c, pit.URL, tc.tarpitTimeout, "attacker", tc.namespaces, tarpitsEach)
 			waitFor(t, func() bool { return pit.holding.Load() == workers })
 
 			url, answered := slowServer(t, tc.delay)

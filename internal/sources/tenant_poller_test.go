@@ -52,6 +52,20 @@ func startPoller(t *testing.T, workers int, bytesInFlight int64) *Poller {
 	return p
 }
 
+// wantInNamespaces asks for perNamespace http targets of url in each of n
+// namespaces named prefix-0.., and returns them.
+func wantInNamespaces(p *Poller, c *Client, url string, timeout time.Duration, prefix string, n, perNamespace int) []Target {
+	targets := make([]Target, 0, n*perNamespace)
+	for ns := range n {
+		for i := range perNamespace {
+			target := httpTarget(c, fmt.Sprintf("%s-%d-%d", prefix, ns, i), fmt.Sprintf("%s-%d", prefix, ns), url, timeout)
+			targets = append(targets, target)
+			p.Want(target)
+		}
+	}
+	return targets
+}
+
 func httpTarget(c *Client, key, namespace, url string, timeout time.Duration) Target {
 	req := Request{URL: url, Timeout: timeout}
 	return Target{Key: key, Source: "http", Namespace: namespace, MaxBytes: MaxBodyBytes, Interval: time.Minute,
@@ -499,14 +513,7 @@ func TestSlowBodiesInOtherNamespacesLeaveAProbeItsRoom(t *testing.T) {
 			// Each namespace reads as many slow bodies as its share holds,
 			// and has one more fetch waiting for room.
 			perNamespace := int(p.laneBudget()/answer) + 1
-			slowTargets := make([]Target, 0, tc.namespaces*perNamespace)
-			for ns := range tc.namespaces {
-				for i := range perNamespace {
-					target := httpTarget(c, fmt.Sprintf("slow-%d-%d", ns, i), fmt.Sprintf("tenant-%d", ns), slow.URL, 30*time.Second)
-					slowTargets = append(slowTargets, target)
-					p.Want(target)
-				}
-			}
+			slowTargets := wantInNamespaces(p, c, slow.URL, 30*time.Second, "tenant", tc.namespaces, perNamespace)
 			// The budget is full, and other fetches have their answer's
 			// headers and wait for room. (Where more namespaces wait than
 			// the budget has shares, they take turns: the count moves.)
@@ -552,14 +559,7 @@ func TestTarpitsInManyNamespacesLeaveAProbeAWorker(t *testing.T) {
 			c := NewClient(Rules{})
 			pit := newTarpit(t)
 			perNamespace := max(4, tc.workers/8) + 1 // one more than a namespace runs at once
-			tarpits := make([]Target, 0, tc.namespaces*perNamespace)
-			for ns := range tc.namespaces {
-				for i := range perNamespace {
-					target := httpTarget(c, fmt.Sprintf("tarpit-%d-%d", ns, i), fmt.Sprintf("tenant-%d", ns), pit.URL, 30*time.Second)
-					tarpits = append(tarpits, target)
-					p.Want(target)
-				}
-			}
+			tarpits := wantInNamespaces(p, c, pit.URL, 30*time.Second, "tenant", tc.namespaces, perNamespace)
 			waitFor(t, func() bool { return pit.holding.Load() == int32(tc.workers) })
 
 			pod := serve(t, func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
