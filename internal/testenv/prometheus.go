@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -124,14 +123,4 @@ func scrapeConfig(targets []ScrapeTarget) string {
 		}
 	}
 	return b.String()
-}
-
-// FreeLoopbackAddr returns a 127.0.0.1 address with a port that was free a moment ago.
-func FreeLoopbackAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer func() { _ = l.Close() }()
-	return l.Addr().String(), nil
 }

@@ -52,7 +52,9 @@ var _ = Describe("two replicas", func() {
 		service := startServiceProxy()
 		service.followReadiness(a, b)
 		installWebhooks(ctx, "https://"+service.addr(), caBundle, ns)
-		Eventually(func() bool { return a.ready() && b.ready() }).Should(BeTrue())
+		// As kube-proxy, the Service routes to a replica a moment after it
+		// is ready; until then the API server's webhook calls fail.
+		Eventually(service.routesTo).Should(Equal(2))
 		Eventually(leaderOf(a, b)).ShouldNot(BeNil())
 		leader, standby := a, b
 		if !a.leading() {

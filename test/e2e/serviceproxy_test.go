@@ -93,6 +93,13 @@ func (p *serviceProxy) setEndpoints(ready []string) {
 	p.endpoints = ready
 }
 
+// routesTo reports how many endpoints the proxy forwards to now.
+func (p *serviceProxy) routesTo() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.endpoints)
+}
+
 func (p *serviceProxy) removedAt(endpoint string) time.Time {
 	p.mu.Lock()
 	defer p.mu.Unlock()
