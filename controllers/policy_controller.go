@@ -334,7 +334,7 @@ func (r *PolicyReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manage
 		Named("policy").
 		// A policy's deletion waits on its pods' release: more than one
 		// worker, so that it holds up no other policy's status or deletion.
-		WithOptions(controller.Options{MaxConcurrentReconciles: policyWorkers}).
+		WithOptions(controller.Options{MaxConcurrentReconciles: policyWorkers, RateLimiter: policyRetries()}).
 		For(&v1alpha1.ReadinessGatePolicy{}).
 		Watches(&corev1.Pod{}, r.coalescedPolicies()).
 		// A policy's spec change can change which peers conflict with it.
