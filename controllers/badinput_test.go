@@ -1,6 +1,7 @@
 package controllers_test
 
 import (
+	"math"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -111,7 +112,7 @@ var _ = Describe("bad input", func() {
 		Entry("an empty expression", func(p *v1alpha1.ReadinessGatePolicy) { p.Spec.Expression = "" }, "spec.expression"),
 		Entry("a bad maxUnavailable", func(p *v1alpha1.ReadinessGatePolicy) {
 			p.Spec.MaxUnavailable = ptrTo(intstr.FromString("150%"))
-		}, "maxUnavailable must be a count of at least 0 or a percentage from 0% to 100%"),
+		}, "maxUnavailable must be a count from 0 to 2147483647 or a percentage from 0% to 100%"),
 		Entry("a failOpenAfter shorter than the interval", func(p *v1alpha1.ReadinessGatePolicy) {
 			p.Spec.Interval = &metav1.Duration{Duration: 10 * time.Second}
 			p.Spec.FailOpenAfter = &metav1.Duration{Duration: 2 * time.Second}
@@ -120,6 +121,22 @@ var _ = Describe("bad input", func() {
 			p.Spec.Variables = []v1alpha1.Variable{{Name: "a-b", Expression: "true"}}
 		}, "spec.variables[0].name"),
 	)
+})
+
+// A stored policy the operator cannot decode fails the list of every
+// policy: its informer would stop, and with it every tenant's gates.
+var _ = It("rejects a maxUnavailable count the operator could not read, which would stop it reading every policy", func(ctx SpecContext) {
+	ns := newNamespace(ctx)
+	obj := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "readygate.io/v1alpha1", "kind": "ReadinessGatePolicy",
+		"metadata": map[string]any{"name": "overflow", "namespace": ns},
+		"spec": map[string]any{
+			"selector": map[string]any{}, "conditionType": "readygate.io/x", "expression": "true",
+			"maxUnavailable": int64(math.MaxInt32) + 1,
+		},
+	}}
+	Expect(k8s.Create(ctx, obj)).To(MatchError(ContainSubstring("maxUnavailable must be a count from 0 to 2147483647")))
+	Expect(k8s.List(ctx, &v1alpha1.ReadinessGatePolicyList{})).To(Succeed())
 })
 
 var _ = It("rejects an unknown field under strict field validation, as kubectl applies it", func(ctx SpecContext) {
