@@ -138,6 +138,14 @@ type ReadinessGatePolicySpec struct {
 	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1s')",message="failOpenAfter must be at least 1s"
 	FailOpenAfter *metav1.Duration `json:"failOpenAfter,omitempty"`
 
+	// timeout is failOpenAfter's name in readygate 0.1.0, kept so that the
+	// policies written for it still fail open after an upgrade: without it
+	// in the schema the API server drops the field. Deprecated: use
+	// failOpenAfter, which wins when both are set.
+	// +optional
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1s')",message="timeout must be at least 1s"
+	Timeout *metav1.Duration `json:"timeout,omitempty"`
+
 	// onError says what an error that says nothing about the pod does:
 	// a failed evaluation, or a failure of Prometheus, a Secret read or the
 	// API server. Hold (the default) keeps the gate at its last status and
@@ -297,7 +305,7 @@ type PrometheusSource struct {
 	// +listMapKey=name
 	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=16
-	Queries []PrometheusQuery `json:"queries"`
+	Queries PrometheusQueries `json:"queries"`
 
 	// bearerTokenSecretRef names the Secret key holding a bearer token.
 	// +optional

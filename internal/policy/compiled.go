@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"cmp"
 	"fmt"
 	"sync"
 	"time"
@@ -131,8 +132,8 @@ func settingsOf(p *v1alpha1.ReadinessGatePolicy) gate.Settings {
 	if p.Spec.Interval != nil && p.Spec.Interval.Duration > 0 {
 		s.Interval = p.Spec.Interval.Duration
 	}
-	if p.Spec.FailOpenAfter != nil {
-		s.FailOpenAfter = p.Spec.FailOpenAfter.Duration
+	if failOpenAfter := cmp.Or(p.Spec.FailOpenAfter, p.Spec.Timeout); failOpenAfter != nil {
+		s.FailOpenAfter = failOpenAfter.Duration
 	}
 	return s
 }

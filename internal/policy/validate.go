@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 
 	"github.com/readygate/readygate/api/v1alpha1"
 	"github.com/readygate/readygate/internal/cel"
@@ -19,6 +20,12 @@ type InvalidError struct {
 func (e *InvalidError) Error() string { return e.Err.Error() }
 func (e *InvalidError) Unwrap() error { return e.Err }
 
+// errNoQueries is a policy stored by readygate 0.1.0, whose queries were a
+// map: the API server prunes it against the list's schema, and the queries
+// are gone. The CRD refuses an empty list from any other writer.
+var errNoQueries = errors.New("spec.sources.prometheus.queries: no queries; a policy stored by readygate 0.1.0 had them as a map, " +
+	"which this version's CRD cannot keep: apply the policy again with queries as a list of {name, query}")
+
 // validateSources returns what makes the policy's sources unusable: a
 // Prometheus address the administrator does not allow, or a query that does
 // not render.
@@ -28,6 +35,9 @@ func validateSources(p *v1alpha1.ReadinessGatePolicy, prometheusURLs *sources.UR
 			if err := prometheusURLs.Allows(s.Prometheus.Address); err != nil {
 				return &InvalidError{Reason: v1alpha1.ReasonSourceNotAllowed, Err: fmt.Errorf("spec.sources.prometheus.address: %w", err)}
 			}
+		}
+		if len(s.Prometheus.Queries) == 0 {
+			return &InvalidError{Reason: v1alpha1.ReasonInvalidSource, Err: errNoQueries}
 		}
 		if _, err := sources.RenderQueries(s.Prometheus.Queries, p.Namespace); err != nil {
 			return &InvalidError{Reason: v1alpha1.ReasonInvalidSource, Err: err}
@@ -42,20 +52,28 @@ var readsEndpointReady = regexp.MustCompile(`\.(ready|serving)\b`)
 
 // Warnings are what is legal but likely wrong in the policy.
 func Warnings(p *v1alpha1.ReadinessGatePolicy) []string {
+	var warnings []string
+	if p.Spec.Timeout != nil {
+		warnings = append(warnings, "spec.timeout is deprecated: set spec.failOpenAfter, which wins when both are set")
+	}
+	if readsEndpointFlag(p) {
+		warnings = append(warnings, "the expression reads an endpoint's ready or serving flag, which the endpointslice controller sets only once the pod is Ready, "+
+			"and the pod is not Ready until this gate is True: the gate would wait forever. Test that the pod is listed (e.g. by serviceName) instead")
+	}
+	return warnings
+}
+
+// readsEndpointFlag reports whether an expression of a policy with the
+// endpoints source reads `.ready` or `.serving`.
+func readsEndpointFlag(p *v1alpha1.ReadinessGatePolicy) bool {
 	if p.Spec.Sources == nil || p.Spec.Sources.Endpoints == nil {
-		return nil
+		return false
 	}
 	exprs := []string{p.Spec.Expression}
 	for _, v := range p.Spec.Variables {
 		exprs = append(exprs, v.Expression)
 	}
-	for _, e := range exprs {
-		if readsEndpointReady.MatchString(e) {
-			return []string{"the expression reads an endpoint's ready or serving flag, which the endpointslice controller sets only once the pod is Ready, " +
-				"and the pod is not Ready until this gate is True: the gate would wait forever. Test that the pod is listed (e.g. by serviceName) instead"}
-		}
-	}
-	return nil
+	return slices.ContainsFunc(exprs, readsEndpointReady.MatchString)
 }
 
 // reasonOf is the Accepted reason for a validation error.
