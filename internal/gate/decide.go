@@ -114,7 +114,7 @@ func Decide(in Input) Decision {
 
 	var d Decision
 	switch {
-	case isTrue && cur.Reason == v1alpha1.ReasonTimedOut && in.Observation.Outcome != OutcomeTrue:
+	case isTrue && failedOpen(cur) && in.Observation.Outcome != OutcomeTrue:
 		// A gate that failed open stays open until the expression holds once;
 		// closing it would only reopen it at the next timeout check.
 		d = keep(cur)
@@ -136,6 +136,13 @@ func Decide(in Input) Decision {
 		applyTimeout(&d, in)
 	}
 	return d
+}
+
+// failedOpen reports a gate that failed open: TimedOut, or a DryRun gate
+// whose would-be verdict is, which a switch to Enforce must keep open too.
+func failedOpen(c *corev1.PodCondition) bool {
+	v := VerdictOf(c)
+	return v != nil && v.Status == corev1.ConditionTrue && v.Reason == v1alpha1.ReasonTimedOut
 }
 
 // isError reports an outcome that says nothing about the pod.

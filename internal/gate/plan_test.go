@@ -29,6 +29,7 @@ func TestPlanPod(t *testing.T) {
 	falseCond := cond(corev1.ConditionFalse, v1alpha1.ReasonExpressionFalse, t0)
 	dryRunTrue := &corev1.PodCondition{Type: "readygate.io/x", Status: corev1.ConditionTrue, Reason: v1alpha1.ReasonDryRun, Message: "would be True (ExpressionTrue): ok"}
 	dryRunFalse := &corev1.PodCondition{Type: "readygate.io/x", Status: corev1.ConditionTrue, Reason: v1alpha1.ReasonDryRun, Message: "would be False (ExpressionFalse): no"}
+	dryRunTimedOut := &corev1.PodCondition{Type: "readygate.io/x", Status: corev1.ConditionTrue, Reason: v1alpha1.ReasonDryRun, Message: "would be True (TimedOut): failing open"}
 	dryRunUnavailable := &corev1.PodCondition{Type: "readygate.io/x", Status: corev1.ConditionTrue, Reason: v1alpha1.ReasonDryRun, Message: "would be False (SourceUnavailable): prometheus: down"}
 	obs := func(o Outcome, msg string) Observation { return Observation{Outcome: o, Message: msg} }
 	admit := func() bool { return true }
@@ -146,6 +147,9 @@ func TestPlanPod(t *testing.T) {
 			in: PodInput{Settings: failOpen, Gated: true, Current: dryRunFalse, State: State{Counters: Counters{Failures: 2, Counted: t0}}, Observation: obs(OutcomeFalse, "no"),
 				ContainersReadySince: t0, Now: t0.Add(time.Hour), AdmitFlip: admit},
 			want: "False/ExpressionFalse", wantEvent: EventGateFlipped, wantPlan: func(p Plan) bool { return p.Requeue == failOpen.Interval }},
+		{rule: "5", name: "DryRun to Enforce: a pod DryRun says failed open stays open until the expression holds once, as under Enforce",
+			in: PodInput{Settings: failOpen, Gated: true, Current: dryRunTimedOut, State: State{Counters: Counters{Failures: 2, Counted: t0}}, Observation: obs(OutcomeFalse, "no"),
+				ContainersReadySince: t0, Now: t0.Add(time.Hour), AdmitFlip: admit}},
 		{rule: "11", name: "DryRun to Enforce: without room the pod stays True",
 			in:        PodInput{Settings: enforce, Gated: true, Current: dryRunFalse, State: State{Counters: Counters{Failures: 2, Counted: t0}}, Observation: obs(OutcomeFalse, "no"), Now: t0.Add(time.Second), AdmitFlip: refuse},
 			wantEvent: EventFlipDeferred, wantState: func(s State) bool { return s.FlipHeld }},
