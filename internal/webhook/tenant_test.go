@@ -3,7 +3,6 @@ package webhook_test
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -13,31 +12,13 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/readygate/readygate/internal/policy"
+	"github.com/readygate/readygate/internal/testenv"
 	"github.com/readygate/readygate/internal/webhook"
 )
 
 // crowdedPods is how many pods the tenant's new policy selects: a modest
 // namespace, well within what a tenant may create.
 const crowdedPods = 600
-
-// widestSelector is a selector at the admission caps (32 requirements, 256
-// values) that selects none of the namespace's pods: the most a tenant's
-// policy may make each match of it cost.
-func widestSelector() metav1.LabelSelector {
-	var sel metav1.LabelSelector
-	perRequirement := policy.MaxSelectorValues / policy.MaxSelectorRequirements
-	for i := range policy.MaxSelectorRequirements {
-		values := make([]string, perRequirement)
-		for j := range values {
-			values[j] = fmt.Sprintf("v%02d-%02d-%s", i, j, strings.Repeat("x", 50))
-		}
-		sel.MatchExpressions = append(sel.MatchExpressions, metav1.LabelSelectorRequirement{
-			Key: fmt.Sprintf("tenant.example/k%02d", i), Operator: metav1.LabelSelectorOpIn, Values: values,
-		})
-	}
-	return sel
-}
 
 // createPodsAtOnce creates n pods labelled app=web, several at a time.
 func createPodsAtOnce(ctx context.Context, ns string, n int) {
@@ -83,7 +64,7 @@ var _ = Describe("a policy admitted beside the most conflicting policies a names
 		createPodsAtOnce(ctx, ns, crowdedPods)
 		for i := range webhook.DefaultMaxPoliciesPerNamespace - 1 {
 			peer := newPolicy(ns, fmt.Sprintf("peer-%d", i), "true")
-			peer.Spec.Selector = widestSelector()
+			peer.Spec.Selector = testenv.CappedSelector()
 			Expect(k8s.Create(ctx, peer)).To(Succeed())
 		}
 		By("the webhook's cache holds every pod")
