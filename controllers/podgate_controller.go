@@ -222,7 +222,7 @@ func (r *PodGateReconciler) releaseReason(policies []v1alpha1.ReadinessGatePolic
 	switch {
 	case policy.Declared(policies, conditionType):
 		return v1alpha1.ReasonNotSelected
-	case policy.ReleasedOnDelete(policies, pod, conditionType).Then(r.released.recently(pod.Namespace, conditionType, pod.Labels)).Releases():
+	case policy.ReleasedOnDelete(policies, pod, conditionType, r.Policies.Matches).Then(r.released.recently(pod.Namespace, conditionType, pod.Labels)).Releases():
 		return v1alpha1.ReasonPolicyDeleted
 	}
 	return ""

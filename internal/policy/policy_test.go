@@ -102,7 +102,7 @@ func TestReleasedOnDelete(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := ReleasedOnDelete(tc.policies, &p, "x/a").Releases(); got != tc.want {
+			if got := ReleasedOnDelete(tc.policies, &p, "x/a", Selects).Releases(); got != tc.want {
 				t.Fatalf("ReleasedOnDelete = %v, want %v", got, tc.want)
 			}
 		})

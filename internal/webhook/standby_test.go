@@ -39,7 +39,7 @@ var _ = Describe("a replica that is not the leader", Serial, func() {
 		election := ctrl.Options{LeaderElection: true, LeaderElectionID: "standby-" + rand.String(6), LeaderElectionNamespace: "default"}
 
 		By("a leader, without webhooks, accepts the policies")
-		leader, stopLeader := runManager(cp.Config, election, false)
+		leader, stopLeader := runManager(cp.Config, election, nil)
 		DeferCleanup(stopLeader)
 		Eventually(leader.Elected()).Should(BeClosed())
 
@@ -49,7 +49,7 @@ var _ = Describe("a replica that is not the leader", Serial, func() {
 		cfg.Wrap(func(next http.RoundTripper) http.RoundTripper { return policyLists{next: next, count: &lists} })
 		standbyOpts := election
 		standbyOpts.WebhookServer = webhookServer()
-		standby, stopStandby := runManager(cfg, standbyOpts, true)
+		standby, stopStandby := runManager(cfg, standbyOpts, suiteWebhooks())
 		DeferCleanup(stopStandby)
 		Eventually(func() error { return standby.GetWebhookServer().StartedChecker()(nil) }).Should(Succeed())
 		Expect(standby.GetCache().WaitForCacheSync(ctx)).To(BeTrue())

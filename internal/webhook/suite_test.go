@@ -66,7 +66,7 @@ const suitePolicyCap = 5
 
 func startManager() {
 	var mgr ctrl.Manager
-	mgr, stopTheManager = runManager(cp.Config, ctrl.Options{WebhookServer: webhookServer()}, true)
+	mgr, stopTheManager = runManager(cp.Config, ctrl.Options{WebhookServer: webhookServer()}, suiteWebhooks())
 	Eventually(func() error { return mgr.GetWebhookServer().StartedChecker()(nil) }).Should(Succeed())
 }
 
@@ -80,10 +80,15 @@ func webhookServer() ctrlwebhook.Server {
 	return ctrlwebhook.NewServer(opts)
 }
 
+// suiteWebhooks are the webhooks' options of the suite's manager.
+func suiteWebhooks() *webhook.Options {
+	return &webhook.Options{MaxPoliciesPerNamespace: suitePolicyCap, ReservedConditionTypes: policy.DefaultReservedConditionTypes()}
+}
+
 // runManager starts a manager on cfg with opts (plus what every manager
-// here needs), the controllers and, when webhooks, the webhooks, and
-// returns it and a function that stops it and waits until it has.
-func runManager(cfg *rest.Config, opts ctrl.Options, webhooks bool) (ctrl.Manager, func()) {
+// here needs), the controllers and, unless webhooks is nil, the webhooks,
+// and returns it and a function that stops it and waits until it has.
+func runManager(cfg *rest.Config, opts ctrl.Options, webhooks *webhook.Options) (ctrl.Manager, func()) {
 	env, err := controllers.NewCELEnv(cfg)
 	Expect(err).NotTo(HaveOccurred())
 	opts.Scheme = k8s.Scheme()
@@ -95,8 +100,8 @@ func runManager(cfg *rest.Config, opts ctrl.Options, webhooks bool) (ctrl.Manage
 	Expect(err).NotTo(HaveOccurred())
 	ctx, cancel := context.WithCancel(context.Background())
 	Expect(controllers.Setup(ctx, mgr, env, controllers.Options{MaxConcurrentReconciles: 4, SourceWorkers: 4})).To(Succeed())
-	if webhooks {
-		Expect(webhook.Setup(ctx, mgr, env, webhook.Options{MaxPoliciesPerNamespace: suitePolicyCap, ReservedConditionTypes: policy.DefaultReservedConditionTypes()})).To(Succeed())
+	if webhooks != nil {
+		Expect(webhook.Setup(ctx, mgr, env, *webhooks)).To(Succeed())
 	}
 	done := make(chan struct{})
 	go func() {

@@ -10,6 +10,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
@@ -193,12 +194,9 @@ func (v *PolicyValidator) podWarnings(ctx context.Context, p *v1alpha1.Readiness
 		if peer.Name == p.Name || peer.DeletionTimestamp != nil || peer.Spec.ConditionType != p.Spec.ConditionType {
 			continue
 		}
-		for _, pod := range pods {
-			if policy.Selects(peer, pod) {
-				warnings = append(warnings, fmt.Sprintf("policy %s also decides %s on pod %s: the older of the two policies decides it and the other reports Accepted=False, reason Conflict",
-					peer.Name, p.Spec.ConditionType, pod.GetName()))
-				break
-			}
+		if pod, ok := firstSelected(&peer.Spec.Selector, pods); ok {
+			warnings = append(warnings, fmt.Sprintf("policy %s also decides %s on pod %s: the older of the two policies decides it and the other reports Accepted=False, reason Conflict",
+				peer.Name, p.Spec.ConditionType, pod))
 		}
 	}
 	if missing > 0 {
@@ -206,6 +204,23 @@ func (v *PolicyValidator) podWarnings(ctx context.Context, p *v1alpha1.Readiness
 			missing, p.Spec.ConditionType))
 	}
 	return warnings, nil
+}
+
+// firstSelected returns the name of the first pod the selector matches. It
+// parses the selector once: a parse of one at the caps costs a quarter of a
+// millisecond, and a tenant's 99 peers parsed once per pod of a namespace
+// of hundreds took the admission past the webhook's timeout.
+func firstSelected(selector *metav1.LabelSelector, pods []metav1.Object) (string, bool) {
+	sel, err := metav1.LabelSelectorAsSelector(selector)
+	if err != nil {
+		return "", false
+	}
+	for _, pod := range pods {
+		if sel.Matches(labels.Set(pod.GetLabels())) {
+			return pod.GetName(), true
+		}
+	}
+	return "", false
 }
 
 // pathOf turns "spec.variables[1].expression" into a field path.
