@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/readygate/readygate/api/v1alpha1"
+	"github.com/readygate/readygate/internal/policy"
 	"github.com/readygate/readygate/internal/testenv"
 )
 
@@ -31,7 +32,7 @@ var _ = Describe("policies a tenant holds in deletion", Serial, func() {
 		tenant := newNamespace(ctx)
 		for i := range heldPolicies {
 			holdInDeletion(ctx, newPolicy(tenant, fmt.Sprintf("held-%d", i), "true", func(p *v1alpha1.ReadinessGatePolicy) {
-				p.Spec.Selector = testenv.CappedSelector()
+				p.Spec.Selector = testenv.CappedSelector(policy.MaxSelectorRequirements, policy.MaxSelectorValues)
 				p.Spec.OnDelete = v1alpha1.OnDeleteRetain
 			}))
 		}

@@ -12,6 +12,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/readygate/readygate/internal/policy"
 	"github.com/readygate/readygate/internal/testenv"
 	"github.com/readygate/readygate/internal/webhook"
 )
@@ -64,7 +65,7 @@ var _ = Describe("a policy admitted beside the most conflicting policies a names
 		createPodsAtOnce(ctx, ns, crowdedPods)
 		for i := range webhook.DefaultMaxPoliciesPerNamespace - 1 {
 			peer := newPolicy(ns, fmt.Sprintf("peer-%d", i), "true")
-			peer.Spec.Selector = testenv.CappedSelector()
+			peer.Spec.Selector = testenv.CappedSelector(policy.MaxSelectorRequirements, policy.MaxSelectorValues)
 			Expect(k8s.Create(ctx, peer)).To(Succeed())
 		}
 		By("the webhook's cache holds every pod")
