@@ -31,6 +31,12 @@ var _ = Describe("a stopping leader", func() {
 		r := startReplica(certDir)
 		Eventually(r.leading).WithTimeout(leaseDuration + followMargin).Should(BeTrue())
 		hangAdmissionRequest(r.webhookAddr)
+		// Once the injector reads the body: a connection whose request the
+		// server has not begun is closed at once on shutdown, and the spec
+		// would not tell a 30 s shutdown timeout from a 7 s one.
+		Eventually(func() (float64, error) {
+			return scrape("http://"+r.metricsAddr+"/metrics", "controller_runtime_webhook_requests_in_flight", `webhook="/mutate-v1-pod"`)
+		}).Should(BeEquivalentTo(1))
 
 		stopped := time.Now()
 		Expect(r.cmd.Process.Signal(os.Interrupt)).To(Succeed())
@@ -52,7 +58,8 @@ var _ = Describe("a stopping leader", func() {
 func hangAdmissionRequest(addr string) {
 	conn, err := tls.Dial("tcp", addr, &tls.Config{InsecureSkipVerify: true}) //nolint:gosec // the spec's own self-signed webhook on loopback
 	Expect(err).NotTo(HaveOccurred())
-	DeferCleanup(conn.Close)
+	// The stopped replica resets the connection: closing it fails.
+	DeferCleanup(func() { _ = conn.Close() })
 	_, err = fmt.Fprintf(conn, "POST /mutate-v1-pod HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{", addr)
 	Expect(err).NotTo(HaveOccurred())
 }
