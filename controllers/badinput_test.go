@@ -17,7 +17,7 @@ import (
 )
 
 var _ = Describe("bad input", func() {
-	DescribeTable("expressions that do not compile set Accepted=False with the exact error and touch no pod",
+	DescribeTable("expressions that do not compile set Accepted=False with the exact error, and the gated pods False saying so",
 		func(ctx SpecContext, expression string, mutate func(*v1alpha1.ReadinessGatePolicy), wantReason string, wantMessage ...string) {
 			ns := newNamespace(ctx)
 			pods := createPods(ctx, ns, "web", 2, withGates(warmGate))
@@ -32,7 +32,13 @@ var _ = Describe("bad input", func() {
 			Expect(policyCondition(ctx, p, v1alpha1.ConditionReady)()).To(HaveField("Status", metav1.ConditionFalse))
 			Eventually(eventReasons(ctx, ns, p.Name)).Should(ContainElement("InvalidPolicy"))
 			for _, pod := range pods {
-				Consistently(gateOf(ctx, pod), "1s").Should(BeNil())
+				if wantReason == v1alpha1.ReasonInvalidSelector {
+					// No selector, no pods: the policy decides none.
+					Consistently(gateOf(ctx, pod), "1s").Should(BeNil())
+					continue
+				}
+				Eventually(gateOf(ctx, pod)).Should(And(HaveField("Status", corev1.ConditionFalse),
+					HaveField("Reason", v1alpha1.ReasonEvaluationError), HaveField("Message", ContainSubstring(wantMessage[0]))))
 			}
 		},
 		Entry("malformed CEL", "pod.metadata.name ==", nil, v1alpha1.ReasonInvalidExpression,

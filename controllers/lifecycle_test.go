@@ -126,7 +126,7 @@ var _ = Describe("thresholds, timeout and modes", func() {
 		Expect(k8s.Create(ctx, p)).To(Succeed())
 		Eventually(policyCondition(ctx, p, v1alpha1.ConditionAccepted)).Should(HaveField("Reason", v1alpha1.ReasonInvalidExpression))
 		for _, pod := range pods {
-			Expect(gateOf(ctx, pod)()).To(BeNil(), "an invalid policy writes no pod")
+			Eventually(gateOf(ctx, pod)).Should(HaveField("Reason", v1alpha1.ReasonEvaluationError), "an invalid policy holds its pods False saying why")
 		}
 		Expect(k8s.Delete(ctx, p)).To(Succeed())
 		for _, pod := range pods {

@@ -127,9 +127,6 @@ func pausedOnly(errs []error) bool {
 // reconcileGate plans one policy's gate on the pod and applies the plan.
 func (r *PodGateReconciler) reconcileGate(ctx context.Context, pod *corev1.Pod, p *v1alpha1.ReadinessGatePolicy) (time.Duration, error) {
 	c := r.Policies.Get(p)
-	if c.Err != nil && !c.ReleasesWithoutEvaluating() {
-		return 0, nil // Accepted=False on the policy says why; no pod is touched.
-	}
 	now := time.Now()
 	var putOff time.Duration
 	in := gate.PodInput{
@@ -146,8 +143,15 @@ func (r *PodGateReconciler) reconcileGate(ctx context.Context, pod *corev1.Pod, 
 	}
 	switch {
 	case !in.Gated || c.Settings.Suspended:
-	case c.Err != nil: // DryRun: the verdict the message reports is the error
+	case c.Err != nil:
+		// A stored policy that does not compile got so from outside its
+		// author's hands (the Prometheus allowlist, the reserved types or
+		// the CRD changed under it): an error, never a verdict, whatever
+		// onError says. True gates hold, the others say why, and
+		// failOpenAfter still fails them open: a rollout does not stall on
+		// a platform change.
 		in.Observation = gate.Observation{Outcome: gate.OutcomeError, Message: c.Err.Error()}
+		in.Settings.OnErrorFail = false
 	default:
 		in.Observation, putOff = r.evaluateInShare(ctx, c, pod, c.Settings.Verdict(in.Current), now)
 	}

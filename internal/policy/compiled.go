@@ -148,12 +148,11 @@ func (c *Compiled) Cap(matched int) int {
 }
 
 // Selects reports whether the policy decides pods with these labels in its
-// namespace. An invalid policy decides none, unless it is suspended or in
-// DryRun: those set the gate True without an evaluation, and must do so
-// when the policy broke with its pods False.
+// namespace. A policy whose expressions or sources do not compile still
+// decides its pods, as errors (their True gates hold); one whose selector
+// does not parse, or whose condition type is reserved, decides none.
 func (c *Compiled) Selects(namespace string, podLabels map[string]string) bool {
-	return (c.Err == nil || c.ReleasesWithoutEvaluating()) && c.Selector != nil &&
-		namespace == c.Namespace && c.Selector.Matches(labels.Set(podLabels))
+	return c.Selector != nil && namespace == c.Namespace && c.Selector.Matches(labels.Set(podLabels))
 }
 
 // ReleasesWithoutEvaluating reports whether the policy's gates are True

@@ -233,8 +233,8 @@ func TestSourceFailed(t *testing.T) {
 	}
 }
 
-// An invalid policy decides no pod, unless suspended or in DryRun, which
-// set the gate True without an evaluation; without a selector, none.
+// A policy whose expressions do not compile still decides its pods (as
+// errors: True gates hold, failOpenAfter applies); without a selector, none.
 func TestCompiledSelects(t *testing.T) {
 	sel := labels.SelectorFromSet(labels.Set{"app": "web"})
 	broken := errors.New("does not compile")
@@ -245,9 +245,10 @@ func TestCompiledSelects(t *testing.T) {
 	}{
 		{"valid", Compiled{Namespace: "ns", Selector: sel}, true},
 		{"another namespace", Compiled{Namespace: "other", Selector: sel}, false},
-		{"invalid", Compiled{Namespace: "ns", Selector: sel, Err: broken}, false},
+		{"invalid", Compiled{Namespace: "ns", Selector: sel, Err: broken}, true},
 		{"invalid, suspended", Compiled{Namespace: "ns", Selector: sel, Err: broken, Settings: gate.Settings{Suspended: true}}, true},
 		{"invalid, DryRun", Compiled{Namespace: "ns", Selector: sel, Err: broken, Settings: gate.Settings{DryRun: true}}, true},
+		{"no selector", Compiled{Namespace: "ns", Err: broken}, false},
 		{"no selector, suspended", Compiled{Namespace: "ns", Err: broken, Settings: gate.Settings{Suspended: true}}, false},
 	} {
 		if got := tc.c.Selects("ns", map[string]string{"app": "web"}); got != tc.want {

@@ -76,7 +76,7 @@ func Conditions(p *v1alpha1.ReadinessGatePolicy, compileErr error, s Summary) []
 	case p.Spec.Suspend:
 		progressing.Status, progressing.Reason, progressing.Message = metav1.ConditionFalse, v1alpha1.ReasonSuspended, "the policy is suspended: every gate is released True"
 	case compileErr != nil:
-		progressing.Status, progressing.Reason, progressing.Message = metav1.ConditionFalse, accepted.Reason, "no pod is evaluated until the policy is valid"
+		progressing.Status, progressing.Reason, progressing.Message = metav1.ConditionFalse, accepted.Reason, "no pod is evaluated until the policy is valid: True gates stay True, the others are False saying why, and failOpenAfter still applies"
 	case notReady > 0:
 		progressing.Status, progressing.Reason = metav1.ConditionTrue, v1alpha1.ReasonPodsNotReady
 		progressing.Message = fmt.Sprintf("%d of %d matched pods are not yet True%s", notReady, s.Matched, missing)

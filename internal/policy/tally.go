@@ -24,7 +24,7 @@ type Tally struct {
 // TallyPod classifies one pod for the policy: peers are the namespace's
 // policies and stateOf what the operator remembers of the pod under it.
 func TallyPod(c *Compiled, obj metav1.Object, peers []v1alpha1.ReadinessGatePolicy, selects SelectsFunc, stateOf func(metav1.Object) gate.State) Tally {
-	if c.Err != nil || !c.Selects(obj.GetNamespace(), obj.GetLabels()) || obj.GetDeletionTimestamp() != nil ||
+	if !c.Selects(obj.GetNamespace(), obj.GetLabels()) || obj.GetDeletionTimestamp() != nil ||
 		sources.TerminalPhase(podcache.Phase(obj)) {
 		return Tally{}
 	}

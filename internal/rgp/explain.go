@@ -260,7 +260,7 @@ func verdictFor(now time.Time, c *policy.Compiled, p *v1alpha1.ReadinessGatePoli
 	accepted := meta.FindStatusCondition(p.Status.Conditions, v1alpha1.ConditionAccepted)
 	switch owner := policy.Owner(peers, pod, p.Spec.ConditionType, selects); {
 	case c.Err != nil:
-		v.Role, v.Why = RoleCannotGate, "the policy does not compile: "+c.Err.Error()
+		v.Role, v.Why = RoleCannotGate, "the policy does not compile, so it evaluates nothing: a True gate stays True, the others False until failOpenAfter: "+c.Err.Error()
 	case accepted != nil && accepted.Status == "False":
 		v.Role, v.Why = RoleCannotGate, "the policy is not accepted ("+accepted.Reason+"): "+accepted.Message
 	case owner != nil && owner.Name != p.Name:
