@@ -195,8 +195,16 @@ func (r *PodGateReconciler) evaluateInShare(ctx context.Context, c *policy.Compi
 // no pod is left unready by nothing.
 func (r *PodGateReconciler) releaseUngated(ctx context.Context, pod *corev1.Pod, policies []v1alpha1.ReadinessGatePolicy) error {
 	var errs []error
+	// The API server takes a gate listed many times: a tenant's pod listing
+	// one 500 times would have every reconcile of it match each policy 500
+	// times.
+	seen := make(map[string]bool, len(pod.Spec.ReadinessGates))
 	for _, g := range pod.Spec.ReadinessGates {
 		ct := string(g.ConditionType)
+		if seen[ct] {
+			continue
+		}
+		seen[ct] = true
 		cur := gate.Find(pod, ct)
 		if cur != nil && (cur.Status == corev1.ConditionTrue || !gate.WrittenByOperator(cur)) || r.Policies.Reserves(ct) ||
 			policy.Owner(policies, pod, ct, r.Policies.Selects) != nil {
