@@ -23,6 +23,9 @@ var (
 	crdCurrent = filepath.Join("..", "..", "config", "crd", "bases", "readygate.io_readinessgatepolicies.yaml")
 )
 
+// unprefixedGate is a condition type without a domain, as 0.1.0 took.
+const unprefixedGate = "legacy-warm"
+
 // legacyPrometheus is the address of the 0.1.0 policy's Prometheus; the
 // upgraded operator allows it, and never asks it, the queries being gone.
 const legacyPrometheus = "http://127.0.0.1:1"
@@ -42,7 +45,12 @@ var _ = Describe("upgrading from 0.1.0", func() {
 			"expression": "prometheus.up == 1.0",
 			"sources":    map[string]any{"prometheus": map[string]any{"address": legacyPrometheus, "queries": map[string]any{"up": "up"}}},
 		})
-		for _, p := range []*unstructured.Unstructured{failOpen, promql} {
+		// 0.1.0 took condition types without a domain, which the current CRD
+		// refuses on create: stored ones must still work, and their
+		// finalizers come and go.
+		unprefixed := legacyPolicy(ns, "unprefixed", map[string]any{"expression": "true"})
+		unprefixed.Object["spec"].(map[string]any)["conditionType"] = unprefixedGate
+		for _, p := range []*unstructured.Unstructured{failOpen, promql, unprefixed} {
 			// Until the API server serves 0.1.0's schema, it refuses the map.
 			Eventually(func() error { return k8s.Create(ctx, p.DeepCopy()) }).Should(Succeed())
 		}
@@ -65,10 +73,15 @@ var _ = Describe("upgrading from 0.1.0", func() {
 		failOpenPod := gatedPod(ns, "fail-open-0", map[string]string{"app": "fail-open"}, nil)
 		Expect(k8s.Create(ctx, currentPod)).To(Succeed())
 		Expect(k8s.Create(ctx, failOpenPod)).To(Succeed())
+		unprefixedPod := gatedPod(ns, "unprefixed-0", map[string]string{"app": "unprefixed"}, nil)
+		unprefixedPod.Spec.ReadinessGates[0].ConditionType = unprefixedGate
+		Expect(k8s.Create(ctx, unprefixedPod)).To(Succeed())
 		Eventually(rgpGateOf(ctx, currentPod)).Should(Equal("True ExpressionTrue"),
 			"OPERATOR BUG: a policy 0.1.0 stored keeps the operator from reading any policy")
 		Eventually(rgpGateOf(ctx, failOpenPod)).Should(Equal("True "+v1alpha1.ReasonTimedOut),
 			"OPERATOR BUG: 0.1.0's timeout no longer fails the pod open")
+		Eventually(conditionOf(ctx, unprefixedPod, unprefixedGate)).Should(Equal("True ExpressionTrue"),
+			"OPERATOR BUG: a policy 0.1.0 stored with an unprefixed condition type no longer gates")
 		Eventually(acceptedCondition(ctx, &v1alpha1.ReadinessGatePolicy{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "promql"}})).Should(And(
 			HaveField("Status", metav1.ConditionFalse),
 			HaveField("Reason", v1alpha1.ReasonInvalidSource),
