@@ -1,6 +1,8 @@
 package controllers_test
 
 import (
+	"net/http"
+
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
@@ -100,5 +102,24 @@ var _ = Describe("steady state and restarts", Serial, func() {
 		Eventually(policyStatus(ctx, p)).Should(HaveField("HeldPods", BeEquivalentTo(7)))
 		Consistently(falseCount(ctx, pods), "2s").Should(Equal(2))
 		Expect(mostFalse()).To(Equal(2), "never more than maxUnavailable pods False at once")
+	})
+})
+
+var _ = Describe("an administrator's source rules", Serial, func() {
+	It("hold the True gates of pods whose IPs a new --source-deny-cidrs refuses, as an error that says nothing about the pod", func(ctx SpecContext) {
+		ns := newNamespace(ctx)
+		pod, srv := podWithServer(ctx, ns, "web")
+		srv.Answer(http.StatusOK, "text/plain", "ok")
+		p := newPolicy(ns, "denied", `http.statusCode == 200`, func(p *v1alpha1.ReadinessGatePolicy) {
+			p.Spec.Sources = httpSource(intstr.FromString("http"), "/ready")
+		})
+		createAndSettle(ctx, p, []*corev1.Pod{pod}, corev1.ConditionTrue)
+
+		By("the operator restarts with a deny list that holds the pods' network")
+		DeferCleanup(restartDenying, "")
+		restartDenying("127.0.0.0/8")
+		Consistently(statusOf(ctx, pod), "4s").Should(Equal(corev1.ConditionTrue),
+			"failureThreshold is 1 and the interval 1s: readygate's own configuration is no verdict on the pod")
+		Eventually(policyStatus(ctx, p)).Should(HaveField("StaleDataPods", BeEquivalentTo(1)))
 	})
 })

@@ -94,13 +94,17 @@ func startManager() {
 	}()
 }
 
-// sourceRules are the tenant-safety flags the suite runs with: no deny
-// list, since the simulated pods live on loopback (the deny list and
-// hostNetwork permission are unit-tested in internal/sources), and
-// Prometheus only through the suite's front and at the dead address.
+// denyCIDRs is the suite's --source-deny-cidrs: empty, since the simulated
+// pods live on loopback; a spec that changes it restarts the manager.
+var denyCIDRs = ""
+
+// sourceRules are the tenant-safety flags the suite runs with: the deny
+// list of denyCIDRs (the deny list and hostNetwork permission are
+// unit-tested in internal/sources), and Prometheus only through the
+// suite's front and at the dead address.
 func sourceRules() sources.Rules {
 	rules := sources.Rules{}
-	Expect(rules.DenyCIDRs.Set("")).To(Succeed())
+	Expect(rules.DenyCIDRs.Set(denyCIDRs)).To(Succeed())
 	Expect(rules.PrometheusURLs.Set(prometheus.URL + "," + deadPrometheus)).To(Succeed())
 	return rules
 }
@@ -110,4 +114,10 @@ func restartManager() {
 	stopManager()
 	<-managerExited
 	startManager()
+}
+
+// restartDenying restarts the operator with --source-deny-cidrs=cidrs.
+func restartDenying(cidrs string) {
+	denyCIDRs = cidrs
+	restartManager()
 }
