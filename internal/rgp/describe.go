@@ -59,6 +59,11 @@ func nextStep(pod *corev1.Pod, verdicts []PolicyVerdict) string {
 		}
 	}
 	for _, v := range verdicts {
+		if line := brokenNextStep(v); line != "" {
+			return line
+		}
+	}
+	for _, v := range verdicts {
 		if v.Role == RoleCannotGate && strings.Contains(v.Why, "readinessGates lacks") {
 			return "policy " + v.Name + " cannot gate this pod: " + v.Why
 		}
@@ -73,6 +78,17 @@ func nextStep(pod *corev1.Pod, verdicts []PolicyVerdict) string {
 		return "nothing holds the pod back: every gate readygate decides is True"
 	}
 	return "every gate readygate decides is True: the pod is not Ready for another reason (its containers, or another readiness gate)"
+}
+
+// brokenNextStep is what frees a gate that a policy which does not compile
+// holds not True, or empty for any other verdict: the operator holds such
+// gates as errors until failOpenAfter.
+func brokenNextStep(v PolicyVerdict) string {
+	if v.Role != RoleCannotGate || !strings.HasPrefix(v.Why, whyDoesNotCompile) || v.Condition == nil || v.Condition.Status == string(corev1.ConditionTrue) {
+		return ""
+	}
+	return fmt.Sprintf("policy %s does not compile and holds %s %s until it is mended, suspended or switched to DryRun, or failOpenAfter fails the gate open",
+		v.Name, v.ConditionType, conditionText(v.Condition))
 }
 
 // notTrueGates are the pod's readiness gates whose condition is not True.

@@ -247,6 +247,9 @@ func eventTime(e corev1.Event) time.Time {
 	return e.CreationTimestamp.Time
 }
 
+// whyDoesNotCompile starts the Why of a policy that does not compile.
+const whyDoesNotCompile = "the policy does not compile"
+
 // verdictFor says what a policy that selects the pod does with it.
 func verdictFor(now time.Time, c *policy.Compiled, p *v1alpha1.ReadinessGatePolicy, peers []v1alpha1.ReadinessGatePolicy, pod *corev1.Pod, selects policy.SelectsFunc) PolicyVerdict {
 	v := PolicyVerdict{Name: p.Name, ConditionType: p.Spec.ConditionType, Expression: p.Spec.Expression, Role: RoleGates, Held: p.Status.HeldPods, Stale: p.Status.StaleDataPods}
@@ -260,7 +263,7 @@ func verdictFor(now time.Time, c *policy.Compiled, p *v1alpha1.ReadinessGatePoli
 	accepted := meta.FindStatusCondition(p.Status.Conditions, v1alpha1.ConditionAccepted)
 	switch owner := policy.Owner(peers, pod, p.Spec.ConditionType, selects); {
 	case c.Err != nil:
-		v.Role, v.Why = RoleCannotGate, "the policy does not compile, so it evaluates nothing: a True gate stays True, the others False until failOpenAfter: "+c.Err.Error()
+		v.Role, v.Why = RoleCannotGate, whyDoesNotCompile+", so it evaluates nothing: a True gate stays True, the others False until failOpenAfter: "+c.Err.Error()
 	case accepted != nil && accepted.Status == "False":
 		v.Role, v.Why = RoleCannotGate, "the policy is not accepted ("+accepted.Reason+"): "+accepted.Message
 	case owner != nil && owner.Name != p.Name:

@@ -89,7 +89,7 @@ type Rollout struct {
 	Missing       int32  `json:"missingGate"`
 	Held          int32  `json:"held"`
 	Stale         int32  `json:"staleData"`
-	// Problem says why the policy gates nothing: it does not compile.
+	// Problem says why the policy evaluates nothing: it does not compile.
 	Problem  string       `json:"problem,omitempty"`
 	NotReady []PodPending `json:"notReady,omitempty"`
 }
@@ -139,9 +139,10 @@ func (s *statusOptions) read(ctx context.Context, c *cluster, name string) ([]Ro
 // rolloutOf counts a policy's pods as the operator's status does.
 func rolloutOf(c *policy.Compiled, p *v1alpha1.ReadinessGatePolicy, peers []v1alpha1.ReadinessGatePolicy, pods []corev1.Pod) Rollout {
 	r := Rollout{Namespace: p.Namespace, Policy: p.Name, ConditionType: p.Spec.ConditionType, Held: p.Status.HeldPods, Stale: p.Status.StaleDataPods}
+	// A policy that does not compile still decides the pods it selects, as
+	// errors: they count, and those it holds False are listed.
 	if c.Err != nil {
 		r.Problem = c.Err.Error()
-		return r
 	}
 	selects := policy.Selects
 	ptrs := make([]*corev1.Pod, len(pods))

@@ -94,6 +94,19 @@ func sameExpressions(old, p *v1alpha1.ReadinessGatePolicy) bool {
 		equality.Semantic.DeepEqual(old.Spec.Variables, p.Spec.Variables)
 }
 
+// switchesOnly reports whether an update changes no more of the spec than
+// suspend and mode. A stored policy that stopped compiling (an upgrade
+// pruned its queries, it was written where no webhook was in the path)
+// holds its pods' gates False until failOpenAfter: its author must be able
+// to throw these break-glass switches without first mending what the
+// upgrade broke, or delete it, which loses it and, with onDelete: Retain,
+// releases nothing.
+func switchesOnly(old, p *v1alpha1.ReadinessGatePolicy) bool {
+	spec := old.Spec
+	spec.Suspend, spec.Mode = p.Spec.Suspend, p.Spec.Mode
+	return equality.Semantic.DeepEqual(spec, p.Spec)
+}
+
 // ValidateDelete allows every deletion.
 func (v *PolicyValidator) ValidateDelete(context.Context, *v1alpha1.ReadinessGatePolicy) (admission.Warnings, error) {
 	return nil, nil
@@ -102,7 +115,10 @@ func (v *PolicyValidator) ValidateDelete(context.Context, *v1alpha1.ReadinessGat
 // validate checks a new policy (old nil) or a changed one.
 func (v *PolicyValidator) validate(ctx context.Context, old, p *v1alpha1.ReadinessGatePolicy) (admission.Warnings, error) {
 	stored := old != nil && sameExpressions(old, p)
-	errs := fieldErrors(policy.Compile(v.Env, p, stored, nil), p)
+	var errs field.ErrorList
+	if old == nil || !switchesOnly(old, p) {
+		errs = fieldErrors(policy.Compile(v.Env, p, stored, nil), p)
+	}
 	// A new or changed selector only: one stored before the caps stays
 	// updatable.
 	if old == nil || !equality.Semantic.DeepEqual(old.Spec.Selector, p.Spec.Selector) {

@@ -1,0 +1,50 @@
+package e2e_test
+
+import (
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/readygate/readygate/api/v1alpha1"
+	"github.com/readygate/readygate/internal/testenv"
+)
+
+// 0f139b6 bounds maxUnavailable for what the API server admits from now
+// on; a count 0.1.0's CRD (or this one before the bound) took stays in
+// etcd, and decodes no better after the upgrade.
+var _ = Describe("upgrading with a maxUnavailable count above int32 stored", func() {
+	It("still reads every other policy", func(ctx SpecContext) {
+		ns := createNamespace(ctx, "overflow")
+		testenv.StopProcess(manager, 10*time.Second)
+		DeferCleanup(startSuiteManager)
+
+		applyCRD(ctx, crd010)
+		DeferCleanup(applyCRD, crdCurrent)
+		overflow := legacyPolicy(ns, "overflow", map[string]any{"expression": "true", "maxUnavailable": int64(3_000_000_000)})
+		Eventually(func() error { return k8s.Create(ctx, overflow.DeepCopy()) }).Should(Succeed())
+		DeferCleanup(func(ctx SpecContext) {
+			// The operator cannot read it to take its finalizer off.
+			_ = k8s.Patch(ctx, overflow, client.RawPatch("application/merge-patch+json", []byte(`{"metadata":{"finalizers":null}}`)))
+			Expect(client.IgnoreNotFound(k8s.Delete(ctx, overflow))).To(Succeed())
+		})
+
+		applyCRD(ctx, crdCurrent)
+		current := &v1alpha1.ReadinessGatePolicy{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "current"},
+			Spec: v1alpha1.ReadinessGatePolicySpec{Selector: metav1.LabelSelector{MatchLabels: map[string]string{"app": "current"}},
+				ConditionType: rgpGate, Expression: "true", OnError: v1alpha1.OnErrorHold},
+		}
+		Eventually(func() error { return k8s.Create(ctx, current.DeepCopy(), client.FieldValidation("Strict")) }).Should(Succeed())
+		upgraded := startManager([]string{"ENABLE_WEBHOOKS=false"},
+			"--metrics-bind-address="+freeLoopbackAddr(), "--health-probe-bind-address="+freeLoopbackAddr())
+		DeferCleanup(testenv.StopProcess, upgraded, 10*time.Second)
+
+		pod := gatedPod(ns, "current-0", map[string]string{"app": "current"}, nil)
+		Expect(k8s.Create(ctx, pod)).To(Succeed())
+		Eventually(rgpGateOf(ctx, pod)).Should(Equal("True ExpressionTrue"),
+			"OPERATOR BUG: a maxUnavailable count stored before the bound keeps the operator from reading any policy")
+	})
+})
