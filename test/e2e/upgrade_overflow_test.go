@@ -12,11 +12,11 @@ import (
 	"github.com/readygate/readygate/internal/testenv"
 )
 
-// 0f139b6 bounds maxUnavailable for what the API server admits from now
+// The CRD bounds maxUnavailable for what the API server admits from now
 // on; a count 0.1.0's CRD (or this one before the bound) took stays in
-// etcd, and decodes no better after the upgrade.
+// etcd, and must decode after the upgrade.
 var _ = Describe("upgrading with a maxUnavailable count above int32 stored", func() {
-	It("still reads every other policy", func(ctx SpecContext) {
+	It("reads it as the largest count, and every other policy", func(ctx SpecContext) {
 		ns := createNamespace(ctx, "overflow")
 		testenv.StopProcess(manager, 10*time.Second)
 		DeferCleanup(startSuiteManager)
@@ -26,7 +26,7 @@ var _ = Describe("upgrading with a maxUnavailable count above int32 stored", fun
 		overflow := legacyPolicy(ns, "overflow", map[string]any{"expression": "true", "maxUnavailable": int64(3_000_000_000)})
 		Eventually(func() error { return k8s.Create(ctx, overflow.DeepCopy()) }).Should(Succeed())
 		DeferCleanup(func(ctx SpecContext) {
-			// The operator cannot read it to take its finalizer off.
+			// The manager that put its finalizer on has stopped by then.
 			_ = k8s.Patch(ctx, overflow, client.RawPatch("application/merge-patch+json", []byte(`{"metadata":{"finalizers":null}}`)))
 			Expect(client.IgnoreNotFound(k8s.Delete(ctx, overflow))).To(Succeed())
 		})
@@ -46,5 +46,8 @@ var _ = Describe("upgrading with a maxUnavailable count above int32 stored", fun
 		Expect(k8s.Create(ctx, pod)).To(Succeed())
 		Eventually(rgpGateOf(ctx, pod)).Should(Equal("True ExpressionTrue"),
 			"OPERATOR BUG: a maxUnavailable count stored before the bound keeps the operator from reading any policy")
+		overflowPod := gatedPod(ns, "overflow-0", map[string]string{"app": "overflow"}, nil)
+		Expect(k8s.Create(ctx, overflowPod)).To(Succeed())
+		Eventually(rgpGateOf(ctx, overflowPod)).Should(Equal("True ExpressionTrue"))
 	})
 })
