@@ -10,6 +10,7 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -19,7 +20,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
-	"sigs.k8s.io/controller-runtime/pkg/recorder"
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"github.com/readygate/readygate/api/v1alpha1"
@@ -36,7 +36,7 @@ type PodGateReconciler struct {
 	client.Client
 	Policies *policy.Cache
 	Tracker  *gate.Tracker
-	Recorder recorder.EventRecorder
+	Recorder events.EventRecorder
 	// MaxConcurrentReconciles is the number of pods evaluated at once.
 	MaxConcurrentReconciles int
 	// SourceClient fetches the pods' endpoints and Prometheus within the
