@@ -197,6 +197,7 @@ func (r *PolicyReconciler) forgetPolicy(p client.Object) {
 	r.Policies.Forget(p.GetUID())
 	r.Tracker.ForgetPolicy(p.GetUID())
 	r.Forget(p.GetUID())
+	goneSeries.forget(p.GetUID())
 	r.forgetCounts(client.ObjectKeyFromObject(p))
 	// A pod the policy no longer selected, evaluated after the policy left
 	// the cache but before the deletion was noted, found nothing to release
