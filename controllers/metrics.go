@@ -1,9 +1,13 @@
 package controllers
 
 import (
+	"sync"
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	utilcache "k8s.io/apimachinery/pkg/util/cache"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/readygate/readygate/api/v1alpha1"
@@ -122,8 +126,46 @@ func recordPolicy(p *v1alpha1.ReadinessGatePolicy, s policy.Summary) {
 
 // countError counts an error of the policy; source names the failed source
 // of a kind "source" error, and is empty otherwise.
-func countError(namespace, name, kind, source string) {
-	errorsTotal.WithLabelValues(namespace, name, kind, source).Inc()
+func countError(policy types.UID, namespace, name, kind, source string) {
+	goneSeries.record(policy, func() { errorsTotal.WithLabelValues(namespace, name, kind, source).Inc() })
+}
+
+// policySeries keeps a deleted policy's series deleted. A pod reconcile
+// that read the policy just before it went (a tenant may strip the
+// finalizer, and the policy goes at once) records its evaluation or its
+// write after forgetPolicyMetrics: that series then stayed for good, and a
+// tenant churning policy names over flapping pods grew the series, and
+// every scrape, without bound.
+type policySeries struct {
+	mu sync.RWMutex
+	// gone are the policies deleted in the last forgetFor.
+	gone *utilcache.Expiring
+}
+
+// forgetFor is how long a deleted policy's late records are expected: far
+// longer than a reconcile takes.
+const forgetFor = time.Minute
+
+// goneSeries guards the series of the pod reconciles' records, as the
+// metrics are the process's.
+var goneSeries = &policySeries{gone: utilcache.NewExpiring()}
+
+// record runs add, which adds to the policy's series, unless the policy is
+// gone.
+func (s *policySeries) record(policy types.UID, add func()) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if _, gone := s.gone.Get(policy); !gone {
+		add()
+	}
+}
+
+// forget marks the policy gone: no record adds to its series from now on,
+// so that deleting them after keeps them deleted.
+func (s *policySeries) forget(policy types.UID) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.gone.Set(policy, struct{}{}, forgetFor)
 }
 
 // forgetPolicyMetrics deletes a deleted policy's series, so that tenants

@@ -10,6 +10,7 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -19,7 +20,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
-	"sigs.k8s.io/controller-runtime/pkg/recorder"
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"github.com/readygate/readygate/api/v1alpha1"
@@ -36,7 +36,7 @@ type PodGateReconciler struct {
 	client.Client
 	Policies *policy.Cache
 	Tracker  *gate.Tracker
-	Recorder recorder.EventRecorder
+	Recorder events.EventRecorder
 	// MaxConcurrentReconciles is the number of pods evaluated at once.
 	MaxConcurrentReconciles int
 	// SourceClient fetches the pods' endpoints and Prometheus within the
@@ -171,7 +171,7 @@ func (r *PodGateReconciler) reconcileGate(ctx context.Context, pod *corev1.Pod, 
 // writes True.
 func (r *PodGateReconciler) evaluateInShare(ctx context.Context, c *policy.Compiled, pod *corev1.Pod, cur *corev1.PodCondition, now time.Time) (gate.Observation, time.Duration) {
 	if wait, busy := r.share.begin(c.Namespace, now); wait > 0 {
-		evaluationsDeferredTotal.WithLabelValues(c.Namespace, c.Name).Inc()
+		goneSeries.record(c.UID, func() { evaluationsDeferredTotal.WithLabelValues(c.Namespace, c.Name).Inc() })
 		why := "spent its share of CEL evaluation (--evaluation-cost-per-namespace)"
 		if busy {
 			why = "has as many evaluations under way as it may"
@@ -252,7 +252,7 @@ func (r *PodGateReconciler) apply(ctx context.Context, pod *corev1.Pod, p *v1alp
 				r.cap.giveBack(p.UID, pod)
 			}
 			if p != nil && !notSent {
-				countError(p.Namespace, p.Name, errorWrite, "")
+				countError(p.UID, p.Namespace, p.Name, errorWrite, "")
 			}
 			return fmt.Errorf("writing %s on pod %s: %w", plan.Write.Type, pod.Name, err)
 		}
@@ -269,13 +269,18 @@ func (r *PodGateReconciler) apply(ctx context.Context, pod *corev1.Pod, p *v1alp
 		return nil
 	}
 	r.Recorder.Eventf(pod, p, plan.Event.Type, plan.Event.Reason, "Evaluate", "%s", plan.Event.Note)
+	goneSeries.record(p.UID, func() { countFlip(p, plan) })
+	return nil
+}
+
+// countFlip counts a flip written, or held back, in the policy's series.
+func countFlip(p *v1alpha1.ReadinessGatePolicy, plan gate.Plan) {
 	switch plan.Event.Reason {
 	case gate.EventGateFlipped:
 		flipsTotal.WithLabelValues(p.Namespace, p.Name, string(plan.Write.Status), plan.Write.Reason).Inc()
 	case gate.EventFlipDeferred:
 		heldFlipsTotal.WithLabelValues(p.Namespace, p.Name).Inc()
 	}
-	return nil
 }
 
 // evaluateUnready evaluates again, in the background, the namespace's pods
@@ -329,7 +334,7 @@ func (r *PodGateReconciler) observe(ctx context.Context, c *policy.Compiled, pod
 	if c.Program.ReadsPodBody() {
 		whole, err := r.pods.Whole(pod)
 		if err != nil {
-			countError(c.Namespace, c.Name, errorEvaluation, "")
+			countError(c.UID, c.Namespace, c.Name, errorEvaluation, "")
 			return gate.Observation{Outcome: gate.OutcomeError, Message: err.Error()}, 0
 		}
 		pod = whole
@@ -338,14 +343,19 @@ func (r *PodGateReconciler) observe(ctx context.Context, c *policy.Compiled, pod
 	res, err := c.Program.Evaluate(ctx, cel.Input{Pod: pod, Gate: cel.GateOf(cur), Now: now, Sources: src.values})
 	obs := policy.Observe(res, err, src.failed)
 	obs.Fetched = src.fetched
-	evaluationSeconds.WithLabelValues(c.Namespace, c.Name).Observe(time.Since(start).Seconds())
-	switch obs.Outcome {
-	case gate.OutcomeError:
-		countError(c.Namespace, c.Name, errorEvaluation, "")
-	case gate.OutcomeTrue, gate.OutcomeFalse:
-		evaluationsTotal.WithLabelValues(c.Namespace, c.Name, evaluationResult[obs.Outcome]).Inc()
-	}
+	goneSeries.record(c.UID, func() { countEvaluation(c, obs.Outcome, time.Since(start)) })
 	return obs, res.Cost
+}
+
+// countEvaluation counts an evaluation and its time in the policy's series.
+func countEvaluation(c *policy.Compiled, outcome gate.Outcome, took time.Duration) {
+	evaluationSeconds.WithLabelValues(c.Namespace, c.Name).Observe(took.Seconds())
+	switch outcome {
+	case gate.OutcomeError:
+		errorsTotal.WithLabelValues(c.Namespace, c.Name, errorEvaluation, "").Inc()
+	case gate.OutcomeTrue, gate.OutcomeFalse:
+		evaluationsTotal.WithLabelValues(c.Namespace, c.Name, evaluationResult[outcome]).Inc()
+	}
 }
 
 // evaluationResult labels an evaluation's outcome in readygate_evaluations_total;

@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
 	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -24,7 +25,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
-	"sigs.k8s.io/controller-runtime/pkg/recorder"
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"github.com/readygate/readygate/api/v1alpha1"
@@ -47,7 +47,7 @@ type PolicyReconciler struct {
 	client.Client
 	Policies *policy.Cache
 	Tracker  *gate.Tracker
-	Recorder recorder.EventRecorder
+	Recorder events.EventRecorder
 	// Forget drops what the pod reconciler keeps of a deleted policy.
 	Forget func(types.UID)
 	// EvaluateUnready evaluates again the namespace's pods whose gate of
@@ -197,6 +197,7 @@ func (r *PolicyReconciler) forgetPolicy(p client.Object) {
 	r.Policies.Forget(p.GetUID())
 	r.Tracker.ForgetPolicy(p.GetUID())
 	r.Forget(p.GetUID())
+	goneSeries.forget(p.GetUID())
 	r.forgetCounts(client.ObjectKeyFromObject(p))
 	// A pod the policy no longer selected, evaluated after the policy left
 	// the cache but before the deletion was noted, found nothing to release

@@ -61,7 +61,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, env *cel.Env, opts Options) er
 	}
 	policies := policy.NewCache(env, opts.SourceRules.PrometheusURLs, opts.ReservedConditionTypes)
 	tracker := gate.NewTracker()
-	rec := mgr.GetEventRecorder("readygate")
+	rec := seriesRecorder{scheme: mgr.GetScheme(), events: mgr.GetEventRecorder("readygate")}
 	recount := make(chan event.GenericEvent, 1024)
 	counts := newRecounts()
 	released := newReleasedTypes()

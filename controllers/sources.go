@@ -111,7 +111,7 @@ func (g *sourceGatherer) gather(ctx context.Context, c *policy.Compiled, pod *co
 	for _, v := range read {
 		switch {
 		case v.err != nil:
-			countError(c.Namespace, c.Name, errorSource, v.name)
+			countError(c.UID, c.Namespace, c.Name, errorSource, v.name)
 			obs := policy.SourceFailed(v.name, v.err)
 			obs.Fetched = v.fetched
 			if policy.Decides(obs) {
