@@ -132,30 +132,27 @@ var _ = Describe("bad input", func() {
 // A stored policy the operator cannot decode fails the list of every
 // policy: its informer would stop, and with it every tenant's gates.
 var _ = It("rejects a maxUnavailable count the operator could not read, which would stop it reading every policy", func(ctx SpecContext) {
-	ns := newNamespace(ctx)
-	obj := &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": "readygate.io/v1alpha1", "kind": "ReadinessGatePolicy",
-		"metadata": map[string]any{"name": "overflow", "namespace": ns},
-		"spec": map[string]any{
-			"selector": map[string]any{}, "conditionType": "readygate.io/x", "expression": "true",
-			"maxUnavailable": int64(math.MaxInt32) + 1,
-		},
-	}}
+	obj := rawPolicy(newNamespace(ctx), "overflow", "maxUnavailable", int64(math.MaxInt32)+1)
 	Expect(k8s.Create(ctx, obj)).To(MatchError(ContainSubstring("maxUnavailable must be a count from 0 to 2147483647")))
 	Expect(k8s.List(ctx, &v1alpha1.ReadinessGatePolicyList{})).To(Succeed())
 })
 
 var _ = It("rejects an unknown field under strict field validation, as kubectl applies it", func(ctx SpecContext) {
-	ns := newNamespace(ctx)
-	obj := &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": "readygate.io/v1alpha1", "kind": "ReadinessGatePolicy",
-		"metadata": map[string]any{"name": "typo", "namespace": ns},
-		"spec": map[string]any{
-			"selector": map[string]any{}, "conditionType": "readygate.io/x", "expression": "true",
-			"sucessThreshold": 2,
-		},
-	}}
+	obj := rawPolicy(newNamespace(ctx), "typo", "sucessThreshold", 2)
 	Expect(k8s.Create(ctx, obj, client.FieldValidation("Strict"))).To(MatchError(ContainSubstring(`unknown field "spec.sucessThreshold"`)))
 })
+
+// rawPolicy is a policy of the namespace selecting every pod, as JSON with
+// one more field in its spec, which the Go types may not hold.
+func rawPolicy(ns, name, field string, value any) *unstructured.Unstructured {
+	return &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "readygate.io/v1alpha1", "kind": "ReadinessGatePolicy",
+		"metadata": map[string]any{"name": name, "namespace": ns},
+		"spec": map[string]any{
+			"selector": map[string]any{}, "conditionType": "readygate.io/x", "expression": "true",
+			field: value,
+		},
+	}}
+}
 
 func ptrTo[T any](v T) *T { return &v }

@@ -107,11 +107,7 @@ var _ = Describe("a hostile tenant", func() {
 		DeferCleanup(func(ctx SpecContext) {
 			for _, ns := range append([]string{victim}, attackers...) {
 				Expect(k8s.DeleteAllOf(ctx, &v1alpha1.ReadinessGatePolicy{}, client.InNamespace(ns))).To(Succeed())
-				Eventually(func() ([]v1alpha1.ReadinessGatePolicy, error) {
-					list := &v1alpha1.ReadinessGatePolicyList{}
-					err := k8s.List(ctx, list, client.InNamespace(ns))
-					return list.Items, err
-				}).Should(BeEmpty())
+				Eventually(policiesIn(ctx, ns)).Should(BeEmpty())
 			}
 		})
 

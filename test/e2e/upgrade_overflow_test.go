@@ -5,10 +5,8 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/readygate/readygate/api/v1alpha1"
 	"github.com/readygate/readygate/internal/testenv"
 )
 
@@ -31,16 +29,7 @@ var _ = Describe("upgrading with a maxUnavailable count above int32 stored", fun
 			Expect(client.IgnoreNotFound(k8s.Delete(ctx, overflow))).To(Succeed())
 		})
 
-		applyCRD(ctx, crdCurrent)
-		current := &v1alpha1.ReadinessGatePolicy{
-			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "current"},
-			Spec: v1alpha1.ReadinessGatePolicySpec{Selector: metav1.LabelSelector{MatchLabels: map[string]string{"app": "current"}},
-				ConditionType: rgpGate, Expression: "true", OnError: v1alpha1.OnErrorHold},
-		}
-		Eventually(func() error { return k8s.Create(ctx, current.DeepCopy(), client.FieldValidation("Strict")) }).Should(Succeed())
-		upgraded := startManager([]string{"ENABLE_WEBHOOKS=false"},
-			"--metrics-bind-address="+freeLoopbackAddr(), "--health-probe-bind-address="+freeLoopbackAddr())
-		DeferCleanup(testenv.StopProcess, upgraded, 10*time.Second)
+		upgrade(ctx, ns)
 
 		pod := gatedPod(ns, "current-0", map[string]string{"app": "current"}, nil)
 		Expect(k8s.Create(ctx, pod)).To(Succeed())

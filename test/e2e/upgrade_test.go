@@ -1,6 +1,7 @@
 package e2e_test
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"time"
@@ -56,18 +57,7 @@ var _ = Describe("upgrading from 0.1.0", func() {
 		}
 
 		By("the upgrade: the current CRD, then the current manager")
-		applyCRD(ctx, crdCurrent)
-		current := &v1alpha1.ReadinessGatePolicy{
-			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "current"},
-			Spec: v1alpha1.ReadinessGatePolicySpec{Selector: metav1.LabelSelector{MatchLabels: map[string]string{"app": "current"}},
-				ConditionType: rgpGate, Expression: "true", OnError: v1alpha1.OnErrorHold},
-		}
-		// 0.1.0's schema has no onError: strict validation refuses it until
-		// the current schema is served.
-		Eventually(func() error { return k8s.Create(ctx, current.DeepCopy(), client.FieldValidation("Strict")) }).Should(Succeed())
-		upgraded := startManager([]string{"ENABLE_WEBHOOKS=false"}, "--prometheus-allowed-urls="+legacyPrometheus,
-			"--metrics-bind-address="+freeLoopbackAddr(), "--health-probe-bind-address="+freeLoopbackAddr())
-		DeferCleanup(testenv.StopProcess, upgraded, 10*time.Second)
+		upgrade(ctx, ns, "--prometheus-allowed-urls="+legacyPrometheus)
 
 		currentPod := gatedPod(ns, "current-0", map[string]string{"app": "current"}, nil)
 		failOpenPod := gatedPod(ns, "fail-open-0", map[string]string{"app": "fail-open"}, nil)
@@ -89,13 +79,36 @@ var _ = Describe("upgrading from 0.1.0", func() {
 
 		By("the policies go while the manager that finalizes them runs")
 		Expect(k8s.DeleteAllOf(ctx, &v1alpha1.ReadinessGatePolicy{}, client.InNamespace(ns))).To(Succeed())
-		Eventually(func() ([]v1alpha1.ReadinessGatePolicy, error) {
-			list := &v1alpha1.ReadinessGatePolicyList{}
-			err := k8s.List(ctx, list, client.InNamespace(ns))
-			return list.Items, err
-		}).Should(BeEmpty())
+		Eventually(policiesIn(ctx, ns)).Should(BeEmpty())
 	})
 })
+
+// upgrade applies the current CRD and starts the current manager with the
+// flags; a policy of the current schema, "current", gates rgpGate on the
+// pods labelled app=current.
+func upgrade(ctx SpecContext, ns string, flags ...string) {
+	applyCRD(ctx, crdCurrent)
+	current := &v1alpha1.ReadinessGatePolicy{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "current"},
+		Spec: v1alpha1.ReadinessGatePolicySpec{Selector: metav1.LabelSelector{MatchLabels: map[string]string{"app": "current"}},
+			ConditionType: rgpGate, Expression: "true", OnError: v1alpha1.OnErrorHold},
+	}
+	// 0.1.0's schema has no onError: strict validation refuses it until the
+	// current schema is served.
+	Eventually(func() error { return k8s.Create(ctx, current.DeepCopy(), client.FieldValidation("Strict")) }).Should(Succeed())
+	upgraded := startManager([]string{"ENABLE_WEBHOOKS=false"}, append(flags,
+		"--metrics-bind-address="+freeLoopbackAddr(), "--health-probe-bind-address="+freeLoopbackAddr())...)
+	DeferCleanup(testenv.StopProcess, upgraded, 10*time.Second)
+}
+
+// policiesIn lists the namespace's policies, for Eventually.
+func policiesIn(ctx context.Context, ns string) func() ([]v1alpha1.ReadinessGatePolicy, error) {
+	return func() ([]v1alpha1.ReadinessGatePolicy, error) {
+		list := &v1alpha1.ReadinessGatePolicyList{}
+		err := k8s.List(ctx, list, client.InNamespace(ns))
+		return list.Items, err
+	}
+}
 
 // legacyPolicy is a policy as 0.1.0 took it, gating rgpGate on the pods
 // labelled app=name.
