@@ -120,8 +120,9 @@ func isOnlyComments(doc []byte) bool {
 }
 
 // decodeAs decodes an object of the wanted kind strictly: an unknown field
-// is a typo the API server would reject too.
-func decodeAs(o object, apiVersion, kind string, into any) error {
+// is a typo the API server would reject too. The checks look at its JSON
+// further.
+func decodeAs(o object, apiVersion, kind string, into any, checks ...func([]byte) error) error {
 	if o.Kind != kind || o.APIVersion != apiVersion {
 		return fmt.Errorf("%s: a %s %s, not a %s %s", o.where, o.APIVersion, o.Kind, apiVersion, kind)
 	}
@@ -133,8 +134,11 @@ func decodeAs(o object, apiVersion, kind string, into any) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", o.where, err)
 	}
-	if len(strict) > 0 {
-		return fmt.Errorf("%s: %w", o.where, errors.Join(strict...))
+	for _, check := range checks {
+		strict = append(strict, check(data))
+	}
+	if err := errors.Join(strict...); err != nil {
+		return fmt.Errorf("%s: %w", o.where, err)
 	}
 	return nil
 }
@@ -149,7 +153,7 @@ func loadPolicy(path string, stdin io.Reader) (*v1alpha1.ReadinessGatePolicy, er
 		return nil, fmt.Errorf("%s: holds %d objects; give one ReadinessGatePolicy per -f file", path, len(objs))
 	}
 	p := &v1alpha1.ReadinessGatePolicy{}
-	if err := decodeAs(objs[0], v1alpha1.GroupVersion.String(), "ReadinessGatePolicy", p); err != nil {
+	if err := decodeAs(objs[0], v1alpha1.GroupVersion.String(), "ReadinessGatePolicy", p, policyFieldErrors); err != nil {
 		return nil, err
 	}
 	return p, nil
