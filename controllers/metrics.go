@@ -126,8 +126,8 @@ func recordPolicy(p *v1alpha1.ReadinessGatePolicy, s policy.Summary) {
 
 // countError counts an error of the policy; source names the failed source
 // of a kind "source" error, and is empty otherwise.
-func countError(policy types.UID, namespace, name, kind, source string) {
-	goneSeries.record(policy, func() { errorsTotal.WithLabelValues(namespace, name, kind, source).Inc() })
+func countError(uid types.UID, namespace, name, kind, source string) {
+	goneSeries.record(uid, func() { errorsTotal.WithLabelValues(namespace, name, kind, source).Inc() })
 }
 
 // policySeries keeps a deleted policy's series deleted. A pod reconcile
@@ -152,20 +152,20 @@ var goneSeries = &policySeries{gone: utilcache.NewExpiring()}
 
 // record runs add, which adds to the policy's series, unless the policy is
 // gone.
-func (s *policySeries) record(policy types.UID, add func()) {
+func (s *policySeries) record(uid types.UID, add func()) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	if _, gone := s.gone.Get(policy); !gone {
+	if _, gone := s.gone.Get(uid); !gone {
 		add()
 	}
 }
 
 // forget marks the policy gone: no record adds to its series from now on,
 // so that deleting them after keeps them deleted.
-func (s *policySeries) forget(policy types.UID) {
+func (s *policySeries) forget(uid types.UID) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.gone.Set(policy, struct{}{}, forgetFor)
+	s.gone.Set(uid, struct{}{}, forgetFor)
 }
 
 // forgetPolicyMetrics deletes a deleted policy's series, so that tenants

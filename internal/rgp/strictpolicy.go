@@ -31,11 +31,10 @@ type (
 // policyFieldErrors are the unknown fields, and the values the current API
 // does not take, in a policy's JSON below spec.
 func policyFieldErrors(data []byte) error {
-	var errs []error
 	var spec struct {
 		Spec strictSpec `json:"spec"`
 	}
-	errs = append(errs, strictErrorsUnder(data, &spec, "spec.")...)
+	errs := strictErrorsUnder(data, &spec, "spec.")
 	errs = append(errs, strictErrorsUnder(data, &strictQueries{}, "spec.sources.prometheus.queries")...)
 	return errors.Join(errs...)
 }
