@@ -202,3 +202,10 @@ func TestRoomHoldsNoMoreThanItsBudget(t *testing.T) {
 	}
 	t.Logf("peak %d of %d; %d slow fetches ended to make room", peak.Load(), budget, ended.Load())
 }
+
+// held is what the room's fetches hold now.
+func (rm *room) held() int64 {
+	rm.mu.Lock()
+	defer rm.mu.Unlock()
+	return rm.budget - rm.free
+}

@@ -385,6 +385,9 @@ func TestFetchesReserveTheirBytesOnceAnswered(t *testing.T) {
 	first := httpTarget(c, "slow", "tenant", slow, 10*time.Second)
 	p.Want(first)
 	<-headersSent
+	// Sent is not yet read: the first fetch reserves its bytes once its
+	// client has the headers.
+	waitFor(t, func() bool { return p.room.held() > 0 })
 	second := httpTarget(c, "quick", "tenant", quick, 10*time.Second)
 	p.Want(second)
 	deadline := time.Now().Add(300 * time.Millisecond)
