@@ -1,6 +1,7 @@
 package controllers_test
 
 import (
+	"context"
 	"fmt"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -33,7 +34,7 @@ var _ = Describe("pod condition writes the API server refuses", func() {
 		for _, pod := range pods {
 			Eventually(kubeletSettled(ctx, pod)).Should(BeTrue())
 		}
-		refuseGateWrites(ctx, ns)
+		lift := refuseGateWrites(ctx, ns)
 		p := newPolicy(ns, "refused", `http.statusCode == 200`, func(p *v1alpha1.ReadinessGatePolicy) {
 			p.Spec.Sources = httpSource(intstr.FromString("http"), "/")
 		})
@@ -48,13 +49,17 @@ var _ = Describe("pod condition writes the API server refuses", func() {
 			"OPERATOR BUG: a reconcile error, and a line of log, per refused write")
 		Expect(writes()-writesBefore).To(BeNumerically("<", 5*n), "OPERATOR BUG: the pods' refused writes are retried every interval")
 		GinkgoWriter.Printf("in 10 s: %.0f reconcile errors, %.0f refused writes of %d pods\n", errs()-errsBefore, writes()-writesBefore, n)
+
+		By("the administrator lifting the refusal: each pod writes at its backoff's end")
+		lift(ctx)
+		Eventually(falseCount(ctx, pods)).Should(Equal(n))
 	})
 })
 
-// refuseGateWrites has a ValidatingAdmissionPolicy refuse, until the spec
-// ends, every pods/status write of the namespace that sets warmGate: the
-// simulated kubelet's writes go through.
-func refuseGateWrites(ctx SpecContext, ns string) {
+// refuseGateWrites has a ValidatingAdmissionPolicy refuse, until lift is
+// called or the spec ends, every pods/status write of the namespace that
+// sets warmGate: the simulated kubelet's writes go through.
+func refuseGateWrites(ctx SpecContext, ns string) (lift func(context.Context)) {
 	name := "refuse-gates-" + ns
 	vap := &admissionregistrationv1.ValidatingAdmissionPolicy{
 		ObjectMeta: metav1.ObjectMeta{Name: name},
@@ -81,12 +86,16 @@ func refuseGateWrites(ctx SpecContext, ns string) {
 				MatchLabels: map[string]string{"kubernetes.io/metadata.name": ns}}},
 		},
 	}
+	lift = func(ctx context.Context) {
+		Expect(client.IgnoreNotFound(k8s.Delete(ctx, binding))).To(Succeed())
+		Expect(client.IgnoreNotFound(k8s.Delete(ctx, vap))).To(Succeed())
+	}
 	Expect(k8s.Create(ctx, vap)).To(Succeed())
-	DeferCleanup(func(ctx SpecContext) { Expect(k8s.Delete(ctx, vap)).To(Succeed()) })
 	Expect(k8s.Create(ctx, binding)).To(Succeed())
-	DeferCleanup(func(ctx SpecContext) { Expect(k8s.Delete(ctx, binding)).To(Succeed()) })
+	DeferCleanup(lift)
 	// The API server applies them once its own informers have them.
 	probe := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "web-0"}}
 	patch := client.RawPatch(types.StrategicMergePatchType, fmt.Appendf(nil, `{"status":{"conditions":[{"type":%q,"status":"False"}]}}`, warmGate))
 	Eventually(func() error { return k8s.Status().Patch(ctx, probe, patch) }).Should(MatchError(ContainSubstring("refuses gate writes")))
+	return lift
 }
