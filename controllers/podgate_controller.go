@@ -95,16 +95,17 @@ func (r *PodGateReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	}
 	var requeue time.Duration
 	var errs []error
+	owners := policy.Owners(policies.Items, pod, r.Policies.Selects)
 	for i := range policies.Items {
 		p := &policies.Items[i]
-		if policy.Owner(policies.Items, pod, p.Spec.ConditionType, r.Policies.Selects) != p {
+		if owners[p.Spec.ConditionType] != p {
 			continue
 		}
 		after, err := r.reconcileGate(ctx, pod, p)
 		errs = append(errs, err)
 		requeue = gate.Sooner(requeue, after)
 	}
-	errs = append(errs, r.releaseUngated(ctx, pod, policies.Items))
+	errs = append(errs, r.releaseUngated(ctx, pod, policies.Items, owners))
 	err := errors.Join(errs...)
 	// Paused writes are evaluated again once writes go through, or at the
 	// pause's end at the latest, and refused ones at their backoff's end:
@@ -195,8 +196,9 @@ func (r *PodGateReconciler) evaluateInShare(ctx context.Context, c *policy.Compi
 // that no live policy decides any more, and the gates without a condition
 // of a policy deleted lately with onDelete: Release (an injector whose cache
 // still listed the policy gave them to a pod created after the release):
-// no pod is left unready by nothing.
-func (r *PodGateReconciler) releaseUngated(ctx context.Context, pod *corev1.Pod, policies []v1alpha1.ReadinessGatePolicy) error {
+// no pod is left unready by nothing. owners are the policies' owners of
+// each condition type on the pod.
+func (r *PodGateReconciler) releaseUngated(ctx context.Context, pod *corev1.Pod, policies []v1alpha1.ReadinessGatePolicy, owners map[string]*v1alpha1.ReadinessGatePolicy) error {
 	var errs []error
 	// The API server takes a gate listed many times: a tenant's pod listing
 	// one 500 times would have every reconcile of it match each policy 500
@@ -210,7 +212,7 @@ func (r *PodGateReconciler) releaseUngated(ctx context.Context, pod *corev1.Pod,
 		seen[ct] = true
 		cur := gate.Find(pod, ct)
 		if cur != nil && (cur.Status == corev1.ConditionTrue || !gate.WrittenByOperator(cur)) || r.Policies.Reserves(ct) ||
-			policy.Owner(policies, pod, ct, r.Policies.Selects) != nil {
+			owners[ct] != nil {
 			continue
 		}
 		reason := r.releaseReason(policies, pod, ct)
