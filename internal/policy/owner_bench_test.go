@@ -10,7 +10,6 @@ import (
 
 	"github.com/readygate/readygate/api/v1alpha1"
 	"github.com/readygate/readygate/internal/cel"
-	"github.com/readygate/readygate/internal/gate"
 	"github.com/readygate/readygate/internal/testenv"
 )
 
@@ -25,24 +24,6 @@ func BenchmarkOwnersOfAPod(b *testing.B) {
 		b.Run(fmt.Sprint(n, "policies"), func(b *testing.B) {
 			for b.Loop() {
 				Owners(policies, pod, c.Selects)
-			}
-		})
-	}
-}
-
-// BenchmarkTallyOfAPod measures what one pod event costs the policy
-// reconcilers, which tally the pod under each policy of its namespace:
-// the same tenant's 100 policies. A change of any of them tallies every
-// pod so, under every policy.
-func BenchmarkTallyOfAPod(b *testing.B) {
-	c, pod := cappedTenant(b)
-	for _, n := range []int{10, 100} {
-		policies := cappedPolicies(c, n)
-		b.Run(fmt.Sprint(n, "policies"), func(b *testing.B) {
-			for b.Loop() {
-				for i := range policies {
-					TallyPod(c.Get(&policies[i]), pod, policies, c.Selects, func(metav1.Object) gate.State { return gate.State{} })
-				}
 			}
 		})
 	}

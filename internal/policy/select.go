@@ -66,6 +66,13 @@ func Owner(policies []v1alpha1.ReadinessGatePolicy, pod metav1.Object, condition
 	return owner
 }
 
+// OwnerAmong is Owner among the policies, as an OwnerFunc.
+func OwnerAmong(policies []v1alpha1.ReadinessGatePolicy, selects SelectsFunc) OwnerFunc {
+	return func(pod metav1.Object, conditionType string) *v1alpha1.ReadinessGatePolicy {
+		return Owner(policies, pod, conditionType, selects)
+	}
+}
+
 // Owners returns the owner of each condition type the policies decide on
 // the pod, as Owner does for one, matching each selector once: a pod's
 // reconcile that asked Owner for each policy of its namespace matched each
