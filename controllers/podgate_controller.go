@@ -49,6 +49,7 @@ type PodGateReconciler struct {
 	sources  *sourceGatherer
 	cap      *unavailability
 	breaker  *writeBreaker
+	refusals *writeRefusals
 	counts   *recounts
 	pods     *podcache.Index
 	share    *evaluationShare
@@ -74,6 +75,7 @@ func (r *PodGateReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		r.Tracker.ForgetPod(req.NamespacedName)
 		r.cap.forgetPod(req.NamespacedName)
 		r.writes.forget(req.NamespacedName)
+		r.refusals.forget(req.NamespacedName)
 		return ctrl.Result{}, nil
 	}
 	if r.writes.unseen(pod) {
@@ -93,19 +95,21 @@ func (r *PodGateReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	}
 	var requeue time.Duration
 	var errs []error
+	owners := policy.Owners(policies.Items, pod, r.Policies.Selects)
 	for i := range policies.Items {
 		p := &policies.Items[i]
-		if policy.Owner(policies.Items, pod, p.Spec.ConditionType, r.Policies.Selects) != p {
+		if owners[p.Spec.ConditionType] != p {
 			continue
 		}
 		after, err := r.reconcileGate(ctx, pod, p)
 		errs = append(errs, err)
 		requeue = gate.Sooner(requeue, after)
 	}
-	errs = append(errs, r.releaseUngated(ctx, pod, policies.Items))
+	errs = append(errs, r.releaseUngated(ctx, pod, policies.Items, owners))
 	err := errors.Join(errs...)
 	// Paused writes are evaluated again once writes go through, or at the
-	// pause's end at the latest: no error to log and back off.
+	// pause's end at the latest, and refused ones at their backoff's end:
+	// no error to log and back off.
 	var paused errWritesPaused
 	if errors.As(err, &paused) && pausedOnly(errs) {
 		return ctrl.Result{RequeueAfter: gate.Sooner(requeue, paused.wait)}, nil
@@ -192,8 +196,9 @@ func (r *PodGateReconciler) evaluateInShare(ctx context.Context, c *policy.Compi
 // that no live policy decides any more, and the gates without a condition
 // of a policy deleted lately with onDelete: Release (an injector whose cache
 // still listed the policy gave them to a pod created after the release):
-// no pod is left unready by nothing.
-func (r *PodGateReconciler) releaseUngated(ctx context.Context, pod *corev1.Pod, policies []v1alpha1.ReadinessGatePolicy) error {
+// no pod is left unready by nothing. owners are the policies' owners of
+// each condition type on the pod.
+func (r *PodGateReconciler) releaseUngated(ctx context.Context, pod *corev1.Pod, policies []v1alpha1.ReadinessGatePolicy, owners map[string]*v1alpha1.ReadinessGatePolicy) error {
 	var errs []error
 	// The API server takes a gate listed many times: a tenant's pod listing
 	// one 500 times would have every reconcile of it match each policy 500
@@ -207,7 +212,7 @@ func (r *PodGateReconciler) releaseUngated(ctx context.Context, pod *corev1.Pod,
 		seen[ct] = true
 		cur := gate.Find(pod, ct)
 		if cur != nil && (cur.Status == corev1.ConditionTrue || !gate.WrittenByOperator(cur)) || r.Policies.Reserves(ct) ||
-			policy.Owner(policies, pod, ct, r.Policies.Selects) != nil {
+			owners[ct] != nil {
 			continue
 		}
 		reason := r.releaseReason(policies, pod, ct)
@@ -244,21 +249,8 @@ func (r *PodGateReconciler) releaseReason(policies []v1alpha1.ReadinessGatePolic
 // gate that no policy decides any more.
 func (r *PodGateReconciler) apply(ctx context.Context, pod *corev1.Pod, p *v1alpha1.ReadinessGatePolicy, plan gate.Plan) error {
 	if plan.Write != nil {
-		rv, err := r.breaker.write(ctx, r.Client, pod, *plan.Write)
-		if err != nil {
-			var paused errWritesPaused
-			notSent := errors.As(err, &paused) && paused.err == nil
-			if plan.AdmittedFlip && (writeRejected(err) || notSent) {
-				r.cap.giveBack(p.UID, pod)
-			}
-			if p != nil && !notSent {
-				countError(p.UID, p.Namespace, p.Name, errorWrite, "")
-			}
+		if err := r.write(ctx, pod, p, *plan.Write, plan.AdmittedFlip); err != nil {
 			return fmt.Errorf("writing %s on pod %s: %w", plan.Write.Type, pod.Name, err)
-		}
-		r.writes.wrote(client.ObjectKeyFromObject(pod), rv)
-		if plan.AdmittedFlip {
-			r.cap.wrote(p.UID, client.ObjectKeyFromObject(pod), rv)
 		}
 	}
 	if plan.Event == nil {
@@ -270,6 +262,38 @@ func (r *PodGateReconciler) apply(ctx context.Context, pod *corev1.Pod, p *v1alp
 	}
 	r.Recorder.Eventf(pod, p, plan.Event.Type, plan.Event.Reason, "Evaluate", "%s", plan.Event.Note)
 	goneSeries.record(p.UID, func() { countFlip(p, plan) })
+	return nil
+}
+
+// write writes the condition on the pod, unless the API server refused the
+// pod's last write and its backoff has not ended, and records the outcome.
+func (r *PodGateReconciler) write(ctx context.Context, pod *corev1.Pod, p *v1alpha1.ReadinessGatePolicy, cond corev1.PodCondition, admittedFlip bool) error {
+	key := client.ObjectKeyFromObject(pod)
+	var rv string
+	var err error
+	if wait := r.refusals.waiting(key, pod.UID, time.Now()); wait > 0 {
+		err = errWritesPaused{wait: wait}
+	} else {
+		rv, err = r.breaker.write(ctx, r.Client, pod, cond)
+		if wait := r.refusals.record(ctx, key, pod.UID, err, time.Now()); wait > 0 {
+			err = errWritesPaused{wait: wait, err: err}
+		}
+	}
+	if err != nil {
+		var paused errWritesPaused
+		notSent := errors.As(err, &paused) && paused.err == nil
+		if admittedFlip && (writeRejected(err) || notSent) {
+			r.cap.giveBack(p.UID, pod)
+		}
+		if p != nil && !notSent {
+			countError(p.UID, p.Namespace, p.Name, errorWrite, "")
+		}
+		return err
+	}
+	r.writes.wrote(key, rv)
+	if admittedFlip {
+		r.cap.wrote(p.UID, key, rv)
+	}
 	return nil
 }
 
@@ -389,6 +413,7 @@ func (r *PodGateReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manag
 	}
 	r.cap = newUnavailability(r.pods)
 	r.breaker = newWriteBreaker(func(pods []types.NamespacedName) { r.evaluateAgain(ctx, pods) })
+	r.refusals = newWriteRefusals()
 	r.podEvents = make(chan event.GenericEvent, 4096)
 	r.sources = &sourceGatherer{
 		cache:  mgr.GetClient(),

@@ -103,8 +103,12 @@ func (r *PolicyReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	summary, err := r.counts.summarize(p, c, peers, r.pods, func(pod metav1.Object) policy.Tally {
-		return policy.TallyPod(c, pod, peers, r.Policies.Selects, func(pod metav1.Object) gate.State { return r.Tracker.Get(pod, p.UID) })
+	peersBasis := peersBasisOf(peers)
+	owner := func(pod metav1.Object, conditionType string) *v1alpha1.ReadinessGatePolicy {
+		return r.counts.owner(peersBasis, peers, r.Policies.Selects, pod, conditionType)
+	}
+	summary, err := r.counts.summarize(p, c, peersBasis, r.pods, func(pod metav1.Object) policy.Tally {
+		return policy.TallyPod(c, pod, owner, func(pod metav1.Object) gate.State { return r.Tracker.Get(pod, p.UID) })
 	})
 	if err != nil {
 		return ctrl.Result{}, err

@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -11,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	utilcache "k8s.io/apimachinery/pkg/util/cache"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/readygate/readygate/api/v1alpha1"
@@ -27,7 +29,32 @@ import (
 type recounts struct {
 	mu       sync.Mutex
 	policies map[types.NamespacedName]*policyCounts
+	// owners are the pods' owners found lately, shared by the policies of
+	// their namespace.
+	owners *utilcache.Expiring
 }
+
+// ownersKey names the owners found for a pod among its namespace's
+// policies as they stood (peersBasis).
+type ownersKey struct {
+	peers string
+	pod   types.NamespacedName
+}
+
+// podOwners are the owners found for a pod with these labels.
+type podOwners struct {
+	labels map[string]string
+	owners map[string]*v1alpha1.ReadinessGatePolicy
+}
+
+// ownersFor is how long a pod's owners are kept: longer than the
+// recounts of a namespace's policies that one pod event or policy change
+// sets off take together (statusCoalescing, then as many recounts as the
+// namespace has policies). Each recount looked for the owner among all the
+// policies: a pod event cost a tenant's 100 policies of one type at the
+// selector caps 10,000 selector matches (14 ms) in the policy workers every
+// namespace shares, and a change of any of them that many per pod.
+const ownersFor = 10 * time.Second
 
 // policyCounts is one policy's counts. Only the policy's reconcile, which
 // the work queue runs one at a time per policy, reads or changes counts and
@@ -45,7 +72,7 @@ type policyCounts struct {
 }
 
 func newRecounts() *recounts {
-	return &recounts{policies: map[types.NamespacedName]*policyCounts{}}
+	return &recounts{policies: map[types.NamespacedName]*policyCounts{}, owners: utilcache.NewExpiring()}
 }
 
 func (r *recounts) of(p types.NamespacedName) *policyCounts {
@@ -99,8 +126,22 @@ func (pc *policyCounts) takeDirty() map[types.NamespacedName]bool {
 	return dirty
 }
 
-// summarize brings the policy's counts up to date and returns its summary.
-func (r *recounts) summarize(p *v1alpha1.ReadinessGatePolicy, c *policy.Compiled, peers []v1alpha1.ReadinessGatePolicy,
+// owner returns the policy that decides conditionType on the pod among
+// peers, whose basis is peersBasis, finding the owners of all its
+// condition types once for all the policies that tally the pod.
+func (r *recounts) owner(peersBasis string, peers []v1alpha1.ReadinessGatePolicy, selects policy.SelectsFunc, pod metav1.Object, conditionType string) *v1alpha1.ReadinessGatePolicy {
+	key := ownersKey{peers: peersBasis, pod: types.NamespacedName{Namespace: pod.GetNamespace(), Name: pod.GetName()}}
+	if v, ok := r.owners.Get(key); ok && maps.Equal(v.(podOwners).labels, pod.GetLabels()) {
+		return v.(podOwners).owners[conditionType]
+	}
+	owners := policy.Owners(peers, pod, selects)
+	r.owners.Set(key, podOwners{labels: pod.GetLabels(), owners: owners}, ownersFor)
+	return owners[conditionType]
+}
+
+// summarize brings the policy's counts up to date and returns its summary;
+// peersBasis names its namespace's policies (peersBasisOf).
+func (r *recounts) summarize(p *v1alpha1.ReadinessGatePolicy, c *policy.Compiled, peersBasis string,
 	pods *podcache.Index, tally func(metav1.Object) policy.Tally) (s policy.Summary, err error) {
 	start := time.Now()
 	defer func() { recountSeconds.Observe(time.Since(start).Seconds()) }()
@@ -115,7 +156,7 @@ func (r *recounts) summarize(p *v1alpha1.ReadinessGatePolicy, c *policy.Compiled
 		pc.basis, pc.counts = "", nil
 		return policy.Summary{}, nil
 	}
-	if basis := basisOf(p, peers); pc.counts == nil || pc.basis != basis {
+	if basis := basisOf(p, peersBasis); pc.counts == nil || pc.basis != basis {
 		all, err := pods.Selected(c.Namespace, c.Selector)
 		if err != nil {
 			return policy.Summary{}, err
@@ -140,14 +181,19 @@ func (r *recounts) summarize(p *v1alpha1.ReadinessGatePolicy, c *policy.Compiled
 
 // basisOf names what every pod's tally depends on besides the pod: the
 // policy's generation and its namespace's policies (ownership).
-func basisOf(p *v1alpha1.ReadinessGatePolicy, peers []v1alpha1.ReadinessGatePolicy) string {
+func basisOf(p *v1alpha1.ReadinessGatePolicy, peersBasis string) string {
+	return fmt.Sprintf("%s/%d;%s", p.UID, p.Generation, peersBasis)
+}
+
+// peersBasisOf names the namespace's policies as ownership depends on them.
+func peersBasisOf(peers []v1alpha1.ReadinessGatePolicy) string {
 	parts := make([]string, 0, len(peers))
 	for i := range peers {
 		peer := &peers[i]
 		parts = append(parts, fmt.Sprintf("%s/%d/%t", peer.UID, peer.Generation, peer.DeletionTimestamp != nil))
 	}
 	slices.Sort(parts)
-	return fmt.Sprintf("%s/%d;%s", p.UID, p.Generation, strings.Join(parts, ","))
+	return strings.Join(parts, ",")
 }
 
 func policyKey(p *v1alpha1.ReadinessGatePolicy) types.NamespacedName {

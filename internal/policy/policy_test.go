@@ -280,3 +280,32 @@ func TestCacheKeepsAForgottenPolicyForgotten(t *testing.T) {
 		t.Fatalf("%d entries after the policy was forgotten and read late, want 0", n)
 	}
 }
+
+// Owners finds each condition type's owner as Owner does, matching each
+// policy's selector once.
+func TestOwnersMatchEachSelectorOnce(t *testing.T) {
+	web := map[string]string{"app": "web"}
+	policies := []v1alpha1.ReadinessGatePolicy{
+		pol("young", time.Minute, "x/a", web),
+		pol("old", time.Hour, "x/a", web),
+		pol("other", time.Hour, "x/a", map[string]string{"app": "db"}),
+		pol("b", time.Minute, "x/b", web),
+		pol("deleting", 2*time.Hour, "x/b", web),
+	}
+	policies[4].DeletionTimestamp = &metav1.Time{Time: t0}
+	pod := &metav1.ObjectMeta{Namespace: "ns", Labels: web}
+	matches := 0
+	counted := func(p *v1alpha1.ReadinessGatePolicy, pod metav1.Object) bool {
+		matches++
+		return Selects(p, pod)
+	}
+	owners := Owners(policies, pod, counted)
+	for _, ct := range []string{"x/a", "x/b", "x/c"} {
+		if got, want := owners[ct], Owner(policies, pod, ct, Selects); got != want {
+			t.Errorf("%s: Owners says %v, Owner %v", ct, got, want)
+		}
+	}
+	if matches > len(policies) {
+		t.Errorf("%d selector matches for %d policies", matches, len(policies))
+	}
+}

@@ -66,6 +66,33 @@ func Owner(policies []v1alpha1.ReadinessGatePolicy, pod metav1.Object, condition
 	return owner
 }
 
+// OwnerAmong is Owner among the policies, as an OwnerFunc.
+func OwnerAmong(policies []v1alpha1.ReadinessGatePolicy, selects SelectsFunc) OwnerFunc {
+	return func(pod metav1.Object, conditionType string) *v1alpha1.ReadinessGatePolicy {
+		return Owner(policies, pod, conditionType, selects)
+	}
+}
+
+// Owners returns the owner of each condition type the policies decide on
+// the pod, as Owner does for one, matching each selector once: a pod's
+// reconcile that asked Owner for each policy of its namespace matched each
+// selector once per policy of its type, 10,000 matches (12 ms at the
+// selector caps) for a tenant's 100 policies of one type, on every
+// reconcile of each of its pods, in the workers every namespace shares.
+func Owners(policies []v1alpha1.ReadinessGatePolicy, pod metav1.Object, selects SelectsFunc) map[string]*v1alpha1.ReadinessGatePolicy {
+	owners := map[string]*v1alpha1.ReadinessGatePolicy{}
+	for i := range policies {
+		p := &policies[i]
+		if p.DeletionTimestamp != nil || !selects(p, pod) {
+			continue
+		}
+		if owner := owners[p.Spec.ConditionType]; owner == nil || Older(p, owner) {
+			owners[p.Spec.ConditionType] = p
+		}
+	}
+	return owners
+}
+
 // Declared reports whether a live policy of the list owns conditionType for
 // some pods, selecting this pod or not.
 func Declared(policies []v1alpha1.ReadinessGatePolicy, conditionType string) bool {

@@ -35,7 +35,7 @@ type Conflict struct {
 func Summarize(c *Compiled, pods []*corev1.Pod, peers []v1alpha1.ReadinessGatePolicy, selects SelectsFunc, stateOf func(metav1.Object) gate.State) Summary {
 	counts := NewCounts()
 	for _, pod := range pods {
-		counts.Set(podKey(pod), TallyPod(c, pod, peers, selects, stateOf))
+		counts.Set(podKey(pod), TallyPod(c, pod, OwnerAmong(peers, selects), stateOf))
 	}
 	return counts.Summary()
 }

@@ -21,14 +21,19 @@ type Tally struct {
 	Winner string
 }
 
-// TallyPod classifies one pod for the policy: peers are the namespace's
-// policies and stateOf what the operator remembers of the pod under it.
-func TallyPod(c *Compiled, obj metav1.Object, peers []v1alpha1.ReadinessGatePolicy, selects SelectsFunc, stateOf func(metav1.Object) gate.State) Tally {
+// OwnerFunc returns the live policy that decides a condition type on the
+// pod, as Owner does; nil when none.
+type OwnerFunc func(pod metav1.Object, conditionType string) *v1alpha1.ReadinessGatePolicy
+
+// TallyPod classifies one pod for the policy: owner finds the policy of its
+// namespace that decides the pod's gate, and stateOf is what the operator
+// remembers of the pod under the policy.
+func TallyPod(c *Compiled, obj metav1.Object, owner OwnerFunc, stateOf func(metav1.Object) gate.State) Tally {
 	if !c.Selects(obj.GetNamespace(), obj.GetLabels()) || obj.GetDeletionTimestamp() != nil ||
 		sources.TerminalPhase(podcache.Phase(obj)) {
 		return Tally{}
 	}
-	if owner := Owner(peers, obj, c.ConditionType, selects); owner != nil && owner.UID != c.UID {
+	if owner := owner(obj, c.ConditionType); owner != nil && owner.UID != c.UID {
 		return Tally{Winner: owner.Name}
 	}
 	gates, conditions := podcache.Readiness(obj)

@@ -45,7 +45,7 @@ func TestCountsFollowPodChanges(t *testing.T) {
 			counts.Set(podKey(&pod), Tally{})
 		} else {
 			pods[pod.Name] = pod
-			counts.Set(podKey(&pod), TallyPod(c, &pod, peers, Selects, stateOf))
+			counts.Set(podKey(&pod), TallyPod(c, &pod, OwnerAmong(peers, Selects), stateOf))
 		}
 		all := make([]corev1.Pod, 0, len(pods))
 		for _, p := range pods {
@@ -108,7 +108,7 @@ func TestTallyLeavesFinishedPodsOut(t *testing.T) {
 		{"ungated, failed", ungated(corev1.PodFailed), Tally{}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := TallyPod(c, tc.pod, []v1alpha1.ReadinessGatePolicy{p}, Selects, func(metav1.Object) gate.State { return gate.State{} })
+			got := TallyPod(c, tc.pod, OwnerAmong([]v1alpha1.ReadinessGatePolicy{p}, Selects), func(metav1.Object) gate.State { return gate.State{} })
 			if got != tc.want {
 				t.Errorf("tally %+v, want %+v", got, tc.want)
 			}
