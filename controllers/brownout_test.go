@@ -57,34 +57,7 @@ var _ = Describe("maxUnavailable while the policy's status cannot be written", f
 // refuseStatusWrites makes the API server refuse every write of the
 // policy's status until the spec ends, with a ValidatingAdmissionPolicy.
 func refuseStatusWrites(ctx SpecContext, p *v1alpha1.ReadinessGatePolicy) {
-	name := "refuse-status-" + p.Namespace
-	vap := &admissionregistrationv1.ValidatingAdmissionPolicy{
-		ObjectMeta: metav1.ObjectMeta{Name: name},
-		Spec: admissionregistrationv1.ValidatingAdmissionPolicySpec{
-			FailurePolicy: ptrTo(admissionregistrationv1.Fail),
-			MatchConstraints: &admissionregistrationv1.MatchResources{ResourceRules: []admissionregistrationv1.NamedRuleWithOperations{{
-				RuleWithOperations: admissionregistrationv1.RuleWithOperations{
-					Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Update},
-					Rule: admissionregistrationv1.Rule{APIGroups: []string{v1alpha1.GroupVersion.Group}, APIVersions: []string{"*"},
-						Resources: []string{"readinessgatepolicies/status"}},
-				},
-			}}},
-			Validations: []admissionregistrationv1.Validation{{Expression: "false", Message: "the spec refuses status writes"}},
-		},
-	}
-	binding := &admissionregistrationv1.ValidatingAdmissionPolicyBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: name},
-		Spec: admissionregistrationv1.ValidatingAdmissionPolicyBindingSpec{
-			PolicyName:        name,
-			ValidationActions: []admissionregistrationv1.ValidationAction{admissionregistrationv1.Deny},
-			MatchResources: &admissionregistrationv1.MatchResources{NamespaceSelector: &metav1.LabelSelector{
-				MatchLabels: map[string]string{"kubernetes.io/metadata.name": p.Namespace}}},
-		},
-	}
-	Expect(k8s.Create(ctx, vap)).To(Succeed())
-	DeferCleanup(func(ctx SpecContext) { Expect(k8s.Delete(ctx, vap)).To(Succeed()) })
-	Expect(k8s.Create(ctx, binding)).To(Succeed())
-	DeferCleanup(func(ctx SpecContext) { Expect(k8s.Delete(ctx, binding)).To(Succeed()) })
+	refuseUpdates(ctx, p.Namespace, v1alpha1.GroupVersion.Group, "readinessgatepolicies/status", "false", "the spec refuses status writes")
 	// The API server applies them once its own informers have them.
 	patch := client.RawPatch(types.MergePatchType, fmt.Appendf(nil, `{"status":{"observedGeneration":%d}}`, p.Generation))
 	Eventually(func() error {

@@ -6,7 +6,6 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -60,39 +59,8 @@ var _ = Describe("pod condition writes the API server refuses", func() {
 // called or the spec ends, every pods/status write of the namespace that
 // sets warmGate: the simulated kubelet's writes go through.
 func refuseGateWrites(ctx SpecContext, ns string) (lift func(context.Context)) {
-	name := "refuse-gates-" + ns
-	vap := &admissionregistrationv1.ValidatingAdmissionPolicy{
-		ObjectMeta: metav1.ObjectMeta{Name: name},
-		Spec: admissionregistrationv1.ValidatingAdmissionPolicySpec{
-			FailurePolicy: ptrTo(admissionregistrationv1.Fail),
-			MatchConstraints: &admissionregistrationv1.MatchResources{ResourceRules: []admissionregistrationv1.NamedRuleWithOperations{{
-				RuleWithOperations: admissionregistrationv1.RuleWithOperations{
-					Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Update},
-					Rule:       admissionregistrationv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{"pods/status"}},
-				},
-			}}},
-			Validations: []admissionregistrationv1.Validation{{
-				Expression: fmt.Sprintf("!has(object.status.conditions) || !object.status.conditions.exists(c, c.type == '%s')", warmGate),
-				Message:    "the spec refuses gate writes",
-			}},
-		},
-	}
-	binding := &admissionregistrationv1.ValidatingAdmissionPolicyBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: name},
-		Spec: admissionregistrationv1.ValidatingAdmissionPolicyBindingSpec{
-			PolicyName:        name,
-			ValidationActions: []admissionregistrationv1.ValidationAction{admissionregistrationv1.Deny},
-			MatchResources: &admissionregistrationv1.MatchResources{NamespaceSelector: &metav1.LabelSelector{
-				MatchLabels: map[string]string{"kubernetes.io/metadata.name": ns}}},
-		},
-	}
-	lift = func(ctx context.Context) {
-		Expect(client.IgnoreNotFound(k8s.Delete(ctx, binding))).To(Succeed())
-		Expect(client.IgnoreNotFound(k8s.Delete(ctx, vap))).To(Succeed())
-	}
-	Expect(k8s.Create(ctx, vap)).To(Succeed())
-	Expect(k8s.Create(ctx, binding)).To(Succeed())
-	DeferCleanup(lift)
+	lift = refuseUpdates(ctx, ns, "", "pods/status",
+		fmt.Sprintf("!has(object.status.conditions) || !object.status.conditions.exists(c, c.type == '%s')", warmGate), "the spec refuses gate writes")
 	// The API server applies them once its own informers have them.
 	probe := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "web-0"}}
 	patch := client.RawPatch(types.StrategicMergePatchType, fmt.Appendf(nil, `{"status":{"conditions":[{"type":%q,"status":"False"}]}}`, warmGate))
