@@ -148,7 +148,7 @@ func (r *PolicyReconciler) writeStatus(ctx context.Context, p *v1alpha1.Readines
 	switch {
 	case before.StaleDataPods == 0 && s.Stale > 0:
 		r.Recorder.Eventf(p, nil, corev1.EventTypeWarning, eventStaleData, "Evaluate",
-			"%s", gate.Cut(fmt.Sprintf("%d pods keep their gate on the last good result because evaluation or a source fails (onError: Hold); %s", s.Stale, s.StaleExample)))
+			"%s", gate.Cut(fmt.Sprintf("%d pods keep their gate on the last good result because evaluation or a source fails (onError: Hold, or the policy does not compile); %s", s.Stale, s.StaleExample)))
 	case before.StaleDataPods > 0 && s.Stale == 0:
 		r.Recorder.Eventf(p, nil, corev1.EventTypeNormal, eventStaleCleared, "Evaluate", "every pod is evaluated on fresh data again")
 	}

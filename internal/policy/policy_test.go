@@ -182,6 +182,11 @@ func TestSummarizeAndConditions(t *testing.T) {
 	if c := Conditions(&p, compileErr, Summary{})[0]; c.Reason != v1alpha1.ReasonInvalidExpression || c.Message != "spec.expression: boom" {
 		t.Fatalf("accepted %+v", c)
 	}
+	// A broken policy's pods get their condition as errors, not evaluated.
+	if c := Conditions(&p, compileErr, Summary{Matched: 2, Unevaluated: 2})[3]; c.Status != metav1.ConditionFalse ||
+		c.Reason != v1alpha1.ReasonInvalidExpression || !strings.Contains(c.Message, "until the policy compiles") {
+		t.Fatalf("reconciling %+v", c)
+	}
 	if c := Conditions(&p, errors.New("spec.selector: bad"), Summary{})[0]; c.Reason != v1alpha1.ReasonInvalidSelector {
 		t.Fatalf("accepted %+v", c)
 	}

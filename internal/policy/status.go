@@ -103,7 +103,12 @@ func Conditions(p *v1alpha1.ReadinessGatePolicy, compileErr error, s Summary) []
 func reconciling(gen int64, compileErr error, s Summary) metav1.Condition {
 	c := metav1.Condition{Type: v1alpha1.ConditionReconciling, Status: metav1.ConditionFalse, Reason: v1alpha1.ReasonAllPodsEvaluated,
 		Message: "every matched pod carries the condition", ObservedGeneration: gen}
-	if compileErr == nil && s.Unevaluated > 0 {
+	switch {
+	case compileErr != nil:
+		// Its pods get their condition, as errors, but no evaluation:
+		// nothing is reconciling, and Stalled says why.
+		c.Reason, c.Message = reasonOf(compileErr), "no pod is evaluated until the policy compiles (Accepted says why)"
+	case s.Unevaluated > 0:
 		c.Status, c.Reason = metav1.ConditionTrue, v1alpha1.ReasonEvaluatingPods
 		c.Message = fmt.Sprintf("%d of %d matched pods are not evaluated yet", s.Unevaluated, s.Matched)
 	}
@@ -129,7 +134,7 @@ func heldNote(s Summary) string {
 		note += fmt.Sprintf("; %d pods stay True although the expression is false, because maxUnavailable has no room", s.Held)
 	}
 	if s.Stale > 0 {
-		note += fmt.Sprintf("; %d pods stay True on their last good result because evaluation or a source fails (onError: Hold)", s.Stale)
+		note += fmt.Sprintf("; %d pods stay True on their last good result because evaluation or a source fails (onError: Hold, or the policy does not compile)", s.Stale)
 	}
 	return note
 }
