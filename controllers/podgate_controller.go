@@ -49,7 +49,6 @@ type PodGateReconciler struct {
 	sources  *sourceGatherer
 	cap      *unavailability
 	breaker  *writeBreaker
-	refusals *writeRefusals
 	counts   *recounts
 	pods     *podcache.Index
 	share    *evaluationShare
@@ -75,7 +74,7 @@ func (r *PodGateReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		r.Tracker.ForgetPod(req.NamespacedName)
 		r.cap.forgetPod(req.NamespacedName)
 		r.writes.forget(req.NamespacedName)
-		r.refusals.forget(req.NamespacedName)
+		r.breaker.forgetPod(req.NamespacedName)
 		return ctrl.Result{}, nil
 	}
 	if r.writes.unseen(pod) {
@@ -265,20 +264,11 @@ func (r *PodGateReconciler) apply(ctx context.Context, pod *corev1.Pod, p *v1alp
 	return nil
 }
 
-// write writes the condition on the pod, unless the API server refused the
-// pod's last write and its backoff has not ended, and records the outcome.
+// write writes the condition on the pod through the write pause and the
+// refusal backoff, and records the outcome.
 func (r *PodGateReconciler) write(ctx context.Context, pod *corev1.Pod, p *v1alpha1.ReadinessGatePolicy, cond corev1.PodCondition, admittedFlip bool) error {
 	key := client.ObjectKeyFromObject(pod)
-	var rv string
-	var err error
-	if wait := r.refusals.waiting(key, pod.UID, time.Now()); wait > 0 {
-		err = errWritesPaused{wait: wait}
-	} else {
-		rv, err = r.breaker.write(ctx, r.Client, pod, cond)
-		if wait := r.refusals.record(ctx, key, pod.UID, err, time.Now()); wait > 0 {
-			err = errWritesPaused{wait: wait, err: err}
-		}
-	}
+	rv, err := r.breaker.write(ctx, r.Client, pod, cond)
 	if err != nil {
 		var paused errWritesPaused
 		notSent := errors.As(err, &paused) && paused.err == nil
@@ -413,7 +403,6 @@ func (r *PodGateReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manag
 	}
 	r.cap = newUnavailability(r.pods)
 	r.breaker = newWriteBreaker(func(pods []types.NamespacedName) { r.evaluateAgain(ctx, pods) })
-	r.refusals = newWriteRefusals()
 	r.podEvents = make(chan event.GenericEvent, 4096)
 	r.sources = &sourceGatherer{
 		cache:  mgr.GetClient(),

@@ -254,8 +254,8 @@ func (r *PolicyReconciler) release(ctx context.Context, p *v1alpha1.ReadinessGat
 	writers.SetLimit(releaseWriters)
 	for _, w := range writes {
 		writers.Go(func() error {
-			// While the API server fails the namespace's writes, the pod
-			// waits with the others (writeBreaker): its own evaluation
+			// While the API server fails the namespace's writes, or refuses
+			// the pod's, the pod waits (writeBreaker): its own evaluation
 			// releases it once they go through, or a later turn does.
 			rv, err := r.breaker.write(ctx, r.Client, w.pod, w.condition)
 			mu.Lock()

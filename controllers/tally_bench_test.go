@@ -3,10 +3,8 @@ package controllers
 import (
 	"fmt"
 	"testing"
-	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/readygate/readygate/api/v1alpha1"
 	"github.com/readygate/readygate/internal/cel"
@@ -26,20 +24,9 @@ func BenchmarkTallyOfAPod(b *testing.B) {
 		b.Fatal(err)
 	}
 	cache := policy.NewCache(env, nil, nil)
-	sel := testenv.CappedSelector(policy.MaxSelectorRequirements, policy.MaxSelectorValues)
-	podLabels := map[string]string{}
-	for _, r := range sel.MatchExpressions {
-		podLabels[r.Key] = r.Values[len(r.Values)-1]
-	}
-	pod := &metav1.ObjectMeta{Namespace: "ns", Name: "web", Labels: podLabels}
 	for _, n := range []int{10, 100} {
-		peers := make([]v1alpha1.ReadinessGatePolicy, n)
+		peers, pod := testenv.CappedTenant(n, policy.MaxSelectorRequirements, policy.MaxSelectorValues)
 		for i := range peers {
-			peers[i] = v1alpha1.ReadinessGatePolicy{
-				ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("p%03d", i), Namespace: "ns", UID: types.UID(fmt.Sprintf("uid-%d", i)),
-					Generation: 1, CreationTimestamp: metav1.NewTime(time.Unix(int64(i), 0))},
-				Spec: v1alpha1.ReadinessGatePolicySpec{ConditionType: "example.com/warm", Selector: sel, Expression: "true"},
-			}
 			cache.Get(&peers[i])
 		}
 		b.Run(fmt.Sprint(n, "policies"), func(b *testing.B) {

@@ -33,6 +33,10 @@ type writeBreaker struct {
 	// evaluate has pods evaluated again: those that waited, once a write
 	// goes through; one of them as a pause ends, to probe.
 	evaluate func([]types.NamespacedName)
+	// refusals backs off, pod by pod, the writes the API server refuses
+	// (4xx), for every writer: the pod reconciler and a deleted policy's
+	// release alike.
+	refusals *writeRefusals
 }
 
 // pause is one namespace's: failures counts the probes that failed in a
@@ -55,7 +59,7 @@ const (
 )
 
 func newWriteBreaker(evaluate func([]types.NamespacedName)) *writeBreaker {
-	return &writeBreaker{namespaces: map[string]*pause{}, evaluate: evaluate}
+	return &writeBreaker{namespaces: map[string]*pause{}, evaluate: evaluate, refusals: newWriteRefusals()}
 }
 
 // errWritesPaused is a write not sent, or failed, while its namespace's
@@ -74,19 +78,27 @@ func (e errWritesPaused) Error() string {
 func (e errWritesPaused) Unwrap() error { return e.err }
 
 // write writes the condition on the pod unless its namespace's writes are
-// paused, and records the outcome: a write not sent, or failed while they
-// pause, is errWritesPaused (with no err when not sent).
+// paused, or the API server refused the pod's last write and its backoff
+// has not ended, and records the outcome: a write not sent, failed while
+// they pause, or refused, is errWritesPaused (with no err when not sent).
 func (b *writeBreaker) write(ctx context.Context, c client.StatusClient, pod metav1.Object, cond corev1.PodCondition) (string, error) {
 	key := types.NamespacedName{Namespace: pod.GetNamespace(), Name: pod.GetName()}
+	if wait := b.refusals.waiting(key, pod.GetUID(), time.Now()); wait > 0 {
+		return "", errWritesPaused{wait: wait}
+	}
 	if ok, wait := b.allow(key, time.Now()); !ok {
 		return "", errWritesPaused{wait: wait}
 	}
 	rv, err := writeCondition(ctx, c, pod, cond)
-	if wait := b.record(ctx, key, err); wait > 0 {
+	// A failure is transient or a refusal, never both: one wait at most.
+	if wait := max(b.record(ctx, key, err), b.refusals.record(ctx, key, pod.GetUID(), err, time.Now())); wait > 0 {
 		return "", errWritesPaused{wait: wait, err: err}
 	}
 	return rv, err
 }
+
+// forgetPod drops what the breaker keeps of a pod that is gone.
+func (b *writeBreaker) forgetPod(pod types.NamespacedName) { b.refusals.forget(pod) }
 
 // allow reports whether the pod may write now: always while its namespace's
 // writes go through, else as the pause's one probe. A pod that may not
