@@ -109,8 +109,8 @@ func runAndLog(ctx context.Context, root, manager string, n, ungated int, pl pla
 	if err != nil {
 		return r, fmt.Errorf("%s: %w", r.label(), err)
 	}
-	logf("%s: baseline %s (before %s, after %s), operator %s (%.2fx, %.3f PATCHes per pod), flip p50 %s p99 %s (bare write p50 %s p99 %s), %.3f operator writes/pod/min (all writers %.3f), RSS %.1f MiB (peak %.1f, anonymous %.1f), heap %.1f MiB (live %.1f), recount mean %s, %.1f pods tallied per flip, load %s",
-		r.label(), r.Baseline, r.BaselineBefore, r.BaselineAfter, r.Converge, r.ratio(), r.ConvergePatchesPerPod, r.FlipP50, r.FlipP99, r.RawWriteP50, r.RawWriteP99, r.WritesPerPodMinute, r.AllWritesPerPodMinute,
+	logf("%s: baseline %s (before %s, after %s), operator %s (%.2fx, %.3f PATCHes per pod), flip p50 %s p99 %s (from the label write p50 %s p99 %s; bare write p50 %s p99 %s), %.3f operator writes/pod/min (all writers %.3f), RSS %.1f MiB (peak %.1f, anonymous %.1f), heap %.1f MiB (live %.1f), recount mean %s, %.1f pods tallied per flip, load %s",
+		r.label(), r.Baseline, r.BaselineBefore, r.BaselineAfter, r.Converge, r.ratio(), r.ConvergePatchesPerPod, r.FlipP50, r.FlipP99, r.FlipFromWriteP50, r.FlipFromWriteP99, r.RawWriteP50, r.RawWriteP99, r.WritesPerPodMinute, r.AllWritesPerPodMinute,
 		r.RSSBytes/(1<<20), r.PeakRSSBytes/(1<<20), r.AnonBytes/(1<<20), r.HeapBytes/(1<<20), r.LiveHeapBytes/(1<<20), r.RecountMean, r.TalliedPerFlip, r.Load)
 	for _, l := range r.loads() {
 		logf("%s: %s: %s, %.0f PATCHes of pods/status at %s each on the server; CPU: API server %s, etcd %s, operator %s, harness %s",

@@ -52,7 +52,8 @@ func TestHarnessSmoke(t *testing.T) {
 // every figure of the report needs.
 func plausible(s sizeResult) bool {
 	timings := s.Baseline > 0 && s.BaselineBefore > 0 && s.BaselineAfter > 0 && s.Converge > 0 &&
-		s.Flips == 10 && s.FlipP99 >= s.FlipP50 && s.RawWriteP50 > 0 && s.RawWriteP99 >= s.RawWriteP50
+		s.Flips == 10 && s.FlipP50 > 0 && s.FlipP99 >= s.FlipP50 && s.FlipFromWriteP50 >= s.FlipP50 && s.FlipFromWriteP99 >= s.FlipFromWriteP50 &&
+		s.RawWriteP50 > 0 && s.RawWriteP99 >= s.RawWriteP50
 	memory := s.RSSBytes > 0 && s.PeakRSSBytes >= s.RSSBytes && s.AnonBytes > 0 && s.AnonBytes <= s.RSSBytes &&
 		s.HeapBytes > 0 && s.LiveHeapBytes > 0
 	work := s.RecountMean > 0 && s.TalliedPerFlip > 0 && s.ConvergePatchesPerPod >= 1

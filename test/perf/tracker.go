@@ -17,6 +17,11 @@ type tracker struct {
 	status  map[string]corev1.ConditionStatus // "pod/type" -> last status
 	flips   chan flip
 	last    time.Time // the latest pod event
+	// label is each pod's flip label as the watch last showed it, and
+	// relabelled when the watch showed it change: the pod event a flip is
+	// timed from.
+	label      map[string]string
+	relabelled map[string]time.Time
 }
 
 type flip struct {
@@ -27,7 +32,8 @@ type flip struct {
 
 func newTracker() *tracker {
 	return &tracker{first: map[string]map[string]time.Time{}, running: map[string]bool{},
-		status: map[string]corev1.ConditionStatus{}, flips: make(chan flip, 1024)}
+		status: map[string]corev1.ConditionStatus{}, flips: make(chan flip, 1024),
+		label: map[string]string{}, relabelled: map[string]time.Time{}}
 }
 
 func (t *tracker) observe(p *corev1.Pod) {
@@ -35,6 +41,9 @@ func (t *tracker) observe(p *corev1.Pod) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.last = now
+	if v := p.Labels[flipLabel]; v != t.label[p.Name] {
+		t.label[p.Name], t.relabelled[p.Name] = v, now
+	}
 	for _, c := range p.Status.Conditions {
 		ct := string(c.Type)
 		if t.first[ct] == nil {
@@ -55,6 +64,14 @@ func (t *tracker) observe(p *corev1.Pod) {
 	if p.Status.Phase == corev1.PodRunning {
 		t.running[p.Name] = true
 	}
+}
+
+// labelSeen is when the watch showed the pod's flip label change to value,
+// if it shows it at that value now.
+func (t *tracker) labelSeen(pod, value string) (time.Time, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.relabelled[pod], t.label[pod] == value
 }
 
 // count is how many pods carry the condition type.
