@@ -72,9 +72,11 @@ type PolicyReconciler struct {
 	leadingSince func() time.Time
 }
 
-// +kubebuilder:rbac:groups=readygate.io,resources=readinessgatepolicies,verbs=get;list;watch;update;patch
-// +kubebuilder:rbac:groups=readygate.io,resources=readinessgatepolicies/status,verbs=get;update;patch
-// +kubebuilder:rbac:groups=readygate.io,resources=readinessgatepolicies/finalizers,verbs=update
+// Every write is a patch (the finalizer, the status), so the role grants
+// patch and no update; the policy has no owner references, so it needs no
+// update of readinessgatepolicies/finalizers either.
+// +kubebuilder:rbac:groups=readygate.io,resources=readinessgatepolicies,verbs=get;list;watch;patch
+// +kubebuilder:rbac:groups=readygate.io,resources=readinessgatepolicies/status,verbs=get;patch
 
 // Reconcile brings one policy's finalizer and status up to date.
 func (r *PolicyReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
