@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -144,6 +145,17 @@ func TestTextEscapesControlCharacters(t *testing.T) {
 	tw.printf("message: %s\n", "warm\x1b[2J\x1b]0;owned\x07 done\nnext")
 	if got, want := b.String(), "message: warm\\x1b[2J\\x1b]0;owned\\a done\\nnext\n"; got != want {
 		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
+// TestLongValueIsCutBetweenCharacters: a value cut in the middle of a
+// character would show a stray byte.
+func TestLongValueIsCutBetweenCharacters(t *testing.T) {
+	var b strings.Builder
+	tw := &textWriter{w: &b}
+	tw.printf("%s\n", valueText(strings.Repeat("é", maxValueText), ""))
+	if got := b.String(); !utf8.ValidString(got) || strings.Contains(got, `\x`) || !strings.HasSuffix(got, "é…\n") {
+		t.Errorf("got %q", got[max(0, len(got)-12):])
 	}
 }
 
