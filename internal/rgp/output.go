@@ -8,10 +8,12 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
 	"github.com/readygate/readygate/internal/cel"
+	"github.com/readygate/readygate/internal/gate"
 )
 
 // textWriter writes a text report and keeps the first write error, so that
@@ -43,19 +45,23 @@ func unprintable(r rune) bool {
 	return unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || unicode.In(r, unicode.Zl, unicode.Zp)
 }
 
-// printable escapes unprintable runes, as %q would, and leaves the rest.
+// printable escapes unprintable runes and bytes that are not UTF-8, as %q
+// would, and leaves the rest. A stray byte such as 0x9b is a C1 control
+// (CSI) to a terminal that reads 8-bit controls.
 func printable(s string) string {
-	if !strings.ContainsFunc(s, unprintable) {
+	if utf8.ValidString(s) && !strings.ContainsFunc(s, unprintable) {
 		return s
 	}
 	var b strings.Builder
-	for _, r := range s {
-		if unprintable(r) {
-			q := strconv.QuoteRune(r)
+	for len(s) > 0 {
+		r, size := utf8.DecodeRuneInString(s)
+		if unprintable(r) || r == utf8.RuneError && size == 1 {
+			q := strconv.Quote(s[:size])
 			b.WriteString(q[1 : len(q)-1])
-			continue
+		} else {
+			b.WriteString(s[:size])
 		}
-		b.WriteRune(r)
+		s = s[size:]
 	}
 	return b.String()
 }
@@ -124,7 +130,7 @@ func valueText(v any, errText string) string {
 	if err != nil {
 		return fmt.Sprint(v)
 	}
-	return cut(string(data), maxValueText)
+	return gate.CutTo(string(data), maxValueText)
 }
 
 // samplesText renders scraped series as name{labels} value.
@@ -143,7 +149,7 @@ func samplesText(m map[string][]cel.Sample) string {
 			parts = append(parts, fmt.Sprintf("%s%s %g", n, labelText(s.Labels), s.Value))
 		}
 	}
-	return cut(strings.Join(parts, ", "), maxValueText)
+	return gate.CutTo(strings.Join(parts, ", "), maxValueText)
 }
 
 func labelText(l map[string]string) string {
@@ -160,11 +166,4 @@ func labelText(l map[string]string) string {
 		parts[i] = fmt.Sprintf("%s=%q", k, l[k])
 	}
 	return "{" + strings.Join(parts, ",") + "}"
-}
-
-func cut(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }
