@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
+	"unicode/utf16"
 	"unicode/utf8"
 
 	"github.com/spf13/cobra"
@@ -66,11 +67,41 @@ func printable(s string) string {
 	return b.String()
 }
 
-// printJSON writes v indented, for scripts.
+// printJSON writes v indented, for scripts, and often read in a terminal.
 func printJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
 	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	_, err := io.WriteString(w, jsonEscaped(b.String()))
+	return err
+}
+
+// jsonEscaped writes the unprintable runes beyond ASCII of encoded JSON as
+// \u escapes, which a program reads as the same text: encoding/json escapes
+// the ASCII controls but leaves C1 controls (U+009B is CSI) and
+// bidirectional overrides for the terminal to act on. Such runes can only
+// be in strings, where any rune may be escaped.
+func jsonEscaped(s string) string {
+	escaped := func(r rune) bool { return r > unicode.MaxASCII && unprintable(r) }
+	if !strings.ContainsFunc(s, escaped) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case !escaped(r):
+			b.WriteRune(r)
+		case r > 0xffff:
+			hi, lo := utf16.EncodeRune(r)
+			fmt.Fprintf(&b, `\u%04x\u%04x`, hi, lo)
+		default:
+			fmt.Fprintf(&b, `\u%04x`, r)
+		}
+	}
+	return b.String()
 }
 
 func (t *testOptions) print(cmd *cobra.Command, r testReport) error {
