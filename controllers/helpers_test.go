@@ -191,18 +191,28 @@ func updatePod(ctx context.Context, pod *corev1.Pod, mutate func(*corev1.Pod)) {
 // eventReasons returns the reasons of the events about the named object.
 func eventReasons(ctx context.Context, ns, name string) func() []string {
 	return func() []string {
-		list := &eventsv1.EventList{}
-		if err := k8s.List(ctx, list, client.InNamespace(ns)); err != nil {
-			return nil
-		}
-		var reasons []string
-		for _, e := range list.Items {
-			if e.Regarding.Name == name {
-				reasons = append(reasons, e.Reason)
-			}
+		events := eventsAbout(ctx, ns, name)
+		reasons := make([]string, len(events))
+		for i, e := range events {
+			reasons[i] = e.Reason
 		}
 		return reasons
 	}
+}
+
+// eventsAbout lists the events about the named object; none when the list fails.
+func eventsAbout(ctx context.Context, ns, name string) []eventsv1.Event {
+	list := &eventsv1.EventList{}
+	if err := k8s.List(ctx, list, client.InNamespace(ns)); err != nil {
+		return nil
+	}
+	var about []eventsv1.Event
+	for _, e := range list.Items {
+		if e.Regarding.Name == name {
+			about = append(about, e)
+		}
+	}
+	return about
 }
 
 func resourceVersions(ctx context.Context, pods []*corev1.Pod) func() []string {

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -18,10 +17,6 @@ const (
 	EventMissingGate  = "MissingReadinessGate"
 	EventFlipDeferred = v1alpha1.ReasonFlipDeferred
 )
-
-// MaxMessageBytes bounds condition messages and Event notes: an expression's
-// message is the tenant's to choose, and a pod's status is not a log.
-const MaxMessageBytes = 1024
 
 // Settings are one policy's knobs for its pods, defaults applied.
 type Settings struct {
@@ -289,20 +284,4 @@ func VerdictOf(c *corev1.PodCondition) *corev1.PodCondition {
 
 func isTrue(c *corev1.PodCondition) bool {
 	return c != nil && c.Status == corev1.ConditionTrue
-}
-
-// Cut bounds a message to MaxMessageBytes on a UTF-8 boundary.
-func Cut(s string) string { return CutTo(s, MaxMessageBytes) }
-
-// CutTo bounds s to max bytes on a UTF-8 boundary, marking the cut.
-func CutTo(s string, max int) string {
-	if len(s) <= max {
-		return s
-	}
-	const marker = "…"
-	n := max - len(marker)
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + marker
 }

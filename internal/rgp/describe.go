@@ -16,7 +16,7 @@ func describePlan(plan gate.Plan, s gate.Settings, isTrue bool) string {
 	c := plan.State.Counters
 	switch {
 	case plan.Write != nil:
-		return fmt.Sprintf("would write %s (%s): %s", plan.Write.Status, plan.Write.Reason, cut(plan.Write.Message, maxValueText))
+		return fmt.Sprintf("would write %s (%s): %s", plan.Write.Status, plan.Write.Reason, gate.CutTo(plan.Write.Message, maxValueText))
 	case plan.State.Stale:
 		return "keeps the gate True on its last good result: a source failed, and onError: Hold holds the gate"
 	case isTrue && c.Failures > 0 && c.Failures < s.Failure:
@@ -157,7 +157,7 @@ func printExplanation(w io.Writer, r *Explanation) error {
 		if v.Settings != "" {
 			tw.printf("  settings:   %s\n", v.Settings)
 		}
-		tw.printf("  expression: %s\n", cut(strings.Join(strings.Fields(v.Expression), " "), maxValueText))
+		tw.printf("  expression: %s\n", gate.CutTo(strings.Join(strings.Fields(v.Expression), " "), maxValueText))
 		tw.printf("  condition:  %s", conditionText(v.Condition))
 		if v.Condition != nil && v.Condition.Since != "" {
 			tw.printf("  (since %s, %s ago)", v.Condition.Since, v.Condition.Age)

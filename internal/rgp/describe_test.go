@@ -2,9 +2,11 @@ package rgp
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -144,6 +146,39 @@ func TestTextEscapesControlCharacters(t *testing.T) {
 	tw.printf("message: %s\n", "warm\x1b[2J\x1b]0;owned\x07 done\nnext")
 	if got, want := b.String(), "message: warm\\x1b[2J\\x1b]0;owned\\a done\\nnext\n"; got != want {
 		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
+// TestJSONEscapesWhatActsOnTheText: -o json is read in terminals too, and
+// encoding/json leaves C1 controls (U+009B is CSI) and bidirectional
+// overrides as they are. Escaped, they are the same text to a program.
+func TestJSONEscapesWhatActsOnTheText(t *testing.T) {
+	in := map[string]string{"message": "ok\u009b2J\u009d52;c;eA==\u009c \u202edoog\U000e0041 ünïcode ✓"}
+	var b strings.Builder
+	if err := printJSON(&b, in); err != nil {
+		t.Fatal(err)
+	}
+	got := b.String()
+	if strings.ContainsFunc(got, func(r rune) bool { return r > 0x7f && unprintable(r) }) {
+		t.Errorf("raw C1 or format characters in %q", got)
+	}
+	if !strings.HasPrefix(got, "{\n  \"message\": ") || !strings.Contains(got, "ünïcode ✓") {
+		t.Errorf("layout or printable text changed: %q", got)
+	}
+	var back map[string]string
+	if err := json.Unmarshal([]byte(got), &back); err != nil || back["message"] != in["message"] {
+		t.Errorf("read back %q (%v), want %q", back["message"], err, in["message"])
+	}
+}
+
+// TestLongValueIsCutBetweenCharacters: a value cut in the middle of a
+// character would show a stray byte.
+func TestLongValueIsCutBetweenCharacters(t *testing.T) {
+	var b strings.Builder
+	tw := &textWriter{w: &b}
+	tw.printf("%s\n", valueText(strings.Repeat("é", maxValueText), ""))
+	if got := b.String(); !utf8.ValidString(got) || strings.Contains(got, `\x`) || !strings.HasSuffix(got, "é…\n") {
+		t.Errorf("got %q", got[max(0, len(got)-12):])
 	}
 }
 

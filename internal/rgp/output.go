@@ -8,10 +8,13 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
+	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
 	"github.com/readygate/readygate/internal/cel"
+	"github.com/readygate/readygate/internal/gate"
 )
 
 // textWriter writes a text report and keeps the first write error, so that
@@ -43,28 +46,62 @@ func unprintable(r rune) bool {
 	return unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || unicode.In(r, unicode.Zl, unicode.Zp)
 }
 
-// printable escapes unprintable runes, as %q would, and leaves the rest.
+// printable escapes unprintable runes and bytes that are not UTF-8, as %q
+// would, and leaves the rest. A stray byte such as 0x9b is a C1 control
+// (CSI) to a terminal that reads 8-bit controls.
 func printable(s string) string {
-	if !strings.ContainsFunc(s, unprintable) {
+	if utf8.ValidString(s) && !strings.ContainsFunc(s, unprintable) {
 		return s
 	}
 	var b strings.Builder
-	for _, r := range s {
-		if unprintable(r) {
-			q := strconv.QuoteRune(r)
+	for len(s) > 0 {
+		r, size := utf8.DecodeRuneInString(s)
+		if unprintable(r) || r == utf8.RuneError && size == 1 {
+			q := strconv.Quote(s[:size])
 			b.WriteString(q[1 : len(q)-1])
-			continue
+		} else {
+			b.WriteString(s[:size])
 		}
-		b.WriteRune(r)
+		s = s[size:]
 	}
 	return b.String()
 }
 
-// printJSON writes v indented, for scripts.
+// printJSON writes v indented, for scripts, and often read in a terminal.
 func printJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
 	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	_, err := io.WriteString(w, jsonEscaped(b.String()))
+	return err
+}
+
+// jsonEscaped writes the unprintable runes beyond ASCII of encoded JSON as
+// \u escapes, which a program reads as the same text: encoding/json escapes
+// the ASCII controls but leaves C1 controls (U+009B is CSI) and
+// bidirectional overrides for the terminal to act on. Such runes can only
+// be in strings, where any rune may be escaped.
+func jsonEscaped(s string) string {
+	escaped := func(r rune) bool { return r > unicode.MaxASCII && unprintable(r) }
+	if !strings.ContainsFunc(s, escaped) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case !escaped(r):
+			b.WriteRune(r)
+		case r > 0xffff:
+			hi, lo := utf16.EncodeRune(r)
+			fmt.Fprintf(&b, `\u%04x\u%04x`, hi, lo)
+		default:
+			fmt.Fprintf(&b, `\u%04x`, r)
+		}
+	}
+	return b.String()
 }
 
 func (t *testOptions) print(cmd *cobra.Command, r testReport) error {
@@ -124,7 +161,7 @@ func valueText(v any, errText string) string {
 	if err != nil {
 		return fmt.Sprint(v)
 	}
-	return cut(string(data), maxValueText)
+	return gate.CutTo(string(data), maxValueText)
 }
 
 // samplesText renders scraped series as name{labels} value.
@@ -143,7 +180,7 @@ func samplesText(m map[string][]cel.Sample) string {
 			parts = append(parts, fmt.Sprintf("%s%s %g", n, labelText(s.Labels), s.Value))
 		}
 	}
-	return cut(strings.Join(parts, ", "), maxValueText)
+	return gate.CutTo(strings.Join(parts, ", "), maxValueText)
 }
 
 func labelText(l map[string]string) string {
@@ -160,11 +197,4 @@ func labelText(l map[string]string) string {
 		parts[i] = fmt.Sprintf("%s=%q", k, l[k])
 	}
 	return "{" + strings.Join(parts, ",") + "}"
-}
-
-func cut(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }

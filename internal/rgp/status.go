@@ -184,7 +184,7 @@ func printRollouts(w io.Writer, rollouts []Rollout) error {
 				tw.printf("  %s", p.Reason)
 			}
 			if p.Message != "" {
-				tw.printf("  %s", cut(p.Message, 160))
+				tw.printf("  %s", gate.CutTo(p.Message, 160))
 			}
 			tw.printf("\n")
 		}
