@@ -1,14 +1,19 @@
 package controllers_test
 
 import (
+	"context"
+	"fmt"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/readygate/readygate/api/v1alpha1"
+	"github.com/readygate/readygate/internal/gate"
 )
 
 // A new leader shows the held count of the status while it learns which
@@ -49,3 +54,78 @@ var _ = Describe("a new leader's held count", Serial, func() {
 			"every pod's expression is true again, yet heldPods kept the previous leader's count")
 	})
 })
+
+// A new leader does not tell again what the Events in the cluster already
+// tell (design rules 1, 8 and 12): at fleet scale, every pod held by
+// maxUnavailable or missing its gate told again after a failover is a burst
+// of thousands of Event writes on a control plane that may be in trouble,
+// and a repeat in each pod's `kubectl describe`. The pods are gated by one
+// policy, which holds their flips, and selected without their gate by
+// another, so that their evaluations under the first show that the new
+// leader has reconciled them. Above a failureThreshold of 1, the new leader
+// learns a hold again only after as many false results.
+var _ = Describe("a new leader's Events", Serial, func() {
+	It("tell no pod again that it is held or missing its gate", func(ctx SpecContext) {
+		const otherGate, failureThreshold = "readygate.io/other", 3
+		ns := newNamespace(ctx)
+		pods := createPods(ctx, ns, "web", 3, withGates(warmGate), withLabels("warm", "true"))
+		held := newPolicy(ns, "held", "pod.metadata.labels['warm'] == 'true'", func(p *v1alpha1.ReadinessGatePolicy) {
+			p.Spec.MaxUnavailable, p.Spec.FailureThreshold = ptrTo(intstr.FromInt32(0)), failureThreshold
+		})
+		createAndSettle(ctx, held, pods, corev1.ConditionTrue)
+		Expect(k8s.Create(ctx, newPolicy(ns, "ungated", "true", func(p *v1alpha1.ReadinessGatePolicy) {
+			p.Spec.ConditionType = otherGate
+		}))).To(Succeed())
+		for _, pod := range pods {
+			setWarm(ctx, pod, "false")
+		}
+		Eventually(policyStatus(ctx, held)).Should(HaveField("HeldPods", BeEquivalentTo(len(pods))))
+		told := toldEvents(ctx, ns)
+		Eventually(told).Should(HaveLen(2*len(pods)), "each pod told held and missing its other gate")
+		before := told()
+
+		stopManager()
+		<-managerExited
+		evaluated := value("readygate_evaluations_total", policyLabels(held, "result", "false"))()
+		startManager()
+		// Each pod is evaluated once an interval: a round more than the
+		// threshold's has each of them held again.
+		Eventually(value("readygate_evaluations_total", policyLabels(held, "result", "false"))).Should(BeNumerically(">=", evaluated+float64((failureThreshold+1)*len(pods))))
+		Consistently(told, "3s").Should(Equal(before),
+			"OPERATOR BUG: the new leader told again the pods the previous leader's Events tell held or missing their gate")
+
+		By("a hold that ends and begins again under the new leader is told")
+		setWarm(ctx, pods[0], "true")
+		Eventually(policyStatus(ctx, held)).Should(HaveField("HeldPods", BeEquivalentTo(len(pods)-1)))
+		setWarm(ctx, pods[0], "false")
+		Eventually(told).Should(HaveKeyWithValue(pods[0].Name+" "+gate.EventFlipDeferred, "2 objects, 2 occurrences"))
+	})
+})
+
+// toldEvents counts the namespace's FlipDeferred and MissingReadinessGate
+// Events per pod and reason: Event objects, and occurrences in their series.
+func toldEvents(ctx context.Context, ns string) func() map[string]string {
+	return func() map[string]string {
+		list := &eventsv1.EventList{}
+		if err := k8s.List(ctx, list, client.InNamespace(ns)); err != nil {
+			return nil
+		}
+		objects, occurrences := map[string]int{}, map[string]int32{}
+		for _, e := range list.Items {
+			if e.Reason != gate.EventFlipDeferred && e.Reason != gate.EventMissingGate {
+				continue
+			}
+			key := e.Regarding.Name + " " + e.Reason
+			objects[key]++
+			occurrences[key]++
+			if e.Series != nil {
+				occurrences[key] += e.Series.Count - 1
+			}
+		}
+		counts := make(map[string]string, len(objects))
+		for key, n := range objects {
+			counts[key] = fmt.Sprintf("%d objects, %d occurrences", n, occurrences[key])
+		}
+		return counts
+	}
+}

@@ -54,13 +54,14 @@ type PodGateReconciler struct {
 	share    *evaluationShare
 	writes   *ownWrites
 	released *releasedTypes
+	told     *toldEvents
 	// podEvents re-evaluates pods whose polled sources changed.
 	podEvents chan event.GenericEvent
 }
 
 // +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=pods/status,verbs=patch
-// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=list;create;patch
 // +kubebuilder:rbac:groups=discovery.k8s.io,resources=endpointslices,verbs=list;watch
 // +kubebuilder:rbac:groups=readygate.io,resources=readinessgatepolicies,verbs=get;list;watch
 
@@ -80,6 +81,11 @@ func (r *PodGateReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	if r.writes.unseen(pod) {
 		return ctrl.Result{}, nil
 	}
+	// A new leader tells nothing before it has read what was told.
+	if err := r.told.wait(ctx); err != nil {
+		return ctrl.Result{}, err
+	}
+	told := r.told.take(pod.UID)
 	r.cap.observe(pod)
 	// A finished pod is not evaluated, and its IP, back in the pool, is not
 	// dialled again (design rule 15). Nor is a pod being deleted: its
@@ -100,7 +106,7 @@ func (r *PodGateReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		if owners[p.Spec.ConditionType] != p {
 			continue
 		}
-		after, err := r.reconcileGate(ctx, pod, p)
+		after, err := r.reconcileGate(ctx, pod, p, told.of(p.UID))
 		errs = append(errs, err)
 		requeue = gate.Sooner(requeue, after)
 	}
@@ -127,16 +133,18 @@ func pausedOnly(errs []error) bool {
 	return true
 }
 
-// reconcileGate plans one policy's gate on the pod and applies the plan.
-func (r *PodGateReconciler) reconcileGate(ctx context.Context, pod *corev1.Pod, p *v1alpha1.ReadinessGatePolicy) (time.Duration, error) {
+// reconcileGate plans one policy's gate on the pod and applies the plan;
+// told is what an earlier leader's Events told of the pod under the policy.
+func (r *PodGateReconciler) reconcileGate(ctx context.Context, pod *corev1.Pod, p *v1alpha1.ReadinessGatePolicy, told gate.Told) (time.Duration, error) {
 	c := r.Policies.Get(p)
 	now := time.Now()
 	var putOff time.Duration
+	cur := gate.Find(pod, c.ConditionType)
 	in := gate.PodInput{
 		Settings:             c.Settings,
 		Gated:                gate.HasGate(pod, c.ConditionType),
-		Current:              gate.Find(pod, c.ConditionType),
-		State:                r.Tracker.Get(pod, c.UID),
+		Current:              cur,
+		State:                told.Resume(r.Tracker.Get(pod, c.UID), cur),
 		ReadsOnlyPod:         c.ReadsOnlyPod(),
 		ContainersReadySince: gate.ContainersReadySince(pod).Time,
 		Now:                  now,

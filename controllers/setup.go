@@ -32,6 +32,9 @@ import (
 // readygate leader holds it.
 const LeaderElectionID = "readygate.readygate.io"
 
+// eventSource is the reporting controller of readygate's Events.
+const eventSource = "readygate"
+
 // Options tune the reconcilers.
 type Options struct {
 	// MaxConcurrentReconciles is the number of pods evaluated at once.
@@ -61,7 +64,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, env *cel.Env, opts Options) er
 	}
 	policies := policy.NewCache(env, opts.SourceRules.PrometheusURLs, opts.ReservedConditionTypes)
 	tracker := gate.NewTracker()
-	rec := seriesRecorder{scheme: mgr.GetScheme(), events: mgr.GetEventRecorder("readygate")}
+	rec := seriesRecorder{scheme: mgr.GetScheme(), events: mgr.GetEventRecorder(eventSource)}
 	recount := make(chan event.GenericEvent, 1024)
 	counts := newRecounts()
 	released := newReleasedTypes()
@@ -71,7 +74,11 @@ func Setup(ctx context.Context, mgr ctrl.Manager, env *cel.Env, opts Options) er
 	}
 	// A gone pod's sources' targets: its IP goes back to the pool, and
 	// whatever answers there next is not the pod (rule 15).
-	if err := forgetGone(ctx, mgr.GetCache(), &corev1.Pod{}, byUID(poller.ForgetPod)); err != nil {
+	told := newToldEvents(mgr.GetAPIReader(), mgr.GetCache().WaitForCacheSync, index)
+	if err := mgr.Add(told); err != nil {
+		return err
+	}
+	if err := forgetGone(ctx, mgr.GetCache(), &corev1.Pod{}, byUID(poller.ForgetPod), byUID(told.forget)); err != nil {
 		return err
 	}
 	pods := &PodGateReconciler{
@@ -83,6 +90,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, env *cel.Env, opts Options) er
 		share:                   newEvaluationShare(opts.EvaluationCostPerNamespace, max(4, opts.MaxConcurrentReconciles/8)),
 		writes:                  newOwnWrites(),
 		released:                released,
+		told:                    told,
 	}
 	if err := pods.SetupWithManager(ctx, mgr, poller); err != nil {
 		return fmt.Errorf("setting up the pod gate controller: %w", err)

@@ -123,6 +123,10 @@ func PlanPod(in PodInput) Plan {
 		// An error held the gate, as it was: a held flip stays held, and is
 		// not told again when the next verdict holds it once more.
 		st.FlipHeld = st.FlipHeld && (d.Stale || notIn)
+		// A new leader counts false results to failureThreshold afresh
+		// before it holds the flip again: the hold told ends only with a
+		// result that breaks the streak.
+		st.HoldTold = st.HoldTold && (d.Stale || notIn || d.Counters.Failures > 0)
 		return Plan{State: st, Requeue: requeue}
 	}
 	if due := st.Written.Add(in.Settings.Interval).Sub(in.Now); messageOnly && due > 0 {
@@ -135,7 +139,7 @@ func PlanPod(in PodInput) Plan {
 		}
 		admitted = true
 	}
-	st.FlipHeld = false
+	st.FlipHeld, st.HoldTold = false, false
 	st.Written = in.Now
 	c := Condition(in.Settings.ConditionType, cur, d, metav1.NewTime(in.Now))
 	return Plan{Write: &c, Event: ev, State: st, Requeue: requeue, AdmittedFlip: admitted}
@@ -158,15 +162,16 @@ func decide(in PodInput, verdict *corev1.PodCondition) Decision {
 }
 
 // holdFlip keeps a True gate True because maxUnavailable has no room: one
-// Event when the hold starts, and a look again at the next interval.
+// Event when the hold starts, unless an earlier leader told it, and a look
+// again at the next interval.
 func holdFlip(in PodInput, st State, d Decision, requeue time.Duration) Plan {
 	var ev *PodEvent
-	if !st.FlipHeld {
+	if !st.FlipHeld && !st.HoldTold {
 		ev = &PodEvent{corev1.EventTypeWarning, EventFlipDeferred, Cut(fmt.Sprintf(
 			"policy %s would set %s to False (%s: %s) but maxUnavailable has no room: the gate stays True",
 			in.Settings.PolicyName, in.Settings.ConditionType, d.Reason, d.Message))}
 	}
-	st.FlipHeld = true
+	st.FlipHeld, st.HoldTold = true, false
 	if requeue == 0 || requeue > in.Settings.Interval {
 		requeue = in.Settings.Interval
 	}

@@ -19,6 +19,10 @@ type State struct {
 	// FlipHeld is set while the flip budget holds the pod True, so that the
 	// hold is one Event, not one per evaluation.
 	FlipHeld bool
+	// HoldTold is set when an earlier leader's Event told a hold of the
+	// gate's current True spell (Told): the hold, if the next result holds
+	// the flip still, is not told again.
+	HoldTold bool
 	// Stale is set while a True gate is held on its last good result
 	// (onError: Hold); StaleMessage is the error that holds it.
 	Stale        bool
