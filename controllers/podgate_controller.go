@@ -81,11 +81,7 @@ func (r *PodGateReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	if r.writes.unseen(pod) {
 		return ctrl.Result{}, nil
 	}
-	// A new leader tells nothing before it has read what was told.
-	if err := r.told.wait(ctx); err != nil {
-		return ctrl.Result{}, err
-	}
-	told := r.told.take(pod.UID)
+	told, toldRead := r.told.take(pod.UID)
 	r.cap.observe(pod)
 	// A finished pod is not evaluated, and its IP, back in the pool, is not
 	// dialled again (design rule 15). Nor is a pod being deleted: its
@@ -106,7 +102,7 @@ func (r *PodGateReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		if owners[p.Spec.ConditionType] != p {
 			continue
 		}
-		after, err := r.reconcileGate(ctx, pod, p, told.of(p.UID))
+		after, err := r.reconcileGate(ctx, pod, p, told.of(p.UID), toldRead)
 		errs = append(errs, err)
 		requeue = gate.Sooner(requeue, after)
 	}
@@ -134,8 +130,9 @@ func pausedOnly(errs []error) bool {
 }
 
 // reconcileGate plans one policy's gate on the pod and applies the plan;
-// told is what an earlier leader's Events told of the pod under the policy.
-func (r *PodGateReconciler) reconcileGate(ctx context.Context, pod *corev1.Pod, p *v1alpha1.ReadinessGatePolicy, told gate.Told) (time.Duration, error) {
+// told is what an earlier leader's Events told of the pod under the policy,
+// once toldRead.
+func (r *PodGateReconciler) reconcileGate(ctx context.Context, pod *corev1.Pod, p *v1alpha1.ReadinessGatePolicy, told gate.Told, toldRead bool) (time.Duration, error) {
 	c := r.Policies.Get(p)
 	now := time.Now()
 	var putOff time.Duration
@@ -148,6 +145,7 @@ func (r *PodGateReconciler) reconcileGate(ctx context.Context, pod *corev1.Pod, 
 		ReadsOnlyPod:         c.ReadsOnlyPod(),
 		ContainersReadySince: gate.ContainersReadySince(pod).Time,
 		Now:                  now,
+		ToldUnread:           !toldRead,
 		AdmitFlip: func() bool {
 			return r.cap.admit(ctx, c, r.counts.matchedOr(policyKey(p), p.Status.MatchedPods), pod)
 		},

@@ -16,9 +16,8 @@ import (
 )
 
 const (
-	// toldListTimeout bounds the reading of the Events that a new leader's
-	// pod reconciles wait for: past it they go on, and may tell again what
-	// was not read.
+	// toldListTimeout bounds the reading of the Events: past it a new
+	// leader goes on, and may tell again what was not read.
 	toldListTimeout = 10 * time.Second
 	// toldPageSize is how many Events one page of the list holds.
 	toldPageSize = 500
@@ -61,8 +60,8 @@ func newToldEvents(reader client.Reader, synced func(context.Context) bool, pods
 // NeedLeaderElection: the Events to read are those of the leader before.
 func (t *toldEvents) NeedLeaderElection() bool { return true }
 
-// Start reads the Events and lets the reconciles waiting for them go. A
-// list that fails keeps what it read: the rest may be told again.
+// Start reads the Events and makes them known to the reconciles. A list
+// that fails keeps what it read: the rest may be told again.
 func (t *toldEvents) Start(ctx context.Context) error {
 	defer close(t.ready)
 	listCtx, cancel := context.WithTimeout(ctx, toldListTimeout)
@@ -133,31 +132,29 @@ func foldTold(told map[types.UID]toldOfPod, keys map[types.UID]types.NamespacedN
 	told[pod] = append(told[pod], policyTold{policy: e.Related.UID, told: gate.Told{}.Add(e.Reason, at)})
 }
 
-// wait returns once the Events are read, or ctx is done.
-func (t *toldEvents) wait(ctx context.Context) error {
+// take returns what was told of the pod and forgets it: only a new
+// leader's first reconcile of a pod after the Events are read needs it.
+// read is false until they are: no reconcile waits for them, but a pod
+// whose plan would tell what they may tell is planned again
+// (gate.PodInput.ToldUnread). The map goes once empty, as a map keeps its
+// buckets.
+func (t *toldEvents) take(pod types.UID) (told toldOfPod, read bool) {
 	select {
 	case <-t.ready:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
+	default:
+		return nil, false
 	}
-}
-
-// take returns what was told of the pod and forgets it: only a new
-// leader's first reconcile of a pod needs it. The map goes once empty, as
-// a map keeps its buckets.
-func (t *toldEvents) take(pod types.UID) toldOfPod {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	told, ok := t.told[pod]
 	if !ok {
-		return nil
+		return nil, true
 	}
 	delete(t.told, pod)
 	if len(t.told) == 0 {
 		t.told = nil
 	}
-	return told
+	return told, true
 }
 
 // forget drops a gone pod's share.

@@ -63,17 +63,22 @@ func TestFoldTold(t *testing.T) {
 	}
 }
 
-// A pod's share is taken once, and the memory goes with the last share.
+// A pod's share is taken once the Events are read, once, and the memory
+// goes with the last share.
 func TestToldTakenOnce(t *testing.T) {
-	told := &toldEvents{told: map[types.UID]toldOfPod{
+	told := &toldEvents{ready: make(chan struct{}), told: map[types.UID]toldOfPod{
 		"a": {{policy: "p", told: gate.Told{MissingGate: true}}},
 		"b": {{policy: "p", told: gate.Told{MissingGate: true}}},
 	}}
-	if got := told.take("a").of("p"); !got.MissingGate {
-		t.Fatalf("a's first take %+v, want its missing gate", got)
+	if got, read := told.take("a"); read || got != nil {
+		t.Fatalf("a take before the Events were read gave %+v, read %v; want nothing, unread", got, read)
 	}
-	if got := told.take("a"); got != nil {
-		t.Fatalf("a's second take %+v, want nothing", got)
+	close(told.ready)
+	if got, read := told.take("a"); !read || !got.of("p").MissingGate {
+		t.Fatalf("a's first take %+v (read %v), want its missing gate", got, read)
+	}
+	if got, read := told.take("a"); !read || got != nil {
+		t.Fatalf("a's second take %+v (read %v), want nothing", got, read)
 	}
 	told.forget("b")
 	if told.told != nil {

@@ -50,6 +50,9 @@ type PodInput struct {
 	// AdmitFlip is asked, only for a True-to-False flip, whether maxUnavailable
 	// has room for one more pod; when it says yes it has reserved that room.
 	AdmitFlip func() bool
+	// ToldUnread is set while a new leader is still reading the Events an
+	// earlier one left (see Told): State may lack what they tell.
+	ToldUnread bool
 }
 
 // PodEvent is an Event to record on the pod.
@@ -72,9 +75,30 @@ type Plan struct {
 	AdmittedFlip bool
 }
 
+// ToldRetry is when a pod whose plan would tell what an earlier leader's
+// Events may already tell is planned again, while they are being read.
+const ToldRetry = time.Second
+
 // PlanPod decides the condition, Event, state and requeue for one pod: the
 // behaviour rules of the design in one pure function.
 func PlanPod(in PodInput) Plan {
+	plan := planPod(in)
+	// Such a plan writes nothing, so waiting for the Events costs the pod
+	// nothing, and no other pod waits: the state stays as it was, to be
+	// planned again with what they tell.
+	if in.ToldUnread && plan.Write == nil && plan.Event != nil && toldOnce(plan.Event.Reason) {
+		return Plan{State: in.State, Requeue: ToldRetry}
+	}
+	return plan
+}
+
+// toldOnce says whether Events of the reason are told once per pod, or per
+// hold, rather than per flip.
+func toldOnce(reason string) bool {
+	return reason == EventMissingGate || reason == EventFlipDeferred
+}
+
+func planPod(in PodInput) Plan {
 	if in.Release != "" {
 		return planRelease(in)
 	}
