@@ -109,6 +109,32 @@ var _ = Describe("the OLM operator", Ordered, func() {
 		}
 		Expect(names).To(ConsistOf(want))
 	})
+	It("routes the webhooks only to readygate's pods, not to another kubebuilder operator's in the shared namespace", func(ctx SpecContext) {
+		// Another operator scaffolded by kubebuilder, installed by OLM
+		// into the same namespace, labels its pods as kubebuilder does.
+		other := &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: "other-operator-controller-manager", Namespace: operatorNamespace,
+				Labels: map[string]string{"control-plane": "controller-manager", "app.kubernetes.io/name": "other-operator"}},
+			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "manager", Image: "other:latest"}}},
+		}
+		Expect(olm.K8s.Create(ctx, other)).To(Succeed())
+		DeferCleanup(func(ctx SpecContext) { Expect(client.IgnoreNotFound(olm.K8s.Delete(ctx, other))).To(Succeed()) })
+
+		// The Service OLM made for the webhooks selects with the CSV
+		// deployment's selector.
+		name := bundle.CSV.Spec.InstallStrategy.StrategySpec.DeploymentSpecs[0].Name
+		service := &corev1.Service{}
+		Expect(olm.K8s.Get(ctx, client.ObjectKey{Namespace: operatorNamespace, Name: name + "-service"}, service)).To(Succeed())
+		Expect(service.Spec.Selector).NotTo(BeEmpty())
+		pods := &corev1.PodList{}
+		Expect(olm.K8s.List(ctx, pods, client.InNamespace(operatorNamespace), client.MatchingLabels(service.Spec.Selector))).To(Succeed())
+		var selected []string
+		for _, p := range pods.Items {
+			selected = append(selected, p.Name)
+		}
+		Expect(selected).NotTo(BeEmpty())
+		Expect(selected).NotTo(ContainElement(other.Name), "OLM's webhook Service %s selects %v", service.Name, service.Spec.Selector)
+	})
 })
 
 // bundleCSV is the CSV exactly as the bundle's file has it, in the namespace
