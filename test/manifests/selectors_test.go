@@ -3,6 +3,7 @@ package manifests
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -17,8 +18,21 @@ import (
 // readygate's (OLM's webhook Service takes the CSV deployment's selector).
 const nameLabel = "app.kubernetes.io/name"
 
-// podSelectors returns, for each object that selects the manager's pods,
-// where and what it selects.
+// broad is the selector of 0.1.0, kubebuilder's label alone.
+var broad = map[string]any{"control-plane": "controller-manager"}
+
+// broadOnPurpose are the kustomize selectors that stay 0.1.0's on purpose,
+// and why. A kustomize install has readygate-system to itself, where broad
+// selects only readygate's pods; every pod carries nameLabel from this
+// release on, so a later release can narrow these without a gap.
+var broadOnPurpose = map[string]string{
+	"Deployment readygate-controller-manager spec.selector.matchLabels":          "a Deployment's selector is immutable: kubectl apply -k over an install would fail",
+	"Service readygate-webhook-service spec.selector":                            "narrowed before the new pods exist, the webhook has no endpoint during the rollout, and pods created then get no gate",
+	"PodDisruptionBudget readygate-controller-manager spec.selector.matchLabels": "narrowed, it leaves the old pods out during the rollout, and a drain then may evict both at once",
+}
+
+// podSelectors returns, for each object that selects the manager's pods (or,
+// for a ServiceMonitor, its Service), where and what it selects.
 func podSelectors(objs []map[string]any) map[string]any {
 	out := map[string]any{}
 	for _, o := range objs {
@@ -39,49 +53,67 @@ func podSelectors(objs []map[string]any) map[string]any {
 			}
 		case "Service":
 			at("spec", "selector")
-		case "PodDisruptionBudget":
-			at("spec", "selector", "matchLabels")
-		case "ServiceMonitor":
+		case "PodDisruptionBudget", "ServiceMonitor":
 			at("spec", "selector", "matchLabels")
 		}
 	}
 	return out
 }
 
-func checkSelectors(t *testing.T, where string, objs []map[string]any, wantAtLeast int) {
+// checkSelectors checks that each selector names readygate, but those
+// broadOnPurpose, which must be 0.1.0's as they are.
+func checkSelectors(t *testing.T, where string, objs []map[string]any, wantAtLeast int, broadOnPurpose map[string]string) {
 	t.Helper()
 	selectors := podSelectors(objs)
 	if len(selectors) < wantAtLeast {
 		t.Fatalf("%s: found %d pod selectors, want at least %d: %v", where, len(selectors), wantAtLeast, selectors)
 	}
 	for at, sel := range selectors {
+		if why, ok := broadOnPurpose[at]; ok {
+			if !reflect.DeepEqual(sel, broad) {
+				t.Errorf("%s: %s selects %v, want 0.1.0's %v: %s", where, at, sel, broad, why)
+			}
+			continue
+		}
 		labels, _ := sel.(map[string]any)
 		if labels[nameLabel] != "readygate" {
-			t.Errorf("%s: %s selects %v: without %s=readygate it takes any kubebuilder operator's pods in the namespace as readygate's", where, at, sel, nameLabel)
+			t.Errorf("%s: %s is %v, without %s=readygate: on kubebuilder's label alone it takes any kubebuilder operator's pods in the namespace as readygate's", where, at, sel, nameLabel)
+		}
+	}
+	for at := range broadOnPurpose {
+		if selectors[at] == nil {
+			t.Errorf("%s: no %s, which should stay broad", where, at)
 		}
 	}
 }
 
-// TestPodSelectorsAreReadygatesOwn: every Service, PodDisruptionBudget,
-// ServiceMonitor and anti-affinity term that selects the manager's pods, and
-// the Deployment's selector (from which OLM makes the webhook Service),
-// names readygate, in config/ and in the bundle.
-func TestPodSelectorsAreReadygatesOwn(t *testing.T) {
+// TestKustomizeSelectors: the kustomize installs label every pod with
+// readygate's name, and select with it wherever narrowing is safe during
+// the upgrade's rollout (the metrics Service and the ServiceMonitor: a
+// scrape gap at most; the anti-affinity, in the pod template the rollout
+// replaces); the others stay 0.1.0's on purpose (broadOnPurpose).
+func TestKustomizeSelectors(t *testing.T) {
 	root := filepath.Join("..", "..")
-	// The Deployment (selector, template, anti-affinity), the webhook and
-	// metrics Services, the PodDisruptionBudget.
-	checkSelectors(t, "config/operator", build(t, filepath.Join(root, "config", "operator")), 6)
+	for _, dir := range []string{"operator", "default"} {
+		// The Deployment (selector, template, anti-affinity), the webhook and
+		// metrics Services, the PodDisruptionBudget.
+		checkSelectors(t, "config/"+dir, build(t, filepath.Join(root, "config", dir)), 6, broadOnPurpose)
+	}
 	// And the ServiceMonitor.
-	checkSelectors(t, "config/default-with-prometheus", build(t, filepath.Join(root, "config", "default-with-prometheus")), 7)
+	checkSelectors(t, "config/default-with-prometheus", build(t, filepath.Join(root, "config", "default-with-prometheus")), 7, broadOnPurpose)
+}
 
-	var bundle []map[string]any
-	dir := filepath.Join(root, "bundle", "manifests")
-	entries, err := os.ReadDir(dir)
+// bundleObjects reads a bundle's manifests, with each of the CSV's
+// deployments as the Deployment OLM makes of it.
+func bundleObjects(t *testing.T, dir string) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	entries, err := os.ReadDir(filepath.Join(dir, "manifests"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, e := range entries {
-		raw, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		raw, err := os.ReadFile(filepath.Join(dir, "manifests", e.Name()))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -91,16 +123,33 @@ func TestPodSelectorsAreReadygatesOwn(t *testing.T) {
 		}
 		for _, o := range objs {
 			if o["kind"] != "ClusterServiceVersion" {
-				bundle = append(bundle, o)
+				out = append(out, o)
 				continue
 			}
-			// The CSV's deployment, as OLM creates it.
 			for _, d := range objects.Dig(o, "spec", "install", "spec", "deployments").([]any) {
-				bundle = append(bundle, map[string]any{"kind": "Deployment", "metadata": map[string]any{"name": objects.Dig(d, "name")}, "spec": objects.Dig(d, "spec")})
+				out = append(out, map[string]any{"kind": "Deployment", "metadata": map[string]any{"name": objects.Dig(d, "name")}, "spec": objects.Dig(d, "spec")})
 			}
 		}
 	}
+	return out
+}
+
+// TestBundleSelectors: in OLM's shared namespace every selector of the
+// bundle names readygate, and a CSV deployment whose selector is not
+// 0.1.0's has a name of its own: OLM updates a deployment of the same name
+// in place, which fails for good on a changed selector, and creates one of
+// a new name, deleting the old with 0.1.0's CSV.
+func TestBundleSelectors(t *testing.T) {
+	current := bundleObjects(t, filepath.Join("..", "..", "bundle"))
 	// The CSV's deployment (selector, template, anti-affinity), the metrics
 	// Service, the PodDisruptionBudget.
-	checkSelectors(t, "bundle", bundle, 5)
+	checkSelectors(t, "bundle", current, 5, nil)
+
+	// 0.1.0's bundle, which test/install upgrades from.
+	old := podSelectors(bundleObjects(t, filepath.Join("..", "install", "testdata", "bundle-0.1.0")))
+	for at, sel := range podSelectors(current) {
+		if before, ok := old[at]; ok && strings.HasPrefix(at, "Deployment ") && strings.HasSuffix(at, " spec.selector.matchLabels") && !reflect.DeepEqual(before, sel) {
+			t.Errorf("bundle: %s selects %v, 0.1.0's deployment of that name %v: OLM's update of it would fail (field is immutable); name the deployment anew", at, sel, before)
+		}
+	}
 }
