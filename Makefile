@@ -5,10 +5,11 @@ CONTROLLER_TOOLS_VERSION ?= v0.23.0
 KUSTOMIZE_VERSION ?= v5.8.2
 GOLANGCI_LINT_VERSION ?= v2.15.0
 KREW_VERSION ?= v0.4.3
-VERSION ?= 0.1.0
+# The next release: main's API and deployment are no longer 0.1.0's.
+VERSION ?= 0.2.0
 IMG ?= ghcr.io/readygate/readygate:v$(VERSION)
-# The CSV the bundle upgrades; empty for the first release.
-REPLACES ?=
+# The CSV the bundle upgrades (the last release's); empty for the first release.
+REPLACES ?= readygate.v0.1.0
 CHANNELS ?= candidate-v0
 DEFAULT_CHANNEL ?= candidate-v0
 

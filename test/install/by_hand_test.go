@@ -54,14 +54,15 @@ func webhookConfigurations(csv *operatorsv1alpha1.ClusterServiceVersion) []byte 
 	return bytes.Join(docs, []byte("---\n"))
 }
 
-// installBundleObjects creates the operator's namespace (the
-// OperatorGroup's, which exists before OLM installs anything), the bundle's
-// CRDs and its other manifests (the Secret and metrics reader ClusterRoles,
-// the metrics Service) as OLM would.
+// installBundleObjects applies the bundle's CRDs and its other manifests
+// (the Secret and metrics reader ClusterRoles, the metrics Service, the
+// PodDisruptionBudget) in the operator's namespace as OLM would: created,
+// or replaced by an upgrade's.
 func installBundleObjects(ctx context.Context, c *installtest.Cluster, b *manifests.Bundle) {
-	Expect(c.K8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: operatorNamespace}})).To(Succeed())
 	Expect(b.V1CRDs).NotTo(BeEmpty())
-	c.CreateCRDs(ctx, b.V1CRDs...)
+	for _, crd := range b.V1CRDs {
+		c.Apply(ctx, crd.DeepCopy())
+	}
 	for _, obj := range b.Objects {
 		switch obj.GetKind() {
 		case "ClusterServiceVersion", "CustomResourceDefinition":
@@ -70,19 +71,19 @@ func installBundleObjects(ctx context.Context, c *installtest.Cluster, b *manife
 			if obj.GetKind() != "ClusterRole" {
 				obj.SetNamespace(operatorNamespace)
 			}
-			c.Create(ctx, obj)
+			c.Apply(ctx, obj)
 		}
 	}
 }
 
-// installServiceAccount creates the operator's service account and grants
-// it exactly the CSV's permissions, the way OLM names them, and returns its
-// name.
+// installServiceAccount creates the operator's service account, unless an
+// earlier version's install did, and grants it exactly the CSV's
+// permissions, the way OLM names them, and returns its name.
 func installServiceAccount(ctx context.Context, c *installtest.Cluster, csv *operatorsv1alpha1.ClusterServiceVersion) string {
 	strategy := csv.Spec.InstallStrategy.StrategySpec
 	Expect(strategy.DeploymentSpecs).To(HaveLen(1))
 	account := strategy.DeploymentSpecs[0].Spec.Template.Spec.ServiceAccountName
-	c.Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: account, Namespace: operatorNamespace}})
+	c.Apply(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: account, Namespace: operatorNamespace}})
 
 	subjectsOf := func(sa string) []rbacv1.Subject {
 		return []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: sa, Namespace: operatorNamespace}}

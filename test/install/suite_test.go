@@ -16,6 +16,8 @@ import (
 	. "github.com/onsi/gomega"
 	"github.com/operator-framework/api/pkg/manifests"
 	operatorsv1 "github.com/operator-framework/api/pkg/operators/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/readygate/readygate/internal/testenv"
 	"github.com/readygate/readygate/test/installtest"
@@ -46,6 +48,7 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	webhooks := filepath.Join(GinkgoT().TempDir(), "webhooks.yaml")
 	Expect(os.WriteFile(webhooks, webhookConfigurations(bundle.CSV), 0o600)).To(Succeed())
 	installed.Cluster = installtest.StartCluster(testenv.Options{Simulator: true, WebhookManifests: []string{webhooks}}, operatorsv1.AddToScheme)
+	installed.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: operatorNamespace}})
 	installBundleObjects(ctx, installed.Cluster, bundle)
 	installed.ServiceAccount = installServiceAccount(ctx, installed.Cluster, bundle.CSV)
 	kubeconfig := installed.ServiceAccountKubeconfig(ctx, operatorNamespace, installed.ServiceAccount)

@@ -13,6 +13,7 @@ import (
 	. "github.com/onsi/gomega"    //nolint:revive,staticcheck // the suites' DSL: this package holds their specs
 	authenticationv1 "k8s.io/api/authentication/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes"
@@ -67,6 +68,26 @@ func (c *Cluster) Create(ctx context.Context, objs ...client.Object) {
 	for _, obj := range objs {
 		Expect(c.K8s.Create(ctx, obj)).To(Succeed(), "creating %s %s", obj.GetObjectKind().GroupVersionKind().Kind, obj.GetName())
 		if obj.GetObjectKind().GroupVersionKind().Kind == "CustomResourceDefinition" {
+			c.waitEstablished(ctx, obj.GetName())
+		}
+	}
+}
+
+// Apply creates objects, or replaces those that exist, as OLM's catalog
+// operator does with a new bundle's objects, waiting for each CRD to be
+// established before the objects after it.
+func (c *Cluster) Apply(ctx context.Context, objs ...client.Object) {
+	for _, obj := range objs {
+		err := c.K8s.Create(ctx, obj)
+		if apierrors.IsAlreadyExists(err) {
+			existing, ok := obj.DeepCopyObject().(client.Object)
+			Expect(ok).To(BeTrue())
+			Expect(c.K8s.Get(ctx, client.ObjectKeyFromObject(obj), existing)).To(Succeed())
+			obj.SetResourceVersion(existing.GetResourceVersion())
+			err = c.K8s.Update(ctx, obj)
+		}
+		Expect(err).To(Succeed(), "applying %T %s", obj, obj.GetName())
+		if _, crd := obj.(*apiextensionsv1.CustomResourceDefinition); crd {
 			c.waitEstablished(ctx, obj.GetName())
 		}
 	}
