@@ -53,7 +53,7 @@ func TestPlanPod(t *testing.T) {
 		{rule: "1", name: "the missing-gate Event is told once",
 			in: PodInput{Settings: enforce, State: State{MissingGateReported: true}}, wantState: func(s State) bool { return s.MissingGateReported }},
 		{rule: "1", name: "while a new leader reads the Events, a pod without the gate is not told yet",
-			in: PodInput{Settings: enforce, Observation: obs(OutcomeFalse, ""), ToldUnread: true},
+			in:        PodInput{Settings: enforce, Observation: obs(OutcomeFalse, ""), ToldUnread: true},
 			wantState: func(s State) bool { return !s.MissingGateReported }, wantPlan: func(p Plan) bool { return p.Requeue == ToldRetry }},
 		{rule: "2", name: "an unchanged condition is not written",
 			in: PodInput{Settings: enforce, Gated: true, Current: cond(corev1.ConditionFalse, v1alpha1.ReasonExpressionFalse, t0), Observation: obs(OutcomeFalse, "m")}},
