@@ -112,9 +112,14 @@ func (t *toldEvents) list(ctx context.Context, reason string, told map[types.UID
 
 // foldTold adds what one Event tells to told, by pod and policy; keys
 // names each pod. An Event that names no policy tells nothing: readygate
-// relates each of these Events to its policy.
+// relates each of these Events to its policy. Nor does one outside its
+// pod's namespace, or relating another namespace's policy, as readygate's
+// never do: the API server takes an Event about any object in any
+// namespace, and whoever may create Events in one namespace must not
+// silence another's pods.
 func foldTold(told map[types.UID]toldOfPod, keys map[types.UID]types.NamespacedName, e *eventsv1.Event) {
-	if e.Related == nil || e.Related.Kind != policyKind.Kind || e.Related.APIVersion != policyKind.GroupVersion().String() || e.Regarding.UID == "" {
+	if e.Related == nil || e.Related.Kind != policyKind.Kind || e.Related.APIVersion != policyKind.GroupVersion().String() || e.Regarding.UID == "" ||
+		e.Regarding.Namespace != e.Namespace || e.Related.Namespace != e.Namespace {
 		return
 	}
 	at := e.EventTime.Time
