@@ -9,6 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/readygate/readygate/api/v1alpha1"
 	"github.com/readygate/readygate/internal/gate"
 )
 
@@ -48,6 +49,7 @@ func TestFoldTold(t *testing.T) {
 			want:   map[types.UID]gate.Told{"a": {Held: t0}, "b": {MissingGate: true}}},
 		{name: "an Event related to no policy tells nothing",
 			events: []eventsv1.Event{event(gate.EventMissingGate, nil, t0, nil), event(gate.EventMissingGate, &corev1.ObjectReference{Kind: "Deployment", APIVersion: "apps/v1", UID: "a"}, t0, nil)}},
+		{name: "an Event of another reason tells nothing", events: []eventsv1.Event{event(v1alpha1.ReasonEvaluationError, policy("a"), t0, nil)}},
 		{name: "an Event in another namespace than its pod's tells nothing", events: []eventsv1.Event{elsewhere}},
 		{name: "an Event related to another namespace's policy tells nothing", events: []eventsv1.Event{event(gate.EventMissingGate, otherPolicy, t0, nil)}},
 	}
