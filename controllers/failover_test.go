@@ -100,6 +100,24 @@ var _ = Describe("a new leader's Events", Serial, func() {
 		setWarm(ctx, pods[0], "false")
 		Eventually(told).Should(HaveKeyWithValue(pods[0].Name+" "+gate.EventFlipDeferred, "2 objects, 2 occurrences"))
 	})
+
+	// kube-apiserver keeps no watch cache of Events unless told to
+	// (--watch-cache-sizes): a field-selected list reads every Event of the
+	// cluster from etcd, hundreds of thousands in a large one, to find
+	// readygate's, and a list per reason read them all again, at a failover,
+	// when the control plane may be in trouble.
+	It("are read in one list", func(ctx SpecContext) {
+		stopManager()
+		<-managerExited
+		before := managerEventLists.Load()
+		startManager()
+		// A pod missing its gate is told once the Events are read.
+		ns := newNamespace(ctx)
+		pod := createPods(ctx, ns, "web", 1)[0]
+		Expect(k8s.Create(ctx, newPolicy(ns, "ungated", "true"))).To(Succeed())
+		Eventually(func() []eventsv1.Event { return eventsAbout(ctx, ns, pod.Name) }).Should(ContainElement(HaveField("Reason", gate.EventMissingGate)))
+		Expect(managerEventLists.Load()).To(Equal(before+1), "the new leader listed the Events more than once: each list reads every Event of the cluster from etcd")
+	})
 })
 
 // toldEvents counts the namespace's FlipDeferred and MissingReadinessGate

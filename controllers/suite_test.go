@@ -2,12 +2,15 @@ package controllers_test
 
 import (
 	"context"
+	"net/http"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -74,7 +77,9 @@ var _ = AfterSuite(func() {
 func startManager() {
 	env, err := controllers.NewCELEnv(cp.Config)
 	Expect(err).NotTo(HaveOccurred())
-	mgr, err := ctrl.NewManager(cp.Config, ctrl.Options{
+	cfg := rest.CopyConfig(cp.Config)
+	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { return countEventLists{rt} })
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                 scheme,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
@@ -92,6 +97,20 @@ func startManager() {
 		defer close(managerExited)
 		Expect(mgr.Start(ctx)).To(Succeed())
 	}()
+}
+
+// managerEventLists counts the lists of events.k8s.io Events the managers
+// asked the API server for.
+var managerEventLists atomic.Int64
+
+// countEventLists counts a manager's lists of events.k8s.io Events.
+type countEventLists struct{ next http.RoundTripper }
+
+func (c countEventLists) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Method == http.MethodGet && req.URL.Path == "/apis/events.k8s.io/v1/events" && req.URL.Query().Get("watch") == "" {
+		managerEventLists.Add(1)
+	}
+	return c.next.RoundTrip(req)
 }
 
 // denyCIDRs is the suite's --source-deny-cidrs: empty, since the simulated

@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -26,14 +27,10 @@ const (
 // policyKind is the kind of the object readygate's pod Events relate to.
 var policyKind = v1alpha1.GroupVersion.WithKind("ReadinessGatePolicy")
 
-// toldReasons are the Events told once per pod, or per held spell, that a
-// new leader must not tell again.
-var toldReasons = []string{gate.EventFlipDeferred, gate.EventMissingGate}
-
 // toldEvents is what readygate's Events in the cluster already tell of the
-// pods: read once when this replica starts to lead, one paginated list per
-// reason, field-selected on the server, and kept for the pods the cache
-// holds, until each pod's first reconcile takes its share. A failover or a
+// pods: read once when this replica starts to lead, in one paginated list,
+// field-selected on the server, and kept for the pods the cache holds,
+// until each pod's first reconcile takes its share. A failover or a
 // restart then does not tell every held pod and every pod missing its gate
 // again. Nothing of an Event is kept but the pod, the policy and a time.
 type toldEvents struct {
@@ -68,10 +65,8 @@ func (t *toldEvents) Start(ctx context.Context) error {
 	defer cancel()
 	told := map[types.UID]toldOfPod{}
 	keys := map[types.UID]types.NamespacedName{}
-	for _, reason := range toldReasons {
-		if err := t.list(listCtx, reason, told, keys); err != nil {
-			log.FromContext(ctx).Error(err, "reading readygate's Events: pods they tell of may be told again", "reason", reason)
-		}
+	if err := t.list(listCtx, told, keys); err != nil {
+		log.FromContext(ctx).Error(err, "reading readygate's Events: pods they tell of may be told again")
 	}
 	// The reconciles wait for the cache anyway: only the list is bounded.
 	if !t.synced(ctx) {
@@ -89,10 +84,12 @@ func (t *toldEvents) Start(ctx context.Context) error {
 	return nil
 }
 
-// list folds readygate's Events of the reason about pods into told, page
-// by page.
-func (t *toldEvents) list(ctx context.Context, reason string, told map[types.UID]toldOfPod, keys map[types.UID]types.NamespacedName) error {
-	fields := client.MatchingFields{"reason": reason, "reportingController": eventSource, "regarding.kind": podKind.Kind}
+// list folds readygate's Warning Events about pods into told, page by
+// page. One list, whatever the reasons: kube-apiserver keeps no watch
+// cache of Events by default, so each list reads every Event of the
+// cluster from etcd, and a field selector cannot name two reasons.
+func (t *toldEvents) list(ctx context.Context, told map[types.UID]toldOfPod, keys map[types.UID]types.NamespacedName) error {
+	fields := client.MatchingFields{"reportingController": eventSource, "regarding.kind": podKind.Kind, "type": corev1.EventTypeWarning}
 	next := ""
 	for {
 		// A page of its own: decoding into the last would keep fields an
@@ -111,10 +108,16 @@ func (t *toldEvents) list(ctx context.Context, reason string, told map[types.UID
 }
 
 // foldTold adds what one Event tells to told, by pod and policy; keys
-// names each pod. An Event that names no policy tells nothing: readygate
-// relates each of these Events to its policy.
+// names each pod. Only the Events told once (gate.ToldOnce) tell
+// something here. An Event that names no policy tells nothing: readygate
+// relates each of these Events to its policy. Nor does one outside its
+// pod's namespace, or relating another namespace's policy, as readygate's
+// never do: the API server takes an Event about any object in any
+// namespace, and whoever may create Events in one namespace must not
+// silence another's pods.
 func foldTold(told map[types.UID]toldOfPod, keys map[types.UID]types.NamespacedName, e *eventsv1.Event) {
-	if e.Related == nil || e.Related.Kind != policyKind.Kind || e.Related.APIVersion != policyKind.GroupVersion().String() || e.Regarding.UID == "" {
+	if !gate.ToldOnce(e.Reason) || e.Related == nil || e.Related.Kind != policyKind.Kind || e.Related.APIVersion != policyKind.GroupVersion().String() || e.Regarding.UID == "" ||
+		e.Regarding.Namespace != e.Namespace || e.Related.Namespace != e.Namespace {
 		return
 	}
 	at := e.EventTime.Time

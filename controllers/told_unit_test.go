@@ -9,6 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/readygate/readygate/api/v1alpha1"
 	"github.com/readygate/readygate/internal/gate"
 )
 
@@ -17,12 +18,19 @@ import (
 func TestFoldTold(t *testing.T) {
 	t0 := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 	policy := func(uid types.UID) *corev1.ObjectReference {
-		return &corev1.ObjectReference{Kind: policyKind.Kind, APIVersion: policyKind.GroupVersion().String(), UID: uid}
+		return &corev1.ObjectReference{Kind: policyKind.Kind, APIVersion: policyKind.GroupVersion().String(), Namespace: "shop", UID: uid}
 	}
 	event := func(reason string, related *corev1.ObjectReference, at time.Time, series *eventsv1.EventSeries) eventsv1.Event {
-		return eventsv1.Event{Reason: reason, EventTime: metav1.NewMicroTime(at), Series: series, Related: related,
+		return eventsv1.Event{ObjectMeta: metav1.ObjectMeta{Namespace: "shop"}, Reason: reason, EventTime: metav1.NewMicroTime(at), Series: series, Related: related,
 			Regarding: corev1.ObjectReference{Kind: "Pod", Namespace: "shop", Name: "web-0", UID: "pod"}}
 	}
+	// The API server takes an Event in any namespace about an object in
+	// any other: a tenant who may create Events in its own namespace could
+	// otherwise silence another namespace's pod after a failover.
+	elsewhere := event(gate.EventFlipDeferred, policy("a"), t0, nil)
+	elsewhere.Namespace = "tenant"
+	otherPolicy := policy("a")
+	otherPolicy.Namespace = "tenant"
 	cases := []struct {
 		name   string
 		events []eventsv1.Event
@@ -41,6 +49,9 @@ func TestFoldTold(t *testing.T) {
 			want:   map[types.UID]gate.Told{"a": {Held: t0}, "b": {MissingGate: true}}},
 		{name: "an Event related to no policy tells nothing",
 			events: []eventsv1.Event{event(gate.EventMissingGate, nil, t0, nil), event(gate.EventMissingGate, &corev1.ObjectReference{Kind: "Deployment", APIVersion: "apps/v1", UID: "a"}, t0, nil)}},
+		{name: "an Event of another reason tells nothing", events: []eventsv1.Event{event(v1alpha1.ReasonEvaluationError, policy("a"), t0, nil)}},
+		{name: "an Event in another namespace than its pod's tells nothing", events: []eventsv1.Event{elsewhere}},
+		{name: "an Event related to another namespace's policy tells nothing", events: []eventsv1.Event{event(gate.EventMissingGate, otherPolicy, t0, nil)}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

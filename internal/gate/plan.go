@@ -86,15 +86,15 @@ func PlanPod(in PodInput) Plan {
 	// Such a plan writes nothing, so waiting for the Events costs the pod
 	// nothing, and no other pod waits: the state stays as it was, to be
 	// planned again with what they tell.
-	if in.ToldUnread && plan.Write == nil && plan.Event != nil && toldOnce(plan.Event.Reason) {
+	if in.ToldUnread && plan.Write == nil && plan.Event != nil && ToldOnce(plan.Event.Reason) {
 		return Plan{State: in.State, Requeue: ToldRetry}
 	}
 	return plan
 }
 
-// toldOnce says whether Events of the reason are told once per pod, or per
+// ToldOnce says whether Events of the reason are told once per pod, or per
 // hold, rather than per flip.
-func toldOnce(reason string) bool {
+func ToldOnce(reason string) bool {
 	return reason == EventMissingGate || reason == EventFlipDeferred
 }
 

@@ -35,9 +35,12 @@ func (t Told) Add(reason string, at time.Time) Told {
 // again. A missing gate is told once in the pod's life, which cannot gain
 // the gate (spec.readinessGates is immutable). A hold is told once per True
 // spell of the gate, which began at its lastTransitionTime: a hold told
-// before then was of an earlier spell, and a new one is told.
+// before then was of an earlier spell, and a new one is told. Nor is a hold
+// the state has seen end, with a true result counted: a pod reconciled
+// while the Events were being read takes its share at its next reconcile,
+// which for a settled gate is its next event, maybe hours later.
 func (t Told) Resume(st State, cur *corev1.PodCondition) State {
 	st.MissingGateReported = st.MissingGateReported || t.MissingGate
-	st.HoldTold = st.HoldTold || isTrue(cur) && !t.Held.IsZero() && !t.Held.Before(cur.LastTransitionTime.Time)
+	st.HoldTold = st.HoldTold || isTrue(cur) && st.Counters.Successes == 0 && !t.Held.IsZero() && !t.Held.Before(cur.LastTransitionTime.Time)
 	return st
 }

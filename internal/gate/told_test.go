@@ -58,6 +58,13 @@ func TestToldResume(t *testing.T) {
 		{name: "a hold told before the gate turned True was of an earlier spell", told: Told{Held: t0.Add(-time.Second)}, cur: trueSince},
 		{name: "a gate now False holds nothing", told: Told{Held: t0.Add(time.Minute)}, cur: cond(corev1.ConditionFalse, v1alpha1.ReasonExpressionFalse, t0)},
 		{name: "a pod without the condition holds nothing", told: Told{Held: t0.Add(time.Minute)}},
+		// Its reconciles before the Events were read counted a true result
+		// (a settled pod is reconciled again only on its next event, maybe
+		// hours later): the hold told ended, and a new one is told.
+		{name: "a hold the new leader saw end is over", told: Told{Held: t0.Add(time.Minute)}, cur: trueSince,
+			state: State{Counters: Counters{Successes: 1, Counted: t0.Add(2 * time.Minute)}}},
+		{name: "a hold the new leader counts on is resumed", told: Told{Held: t0.Add(time.Minute)}, cur: trueSince,
+			state: State{Counters: Counters{Failures: 2, Counted: t0.Add(2 * time.Minute)}}, holdTold: true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
