@@ -20,6 +20,10 @@ const (
 	// toldListTimeout bounds the reading of the Events: past it a new
 	// leader goes on, and may tell again what was not read.
 	toldListTimeout = 10 * time.Second
+	// maxToldPolicies is how many policies' Events a pod keeps: a namespace
+	// holds no more policies by default (--max-policies-per-namespace),
+	// while Events may relate a pod to any number of made-up ones.
+	maxToldPolicies = 100
 	// toldPageSize is how many Events one page of the list holds.
 	toldPageSize = 500
 )
@@ -132,7 +136,9 @@ func foldTold(told map[types.UID]toldOfPod, keys map[types.UID]types.NamespacedN
 			return
 		}
 	}
-	told[pod] = append(told[pod], policyTold{policy: e.Related.UID, told: gate.Told{}.Add(e.Reason, at)})
+	if len(told[pod]) < maxToldPolicies {
+		told[pod] = append(told[pod], policyTold{policy: e.Related.UID, told: gate.Told{}.Add(e.Reason, at)})
+	}
 }
 
 // take returns what was told of the pod and forgets it: only a new

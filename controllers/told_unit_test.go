@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -94,5 +95,21 @@ func TestToldTakenOnce(t *testing.T) {
 	told.forget("b")
 	if told.told != nil {
 		t.Fatalf("%d pods kept after every share was taken", len(told.told))
+	}
+}
+
+// Anyone who may create Events in a namespace can relate them to any number
+// of made-up policies: a pod keeps no more than a namespace's policies, so
+// neither the fold nor the memory grows with them.
+func TestFoldToldKeepsAtMostANamespacesPolicies(t *testing.T) {
+	told, keys := map[types.UID]toldOfPod{}, map[types.UID]types.NamespacedName{}
+	for i := range 10 * maxToldPolicies {
+		e := eventsv1.Event{ObjectMeta: metav1.ObjectMeta{Namespace: "shop"}, Reason: gate.EventMissingGate,
+			Related:   &corev1.ObjectReference{Kind: policyKind.Kind, APIVersion: policyKind.GroupVersion().String(), Namespace: "shop", UID: types.UID(fmt.Sprint(i))},
+			Regarding: corev1.ObjectReference{Kind: "Pod", Namespace: "shop", Name: "web-0", UID: "pod"}}
+		foldTold(told, keys, &e)
+	}
+	if got := len(told["pod"]); got != maxToldPolicies {
+		t.Fatalf("a pod kept %d policies' Events, want %d", got, maxToldPolicies)
 	}
 }
