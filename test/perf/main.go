@@ -35,6 +35,7 @@ type plan struct {
 }
 
 func main() {
+	runRawLoopIfAsked()
 	sizes := flag.String("sizes", "1000,5000,10000", "Gated pod counts to measure (none: only the mixed scenario); BENCH_FULL=1 adds 50000.")
 	mixed := flag.Int("mixed", 10000, "Gated pods of the scenario with as many ungated pods beside them; 0 skips it.")
 	flips := flag.Int("flips", 200, "Flips to time at each size.")

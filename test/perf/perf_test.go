@@ -9,6 +9,12 @@ import (
 	"time"
 )
 
+// TestMain lets the harness start this binary again as its raw loop.
+func TestMain(m *testing.M) {
+	runRawLoopIfAsked()
+	os.Exit(m.Run())
+}
+
 // TestHarnessSmoke runs every scenario at a tiny scale to check that the
 // harness works; the timings are not judged here.
 func TestHarnessSmoke(t *testing.T) {

@@ -233,21 +233,10 @@ func flipPolicy() *v1alpha1.ReadinessGatePolicy {
 // rate limit rather than round trips.
 const baselineWorkers = 64
 
-// baseline is the fastest raw loop a client can write: parallel strategic
-// merge patches of one condition on pods/status, with the operator's client
-// rate limits.
+// baseline times the raw loop (rawloop.go) on the condition type, from
+// its start to the watch showing the last pod's condition.
 func (c *cluster) baseline(ctx context.Context, n int, gate string) (time.Duration, error) {
-	cfg := *c.cfg
-	cfg.QPS, cfg.Burst = clientQPS, clientBurst
-	cs, err := kubernetesFor(&cfg)
-	if err != nil {
-		return 0, err
-	}
-	start := time.Now()
-	err = parallel(n, baselineWorkers, func(i int) error {
-		_, err := cs.CoreV1().Pods(benchNamespace).Patch(ctx, fmt.Sprintf("pod-%05d", i), types.StrategicMergePatchType, conditionPatch(gate, corev1.ConditionTrue), metav1.PatchOptions{}, "status")
-		return err
-	})
+	start, err := c.startRawLoop(ctx, n, gate)
 	if err != nil {
 		return 0, err
 	}
