@@ -1,7 +1,6 @@
 package controllers_test
 
 import (
-	"context"
 	"strings"
 	"unicode/utf8"
 
@@ -28,18 +27,6 @@ var _ = It("writes a message that is not UTF-8 as valid UTF-8 within the bound, 
 	setWarm(ctx, pods[0], "true")
 	bounded := And(Satisfy(utf8.ValidString), WithTransform(func(s string) int { return len(s) }, BeNumerically("<=", gate.MaxMessageBytes)))
 	Eventually(gateOf(ctx, pods[0])).Should(And(HaveField("Status", corev1.ConditionTrue), HaveField("Message", bounded)))
-	Eventually(eventNotes(ctx, ns, pods[0].Name)).ShouldNot(BeEmpty())
-	Expect(eventNotes(ctx, ns, pods[0].Name)()).To(HaveEach(bounded))
+	Eventually(eventReasons(ctx, ns, pods[0].Name)).ShouldNot(BeEmpty())
+	Expect(eventsAbout(ctx, ns, pods[0].Name)).To(HaveEach(HaveField("Note", bounded)))
 })
-
-// eventNotes returns the notes of the events about the named object.
-func eventNotes(ctx context.Context, ns, name string) func() []string {
-	return func() []string {
-		events := eventsAbout(ctx, ns, name)
-		notes := make([]string, len(events))
-		for i, e := range events {
-			notes[i] = e.Note
-		}
-		return notes
-	}
-}
