@@ -1,17 +1,20 @@
 package controllers_test
 
 import (
+	"slices"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/readygate/readygate/api/v1alpha1"
+	"github.com/readygate/readygate/controllers"
 	"github.com/readygate/readygate/internal/testenv"
 )
 
@@ -180,6 +183,44 @@ var _ = Describe("thresholds, timeout and modes", func() {
 		},
 		Entry("while the policy is still being deleted", false),
 		Entry("once the policy is gone", true),
+	)
+
+	// The operator's finalizer changes start from its cache, which can be
+	// behind another actor's change to the same list.
+	DescribeTable("leaves another actor's finalizer change alone when its read is stale",
+		func(ctx SpecContext, othersBefore, othersAfter []string) {
+			ns := newNamespace(ctx)
+			p := newPolicy(ns, "shared", "true", func(p *v1alpha1.ReadinessGatePolicy) { p.Finalizers = othersBefore })
+			Expect(k8s.Create(ctx, p)).To(Succeed())
+			DeferCleanup(func(ctx SpecContext) {
+				Expect(client.IgnoreNotFound(k8s.Patch(ctx, p, client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"finalizers":null}}`))))).To(Succeed())
+			})
+			stale := &v1alpha1.ReadinessGatePolicy{}
+			Eventually(func() ([]string, error) {
+				err := k8s.Get(ctx, client.ObjectKeyFromObject(p), stale)
+				return stale.Finalizers, err
+			}).Should(ContainElement(v1alpha1.Finalizer))
+
+			By("another actor changes its finalizer after the operator's read")
+			Eventually(func() error {
+				got := &v1alpha1.ReadinessGatePolicy{}
+				if err := k8s.Get(ctx, client.ObjectKeyFromObject(p), got); err != nil {
+					return err
+				}
+				got.Finalizers = append([]string{v1alpha1.Finalizer}, othersAfter...)
+				return k8s.Update(ctx, got)
+			}).Should(Succeed())
+
+			By("the operator removes its own finalizer from that read")
+			before := stale.DeepCopy()
+			stale.Finalizers = slices.DeleteFunc(stale.Finalizers, func(f string) bool { return f == v1alpha1.Finalizer })
+			Expect(controllers.PatchFinalizers(ctx, k8s, stale, before)).To(MatchError(apierrors.IsConflict, "a conflict: the read is stale"))
+			got := &v1alpha1.ReadinessGatePolicy{}
+			Expect(k8s.Get(ctx, client.ObjectKeyFromObject(p), got)).To(Succeed())
+			Expect(got.Finalizers).To(ConsistOf(append([]string{v1alpha1.Finalizer}, othersAfter...)), "the other actor's change stands")
+		},
+		Entry("one added", nil, []string{"test.readygate.io/hold"}),
+		Entry("one removed", []string{"test.readygate.io/hold"}, nil),
 	)
 
 	It("leaves every gate as it is on delete with onDelete: Retain", func(ctx SpecContext) {

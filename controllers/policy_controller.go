@@ -93,11 +93,9 @@ func (r *PolicyReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 	if p.DeletionTimestamp != nil {
 		return r.finalize(ctx, p)
 	}
-	// Finalizer changes are merge patches: an update would conflict with the
-	// status writes that follow a create, and only be retried.
 	before := p.DeepCopy()
 	if controllerutil.AddFinalizer(p, v1alpha1.Finalizer) {
-		return ctrl.Result{}, r.Patch(ctx, p, client.MergeFrom(before))
+		return ctrl.Result{}, patchFinalizers(ctx, r.Client, p, before)
 	}
 
 	c := r.Policies.Get(p)
@@ -190,7 +188,17 @@ func (r *PolicyReconciler) finalize(ctx context.Context, p *v1alpha1.ReadinessGa
 	}
 	before := p.DeepCopy()
 	controllerutil.RemoveFinalizer(p, v1alpha1.Finalizer)
-	return ctrl.Result{}, client.IgnoreNotFound(r.Patch(ctx, p, client.MergeFrom(before)))
+	return ctrl.Result{}, client.IgnoreNotFound(patchFinalizers(ctx, r.Client, p, before))
+}
+
+// patchFinalizers writes p's finalizers as changed from before, which the
+// cache read. A merge patch replaces the whole list: from a cache behind
+// another actor's change it would drop the finalizer that actor added, or
+// bring back one it removed and block the deletion for good. So the patch
+// carries before's resourceVersion: from a stale read it fails with a
+// conflict, and the reconcile is retried once the cache has caught up.
+func patchFinalizers(ctx context.Context, c client.Writer, p, before *v1alpha1.ReadinessGatePolicy) error {
+	return c.Patch(ctx, p, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{}))
 }
 
 // forgetPolicy drops what the operator keeps of a policy gone from the
