@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"runtime"
 	"time"
 
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -77,6 +78,7 @@ func main() {
 		os.Exit(1)
 	}
 	setGCPercent()
+	runtime.MemProfileRate = allocationProfileRate(s.pprofAddr)
 	if err := run(s); err != nil {
 		ctrl.Log.Error(err, "manager failed")
 		os.Exit(1)

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"runtime"
 	"runtime/debug"
 
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -74,4 +75,15 @@ func gcPercent(goGC string) (percent int, ok bool) {
 		return 0, false
 	}
 	return defaultGCPercent, true
+}
+
+// allocationProfileRate is the runtime's heap profile sampling rate for the
+// manager's pprof address: none when no endpoint serves the profile. Its
+// buckets, one per distinct allocation stack sampled, took about 1.5 MiB at
+// 10,000 pods that no one could read.
+func allocationProfileRate(pprofAddr string) int {
+	if pprofAddr == "" || pprofAddr == "0" {
+		return 0
+	}
+	return runtime.MemProfileRate
 }

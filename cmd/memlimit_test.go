@@ -1,6 +1,9 @@
 package main
 
-import "testing"
+import (
+	"runtime"
+	"testing"
+)
 
 func TestGoMemoryLimit(t *testing.T) {
 	cases := []struct {
@@ -31,6 +34,14 @@ func TestGCPercent(t *testing.T) {
 		percent, ok := gcPercent(goGC)
 		if ok != want || (ok && percent != defaultGCPercent) {
 			t.Errorf("gcPercent(%q) = %d, %t; want the default %t", goGC, percent, ok, want)
+		}
+	}
+}
+
+func TestAllocationProfileRate(t *testing.T) {
+	for addr, want := range map[string]int{"0": 0, "": 0, "127.0.0.1:6065": runtime.MemProfileRate, ":8082": runtime.MemProfileRate} {
+		if got := allocationProfileRate(addr); got != want {
+			t.Errorf("allocationProfileRate(%q) = %d; want %d", addr, got, want)
 		}
 	}
 }
