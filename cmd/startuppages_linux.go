@@ -18,7 +18,10 @@ import (
 // caches. The kernel maps a binary's pages in large blocks, so at 10,000 pods
 // the binary took 47 MiB of the operator's RSS, and the working set that
 // kubectl top and the VPA read; after this it takes what the operator goes
-// on running, about 28 MiB. A page needed again is read back on first use.
+// on running. A page needed again is read back on first use, and only that
+// page (MADV_RANDOM): the kernel would otherwise read and map the blocks
+// around it, and at 10,000 + 10,000 pods the binary's pages grew back to
+// 29 MiB against 21 MiB read page by page.
 //
 // A binary on tmpfs keeps its pages: they are memory, not a file's.
 func releaseStartupPages() error {
@@ -31,6 +34,9 @@ func releaseStartupPages() error {
 		return fmt.Errorf("reading the manager's mappings: %w", err)
 	}
 	for _, m := range binaryMappings(maps, exe) {
+		if _, _, errno := unix.Syscall(unix.SYS_MADVISE, m.start, m.end-m.start, unix.MADV_RANDOM); errno != 0 {
+			return fmt.Errorf("marking the pages of %s at %#x-%#x for random reads: %w", exe, m.start, m.end, errno)
+		}
 		if _, _, errno := unix.Syscall(unix.SYS_MADVISE, m.start, m.end-m.start, unix.MADV_PAGEOUT); errno != 0 {
 			return fmt.Errorf("releasing the pages of %s at %#x-%#x (MADV_PAGEOUT needs Linux 5.4): %w", exe, m.start, m.end, errno)
 		}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -51,6 +52,43 @@ func rssFileKiB(t *testing.T) int {
 	}
 	t.Fatal("no RssFile in /proc/self/status")
 	return 0
+}
+
+func TestReleasedPagesAreReadBackOneByOne(t *testing.T) {
+	if err := releaseStartupPages(); err != nil {
+		t.Fatal(err)
+	}
+	exe, err := os.Readlink("/proc/self/exe")
+	if err != nil {
+		t.Fatal(err)
+	}
+	smaps, err := os.ReadFile("/proc/self/smaps")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Each mapping's header line is followed by its fields, VmFlags last;
+	// "rr" is the kernel's random-read flag, which turns read-around off.
+	readOnly, marked := 0, 0
+	var current string
+	for line := range strings.Lines(string(smaps)) {
+		fields := strings.Fields(line)
+		switch {
+		case len(fields) >= 6 && strings.Contains(fields[0], "-") && strings.Join(fields[5:], " ") == exe && !strings.Contains(fields[1], "w"):
+			current = fields[0]
+			readOnly++
+		case len(fields) >= 6 && strings.Contains(fields[0], "-"):
+			current = ""
+		case current != "" && fields[0] == "VmFlags:":
+			if slices.Contains(fields[1:], "rr") {
+				marked++
+			} else {
+				t.Errorf("the binary's read-only mapping %s is not marked for random reads: VmFlags %v", current, fields[1:])
+			}
+		}
+	}
+	if readOnly == 0 || marked != readOnly {
+		t.Errorf("%d of the binary's %d read-only mappings marked for random reads", marked, readOnly)
+	}
 }
 
 func TestBinaryMappingsAreTheBinarysReadOnlyOnes(t *testing.T) {
