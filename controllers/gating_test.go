@@ -124,4 +124,21 @@ var _ = Describe("gating pods on pod data", func() {
 		}
 		Expect(statusOf(ctx, gated[0])()).To(Equal(corev1.ConditionTrue))
 	})
+
+	// Pods that declare no gate enter the work queue only while a policy
+	// selects them: the ones a policy selects only once they exist, by
+	// their creation or a new label, must still be told.
+	It("tells pods without the gate that come under a policy after it", func(ctx SpecContext) {
+		ns := newNamespace(ctx)
+		p := newPolicy(ns, "missing", "true")
+		Expect(k8s.Create(ctx, p)).To(Succeed())
+		Eventually(policyCondition(ctx, p, v1alpha1.ConditionAccepted)).Should(HaveField("Status", metav1.ConditionTrue))
+		created := createPods(ctx, ns, "created", 1)[0]
+		relabelled := createPods(ctx, ns, "relabelled", 1, withLabels("app", "db"))[0]
+		Eventually(eventReasons(ctx, ns, created.Name)).Should(ContainElement("MissingReadinessGate"))
+		Eventually(policyStatus(ctx, p)).Should(HaveField("MissingGatePods", BeEquivalentTo(1)))
+		updatePod(ctx, relabelled, func(pod *corev1.Pod) { pod.Labels["app"] = "web" })
+		Eventually(eventReasons(ctx, ns, relabelled.Name)).Should(ContainElement("MissingReadinessGate"))
+		Eventually(policyStatus(ctx, p)).Should(HaveField("MissingGatePods", BeEquivalentTo(2)))
+	})
 })

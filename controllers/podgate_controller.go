@@ -426,27 +426,17 @@ func (r *PodGateReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manag
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("podgate").
-		For(&corev1.Pod{}).
+		For(&corev1.Pod{}, builder.WithPredicates(r.concernedPods(ctx))).
 		// Only spec changes (and deletion, which bumps the generation) concern
 		// the pods: status writes would re-evaluate every pod on every flip.
 		Watches(&v1alpha1.ReadinessGatePolicy{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, obj client.Object) []reconcile.Request {
 			return r.podsOfPolicy(ctx, r.Policies.Get(obj.(*v1alpha1.ReadinessGatePolicy)))
 		}),
 			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
-		Watches(&discoveryv1.EndpointSlice{}, handler.EnqueueRequestsFromMapFunc(podsOfSlice)).
+		Watches(&discoveryv1.EndpointSlice{}, handler.EnqueueRequestsFromMapFunc(r.concernedPodsOfSlice)).
 		WatchesRawSource(source.Channel(r.podEvents, &handler.EnqueueRequestForObject{})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: r.MaxConcurrentReconciles}).
 		Complete(r)
-}
-
-// podsOfSlice maps an EndpointSlice event to the pods its endpoints name.
-func podsOfSlice(_ context.Context, obj client.Object) []reconcile.Request {
-	names := slicePods(obj)
-	reqs := make([]reconcile.Request, len(names))
-	for i, name := range names {
-		reqs[i] = reconcile.Request{NamespacedName: client.ObjectKey{Namespace: obj.GetNamespace(), Name: name}}
-	}
-	return reqs
 }
 
 // podsOfPolicy maps a policy event to the pods it selects, and to the pods
