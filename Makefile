@@ -96,8 +96,8 @@ e2e: controlplane prometheus ## Run the end-to-end suite, with its fault specs, 
 ##@ Build
 
 .PHONY: build
-build: manifests generate ## Build the manager and the kubectl plugin (bin/manager, bin/kubectl-rgp).
-	go build -o $(LOCALBIN)/manager ./cmd
+build: manifests generate ## Build the manager as the image does (static, -trimpath) and the kubectl plugin (bin/manager, bin/kubectl-rgp).
+	CGO_ENABLED=0 go build -trimpath -o $(LOCALBIN)/manager ./cmd
 	go build -o $(LOCALBIN)/kubectl-rgp ./cmd/kubectl-rgp
 
 .PHONY: krew
