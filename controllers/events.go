@@ -1,40 +1,263 @@
 package controllers
 
 import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/client-go/tools/events"
+	"k8s.io/apimachinery/pkg/types"
+	eventsclient "k8s.io/client-go/kubernetes/typed/events/v1"
 	"k8s.io/client-go/tools/reference"
+	"k8s.io/utils/lru"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 )
 
-// seriesRecorder records Events about the objects it is given referred to
-// without their resourceVersion. client-go's events broadcaster counts an
-// Event that repeats another (same object, type, reason, action and related
-// object) in a series on one Event object, and in one entry of its cache;
-// but it compares the objects' references, which carry the resourceVersion,
-// and every flip writes the pod and the policy's status. Each flip of a
-// flapping pod was then an Event object of its own, written to etcd and
-// kept in the operator's memory for up to 12 minutes: a tenant's thousands
-// of pods flipping every second wrote thousands of Events a second.
-type seriesRecorder struct {
-	scheme *runtime.Scheme
-	events events.EventRecorder
+// Bounds of what the recorder keeps. client-go's events broadcaster keeps
+// every Event it wrote for 6 to 12 minutes, 1.35–2.3 KiB each, and starts a
+// goroutine per Event: a rollout or a recovery that flipped the gates of
+// 50,000 pods at once would have kept 65–115 MiB more, past the default
+// memory limit's room. Here the series keys take about 0.5 KiB each and the
+// queue holds at most eventQueue Events: about 4 MiB in all.
+const (
+	// seriesKeys are the Events remembered to count repeats: a pod and
+	// policy's flips in each direction are one key each.
+	seriesKeys = 4096
+	// seriesWindow is how long after its last occurrence a repeat still
+	// counts in the Event's series, as in client-go.
+	seriesWindow = 6 * time.Minute
+	// seriesFlush is how often at most a series' count is written after its
+	// second occurrence; the count shown lags by at most that.
+	seriesFlush = time.Minute
+	// eventQueue is how many Events may wait to be written, and
+	// eventNamespaceShare how many of them one namespace's objects may
+	// take, so that one tenant's flapping pods cannot crowd out the rest.
+	eventQueue          = 1024
+	eventNamespaceShare = eventQueue / 8
+	// eventWriters write Events at once; eventAttempts is how often one is
+	// tried when the API server fails it for a passing reason.
+	eventWriters  = 4
+	eventAttempts = 3
+)
+
+// Reasons for readygate_events_dropped_total.
+const (
+	dropQueueFull      = "queue_full"
+	dropNamespaceShare = "namespace_share"
+	dropWriteFailed    = "write_failed"
+)
+
+// eventRecorder writes readygate's Events (events.k8s.io/v1) as client-go's
+// recorder does, with bounded memory: a repeat of an Event (same object,
+// related object, type, reason and action) within seriesWindow counts in a
+// series on the first one, written on the second occurrence and then at most
+// once per seriesFlush. The references carry no resourceVersion: every flip
+// writes the pod and the policy's status, and a repeat would never match.
+// Events past the queue's room are dropped and counted: an Event tells, the
+// pod's condition is the record.
+type eventRecorder struct {
+	scheme   *runtime.Scheme
+	instance string
+	client   eventsclient.EventsGetter
+	now      func() time.Time
+	queue    chan eventWrite
+
+	mu     sync.Mutex
+	series *lru.Cache // eventKey → *eventSeries
+	queued map[string]int
 }
 
-func (r seriesRecorder) Eventf(regarding, related runtime.Object, eventtype, reason, action, note string, args ...any) {
-	r.events.Eventf(r.unversioned(regarding), r.unversioned(related), eventtype, reason, action, note, args...)
+// eventKey is what makes an Event a repeat of another.
+type eventKey struct {
+	eventType, reason, action string
+	regarding, related        corev1.ObjectReference
 }
 
-// unversioned refers to obj without its resourceVersion. Nil stays nil, and
-// an object the scheme cannot name is passed on as it is, for the recorder
-// to report as it would have.
-func (r seriesRecorder) unversioned(obj runtime.Object) runtime.Object {
+// eventSeries is an Event written, and its repeats since.
+type eventSeries struct {
+	object        types.NamespacedName
+	count         int32
+	last, patched time.Time
+}
+
+// eventWrite is an Event to create, or a series count to write on one.
+type eventWrite struct {
+	create *eventsv1.Event
+	object types.NamespacedName
+	series *eventsv1.EventSeries
+}
+
+func newEventRecorder(scheme *runtime.Scheme, client eventsclient.EventsGetter) *eventRecorder {
+	host, _ := os.Hostname()
+	return &eventRecorder{
+		scheme: scheme, instance: eventSource + "-" + host, client: client, now: time.Now,
+		queue:  make(chan eventWrite, eventQueue),
+		series: lru.New(seriesKeys), queued: map[string]int{},
+	}
+}
+
+// Eventf records an Event, as events.EventRecorder.
+func (r *eventRecorder) Eventf(regarding, related runtime.Object, eventtype, reason, action, note string, args ...any) {
+	reg, err := r.reference(regarding)
+	if err != nil {
+		log.Log.Error(err, "recording an Event about an object the scheme cannot name", "reason", reason)
+		return
+	}
+	key := eventKey{eventType: eventtype, reason: reason, action: action, regarding: *reg}
+	rel, err := r.reference(related)
+	if err == nil && rel != nil {
+		key.related = *rel
+	}
+	now := r.now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if v, ok := r.series.Get(key); ok && now.Sub(v.(*eventSeries).last) < seriesWindow {
+		s := v.(*eventSeries)
+		s.count++
+		s.last = now
+		if (s.count == 2 || now.Sub(s.patched) >= seriesFlush) &&
+			r.enqueue(eventWrite{object: s.object, series: &eventsv1.EventSeries{Count: s.count, LastObservedTime: metav1.NewMicroTime(now)}}) {
+			s.patched = now
+		}
+		return
+	}
+	ev := &eventsv1.Event{
+		ObjectMeta:          metav1.ObjectMeta{Name: fmt.Sprintf("%v.%x", reg.Name, now.UnixNano()), Namespace: eventNamespace(reg)},
+		EventTime:           metav1.NewMicroTime(now),
+		ReportingController: eventSource, ReportingInstance: r.instance,
+		Action: action, Reason: reason, Type: eventtype,
+		Regarding: *reg, Related: rel,
+		Note: fmt.Sprintf(note, args...),
+	}
+	object := types.NamespacedName{Namespace: ev.Namespace, Name: ev.Name}
+	if r.enqueue(eventWrite{create: ev, object: object}) {
+		r.series.Add(key, &eventSeries{object: object, count: 1, last: now, patched: now})
+	}
+}
+
+// reference refers to obj without its resourceVersion; nil stays nil.
+func (r *eventRecorder) reference(obj runtime.Object) (*corev1.ObjectReference, error) {
 	if obj == nil {
-		return nil
+		return nil, nil
 	}
 	ref, err := reference.GetReference(r.scheme, obj)
 	if err != nil {
-		return obj
+		return nil, err
 	}
 	ref.ResourceVersion = ""
-	return ref
+	return ref, nil
+}
+
+// eventNamespace is where an Event about ref goes: a cluster-scoped
+// object's go to default, as client-go's.
+func eventNamespace(ref *corev1.ObjectReference) string {
+	if ref.Namespace == "" {
+		return metav1.NamespaceDefault
+	}
+	return ref.Namespace
+}
+
+// enqueue queues a write unless the queue, or its namespace's share of it,
+// is full; the caller holds mu.
+func (r *eventRecorder) enqueue(w eventWrite) bool {
+	ns := w.object.Namespace
+	if r.queued[ns] >= eventNamespaceShare {
+		eventsDroppedTotal.WithLabelValues(dropNamespaceShare).Inc()
+		return false
+	}
+	select {
+	case r.queue <- w:
+		r.queued[ns]++
+		return true
+	default:
+		eventsDroppedTotal.WithLabelValues(dropQueueFull).Inc()
+		return false
+	}
+}
+
+// Start writes the queued Events until ctx ends; Events still queued then
+// are not written.
+func (r *eventRecorder) Start(ctx context.Context) error {
+	var writers sync.WaitGroup
+	for range eventWriters {
+		writers.Go(func() {
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case w := <-r.queue:
+					r.written(w.object.Namespace)
+					if err := r.write(ctx, w); err != nil {
+						eventsDroppedTotal.WithLabelValues(dropWriteFailed).Inc()
+						log.FromContext(ctx).V(1).Info("an Event was not written", "event", w.object, "error", err.Error())
+					}
+				}
+			}
+		})
+	}
+	writers.Wait()
+	return nil
+}
+
+// NeedLeaderElection is false: every replica may record.
+func (r *eventRecorder) NeedLeaderElection() bool { return false }
+
+func (r *eventRecorder) written(namespace string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.queued[namespace]--; r.queued[namespace] <= 0 {
+		delete(r.queued, namespace)
+	}
+}
+
+// write creates the Event or patches its series, trying again a second
+// later while the API server fails for a passing reason.
+func (r *eventRecorder) write(ctx context.Context, w eventWrite) error {
+	var err error
+	for attempt := range eventAttempts {
+		if attempt > 0 {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(time.Second):
+			}
+		}
+		// A series' count may reach a writer while another still creates
+		// its Event.
+		if err = r.writeOnce(ctx, w); err == nil || !(passing(err) || w.series != nil && apierrors.IsNotFound(err)) {
+			return err
+		}
+	}
+	return err
+}
+
+func (r *eventRecorder) writeOnce(ctx context.Context, w eventWrite) error {
+	events := r.client.Events(w.object.Namespace)
+	if w.create != nil {
+		_, err := events.Create(ctx, w.create, metav1.CreateOptions{})
+		return err
+	}
+	patch, err := json.Marshal(map[string]any{"series": w.series})
+	if err != nil {
+		return err
+	}
+	_, err = events.Patch(ctx, w.object.Name, types.MergePatchType, patch, metav1.PatchOptions{})
+	return err
+}
+
+// passing reports whether a write may succeed if tried again: the API
+// server was busy or unreachable, not refusing this Event.
+func passing(err error) bool {
+	var netErr net.Error
+	return apierrors.IsServerTimeout(err) || apierrors.IsTimeout(err) || apierrors.IsTooManyRequests(err) ||
+		apierrors.IsInternalError(err) || apierrors.IsServiceUnavailable(err) || errors.As(err, &netErr)
 }

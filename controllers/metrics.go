@@ -78,6 +78,14 @@ var (
 	}, []string{labelNamespace, labelPolicy, "type", labelStatus})
 )
 
+// eventsDroppedTotal counts the Events not written, by why: the recorder's
+// queue was full, the namespace had its share of it queued, or the API
+// server refused the write.
+var eventsDroppedTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
+	Name: "readygate_events_dropped_total",
+	Help: "Events not written, by reason: queue_full, namespace_share (one namespace's objects had their share of the queue), write_failed.",
+}, []string{"reason"})
+
 // podGauge is a count of a policy's pods.
 func podGauge(name, help string) *prometheus.GaugeVec {
 	return prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: name, Help: help}, []string{labelNamespace, labelPolicy})
@@ -95,6 +103,7 @@ func init() {
 	for _, v := range policyVecs {
 		metrics.Registry.MustRegister(v)
 	}
+	metrics.Registry.MustRegister(eventsDroppedTotal)
 }
 
 // conditionStatuses are every status a condition may have: each gets a

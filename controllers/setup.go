@@ -16,6 +16,7 @@ import (
 	"k8s.io/apiserver/pkg/cel/openapi/resolver"
 	"k8s.io/client-go/discovery"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	eventsclient "k8s.io/client-go/kubernetes/typed/events/v1"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/event"
@@ -64,7 +65,14 @@ func Setup(ctx context.Context, mgr ctrl.Manager, env *cel.Env, opts Options) er
 	}
 	policies := policy.NewCache(env, opts.SourceRules.PrometheusURLs, opts.ReservedConditionTypes)
 	tracker := gate.NewTracker()
-	rec := seriesRecorder{scheme: mgr.GetScheme(), events: mgr.GetEventRecorder(eventSource)}
+	eventsClient, err := eventsclient.NewForConfigAndClient(mgr.GetConfig(), mgr.GetHTTPClient())
+	if err != nil {
+		return fmt.Errorf("building the Events client: %w", err)
+	}
+	rec := newEventRecorder(mgr.GetScheme(), eventsClient)
+	if err := mgr.Add(rec); err != nil {
+		return err
+	}
 	recount := make(chan event.GenericEvent, 1024)
 	counts := newRecounts()
 	released := newReleasedTypes()
