@@ -231,9 +231,7 @@ func (r *eventRecorder) write(ctx context.Context, w eventWrite) error {
 			case <-time.After(time.Second):
 			}
 		}
-		// A series' count may reach a writer while another still creates
-		// its Event.
-		if err = r.writeOnce(ctx, w); err == nil || !(passing(err) || w.series != nil && apierrors.IsNotFound(err)) {
+		if err = r.writeOnce(ctx, w); err == nil || !retryable(w, err) {
 			return err
 		}
 	}
@@ -252,6 +250,13 @@ func (r *eventRecorder) writeOnce(ctx context.Context, w eventWrite) error {
 	}
 	_, err = events.Patch(ctx, w.object.Name, types.MergePatchType, patch, metav1.PatchOptions{})
 	return err
+}
+
+// retryable reports whether a failed write may succeed if tried again: a
+// series' count may also reach a writer while another still creates its
+// Event.
+func retryable(w eventWrite, err error) bool {
+	return passing(err) || w.series != nil && apierrors.IsNotFound(err)
 }
 
 // passing reports whether a write may succeed if tried again: the API
