@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"net"
 	"os"
 	"sync"
@@ -43,10 +44,16 @@ const (
 	// take, so that one tenant's flapping pods cannot crowd out the rest.
 	eventQueue          = 1024
 	eventNamespaceShare = eventQueue / 8
-	// eventWriters write Events at once; eventAttempts is how often one is
-	// tried when the API server fails it for a passing reason.
-	eventWriters  = 4
-	eventAttempts = 3
+	// eventWriters write Events at once, each from a queue of its own: an
+	// Event's series counts go to the writer that creates it, after it.
+	// eventAttempts is how often a write is tried when the API server
+	// fails it for a passing reason, each attempt within eventWriteTimeout.
+	eventWriters      = 4
+	eventAttempts     = 3
+	eventWriteTimeout = 10 * time.Second
+	// eventNameMax leaves room after the object's name for the Event's
+	// ".<hex timestamp>", within a name's 253 bytes.
+	eventNameMax = 253 - 17
 )
 
 // Reasons for readygate_events_dropped_total.
@@ -69,7 +76,7 @@ type eventRecorder struct {
 	instance string
 	client   eventsclient.EventsGetter
 	now      func() time.Time
-	queue    chan eventWrite
+	queues   [eventWriters]chan eventWrite
 
 	mu     sync.Mutex
 	series *lru.Cache // eventKey → *eventSeries
@@ -89,8 +96,10 @@ type eventSeries struct {
 	last, patched time.Time
 }
 
-// eventWrite is an Event to create, or a series count to write on one.
+// eventWrite is an Event to create, or a series count to write on one;
+// key is the series it counts in.
 type eventWrite struct {
+	key    eventKey
 	create *eventsv1.Event
 	object types.NamespacedName
 	series *eventsv1.EventSeries
@@ -98,11 +107,14 @@ type eventWrite struct {
 
 func newEventRecorder(scheme *runtime.Scheme, client eventsclient.EventsGetter) *eventRecorder {
 	host, _ := os.Hostname()
-	return &eventRecorder{
+	r := &eventRecorder{
 		scheme: scheme, instance: eventSource + "-" + host, client: client, now: time.Now,
-		queue:  make(chan eventWrite, eventQueue),
 		series: lru.New(seriesKeys), queued: map[string]int{},
 	}
+	for i := range r.queues {
+		r.queues[i] = make(chan eventWrite, eventQueue/eventWriters)
+	}
+	return r
 }
 
 // Eventf records an Event, as events.EventRecorder.
@@ -125,13 +137,13 @@ func (r *eventRecorder) Eventf(regarding, related runtime.Object, eventtype, rea
 		s.count++
 		s.last = now
 		if (s.count == 2 || now.Sub(s.patched) >= seriesFlush) &&
-			r.enqueue(eventWrite{object: s.object, series: &eventsv1.EventSeries{Count: s.count, LastObservedTime: metav1.NewMicroTime(now)}}) {
+			r.enqueue(eventWrite{key: key, object: s.object, series: &eventsv1.EventSeries{Count: s.count, LastObservedTime: metav1.NewMicroTime(now)}}) {
 			s.patched = now
 		}
 		return
 	}
 	ev := &eventsv1.Event{
-		ObjectMeta:          metav1.ObjectMeta{Name: fmt.Sprintf("%v.%x", reg.Name, now.UnixNano()), Namespace: eventNamespace(reg)},
+		ObjectMeta:          metav1.ObjectMeta{Name: fmt.Sprintf("%v.%x", reg.Name[:min(len(reg.Name), eventNameMax)], now.UnixNano()), Namespace: eventNamespace(reg)},
 		EventTime:           metav1.NewMicroTime(now),
 		ReportingController: eventSource, ReportingInstance: r.instance,
 		Action: action, Reason: reason, Type: eventtype,
@@ -139,7 +151,7 @@ func (r *eventRecorder) Eventf(regarding, related runtime.Object, eventtype, rea
 		Note: fmt.Sprintf(note, args...),
 	}
 	object := types.NamespacedName{Namespace: ev.Namespace, Name: ev.Name}
-	if r.enqueue(eventWrite{create: ev, object: object}) {
+	if r.enqueue(eventWrite{key: key, create: ev, object: object}) {
 		r.series.Add(key, &eventSeries{object: object, count: 1, last: now, patched: now})
 	}
 }
@@ -175,7 +187,7 @@ func (r *eventRecorder) enqueue(w eventWrite) bool {
 		return false
 	}
 	select {
-	case r.queue <- w:
+	case r.queues[fnv32(w.object.Name)%eventWriters] <- w:
 		r.queued[ns]++
 		return true
 	default:
@@ -188,15 +200,16 @@ func (r *eventRecorder) enqueue(w eventWrite) bool {
 // are not written.
 func (r *eventRecorder) Start(ctx context.Context) error {
 	var writers sync.WaitGroup
-	for range eventWriters {
+	for _, queue := range r.queues {
 		writers.Go(func() {
 			for {
 				select {
 				case <-ctx.Done():
 					return
-				case w := <-r.queue:
+				case w := <-queue:
 					r.written(w.object.Namespace)
 					if err := r.write(ctx, w); err != nil {
+						r.forget(w)
 						eventsDroppedTotal.WithLabelValues(dropWriteFailed).Inc()
 						log.FromContext(ctx).V(1).Info("an Event was not written", "event", w.object, "error", err.Error())
 					}
@@ -206,6 +219,24 @@ func (r *eventRecorder) Start(ctx context.Context) error {
 	}
 	writers.Wait()
 	return nil
+}
+
+// fnv32 spreads Events over the writers by name.
+func fnv32(name string) uint32 {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(name))
+	return h.Sum32()
+}
+
+// forget drops the series of an Event that was not written or is gone, so
+// that its next repeat creates an Event of its own rather than count on one
+// that does not exist.
+func (r *eventRecorder) forget(w eventWrite) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if v, ok := r.series.Get(w.key); ok && v.(*eventSeries).object == w.object {
+		r.series.Remove(w.key)
+	}
 }
 
 // NeedLeaderElection is false: every replica may record.
@@ -231,7 +262,7 @@ func (r *eventRecorder) write(ctx context.Context, w eventWrite) error {
 			case <-time.After(time.Second):
 			}
 		}
-		if err = r.writeOnce(ctx, w); err == nil || !retryable(w, err) {
+		if err = r.writeOnce(ctx, w); err == nil || !passing(err) {
 			return err
 		}
 	}
@@ -239,6 +270,8 @@ func (r *eventRecorder) write(ctx context.Context, w eventWrite) error {
 }
 
 func (r *eventRecorder) writeOnce(ctx context.Context, w eventWrite) error {
+	ctx, cancel := context.WithTimeout(ctx, eventWriteTimeout)
+	defer cancel()
 	events := r.client.Events(w.object.Namespace)
 	if w.create != nil {
 		_, err := events.Create(ctx, w.create, metav1.CreateOptions{})
@@ -250,13 +283,6 @@ func (r *eventRecorder) writeOnce(ctx context.Context, w eventWrite) error {
 	}
 	_, err = events.Patch(ctx, w.object.Name, types.MergePatchType, patch, metav1.PatchOptions{})
 	return err
-}
-
-// retryable reports whether a failed write may succeed if tried again: a
-// series' count may also reach a writer while another still creates its
-// Event.
-func retryable(w eventWrite, err error) bool {
-	return passing(err) || w.series != nil && apierrors.IsNotFound(err)
 }
 
 // passing reports whether a write may succeed if tried again: the API

@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -26,15 +27,14 @@ func podNamed(namespace, name string) *corev1.Pod {
 // drain returns the writes queued, as the writers would take them.
 func drain(r *eventRecorder) []eventWrite {
 	var ws []eventWrite
-	for {
-		select {
-		case w := <-r.queue:
+	for _, queue := range r.queues {
+		for len(queue) > 0 {
+			w := <-queue
 			r.written(w.object.Namespace)
 			ws = append(ws, w)
-		default:
-			return ws
 		}
 	}
+	return ws
 }
 
 // dropped reads readygate_events_dropped_total for a reason.
@@ -126,5 +126,35 @@ func TestEventSeriesKeysAreBounded(t *testing.T) {
 	}
 	if got := r.series.Len(); got != seriesKeys {
 		t.Errorf("%d series kept after %d distinct Events, want at most %d", got, 3*seriesKeys, seriesKeys)
+	}
+}
+
+// An Event that was not written starts no series: its next repeat is an
+// Event of its own, not a count on one that does not exist.
+func TestEventNotWrittenStartsNoSeries(t *testing.T) {
+	now := time.Now()
+	r := recorderAt(&now)
+	pod := podNamed("ns", "web-0")
+	r.Eventf(pod, nil, corev1.EventTypeNormal, "GateFlipped", "Evaluate", "x")
+	ws := drain(r)
+	if len(ws) != 1 || ws[0].create == nil {
+		t.Fatalf("first occurrence: %+v, want an Event created", ws)
+	}
+	r.forget(ws[0]) // as a writer does when the create fails
+	now = now.Add(time.Second)
+	r.Eventf(pod, nil, corev1.EventTypeNormal, "GateFlipped", "Evaluate", "x")
+	if ws = drain(r); len(ws) != 1 || ws[0].create == nil {
+		t.Fatalf("the repeat of an Event not written: %+v, want an Event created", ws)
+	}
+}
+
+func TestEventNamesFitWithinANamesLength(t *testing.T) {
+	now := time.Now()
+	r := recorderAt(&now)
+	long := strings.Repeat("a", 253)
+	r.Eventf(podNamed("ns", long), nil, corev1.EventTypeNormal, "GateFlipped", "Evaluate", "x")
+	ws := drain(r)
+	if len(ws) != 1 || len(ws[0].create.Name) > 253 || ws[0].create.Regarding.Name != long {
+		t.Fatalf("an Event about a pod named with 253 bytes: %d writes, name of %d bytes", len(ws), len(ws[0].create.Name))
 	}
 }

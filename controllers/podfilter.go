@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"maps"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -23,13 +24,17 @@ import (
 // A pod a policy comes to select later is queued by that policy's event,
 // which reads the pod cache after the pod's own event was filtered here.
 func (r *PodGateReconciler) concerned(ctx context.Context, pod metav1.Object) bool {
+	return declaresGates(pod) || r.concernsIn(ctx, pod.GetNamespace())(pod)
+}
+
+// concernsIn reports whether the reconciler has anything to do for pods of
+// the namespace, from one read of its policies.
+func (r *PodGateReconciler) concernsIn(ctx context.Context, namespace string) func(metav1.Object) bool {
 	policies := &v1alpha1.ReadinessGatePolicyList{}
-	if !declaresGates(pod) {
-		if err := r.List(ctx, policies, client.InNamespace(pod.GetNamespace()), client.UnsafeDisableDeepCopy); err != nil {
-			return true // the reconcile will list again and report the error
-		}
+	if err := r.List(ctx, policies, client.InNamespace(namespace), client.UnsafeDisableDeepCopy); err != nil {
+		return func(metav1.Object) bool { return true } // the reconcile will list again and report the error
 	}
-	return concerns(pod, policies.Items, r.Policies.Selects)
+	return func(pod metav1.Object) bool { return concerns(pod, policies.Items, r.Policies.Selects) }
 }
 
 func declaresGates(pod metav1.Object) bool {
@@ -52,12 +57,19 @@ func concerns(pod metav1.Object, policies []v1alpha1.ReadinessGatePolicy, select
 }
 
 // concernedPods passes the events of pods concerned before or after the
-// change: a pod relabelled out of a policy is reconciled once more, as before.
+// change (a pod relabelled out of a policy is reconciled once more, as
+// before), and every deletion: its reconcile forgets what the operator kept
+// of the pod, which a pod a policy once selected may have left behind.
 func (r *PodGateReconciler) concernedPods(ctx context.Context) predicate.Funcs {
 	return predicate.Funcs{
-		CreateFunc:  func(e event.CreateEvent) bool { return r.concerned(ctx, e.Object) },
-		UpdateFunc:  func(e event.UpdateEvent) bool { return r.concerned(ctx, e.ObjectOld) || r.concerned(ctx, e.ObjectNew) },
-		DeleteFunc:  func(e event.DeleteEvent) bool { return r.concerned(ctx, e.Object) },
+		CreateFunc: func(e event.CreateEvent) bool { return r.concerned(ctx, e.Object) },
+		UpdateFunc: func(e event.UpdateEvent) bool {
+			if maps.Equal(e.ObjectOld.GetLabels(), e.ObjectNew.GetLabels()) {
+				return r.concerned(ctx, e.ObjectNew) // readiness gates cannot change
+			}
+			return r.concerned(ctx, e.ObjectOld) || r.concerned(ctx, e.ObjectNew)
+		},
+		DeleteFunc:  func(event.DeleteEvent) bool { return true },
 		GenericFunc: func(e event.GenericEvent) bool { return r.concerned(ctx, e.Object) },
 	}
 }
@@ -66,9 +78,10 @@ func (r *PodGateReconciler) concernedPods(ctx context.Context) predicate.Funcs {
 // endpoints name: a Service's slices name every pod behind it.
 func (r *PodGateReconciler) concernedPodsOfSlice(ctx context.Context, obj client.Object) []reconcile.Request {
 	var reqs []reconcile.Request
+	concerns := r.concernsIn(ctx, obj.GetNamespace())
 	for _, name := range slicePods(obj) {
 		key := client.ObjectKey{Namespace: obj.GetNamespace(), Name: name}
-		if pod, ok := r.pods.Get(key); ok && r.concerned(ctx, pod) {
+		if pod, ok := r.pods.Get(key); ok && concerns(pod) {
 			reqs = append(reqs, reconcile.Request{NamespacedName: key})
 		}
 	}

@@ -5,6 +5,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 
 	"github.com/readygate/readygate/api/v1alpha1"
 	"github.com/readygate/readygate/internal/podcache"
@@ -40,5 +41,15 @@ func TestConcerns(t *testing.T) {
 		if got := concerns(tc.pod, tc.policies, policy.Selects); got != tc.want {
 			t.Errorf("%s: concerns = %t, want %t", tc.name, got, tc.want)
 		}
+	}
+}
+
+// Every deletion is reconciled: a pod a policy selected once may have left
+// state behind, which only its reconcile forgets.
+func TestEveryPodDeletionIsQueued(t *testing.T) {
+	r := &PodGateReconciler{}
+	ungated := &podcache.Ungated{PartialObjectMetadata: metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "p"}}}
+	if !r.concernedPods(t.Context()).Delete(event.DeleteEvent{Object: ungated}) {
+		t.Error("the deletion of a pod that declares no gate and that no policy selects now was filtered out")
 	}
 }
