@@ -17,6 +17,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
 	eventsclient "k8s.io/client-go/kubernetes/typed/events/v1"
 	"k8s.io/client-go/tools/reference"
 	"k8s.io/utils/lru"
@@ -37,7 +38,8 @@ const (
 	// counts in the Event's series, as in client-go.
 	seriesWindow = 6 * time.Minute
 	// seriesFlush is how often at most a series' count is written after its
-	// second occurrence; the count shown lags by at most that.
+	// second occurrence, and how often the counts not written yet are: the
+	// count shown lags by at most twice that.
 	seriesFlush = time.Minute
 	// eventQueue is how many Events may wait to be written, and
 	// eventNamespaceShare how many of them one namespace's objects may
@@ -67,7 +69,7 @@ const (
 // recorder does, with bounded memory: a repeat of an Event (same object,
 // related object, type, reason and action) within seriesWindow counts in a
 // series on the first one, written on the second occurrence and then at most
-// once per seriesFlush. The references carry no resourceVersion: every flip
+// once per seriesFlush, by the next repeat or else by a sweep. The references carry no resourceVersion: every flip
 // writes the pod and the policy's status, and a repeat would never match.
 // Events past the queue's room are dropped and counted: an Event tells, the
 // pod's condition is the record.
@@ -81,6 +83,8 @@ type eventRecorder struct {
 	mu     sync.Mutex
 	series *lru.Cache // eventKey → *eventSeries
 	queued map[string]int
+	// unwritten are the series whose count is ahead of the one written.
+	unwritten map[eventKey]struct{}
 }
 
 // eventKey is what makes an Event a repeat of another.
@@ -91,9 +95,9 @@ type eventKey struct {
 
 // eventSeries is an Event written, and its repeats since.
 type eventSeries struct {
-	object        types.NamespacedName
-	count         int32
-	last, patched time.Time
+	object         types.NamespacedName
+	count, written int32
+	last, patched  time.Time
 }
 
 // eventWrite is an Event to create, or a series count to write on one;
@@ -109,8 +113,10 @@ func newEventRecorder(scheme *runtime.Scheme, client eventsclient.EventsGetter) 
 	host, _ := os.Hostname()
 	r := &eventRecorder{
 		scheme: scheme, instance: eventSource + "-" + host, client: client, now: time.Now,
-		series: lru.New(seriesKeys), queued: map[string]int{},
+		queued: map[string]int{}, unwritten: map[eventKey]struct{}{},
 	}
+	// Called with mu held, as every change of the cache is.
+	r.series = lru.NewWithEvictionFunc(seriesKeys, func(key lru.Key, _ any) { delete(r.unwritten, key.(eventKey)) })
 	for i := range r.queues {
 		r.queues[i] = make(chan eventWrite, eventQueue/eventWriters)
 	}
@@ -136,9 +142,11 @@ func (r *eventRecorder) Eventf(regarding, related runtime.Object, eventtype, rea
 		s := v.(*eventSeries)
 		s.count++
 		s.last = now
-		if (s.count == 2 || now.Sub(s.patched) >= seriesFlush) &&
-			r.enqueue(eventWrite{key: key, object: s.object, series: &eventsv1.EventSeries{Count: s.count, LastObservedTime: metav1.NewMicroTime(now)}}) {
-			s.patched = now
+		if s.count == 2 || now.Sub(s.patched) >= seriesFlush {
+			r.writeCount(key, s, now)
+		}
+		if s.written < s.count {
+			r.unwritten[key] = struct{}{}
 		}
 		return
 	}
@@ -152,7 +160,35 @@ func (r *eventRecorder) Eventf(regarding, related runtime.Object, eventtype, rea
 	}
 	object := types.NamespacedName{Namespace: ev.Namespace, Name: ev.Name}
 	if r.enqueue(eventWrite{key: key, create: ev, object: object}) {
-		r.series.Add(key, &eventSeries{object: object, count: 1, last: now, patched: now})
+		r.series.Add(key, &eventSeries{object: object, count: 1, written: 1, last: now, patched: now})
+	}
+}
+
+// writeCount queues the series' count; the caller holds mu.
+func (r *eventRecorder) writeCount(key eventKey, s *eventSeries, now time.Time) {
+	w := eventWrite{key: key, object: s.object, series: &eventsv1.EventSeries{Count: s.count, LastObservedTime: metav1.NewMicroTime(s.last)}}
+	if r.enqueue(w) {
+		s.patched, s.written = now, s.count
+	}
+}
+
+// writeUnwrittenCounts queues the counts of series that stopped repeating
+// since their count was last written, once seriesFlush has passed since.
+func (r *eventRecorder) writeUnwrittenCounts() {
+	now := r.now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for key := range r.unwritten {
+		v, ok := r.series.Get(key)
+		if !ok {
+			delete(r.unwritten, key)
+			continue
+		}
+		if s := v.(*eventSeries); now.Sub(s.patched) >= seriesFlush {
+			if r.writeCount(key, s, now); s.written == s.count {
+				delete(r.unwritten, key)
+			}
+		}
 	}
 }
 
@@ -200,6 +236,7 @@ func (r *eventRecorder) enqueue(w eventWrite) bool {
 // are not written.
 func (r *eventRecorder) Start(ctx context.Context) error {
 	var writers sync.WaitGroup
+	writers.Go(func() { wait.UntilWithContext(ctx, func(context.Context) { r.writeUnwrittenCounts() }, seriesFlush) })
 	for _, queue := range r.queues {
 		writers.Go(func() {
 			for {

@@ -158,3 +158,33 @@ func TestEventNamesFitWithinANamesLength(t *testing.T) {
 		t.Fatalf("an Event about a pod named with 253 bytes: %d writes, name of %d bytes", len(ws), len(ws[0].create.Name))
 	}
 }
+
+// A series whose repeats stop before their count is written still gets it
+// written, with the time of its last occurrence.
+func TestEventSeriesCountsAreWrittenWhenRepeatsStop(t *testing.T) {
+	now := time.Now()
+	r := recorderAt(&now)
+	pod := podNamed("ns", "web-0")
+	for range 4 {
+		r.Eventf(pod, nil, corev1.EventTypeNormal, "GateFlipped", "Evaluate", "x")
+		now = now.Add(time.Second)
+	}
+	last := now.Add(-time.Second)
+	if ws := drain(r); len(ws) != 2 || ws[1].series == nil || ws[1].series.Count != 2 {
+		t.Fatalf("4 occurrences a second apart: %+v, want the Event and its count 2", ws)
+	}
+	r.writeUnwrittenCounts()
+	if ws := drain(r); len(ws) != 0 {
+		t.Fatalf("a sweep within %s of the count written: %+v, want nothing", seriesFlush, ws)
+	}
+	now = now.Add(seriesFlush)
+	r.writeUnwrittenCounts()
+	ws := drain(r)
+	if len(ws) != 1 || ws[0].series == nil || ws[0].series.Count != 4 || !ws[0].series.LastObservedTime.Time.Equal(last) {
+		t.Fatalf("a sweep %s later: %+v, want the count 4 at the last occurrence", seriesFlush, ws)
+	}
+	r.writeUnwrittenCounts()
+	if ws := drain(r); len(ws) != 0 || len(r.unwritten) != 0 {
+		t.Fatalf("a sweep after the count was written: %+v (unwritten %v), want nothing", ws, r.unwritten)
+	}
+}
