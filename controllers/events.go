@@ -3,17 +3,14 @@ package controllers
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"hash/fnv"
-	"net"
 	"os"
 	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
@@ -49,7 +46,7 @@ const (
 	// eventWriters write Events at once, each from a queue of its own: an
 	// Event's series counts go to the writer that creates it, after it.
 	// eventAttempts is how often a write is tried when the API server
-	// fails it for a passing reason, each attempt within eventWriteTimeout.
+	// fails it transiently, each attempt within eventWriteTimeout.
 	eventWriters      = 4
 	eventAttempts     = 3
 	eventWriteTimeout = 10 * time.Second
@@ -69,8 +66,9 @@ const (
 // recorder does, with bounded memory: a repeat of an Event (same object,
 // related object, type, reason and action) within seriesWindow counts in a
 // series on the first one, written on the second occurrence and then at most
-// once per seriesFlush, by the next repeat or else by a sweep. The references carry no resourceVersion: every flip
-// writes the pod and the policy's status, and a repeat would never match.
+// once per seriesFlush, by the next repeat or else by a sweep. The
+// references carry no resourceVersion: every flip writes the pod and the
+// policy's status, and a repeat would never match.
 // Events past the queue's room are dropped and counted: an Event tells, the
 // pod's condition is the record.
 type eventRecorder struct {
@@ -288,7 +286,7 @@ func (r *eventRecorder) written(namespace string) {
 }
 
 // write creates the Event or patches its series, trying again a second
-// later while the API server fails for a passing reason.
+// later while the API server fails transiently.
 func (r *eventRecorder) write(ctx context.Context, w eventWrite) error {
 	var err error
 	for attempt := range eventAttempts {
@@ -299,7 +297,7 @@ func (r *eventRecorder) write(ctx context.Context, w eventWrite) error {
 			case <-time.After(time.Second):
 			}
 		}
-		if err = r.writeOnce(ctx, w); err == nil || !passing(err) {
+		if err = r.writeOnce(ctx, w); !writeFailedTransiently(err) {
 			return err
 		}
 	}
@@ -320,12 +318,4 @@ func (r *eventRecorder) writeOnce(ctx context.Context, w eventWrite) error {
 	}
 	_, err = events.Patch(ctx, w.object.Name, types.MergePatchType, patch, metav1.PatchOptions{})
 	return err
-}
-
-// passing reports whether a write may succeed if tried again: the API
-// server was busy or unreachable, not refusing this Event.
-func passing(err error) bool {
-	var netErr net.Error
-	return apierrors.IsServerTimeout(err) || apierrors.IsTimeout(err) || apierrors.IsTooManyRequests(err) ||
-		apierrors.IsInternalError(err) || apierrors.IsServiceUnavailable(err) || errors.As(err, &netErr)
 }

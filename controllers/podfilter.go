@@ -81,7 +81,7 @@ func (r *PodGateReconciler) concernedPodsOfSlice(ctx context.Context, obj client
 	concerns := r.concernsIn(ctx, obj.GetNamespace())
 	for _, name := range slicePods(obj) {
 		key := client.ObjectKey{Namespace: obj.GetNamespace(), Name: name}
-		if pod, ok := r.pods.Get(key); ok && concerns(pod) {
+		if pod, ok := r.pods.Entry(key); ok && concerns(pod) {
 			reqs = append(reqs, reconcile.Request{NamespacedName: key})
 		}
 	}

@@ -43,8 +43,8 @@ func NewIndex(ctx context.Context, c cache.Cache) (*Index, error) {
 // Get returns the cached pod, if any, as a Pod made for the caller: of a
 // gated pod what Gated.Pod holds, of an ungated one its metadata and phase.
 func (x *Index) Get(key types.NamespacedName) (*corev1.Pod, bool) {
-	obj, ok, err := x.store.GetByKey(key.String())
-	if err != nil || !ok {
+	obj, ok := x.Entry(key)
+	if !ok {
 		return nil, false
 	}
 	entry, ok := obj.(interface{ Pod() *corev1.Pod })
@@ -52,6 +52,18 @@ func (x *Index) Get(key types.NamespacedName) (*corev1.Pod, bool) {
 		return nil, false
 	}
 	return entry.Pod(), true
+}
+
+// Entry returns the cache's entry of the pod, if any, as it keeps it (a
+// Gated or an Ungated), shared and not to be modified: reading its metadata
+// and gates costs no copy.
+func (x *Index) Entry(key types.NamespacedName) (metav1.Object, bool) {
+	obj, ok, err := x.store.GetByKey(key.String())
+	if err != nil || !ok {
+		return nil, false
+	}
+	entry, ok := obj.(metav1.Object)
+	return entry, ok
 }
 
 // Whole returns the cached pod with its whole spec and status, which may be
